@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "kpatchctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kpatchctl", targets: ["kpatchctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libelf + libdw + libdwfl, from Debian's -dev packages.
+        .systemLibrary(
+            name: "CElf",
+            pkgConfig: "libdw",
+            providers: [.apt(["libelf-dev", "libdw-dev"])]
+        ),
+        // Pure logic: ELF model, differ, patch format, call graph, parsers. No process spawning.
+        .target(name: "PatchCore", dependencies: ["CElf"]),
+        // Orchestration: source trees, Kbuild, caches, linking the patch module.
+        .target(name: "PatchBuild", dependencies: ["PatchCore"]),
+        .executableTarget(
+            name: "kpatchctl",
+            dependencies: [
+                "PatchCore",
+                "PatchBuild",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Shared by the test targets: the pinned kernel, the test VM, Kbuild of fixtures.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "PatchCoreTests", dependencies: ["PatchCore", "TestSupport"]),
+        .testTarget(name: "VMTests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

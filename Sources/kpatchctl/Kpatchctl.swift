@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Kpatchctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kpatchctl",
+        abstract: "Live-patch a running Linux kernel: build a patch module from a source diff, apply it, follow every task.",
+        version: KpatchctlVersion.string,
+        subcommands: [Version.self]
+    )
+}

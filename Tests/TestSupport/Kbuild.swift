@@ -1,0 +1,20 @@
+import Foundation
+
+/// Builds out-of-tree modules against the pinned headers, as a user would.
+public struct KbuildModule {
+    public let bed: TestBed
+    public init(bed: TestBed = .shared) { self.bed = bed }
+
+    /// Copies `sources` into a fresh directory, runs Kbuild there and returns it.
+    public func build(_ label: String, sources: URL, extraCflags: String = "") throws -> URL {
+        let dir = try bed.scratch("kbuild-\(label)")
+        for name in try FileManager.default.contentsOfDirectory(atPath: sources.path) {
+            try FileManager.default.copyItem(at: sources.appendingPathComponent(name),
+                                             to: dir.appendingPathComponent(name))
+        }
+        var argv = ["make", "-s", "-C", bed.headers.path, "M=\(dir.path)", "modules"]
+        if !extraCflags.isEmpty { argv.append("ccflags-y+=\(extraCflags)") }
+        try runChecked(argv)
+        return dir
+    }
+}
