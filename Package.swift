@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libelf + libdw + libdwfl, from Debian's -dev packages.
@@ -18,11 +19,23 @@ let package = Package(
             providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
         // Pure logic: ELF model, differ, patch format, call graph, parsers. No process spawning.
-        .target(name: "PatchCore", dependencies: ["CElf"]),
+        .target(name: "PatchCore", dependencies: [
+            "CElf",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // Orchestration: source trees, Kbuild, caches, linking the patch module.
         .target(name: "PatchBuild", dependencies: ["PatchCore"]),
         .executableTarget(
             name: "kpatchctl",
+            dependencies: [
+                "PatchCore",
+                "PatchBuild",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks: commands that print figures (docs/BENCHMARKS.md).
+        .executableTarget(
+            name: "kpatchctl-bench",
             dependencies: [
                 "PatchCore",
                 "PatchBuild",
