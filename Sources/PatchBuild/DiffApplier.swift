@@ -1,0 +1,51 @@
+import Foundation
+import PatchCore
+
+/// Applies a source diff to the private copy with `patch -p1`, after a dry run,
+/// so a diff that does not apply stops the build before anything is changed,
+/// quoting the hunks patch rejected.
+struct DiffApplier {
+    let diff: SourceDiff
+    let diffFile: URL
+
+    func apply(to tree: URL) throws {
+        let dry = try CommandRunner.run(["patch", "-p1", "--dry-run", "--batch", "--forward", "-i", diffFile.path], in: tree)
+        guard dry.status == 0 else {
+            throw BuildError.diffDoesNotApply(file: tree.path, rejected: rejectedHunks(in: dry.output),
+                                              output: dry.output)
+        }
+        try CommandRunner.check(.patch, ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch",
+                                         "-i", diffFile.path], in: tree)
+    }
+
+    /// patch reports `Hunk #N FAILED at L.` under `checking file F`; quote those
+    /// hunks from the diff text.
+    func rejectedHunks(in output: String) -> [String] {
+        var file = ""
+        var quoted: [String] = []
+        for line in output.split(separator: "\n") {
+            if line.hasPrefix("checking file ") { file = String(line.dropFirst("checking file ".count)) }
+            if line.hasPrefix("can't find file to patch") { quoted.append("  (a file the diff names is missing)") }
+            guard line.hasPrefix("Hunk #"), line.contains("FAILED"),
+                  let number = Int(line.dropFirst(6).prefix { $0.isNumber }) else { continue }
+            quoted.append("  \(file), hunk #\(number):")
+            quoted.append(contentsOf: hunk(number, of: file).map { "    " + $0 })
+        }
+        return quoted
+    }
+
+    private func hunk(_ number: Int, of file: String) -> [String] {
+        var inFile = false, index = 0
+        var lines: [String] = []
+        for line in diff.text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("+++ ") { inFile = line.dropFirst(4).split(separator: "\t").first?.hasSuffix("/" + file) ?? false; continue }
+            guard inFile else { continue }
+            if line.hasPrefix("@@ ") {
+                index += 1
+                if index > number { break }
+            }
+            if index == number { lines.append(String(line)) }
+        }
+        return lines
+    }
+}
