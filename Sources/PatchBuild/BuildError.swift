@@ -17,6 +17,7 @@ public enum BuildError: Error, CustomStringConvertible {
     case refused([String])
     case noChange
     case verification(String)
+    case compilerMismatch(expected: String, actual: String)
 
     public var description: String {
         switch self {
@@ -44,6 +45,8 @@ public enum BuildError: Error, CustomStringConvertible {
             return "the patch cannot be built safely:\n" + refusals.map { "  - \($0)" }.joined(separator: "\n")
         case .noChange:
             return "the diff changes no function's code: there is nothing to live-patch"
+        case .compilerMismatch(let expected, let actual):
+            return "the target kernel was built with '\(expected)' but this machine has '\(actual)': objects built here would not match the running kernel; install the target's compiler"
         case .verification(let why):
             return "verify: \(why)"
         }
