@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+
+static int kpc_arg = 3;
+module_param(kpc_arg, int, 0644);
+
+static int kpc_weights[4] = { 1, 2, 3, 4 };
+
+static noinline int kpc_weight(int n)
+{
+	return kpc_weights[n & 3];
+}
+
+static noinline void kpc_set_weight(int n, int w)
+{
+	kpc_weights[n & 3] = w;
+}
+
+static int kpc_show(struct seq_file *m, void *v)
+{
+	if (kpc_arg < 0)
+		kpc_set_weight(-kpc_arg, 0);
+	seq_printf(m, "%d\n", kpc_weight(kpc_arg));
+	return 0;
+}
+
+static int __init kpc_init(void)
+{
+	return proc_create_single("kpc_moved_section", 0444, NULL, kpc_show) ? 0 : -ENOMEM;
+}
+
+static void __exit kpc_exit(void)
+{
+	remove_proc_entry("kpc_moved_section", NULL);
+}
+
+module_init(kpc_init);
+module_exit(kpc_exit);
+MODULE_LICENSE("GPL");
