@@ -1,0 +1,86 @@
+/// What goes into the patch object.
+struct Inclusion {
+    /// Patched functions that replace a function of the running object.
+    var replaced: [Int] = []
+    /// Patched functions and variables the patch adds.
+    var new: [Int] = []
+    /// Every function and variable copied into the patch (replaced, new, cold parts, private data).
+    var symbols: Set<Int> = []
+    /// Sections copied whole: string literals and other data without symbols.
+    var sections: Set<Int> = []
+}
+
+/// Stage 4: include changed and new functions with their cold parts, new
+/// data, and the literals and private data they reference. Unchanged functions
+/// and existing variables stay outside, reached by reference.
+struct Includer {
+    let patched: ObjectModel
+    let status: [Int: SymbolChange]
+    private let coldChildren: [String: [Int]]
+
+    init(patched: ObjectModel, status: [Int: SymbolChange]) {
+        self.patched = patched
+        self.status = status
+        var map: [String: [Int]] = [:]
+        for s in patched.symbols where s.isFunction && s.isInSection {
+            if let parent = SymbolNames.coldParent(of: s.name) { map[parent, default: []].append(s.index) }
+        }
+        coldChildren = map
+    }
+
+    func include() -> Inclusion {
+        var inclusion = Inclusion()
+        var roots: [Int] = []
+        for (index, change) in status.sorted(by: { $0.key < $1.key }) where change != .unchanged {
+            let s = patched.symbols[index]
+            let kind = SectionKind(patched.sectionName(of: index))
+            guard kind != .initText, kind != .exitText, kind != .initData, kind != .exitData,
+                  SymbolNames.coldParent(of: s.name) == nil, !SymbolNames.isCompilerPrivate(s.name) else { continue }
+            if change == .changed {
+                // Changed data is refused; only functions are replaced.
+                if s.isFunction { inclusion.replaced.append(index); roots.append(index) }
+            } else {
+                inclusion.new.append(index)
+                roots.append(index)
+            }
+        }
+        close(&inclusion, from: roots.map { .symbol($0) })
+        return inclusion
+    }
+
+    /// Adds everything reachable from `start` that must travel with the patch.
+    func close(_ inclusion: inout Inclusion, from start: [Reference.Target]) {
+        var work = start
+        while let next = work.popLast() {
+            switch next {
+            case .symbol(let i):
+                guard inclusion.symbols.insert(i).inserted else { continue }
+                let s = patched.symbols[i]
+                if s.isFunction, let children = coldChildren[s.name] { work += children.map { .symbol($0) } }
+                for ref in patched.references(of: i) { if let t = mustInclude(ref.target) { work.append(t) } }
+            case .section(let i):
+                guard inclusion.sections.insert(i).inserted else { continue }
+                for ref in patched.references[i] ?? [] { if let t = mustInclude(ref.target) { work.append(t) } }
+            }
+        }
+    }
+
+    /// The target if it has to be copied: new symbols, compiler-private data,
+    /// changed functions (reached directly), and sections without symbols.
+    private func mustInclude(_ target: Reference.Target) -> Reference.Target? {
+        switch target {
+        case .symbol(let i):
+            let s = patched.symbols[i]
+            guard s.isInSection, s.isFunction || s.isObject else { return nil }
+            if SymbolNames.isCompilerPrivate(s.name) || SymbolNames.coldParent(of: s.name) != nil { return target }
+            switch status[i] {
+            case .new?: return target
+            case .changed? where s.isFunction: return target
+            default: return nil
+            }
+        case .section(let i):
+            let kind = SectionKind(patched.sections[i].name)
+            return kind == .initText || kind == .exitText ? nil : target
+        }
+    }
+}

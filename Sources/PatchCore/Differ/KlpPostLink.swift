@@ -1,0 +1,118 @@
+import Foundation
+
+/// The post-link pass: turns the `.kpatch.klp.*` records of a linked patch
+/// module (see `KlpRecords`, docs/PATCH-OBJECT.md) into the form the
+/// kernel's livepatch core applies: `.klp.rela.<object>.<section>` sections
+/// (SHF_RELA_LIVEPATCH | SHF_ALLOC | SHF_INFO_LINK) against
+/// `.klp.sym.<object>.<name>,<sympos>` symbols in SHN_LIVEPATCH. Run it last:
+/// nothing may rewrite the symbol table afterwards (the relocations refer to
+/// symbol indices).
+public struct KlpPostLink {
+    public struct Result: Codable, Equatable {
+        /// `.klp.rela.*` sections written, with their relocation counts.
+        public let sections: [String: Int]
+        /// `.klp.sym.*` symbols added.
+        public let symbols: [String]
+    }
+
+    public enum PostLinkError: Error, CustomStringConvertible, Equatable {
+        case badRecord(file: String, record: Int, what: String)
+
+        public var description: String {
+            switch self {
+            case .badRecord(let f, let r, let what): return "\(f): livepatch relocation record \(r): \(what)"
+            }
+        }
+    }
+
+    public init() {}
+
+    /// Rewrites `module` (a linked `.ko`) into `output`, in place when nil.
+    @discardableResult
+    public func run(module: URL, output: URL? = nil) throws -> Result {
+        let path = module.path
+        let object = try ELFObject(path: path, allowedTypes: [.relocatable])
+        var image = try ELFImage(object: object)
+        guard let recordsSection = object.section(named: KlpRecords.recordsSection),
+              let stringsSection = object.section(named: KlpRecords.stringsSection) else {
+            try ELFWriter.write(image, to: (output ?? module).path)
+            return Result(sections: [:], symbols: [])
+        }
+        let records = try object.data(of: recordsSection)
+        let strings = try object.data(of: stringsSection)
+        guard records.count % KlpRecords.recordSize == 0 else {
+            throw PostLinkError.badRecord(file: path, record: 0, what: "\(recordsSection) is not a whole number of records")
+        }
+        let symbols = image.symbols
+        var fieldTargets: [UInt64: ELFRelocation] = [:]
+        let recordRelocations = object.relocationSection(for: recordsSection)
+        if let recordRelocations {
+            for r in try object.relocations(in: recordRelocations) { fieldTargets[r.offset] = r }
+        }
+
+        // Decode every record: where to patch, against which klp symbol, how.
+        struct Entry { let section: Int; let offset: UInt64; let type: X86Relocation; let addend: Int64; let name: String }
+        var entries: [Entry] = []
+        for record in 0..<(records.count / KlpRecords.recordSize) {
+            let base = record * KlpRecords.recordSize
+            guard let place = fieldTargets[UInt64(base + KlpRecords.placeField)],
+                  let name = fieldTargets[UInt64(base + KlpRecords.nameField)] else {
+                throw PostLinkError.badRecord(file: path, record: record, what: "a field has no relocation")
+            }
+            let placeSymbol = symbols[place.symbolIndex], nameSymbol = symbols[name.symbolIndex]
+            guard placeSymbol.isInSection, Int(placeSymbol.sectionIndex) < object.sections.count,
+                  Int(nameSymbol.sectionIndex) == stringsSection.index else {
+                throw PostLinkError.badRecord(file: path, record: record, what: "a field points outside its section")
+            }
+            let offset = UInt64(bitPattern: Int64(bitPattern: placeSymbol.value) &+ place.addend)
+            let nameOffset = Int64(bitPattern: nameSymbol.value) &+ name.addend
+            let target = object.sections[Int(placeSymbol.sectionIndex)]
+            guard let width = KlpRecords.fields(of: records, at: base).type.width, offset &+ UInt64(width) <= target.size,
+                  nameOffset >= 0, nameOffset < strings.count else {
+                throw PostLinkError.badRecord(file: path, record: record, what: "place \(target.name)+\(offset) or name offset \(nameOffset) out of range")
+            }
+            let klpName = String(decoding: strings[Int(nameOffset)...].prefix { $0 != 0 }, as: UTF8.self)
+            guard klpName.hasPrefix(".klp.sym."), klpName.contains(",") else {
+                throw PostLinkError.badRecord(file: path, record: record, what: "\(klpName) is not a .klp.sym name")
+            }
+            let fields = KlpRecords.fields(of: records, at: base)
+            entries.append(Entry(section: target.index, offset: offset, type: fields.type, addend: fields.addend, name: klpName))
+        }
+
+        // Drop the records, then add the klp symbols and sections.
+        var removed: Set<Int> = [recordsSection.index, stringsSection.index]
+        if let recordRelocations { removed.insert(recordRelocations.index) }
+        let oldIndex = Dictionary(uniqueKeysWithValues: image.sections.indices.map { ($0, $0) })
+        var newIndex: [Int: Int] = [:]
+        var kept = 0
+        for i in oldIndex.keys.sorted() where !removed.contains(i) { newIndex[i] = kept; kept += 1 }
+        image = try image.removingSections(removed, file: path)
+
+        var all = image.symbols
+        var klpIndex: [String: Int] = [:]
+        for name in Set(entries.map(\.name)).sorted() {
+            klpIndex[name] = all.count
+            all.append(ELFSymbol(index: all.count, name: name, value: 0, size: 0, type: .notype, binding: .global,
+                                 sectionIndex: SpecialSection.livepatch))
+        }
+        image.symbols = all
+        guard let symtab = image.symbolTableIndex else {
+            throw PostLinkError.badRecord(file: path, record: 0, what: "the module has no symbol table")
+        }
+        var bySection: [String: (target: Int, relocations: [ELFRelocation])] = [:]
+        for e in entries {
+            let objectName = e.name.dropFirst(".klp.sym.".count).prefix { $0 != "." }
+            let target = newIndex[e.section]!
+            let sectionName = ".klp.rela.\(objectName).\(image.sections[target].name.drop { $0 == "." })"
+            bySection[sectionName, default: (target, [])].relocations.append(
+                ELFRelocation(offset: e.offset, type: e.type, symbolIndex: klpIndex[e.name]!, addend: e.addend))
+        }
+        for (name, group) in bySection.sorted(by: { $0.key < $1.key }) {
+            image.append(.init(name: name, type: .rela, flags: [.alloc, .infoLink, .relaLivepatch], link: UInt32(symtab),
+                               info: UInt32(group.target), alignment: 8, entrySize: ELFIdentity.relaEntrySize,
+                               content: .relocations(group.relocations.sorted { $0.offset < $1.offset })))
+        }
+        try ELFWriter.write(image, to: (output ?? module).path)
+        return Result(sections: bySection.mapValues { $0.relocations.count }, symbols: klpIndex.keys.sorted())
+    }
+}

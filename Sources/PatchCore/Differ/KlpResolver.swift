@@ -1,0 +1,100 @@
+/// Where a reference of the patch object goes.
+enum Resolution: Hashable {
+    /// A function or variable copied into the patch (patched symbol index).
+    case included(Int)
+    /// A section copied whole (patched section index).
+    case section(Int)
+    /// An ordinary undefined symbol, resolved by the module loader (vmlinux exports).
+    case exported(String)
+    /// A livepatch relocation against `.klp.sym.<object>.<name>,<sympos>`.
+    case klp(KlpSymbol)
+}
+
+/// Stage 6: decide for every reference of the patch how it is reached.
+/// Exported vmlinux symbols stay ordinary undefined symbols; everything else
+/// of the running kernel (statics, non-exported globals, the module's own
+/// symbols) becomes a livepatch relocation with the target's sympos.
+struct KlpResolver {
+    let original: ObjectModel
+    let patched: ObjectModel
+    let correlation: Correlation
+    let inclusion: Inclusion
+    let objectName: String
+    let target: TargetSymbols
+    /// The debug vmlinux, for module code that reaches non-exported vmlinux symbols.
+    let vmlinux: TargetSymbols?
+    let exports: ModuleSymvers
+    let sourceFile: String
+    /// The target's block of local symbols for `sourceFile`, nil when none matched.
+    let fileBlock: Int?
+
+    init(original: ObjectModel, patched: ObjectModel, correlation: Correlation, inclusion: Inclusion,
+         objectName: String, target: TargetSymbols, vmlinux: TargetSymbols?, exports: ModuleSymvers) {
+        self.original = original
+        self.patched = patched
+        self.correlation = correlation
+        self.inclusion = inclusion
+        self.objectName = objectName
+        self.target = target
+        self.vmlinux = vmlinux
+        self.exports = exports
+        sourceFile = original.symbols.first { $0.isFile }?.name ?? ""
+        let locals = Set(original.symbols.filter {
+            $0.isLocal && $0.isInSection && ($0.isFunction || $0.isObject) && !SymbolNames.isCompilerPrivate($0.name)
+        }.map(\.name))
+        fileBlock = target.fileBlock(sourceFile: sourceFile, localNames: locals)
+    }
+
+    func resolve(_ reference: Reference.Target) throws -> Resolution {
+        switch reference {
+        case .section(let i):
+            guard inclusion.sections.contains(i) else {
+                throw DifferError.unsupported(file: patched.path, symbol: patched.sections[i].name,
+                    what: "referenced by address inside a section that is not copied; build with -fdata-sections")
+            }
+            return .section(i)
+        case .symbol(let i):
+            if inclusion.symbols.contains(i) { return .included(i) }
+            let s = patched.symbols[i]
+            guard s.isInSection else { return try external(s.name) }
+            guard let o = correlation.patchedToOriginal[i] else {
+                throw DifferError.unsupported(file: patched.path, symbol: s.name, what: "referenced but neither in the original object nor included")
+            }
+            return try existing(original.symbols[o])
+        }
+    }
+
+    /// The running object's location of a replaced or referenced symbol of this translation unit.
+    func locate(_ symbol: ELFSymbol) throws -> TargetSymbols.Location {
+        guard symbol.isLocal else { return try target.locate(symbol.name, inBlock: nil, sourceFile: sourceFile) }
+        guard let fileBlock else {
+            throw DifferError.sourceFileNotInTarget(file: original.path, sourceFile: sourceFile, target: target.path)
+        }
+        return try target.locate(symbol.name, inBlock: fileBlock, sourceFile: sourceFile)
+    }
+
+    /// A symbol this translation unit defines and the running object already has.
+    private func existing(_ symbol: ELFSymbol) throws -> Resolution {
+        if !symbol.isLocal, objectName == "vmlinux", exports.isExportedByVmlinux(symbol.name) { return .exported(symbol.name) }
+        let location = try locate(symbol)
+        return .klp(KlpSymbol(object: objectName, name: location.name, sympos: location.sympos))
+    }
+
+    /// A symbol this translation unit does not define.
+    private func external(_ name: String) throws -> Resolution {
+        if exports.isExportedByVmlinux(name) { return .exported(name) }
+        if target.definesGlobal(name) {
+            let location = try target.locate(name, inBlock: nil, sourceFile: sourceFile)
+            return .klp(KlpSymbol(object: objectName, name: location.name, sympos: location.sympos))
+        }
+        if objectName != "vmlinux" {
+            if exports.exporter(of: name) != nil { return .exported(name) }
+            if let vmlinux, vmlinux.definesGlobal(name) {
+                let location = try vmlinux.locate(name, inBlock: nil, sourceFile: sourceFile)
+                return .klp(KlpSymbol(object: "vmlinux", name: location.name, sympos: location.sympos))
+            }
+        }
+        throw DifferError.unresolvedSymbol(file: patched.path, symbol: name,
+            why: "not exported by vmlinux (Module.symvers) and not defined in \(target.path)\(objectName == "vmlinux" || vmlinux != nil ? "" : "; pass the debug vmlinux for non-exported kernel symbols")")
+    }
+}

@@ -1,0 +1,158 @@
+/// A relocation of the differ's model: its target is a real symbol wherever
+/// the object allows it (references to a section symbol are rewritten to the
+/// function or variable at that place), else the section itself.
+struct Reference: Hashable {
+    enum Target: Hashable {
+        case symbol(Int)
+        case section(Int)
+    }
+    let offset: UInt64
+    let type: X86Relocation
+    let addend: Int64
+    let target: Target
+}
+
+/// One input object loaded for diffing: its sections, symbols and references,
+/// checked and indexed. The first stage of the pipeline.
+final class ObjectModel {
+    let elf: ELFObject
+    let symbols: [ELFSymbol]
+    /// References per section they apply to, sorted by offset.
+    let references: [Int: [Reference]]
+    /// Defined function/object symbols per section, sorted by value.
+    let symbolsInSection: [Int: [Int]]
+    /// Defined, named, non-section symbols by name.
+    let definedByName: [String: [Int]]
+    /// Functions and variables that are a second name for another one
+    /// (`init_module` for the module's init function), mapped to it.
+    let aliases: [Int: Int]
+    let path: String
+
+    var sections: [ELFSection] { elf.sections }
+
+    init(path: String) throws {
+        let elf = try ELFObject(path: path, allowedTypes: [.relocatable])
+        self.elf = elf
+        self.path = path
+        let symbols = try elf.symbols()
+        self.symbols = symbols
+        var inSection: [Int: [Int]] = [:]
+        var byName: [String: [Int]] = [:]
+        for s in symbols where s.isInSection && !s.isSectionSymbol && !s.isFile && !s.name.isEmpty {
+            byName[s.name, default: []].append(s.index)
+            if s.isFunction || s.isObject { inSection[Int(s.sectionIndex), default: []].append(s.index) }
+        }
+        for (k, v) in inSection { inSection[k] = v.sorted { symbols[$0].value < symbols[$1].value } }
+        symbolsInSection = inSection
+        definedByName = byName
+        var aliases: [Int: Int] = [:]
+        for list in inSection.values where list.count > 1 {
+            var byPlace: [UInt64: [Int]] = [:]
+            for i in list { byPlace[symbols[i].value, default: []].append(i) }
+            for same in byPlace.values where same.count > 1 {
+                // The local name is the real one; globals at the same place are aliases.
+                let canonical = same.first { symbols[$0].isLocal } ?? same[0]
+                for i in same where i != canonical { aliases[i] = canonical }
+            }
+        }
+        self.aliases = aliases
+
+        var refs: [Int: [Reference]] = [:]
+        for rela in elf.sections where rela.type == .rela {
+            let targetIndex = Int(rela.info)
+            guard targetIndex > 0, targetIndex < elf.sections.count else {
+                throw ELFError.malformed(file: path, what: "relocation section \(rela) applies to section \(rela.info)")
+            }
+            let target = elf.sections[targetIndex]
+            var list: [Reference] = []
+            for r in try elf.relocations(in: rela) {
+                guard let width = r.type.width else {
+                    throw ELFError.unsupported(file: path, what: "relocation type \(r.type.rawValue) at \(target.name)+\(r.offset)")
+                }
+                let (end, overflow) = r.offset.addingReportingOverflow(UInt64(width))
+                guard !overflow, end <= target.size else {
+                    throw ELFError.malformed(file: path, what: "relocation at \(target.name)+\(r.offset) lies outside the section (\(target.size) bytes)")
+                }
+                list.append(ObjectModel.rewrite(r, symbols: symbols, inSection: inSection, sections: elf.sections))
+            }
+            refs[targetIndex, default: []].append(contentsOf: list)
+        }
+        for (k, v) in refs { refs[k] = v.sorted { $0.offset < $1.offset } }
+        references = refs
+    }
+
+    /// A reference to a section symbol becomes a reference to the symbol at
+    /// that place when the section has one (always, with -ffunction-sections
+    /// and -fdata-sections, for functions and variables).
+    private static func rewrite(_ r: ELFRelocation, symbols: [ELFSymbol], inSection: [Int: [Int]],
+                                sections: [ELFSection]) -> Reference {
+        let sym = symbols[r.symbolIndex]
+        // Local labels (`.LC1` and the like) are places in a section, not symbols of their own.
+        if sym.isLocal, sym.type == .notype, sym.isInSection, Int(sym.sectionIndex) < sections.count {
+            return Reference(offset: r.offset, type: r.type, addend: r.addend &+ Int64(bitPattern: sym.value),
+                             target: .section(Int(sym.sectionIndex)))
+        }
+        guard sym.isSectionSymbol else {
+            return Reference(offset: r.offset, type: r.type, addend: r.addend, target: .symbol(r.symbolIndex))
+        }
+        let section = Int(sym.sectionIndex)
+        guard let candidates = inSection[section], !candidates.isEmpty else {
+            return Reference(offset: r.offset, type: r.type, addend: r.addend, target: .section(section))
+        }
+        // PC-relative addends point 4 bytes before the place meant (the rest of the instruction).
+        let place = r.type.isPCRelative ? r.addend + 4 : r.addend
+        let hit = candidates.first { i in
+            let s = symbols[i]
+            return place >= Int64(bitPattern: s.value) && place < Int64(bitPattern: s.value &+ max(s.size, 1))
+        } ?? (candidates.count == 1 && symbols[candidates[0]].value == 0 ? candidates[0] : nil)
+        guard let hit else {
+            return Reference(offset: r.offset, type: r.type, addend: r.addend, target: .section(section))
+        }
+        return Reference(offset: r.offset, type: r.type, addend: r.addend &- Int64(bitPattern: symbols[hit].value),
+                         target: .symbol(hit))
+    }
+
+    /// The references inside a symbol's byte range, offsets relative to the symbol.
+    func references(of symbolIndex: Int) -> [Reference] {
+        let s = symbols[symbolIndex]
+        guard let all = references[Int(s.sectionIndex)] else { return [] }
+        let start = s.value, end = s.value &+ s.size
+        return all.filter { $0.offset >= start && $0.offset < end }
+            .map { Reference(offset: $0.offset - start, type: $0.type, addend: $0.addend, target: $0.target) }
+    }
+
+    /// A symbol's bytes (empty for NOBITS), checked against its section.
+    func bytes(of symbolIndex: Int) throws -> [UInt8] {
+        let s = symbols[symbolIndex]
+        let section = try elf.section(at: Int(s.sectionIndex))
+        let (end, overflow) = s.value.addingReportingOverflow(s.size)
+        guard !overflow, end <= section.size else {
+            throw ELFError.malformed(file: path, what: "symbol \(s) (\(s.value)+\(s.size)) lies outside \(section)")
+        }
+        guard section.occupiesFile else { return [] }
+        return try elf.withData(of: section) { Array($0[Int(s.value)..<Int(end)]) }
+    }
+
+    /// True when the function calls `__fentry__` in its first bytes (ftrace can redirect it).
+    func hasFentryCall(_ symbolIndex: Int) -> Bool {
+        references(of: symbolIndex).contains { ref in
+            guard ref.offset < 16, case .symbol(let t) = ref.target else { return false }
+            return symbols[t].name == "__fentry__"
+        }
+    }
+
+    /// The NUL-terminated string at `offset` in a string section, nil when out of range.
+    func string(in section: Int, at offset: Int64) -> [UInt8]? {
+        guard section > 0, section < sections.count, offset >= 0 else { return nil }
+        return try? elf.withData(of: sections[section]) { data -> [UInt8]? in
+            guard offset < data.count else { return nil }
+            let tail = data[Int(offset)...]
+            return Array(tail.prefix { $0 != 0 })
+        } ?? nil
+    }
+
+    func sectionName(of symbolIndex: Int) -> String {
+        let s = symbols[symbolIndex]
+        return s.isInSection && Int(s.sectionIndex) < sections.count ? sections[Int(s.sectionIndex)].name : ""
+    }
+}

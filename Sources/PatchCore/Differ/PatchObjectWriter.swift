@@ -1,0 +1,160 @@
+import Foundation
+
+/// Stage 7: write the patch object (ET_REL) in the intermediate form Kbuild
+/// links: included functions and data in sections of their own, regenerated
+/// special sections, ordinary relocations for everything the patch defines or
+/// vmlinux exports, and `.kpatch.klp.*` records for livepatch relocations.
+struct PatchObjectWriter {
+    let patched: ObjectModel
+    let inclusion: Inclusion
+    let specials: [SpecialSectionOutput]
+    let resolver: KlpResolver
+    /// New global names of the replacement functions, by patched symbol index.
+    let replacementNames: [Int: String]
+
+    struct Written {
+        var klpSymbols: Set<KlpSymbol> = []
+        var exported: Set<String> = []
+        var image = ELFImage()
+    }
+
+    /// One section being built, with its references in its own coordinates.
+    private struct Pending {
+        var section: ELFImage.Section
+        var references: [Reference]
+        var isSpecialJumpTable = false
+    }
+
+    func build() throws -> Written {
+        var written = Written()
+        var pending: [Pending] = []
+        var symbolPlace: [Int: (pending: Int, offset: UInt64)] = [:]
+        var sectionPlace: [Int: Int] = [:]
+
+        for index in inclusion.symbols.sorted() {
+            let s = patched.symbols[index]
+            let source = patched.sections[Int(s.sectionIndex)]
+            let whole = s.value == 0 && s.size == source.size
+            var alignment = max(source.alignment, 1)
+            while !whole && s.value % alignment != 0 { alignment /= 2 }
+            let content: ELFImage.Content = source.type == .nobits ? .noBits(size: s.size) : .bytes(try patched.bytes(of: index))
+            symbolPlace[index] = (pending.count, 0)
+            pending.append(Pending(section: .init(name: source.name, type: source.type, flags: source.flags.subtracting(.group),
+                                                  alignment: alignment, entrySize: source.entrySize, content: content),
+                                   references: patched.references(of: index)))
+        }
+        for index in inclusion.sections.sorted() {
+            let source = patched.sections[index]
+            sectionPlace[index] = pending.count
+            let content: ELFImage.Content = source.type == .nobits ? .noBits(size: source.size) : .bytes(try patched.elf.data(of: source))
+            pending.append(Pending(section: .init(name: source.name, type: source.type, flags: source.flags.subtracting(.group),
+                                                  alignment: source.alignment, entrySize: source.entrySize, content: content),
+                                   references: patched.references[index] ?? []))
+        }
+        for special in specials {
+            let s = special.source
+            pending.append(Pending(section: .init(name: s.name, type: s.type, flags: s.flags.subtracting(.group),
+                                                  alignment: s.alignment, entrySize: s.entrySize, content: .bytes(special.bytes)),
+                                   references: special.references, isSpecialJumpTable: s.name == "__jump_table"))
+        }
+
+        // Section indices: [0] null, [1] .shstrtab, [2] .strtab, then the pending sections.
+        var image = ELFImage()
+        let strtab = image.append(.init(name: ".strtab", type: .strtab, content: .strings))
+        let firstPending = image.sections.count
+        for p in pending { image.append(p.section) }
+        let recordsIndex = image.append(.init(name: KlpRecords.recordsSection, type: .progbits, alignment: 8, content: .bytes([])))
+        let stringsIndex = image.append(.init(name: KlpRecords.stringsSection, type: .progbits, alignment: 1, content: .bytes([0])))
+        image.append(.init(name: ".note.GNU-stack", type: .progbits, content: .bytes([])))
+
+        // Local symbols: one section symbol per section, then the included functions and data.
+        var locals: [ELFSymbol] = [ELFSymbol(index: 0, name: "", value: 0, size: 0, type: .notype, binding: .local, sectionIndex: 0)]
+        var sectionSymbol: [Int: Int] = [:]
+        for i in firstPending..<image.sections.count {
+            sectionSymbol[i] = locals.count
+            locals.append(ELFSymbol(index: locals.count, name: "", value: 0, size: 0, type: .section, binding: .local, sectionIndex: UInt16(i)))
+        }
+        var globals: [ELFSymbol] = []
+        var outputSymbol: [Int: (local: Bool, index: Int)] = [:]
+        for index in inclusion.symbols.sorted() {
+            let s = patched.symbols[index]
+            let section = UInt16(firstPending + symbolPlace[index]!.pending)
+            if let name = replacementNames[index] {
+                outputSymbol[index] = (false, globals.count)
+                globals.append(ELFSymbol(index: 0, name: name, value: 0, size: s.size, type: s.type, binding: .global, sectionIndex: section))
+            } else if s.isLocal {
+                outputSymbol[index] = (true, locals.count)
+                locals.append(ELFSymbol(index: 0, name: s.name, value: 0, size: s.size, type: s.type, binding: .local, sectionIndex: section))
+            } else {
+                outputSymbol[index] = (false, globals.count)
+                globals.append(ELFSymbol(index: 0, name: s.name, value: 0, size: s.size, type: s.type, binding: s.binding,
+                                         other: s.other, sectionIndex: section))
+            }
+        }
+        var undefinedIndex: [String: Int] = [:]
+        func undefined(_ name: String) -> Int {
+            if let i = undefinedIndex[name] { return i }
+            undefinedIndex[name] = globals.count
+            globals.append(ELFSymbol(index: 0, name: name, value: 0, size: 0, type: .notype, binding: .global, sectionIndex: 0))
+            return globals.count - 1
+        }
+
+        // Relocations: ordinary ones per section, livepatch ones as records.
+        var relocations: [Int: [(ELFRelocation, globalIndex: Int?)]] = [:]
+        var records: [UInt8] = []
+        var recordRelocations: [(ELFRelocation, globalIndex: Int?)] = []
+        var strings: [UInt8] = [0]
+        var stringOffset: [String: Int] = [:]
+        for (p, item) in pending.enumerated() {
+            let outIndex = firstPending + p
+            for ref in item.references {
+                switch try resolver.resolve(ref.target) {
+                case .included(let j):
+                    let o = outputSymbol[j]!
+                    relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: o.index, addend: ref.addend), o.local ? nil : o.index))
+                case .section(let k):
+                    let sym = sectionSymbol[firstPending + sectionPlace[k]!]!
+                    relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: sym, addend: ref.addend), nil))
+                case .exported(let name):
+                    written.exported.insert(name)
+                    let g = undefined(name)
+                    relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: g, addend: ref.addend), g))
+                case .klp(let klp):
+                    if item.isSpecialJumpTable && klp.object != "vmlinux" {
+                        throw DifferError.unsupported(file: patched.path, symbol: klp.name,
+                            what: "a jump label on a static key defined in module \(klp.object): its livepatch relocation would be applied after jump-label init; use a vmlinux key or a plain condition")
+                    }
+                    written.klpSymbols.insert(klp)
+                    let name = klp.elfName
+                    if stringOffset[name] == nil {
+                        stringOffset[name] = strings.count
+                        strings += Array(name.utf8) + [0]
+                    }
+                    let base = UInt64(records.count)
+                    records += KlpRecords.record(type: ref.type, addend: ref.addend)
+                    recordRelocations.append((ELFRelocation(offset: base + UInt64(KlpRecords.placeField), type: .abs64,
+                                                            symbolIndex: sectionSymbol[outIndex]!, addend: Int64(ref.offset)), nil))
+                    recordRelocations.append((ELFRelocation(offset: base + UInt64(KlpRecords.nameField), type: .abs64,
+                                                            symbolIndex: sectionSymbol[stringsIndex]!, addend: Int64(stringOffset[name]!)), nil))
+                }
+            }
+        }
+        image.sections[recordsIndex].content = .bytes(records)
+        image.sections[stringsIndex].content = .bytes(strings)
+        if !records.isEmpty { relocations[recordsIndex] = recordRelocations }
+
+        // Symbol table: locals first, globals after; global indices shift by the local count.
+        let symtabIndex = image.sections.count + relocations.count
+        let allSymbols = locals + globals
+        for (target, list) in relocations.sorted(by: { $0.key < $1.key }) {
+            let entries = list.map { r, g in
+                ELFRelocation(offset: r.offset, type: r.type, symbolIndex: g.map { $0 + locals.count } ?? r.symbolIndex, addend: r.addend)
+            }
+            image.append(.init(name: ".rela" + image.sections[target].name, type: .rela, flags: .infoLink,
+                               link: UInt32(symtabIndex), info: UInt32(target), alignment: 8, content: .relocations(entries)))
+        }
+        image.append(.init(name: ".symtab", type: .symtab, link: UInt32(strtab), alignment: 8, content: .symbols(allSymbols)))
+        written.image = image
+        return written
+    }
+}

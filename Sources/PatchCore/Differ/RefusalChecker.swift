@@ -1,0 +1,112 @@
+/// Stage "refuse": changes a live patch cannot carry safely, each named with
+/// what to do instead. Deny by default: anything here fails the diff.
+struct RefusalChecker {
+    let original: ObjectModel
+    let patched: ObjectModel
+    let correlation: Correlation
+    let status: [Int: SymbolChange]
+
+    func refusals() throws -> [Refusal] {
+        var result: [Refusal] = []
+        for (p, o) in correlation.patchedToOriginal.sorted(by: { $0.key < $1.key }) where patched.aliases[p] == nil {
+            let ps = patched.symbols[p], os = original.symbols[o]
+            let pSection = patched.sectionName(of: p), oSection = original.sectionName(of: o)
+            if SectionKind(oSection) != SectionKind(pSection) {
+                result.append(Refusal(kind: .movedSection, symbol: os.name, section: pSection,
+                    reason: "moves from section \(oSection) to \(pSection)",
+                    advice: "keep \(os.name) where it was (same const-ness, initializer and section attributes), or add a new symbol instead"))
+                continue
+            }
+            if ps.isObject {
+                if ps.size != os.size {
+                    result.append(Refusal(kind: .sizeChanged, symbol: os.name, section: pSection,
+                        reason: "size changes from \(os.size) to \(ps.size) bytes; the running code and data use the old layout",
+                        advice: "keep the variable's type as it is; put new state in a shadow variable (klp_shadow_*) or a new variable"))
+                } else if status[p] == .changed {
+                    result.append(Refusal(kind: .changedData, symbol: os.name, section: pSection,
+                        reason: "initial value changes; a live patch does not rewrite data the running kernel already uses",
+                        advice: "leave the initializer alone and change the value from code (e.g. a klp callback), or add a new variable"))
+                }
+                continue
+            }
+            guard ps.isFunction, status[p] == .changed, SymbolNames.coldParent(of: ps.name) == nil else { continue }
+            let kind = SectionKind(pSection)
+            if kind == .initText || kind == .exitText {
+                result.append(Refusal(kind: .initExitCode, symbol: os.name, section: pSection,
+                    reason: "is \(kind == .initText ? "__init" : "__exit") code: it has run already or is not resident, so there is nothing to patch",
+                    advice: "move the fix into a function called after initialization, or apply it by reloading the module"))
+            } else if !original.hasFentryCall(o) || !patched.hasFentryCall(p) {
+                result.append(Refusal(kind: .notrace, symbol: os.name, section: pSection,
+                    reason: "has no __fentry__ call (notrace), so ftrace cannot redirect it",
+                    advice: "patch its traced callers instead, or drop notrace from the function"))
+            }
+        }
+        result += sectionGroupRefusals()
+        result += exportTableRefusals()
+        return result
+    }
+
+    /// SHT_GROUP sections by signature, with their member section names.
+    private func groups(_ model: ObjectModel) throws -> [String: [String]] {
+        var map: [String: [String]] = [:]
+        for s in model.sections where s.type == .group {
+            guard Int(s.info) < model.symbols.count else {
+                throw ELFError.malformed(file: model.path, what: "group \(s) names symbol \(s.info)")
+            }
+            let bytes = try model.elf.data(of: s)
+            var members: [String] = []
+            var i = 4  // the first word is the GRP_COMDAT flag
+            while i + 4 <= bytes.count {
+                let index = Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
+                members.append(index < model.sections.count ? model.sections[index].name : "#\(index)")
+                i += 4
+            }
+            map[model.symbols[Int(s.info)].name, default: []] += members.sorted()
+        }
+        return map
+    }
+
+    private func sectionGroupRefusals() -> [Refusal] {
+        guard let o = try? groups(original), let p = try? groups(patched) else { return [] }
+        return p.keys.sorted().compactMap { signature in
+            guard o[signature] != p[signature] else { return nil }
+            return Refusal(kind: .sectionGroup, symbol: signature, section: p[signature]?.first,
+                reason: o[signature] == nil ? "adds section group \(signature)" : "changes section group \(signature)",
+                advice: "avoid COMDAT/section-group constructs in the fix (inline the code or make it static)")
+        }
+    }
+
+    /// Exports show up as `___ksymtab[_gpl]+name` / `__kcrctab+name` sections.
+    private func exportTableRefusals() -> [Refusal] {
+        func exports(_ model: ObjectModel) -> Set<String> {
+            Set(model.sections.map(\.name).filter {
+                $0.hasPrefix("___ksymtab") || $0.hasPrefix("__ksymtab") || $0.hasPrefix("__kcrctab") || $0.hasPrefix("___kcrctab")
+            })
+        }
+        let o = exports(original).filter { $0.contains("+") }, p = exports(patched).filter { $0.contains("+") }
+        return o.symmetricDifference(p).sorted().map { section in
+            let symbol = section.split(separator: "+").last.map(String.init) ?? section
+            return Refusal(kind: .exportTable, symbol: symbol, section: section,
+                reason: p.contains(section) ? "adds export \(section)" : "removes export \(section)",
+                advice: "keep the exported-symbol set unchanged; other modules bind to it at load time")
+        }
+    }
+}
+
+/// What a section is for, as far as moving a symbol between sections matters.
+enum SectionKind: Equatable {
+    case text, initText, exitText, data, readOnly, bss, initData, exitData, other(String)
+
+    init(_ name: String) {
+        func has(_ p: String) -> Bool { name == p || name.hasPrefix(p + ".") }
+        if has(".init.text") { self = .initText }
+        else if has(".exit.text") { self = .exitText }
+        else if has(".text") || has(".noinstr.text") || has(".entry.text") { self = .text }
+        else if has(".init.data") || has(".init.rodata") { self = .initData }
+        else if has(".exit.data") { self = .exitData }
+        else if has(".data") || has(".ref.data") { self = .data }
+        else if has(".rodata") || has(".data.rel.ro") { self = .readOnly }
+        else if has(".bss") { self = .bss }
+        else { self = .other(SymbolNames.normalized(name)) }
+    }
+}

@@ -1,0 +1,58 @@
+/// Entry sizes of the kernel's special sections (tables of fixed-size entries
+/// pointing into functions). Struct sizes come from the target kernel's BTF;
+/// objtool's sections carry their own `sh_entsize`, which wins when set.
+public struct SpecialSectionLayout: Sendable {
+    /// Entry size by section name.
+    public let entrySizes: [String: Int]
+
+    /// Sections whose entries are instances of a kernel struct.
+    static let structs: [String: String] = [
+        "__jump_table": "jump_entry",
+        "__ex_table": "exception_table_entry",
+        "__bug_table": "bug_entry",
+        ".altinstructions": "alt_instr",
+        ".parainstructions": "paravirt_patch_site",
+        ".static_call_sites": "static_call_site",
+        ".orc_unwind": "orc_entry",
+    ]
+    /// Arrays of s32 offsets (`extern s32 __return_sites[]` and the like).
+    static let offsetArrays = [".smp_locks", ".retpoline_sites", ".return_sites", ".orc_unwind_ip", ".call_sites", ".ibt_endbr_seal"]
+    /// Arrays of pointers.
+    static let pointerArrays = ["__mcount_loc"]
+
+    static let offsetSize = MemoryLayout<Int32>.size
+    static let pointerSize = MemoryLayout<UInt64>.size
+
+    public enum LayoutError: Error, CustomStringConvertible, Equatable {
+        case missingStruct(source: String, name: String, section: String)
+
+        public var description: String {
+            switch self {
+            case .missingStruct(let source, let name, let section):
+                return "\(source): no struct \(name), needed for the entry size of \(section)"
+            }
+        }
+    }
+
+    public init(entrySizes: [String: Int]) { self.entrySizes = entrySizes }
+
+    /// The layout of the kernel described by `btf` (e.g. the debug vmlinux's `.BTF`).
+    public init(btf: BTFTypes) throws {
+        var sizes: [String: Int] = [:]
+        for (section, type) in SpecialSectionLayout.structs {
+            guard let size = btf.structSizes[type], size > 0 else {
+                throw LayoutError.missingStruct(source: btf.source, name: type, section: section)
+            }
+            sizes[section] = size
+        }
+        for s in SpecialSectionLayout.offsetArrays { sizes[s] = SpecialSectionLayout.offsetSize }
+        for s in SpecialSectionLayout.pointerArrays { sizes[s] = SpecialSectionLayout.pointerSize }
+        entrySizes = sizes
+    }
+
+    /// The entry size of `section`, nil when it is not a special section.
+    func entrySize(of section: ELFSection) -> Int? {
+        guard let known = entrySizes[section.name] else { return nil }
+        return section.entrySize > 0 ? Int(section.entrySize) : known
+    }
+}
