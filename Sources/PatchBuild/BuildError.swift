@@ -14,7 +14,7 @@ public enum BuildError: Error, CustomStringConvertible {
     case diffTouchesNothingBuilt(paths: [String])
     case noModule(dir: String)
     case objectNotInModule(object: String)
-    case refused([String])
+    case refused([Refusal])
     case noChange
     case verification(String)
     case compilerMismatch(expected: String, actual: String)

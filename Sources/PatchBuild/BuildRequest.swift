@@ -7,6 +7,8 @@ public struct ModuleBuildRequest: Sendable {
     public var moduleSource: URL
     public var kernelRelease: String
     public var headers: URL?
+    /// The target's debug vmlinux (default /usr/lib/debug/boot/vmlinux-<release>).
+    public var vmlinux: URL?
     /// The module as the user built and deployed it: its build id identifies the
     /// target at apply time and its symbol table gives sympos. Default: the
     /// `<module>.ko` in the source directory, if the user built it there.
@@ -19,12 +21,13 @@ public struct ModuleBuildRequest: Sendable {
     public var toolVersion: String
 
     public init(diffFile: URL, moduleSource: URL, kernelRelease: String, headers: URL? = nil,
-                deployedModule: URL? = nil, output: URL? = nil, patchName: String? = nil,
+                vmlinux: URL? = nil, deployedModule: URL? = nil, output: URL? = nil, patchName: String? = nil,
                 cache: BuildCache, templateDir: URL, toolVersion: String) {
         self.diffFile = diffFile
         self.moduleSource = moduleSource
         self.kernelRelease = kernelRelease
         self.headers = headers
+        self.vmlinux = vmlinux
         self.deployedModule = deployedModule
         self.output = output
         self.patchName = patchName
@@ -39,6 +42,15 @@ public struct ModuleBuildRequest: Sendable {
         let stem = diff.deletingPathExtension().lastPathComponent.lowercased()
         let cleaned = String(stem.map { $0.isLetter || $0.isNumber ? $0 : "_" })
         return String(("livepatch_" + cleaned).prefix(55))
+    }
+
+    /// `name` or the default for `diff`, refused unless the kernel accepts it.
+    static func checkedPatchName(_ name: String?, diff: URL) throws -> String {
+        let chosen = name ?? defaultPatchName(for: diff)
+        guard isValidModuleName(chosen) else {
+            throw BuildError.verification("'\(chosen)' is not a valid module name: use [a-z0-9_], at most 55 characters (--name)")
+        }
+        return chosen
     }
 
     /// Module names the kernel accepts: [A-Za-z0-9_-], at most 55 bytes.

@@ -49,3 +49,13 @@ struct DiffApplier {
         return lines
     }
 }
+
+extension SourceDiff {
+    /// Reads and parses a diff file; a missing file is a BuildError naming it.
+    static func read(_ url: URL) throws -> SourceDiff {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw BuildError.missingInput(what: "diff", path: url.path)
+        }
+        return try SourceDiff(text: String(contentsOf: url, encoding: .utf8), origin: url.path)
+    }
+}

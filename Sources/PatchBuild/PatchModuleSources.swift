@@ -21,6 +21,10 @@ struct PatchModuleSources {
         for (i, object) in patchObjects.enumerated() {
             let base = "kpatch-obj\(i).o"
             try fm.copyItem(at: object, to: dir.appendingPathComponent(base + "_shipped"))
+            // modpost reads each object's Kbuild command file (for srcversion);
+            // a shipped object was compiled elsewhere and has none.
+            try "cmd_\(dir.path)/\(base) := kpatchctl differ output (shipped)\n"
+                .write(to: dir.appendingPathComponent(".\(base).cmd"), atomically: true, encoding: .utf8)
             objects.append(base)
         }
         let kbuild = try String(contentsOf: templateDir.appendingPathComponent("Kbuild.in"), encoding: .utf8)
