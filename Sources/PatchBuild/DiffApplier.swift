@@ -8,10 +8,11 @@ struct DiffApplier {
     let diff: SourceDiff
     let diffFile: URL
 
-    func apply(to tree: URL) throws {
+    /// Applies the diff to `tree`, a copy of `source` (named in errors).
+    func apply(to tree: URL, copyOf source: URL) throws {
         let dry = try CommandRunner.run(["patch", "-p1", "--dry-run", "--batch", "--forward", "-i", diffFile.path], in: tree)
         guard dry.status == 0 else {
-            throw BuildError.diffDoesNotApply(file: tree.path, rejected: rejectedHunks(in: dry.output),
+            throw BuildError.diffDoesNotApply(file: source.path, rejected: rejectedHunks(in: dry.output),
                                               output: dry.output)
         }
         try CommandRunner.check(.patch, ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch",
@@ -26,6 +27,9 @@ struct DiffApplier {
         for line in output.split(separator: "\n") {
             if line.hasPrefix("checking file ") { file = String(line.dropFirst("checking file ".count)) }
             if line.hasPrefix("can't find file to patch") { quoted.append("  (a file the diff names is missing)") }
+            if line.hasPrefix("Reversed (or previously applied) patch detected") {
+                quoted.append("  \(file): the diff looks already applied (or reversed)")
+            }
             guard line.hasPrefix("Hunk #"), line.contains("FAILED"),
                   let number = Int(line.dropFirst(6).prefix { $0.isNumber }) else { continue }
             quoted.append("  \(file), hunk #\(number):")

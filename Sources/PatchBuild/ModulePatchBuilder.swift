@@ -35,7 +35,7 @@ public final class ModulePatchBuilder {
         let patchedTree = ModuleTree(dir: work.appendingPathComponent("patched"), kernel: kernel)
         try clock.run(.patch) {
             try ModuleTree.copySources(from: request.moduleSource, to: patchedTree.dir)
-            try DiffApplier(diff: diff, diffFile: request.diffFile).apply(to: patchedTree.dir)
+            try DiffApplier(diff: diff, diffFile: request.diffFile).apply(to: patchedTree.dir, copyOf: request.moduleSource)
         }
 
         var cached = false

@@ -14,7 +14,11 @@
 /// without breaking older readers; anything a reader must understand is announced
 /// by a required feature bit instead.
 public enum PatchMetadataFormat {
-    public static let sectionName = ".kpatchctl.meta"
+    /// The blob is the descriptor of an ELF note (owner "kpatchctl", type 1) in
+    /// this non-allocated section of the patch module.
+    public static let sectionName = ".note.kpatchctl"
+    public static let noteOwner = "kpatchctl"
+    public static let noteType: UInt32 = 1
     public static let magic: [UInt8] = Array("KPCTLMD".utf8) + [0]
     public static let currentVersion: UInt16 = 1
     static let headerSize = 16

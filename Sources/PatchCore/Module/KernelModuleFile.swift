@@ -35,7 +35,11 @@ public struct KernelModuleFile {
         }
         undefinedSymbols = undefined
         livepatchSymbols = livepatch
-        metadataBytes = try elf.section(named: PatchMetadataFormat.sectionName).map { try elf.data(of: $0) }
+        metadataBytes = try elf.section(named: PatchMetadataFormat.sectionName).flatMap { section in
+            ELFNotes.parse(try elf.data(of: section)).first {
+                $0.owner == PatchMetadataFormat.noteOwner && $0.type == PatchMetadataFormat.noteType
+            }?.descriptor
+        }
     }
 
     public func modinfo(_ key: String) -> String? { modinfo.first { $0.key == key }?.value }
@@ -59,27 +63,42 @@ public struct KernelModuleFile {
     }
 }
 
-/// ELF notes as the kernel exposes them (`.note.gnu.build-id`, /sys/kernel/notes,
-/// /sys/module/<m>/notes/.note.gnu.build-id): namesz, descsz, type, name, desc,
-/// each padded to 4 bytes.
-public enum GNUBuildIDNote {
-    static let typeBuildID: UInt32 = 3
+/// ELF notes (`.note.*` sections, /sys/kernel/notes, /sys/module/<m>/notes/*):
+/// namesz, descsz, type, name, desc, name and desc each padded to 4 bytes.
+public enum ELFNotes {
+    public struct Note: Equatable {
+        /// The owner without its terminating NUL.
+        public let owner: String
+        public let type: UInt32
+        public let descriptor: [UInt8]
+    }
 
-    /// The first GNU build-id note's descriptor as lower-case hex.
-    public static func parse(_ bytes: [UInt8]) -> String? {
+    /// Every well-formed note, in order; parsing stops at the first truncated one.
+    public static func parse(_ bytes: [UInt8]) -> [Note] {
+        var notes: [Note] = []
         var r = ByteReader(bytes)
         while r.remaining >= 12 {
             guard let nameSize = try? r.u32("note name size"), let descSize = try? r.u32("note desc size"),
                   let type = try? r.u32("note type"),
                   let name = try? r.raw(Int(nameSize), "note name"), (try? r.raw(padding(nameSize), "pad")) != nil,
-                  let desc = try? r.raw(Int(descSize), "note desc"), (try? r.raw(padding(descSize), "pad")) != nil
-            else { return nil }
-            if type == typeBuildID, name == Array("GNU".utf8) + [0] {
-                return desc.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-            }
+                  let desc = try? r.raw(Int(descSize), "note desc")
+            else { break }
+            _ = try? r.raw(padding(descSize), "pad")
+            notes.append(Note(owner: String(decoding: name.prefix { $0 != 0 }, as: UTF8.self), type: type, descriptor: desc))
         }
-        return nil
+        return notes
     }
 
     private static func padding(_ size: UInt32) -> Int { Int((4 - size % 4) % 4) }
+}
+
+/// The GNU build id note (owner "GNU", type NT_GNU_BUILD_ID).
+public enum GNUBuildIDNote {
+    static let typeBuildID: UInt32 = 3
+
+    /// The first GNU build-id note's descriptor as lower-case hex.
+    public static func parse(_ bytes: [UInt8]) -> String? {
+        ELFNotes.parse(bytes).first { $0.owner == "GNU" && $0.type == typeBuildID }
+            .map { $0.descriptor.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+    }
 }
