@@ -8,15 +8,22 @@ struct DiffApplier {
     let diff: SourceDiff
     let diffFile: URL
 
-    /// Applies the diff to `tree`, a copy of `source` (named in errors).
+    /// Applies the diff to `tree`, a copy of `source` (named in errors), after a
+    /// dry run.
     func apply(to tree: URL, copyOf source: URL) throws {
+        try check(tree, copyOf: source)
+        try CommandRunner.check(.patch, ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch",
+                                         "-i", diffFile.path], in: tree)
+    }
+
+    /// A dry run: throws `diffDoesNotApply`, quoting the rejected hunks, unless the
+    /// whole diff applies.
+    func check(_ tree: URL, copyOf source: URL) throws {
         let dry = try CommandRunner.run(["patch", "-p1", "--dry-run", "--batch", "--forward", "-i", diffFile.path], in: tree)
         guard dry.status == 0 else {
             throw BuildError.diffDoesNotApply(file: source.path, rejected: rejectedHunks(in: dry.output),
                                               output: dry.output)
         }
-        try CommandRunner.check(.patch, ["patch", "-p1", "--batch", "--forward", "--no-backup-if-mismatch",
-                                         "-i", diffFile.path], in: tree)
     }
 
     /// patch reports `Hunk #N FAILED at L.` under `checking file F`; quote those

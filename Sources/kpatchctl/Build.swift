@@ -12,7 +12,9 @@ struct Build: ParsableCommand {
             with -ffunction-sections -fdata-sections, diffs each pair, and links the changed
             functions with the patch-module template through Kbuild. Refusals name the symbol
             and say what to do instead; no .ko is written then.
-            Targets: out-of-tree modules (--module-src). vmlinux targets are not built yet.
+            Targets: an out-of-tree module (--module-src DIR), or, without --module-src, the kernel
+            itself: vmlinux and its in-tree modules, built from the release's source tree (prepared
+            once into the cache: Debian's linux-source tarball, the target's .config).
             """)
 
     @Argument(help: "The unified diff (applied with patch -p1 from the module directory).")
@@ -25,6 +27,12 @@ struct Build: ParsableCommand {
     var kernelHeaders: String?
     @Option(help: "The target's debug vmlinux (default: /usr/lib/debug/boot/vmlinux-RELEASE from linux-image-RELEASE-dbg).")
     var vmlinux: String?
+    @Option(help: "Kernel targets: the kernel source tarball or directory (default: /usr/src/linux-source-X.Y.tar.xz).")
+    var source: String?
+    @Option(help: "Kernel targets: the target's .config (default: the headers' .config).")
+    var config: String?
+    @Option(name: .customLong("modules-dir"), help: "Kernel targets: the target's /lib/modules/RELEASE, for in-tree module objects.")
+    var modulesDir: String?
     @Option(name: .customLong("target-module"), help: "The module .ko as deployed (its build id identifies the target; default: DIR/<module>.ko if present).")
     var targetModule: String?
     @Option(name: .shortAndLong, help: "Output .ko (default: ./<name>.ko).")
@@ -37,31 +45,39 @@ struct Build: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard let moduleSource else {
-            throw ValidationError("vmlinux targets are not implemented yet: pass --module-src DIR for an out-of-tree module")
-        }
-        let request = ModuleBuildRequest(
-            diffFile: URL(fileURLWithPath: diff), moduleSource: URL(fileURLWithPath: moduleSource),
-            kernelRelease: kernel ?? TargetKernel.runningRelease,
-            headers: kernelHeaders.map { URL(fileURLWithPath: $0) },
-            vmlinux: vmlinux.map { URL(fileURLWithPath: $0) },
-            deployedModule: targetModule.map { URL(fileURLWithPath: $0) },
-            output: output.map { URL(fileURLWithPath: $0) }, patchName: name,
-            cache: cache.map { BuildCache(root: URL(fileURLWithPath: $0)) } ?? BuildCache(root: BuildCache.defaultRoot),
-            templateDir: try TemplateLocator.kmodDirectory(), toolVersion: KpatchctlVersion.string)
-        let builder = ModulePatchBuilder(request: request) { event in
+        let progress: (BuildEvent) -> Void = { event in
             switch event.kind {
-            case .started: Output.warn("[\(event.stage.rawValue)] ...")
+            case .started: break
             case .finished: Output.warn("[\(event.stage.rawValue)] done in \(String(format: "%.2f", event.seconds)) s")
             case .note: Output.warn("[\(event.stage.rawValue)] \(event.message)")
             }
         }
+        let url = { (path: String?) in path.map { URL(fileURLWithPath: $0) } }
+        let release = kernel ?? TargetKernel.runningRelease
+        let cacheRoot = BuildCache(root: url(cache) ?? BuildCache.defaultRoot)
+        let template = try TemplateLocator.kmodDirectory()
+        let build: () throws -> BuildResult
+        if let moduleSource {
+            let request = ModuleBuildRequest(
+                diffFile: URL(fileURLWithPath: diff), moduleSource: URL(fileURLWithPath: moduleSource),
+                kernelRelease: release, headers: url(kernelHeaders), vmlinux: url(vmlinux),
+                deployedModule: url(targetModule), output: url(output), patchName: name,
+                cache: cacheRoot, templateDir: template, toolVersion: KpatchctlVersion.string)
+            build = ModulePatchBuilder(request: request, progress: progress).build
+        } else {
+            let request = KernelBuildRequest(
+                diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
+                source: url(source), config: url(config), vmlinux: url(vmlinux), modulesDir: url(modulesDir),
+                output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
+                toolVersion: KpatchctlVersion.string)
+            build = KernelPatchBuilder(request: request, progress: progress).build
+        }
         let result: BuildResult
         do {
-            result = try builder.build()
-        } catch let error as BuildError {
+            result = try build()
+        } catch {
             if json { try Output.printJSON(BuildFailure(error)) }
-            throw ExitCode.failure.with(message: error.description)
+            throw ExitCode.failure.with(message: "\(error)")
         }
         if json { return try Output.printJSON(result) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
@@ -79,9 +95,9 @@ struct BuildFailure: Encodable {
     let error: String
     let refusals: [Refusal]?
 
-    init(_ error: BuildError) {
-        self.error = error.description
-        if case .refused(let r) = error { refusals = r } else { refusals = nil }
+    init(_ error: Error) {
+        self.error = "\(error)"
+        if case .refused(let r)? = error as? BuildError { refusals = r } else { refusals = nil }
     }
 }
 
