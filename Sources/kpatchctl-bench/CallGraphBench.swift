@@ -52,6 +52,7 @@ struct CallGraphBench: ParsableCommand {
         print(String(format: "query:            %.1f ms (%@: %d functions reach it, %d kthread entries)",
                      querySeconds * 1000, target, reach.functions.count, reach.kthreadEntries.count))
         print(String(format: "load + query:     %.1f ms", (loadSeconds + querySeconds) * 1000))
+        print("reachability:     \(reach.encode().count) bytes encoded (what a patch of \(target) would carry)")
     }
 
     static func peakRSSMegabytes() -> Double {
