@@ -22,10 +22,11 @@ struct Kthreads: ParsableCommand {
     func run() throws {
         let threads = try ProcKthreads.read(procRoot: URL(fileURLWithPath: proc))
         if json { return try KthreadJSON.print(threads) }
-        print("PID     COMM                 ENTRY                          KIND")
+        let commWidth = threads.map(\.comm.count).max() ?? 4, entryWidth = threads.map { $0.entry?.count ?? 1 }.max() ?? 5
+        print(pad("PID", 7), pad("COMM", commWidth), pad("ENTRY", entryWidth), "KIND")
         for thread in threads {
             let kind = thread.entry == nil ? "unknown" : thread.converted ? "converted" : "unconverted"
-            print(pad(String(thread.pid), 7), pad(thread.comm, 20), pad(thread.entry ?? "?", 30), kind)
+            print(pad(String(thread.pid), 7), pad(thread.comm, commWidth), pad(thread.entry ?? "?", entryWidth), kind)
         }
         let unconverted = threads.filter { !$0.converted && $0.entry != nil }.count
         print("\(threads.count) kthreads: \(threads.filter(\.converted).count) converted, \(unconverted) unconverted, "

@@ -61,6 +61,7 @@ final class KthreadReachabilityTests: XCTestCase {
         let tick = try KthreadReachability(graph: graph, targets: ["kpvictim_tick_once"])
         XCTAssertEqual(path(tick, from: "kpvictim_tick_fn"), ["kpvictim_tick_fn", "kpvictim_tick_once"])
         XCTAssertEqual(tick.kthreadEntries.map { tick.functions[$0].name }, ["kpvictim_tick_fn"])
+        XCTAssertEqual(tick.kthreadEntryPaths.map { $0.map(\.name) }, [["kpvictim_tick_fn", "kpvictim_tick_once"]])
         let sum = try KthreadReachability(graph: graph, targets: ["kpvictim_sum"])
         XCTAssertNil(sum.shortestPath(fromFunctionNamed: "kpvictim_tick_fn"))
         XCTAssertEqual(path(sum, from: "kpvictim_show"), ["kpvictim_show", "kpvictim_sum"])

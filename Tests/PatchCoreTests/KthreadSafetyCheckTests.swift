@@ -71,6 +71,14 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertTrue(all.allowed[0].description.contains("Allowed by --allow-all-kthreads"))
     }
 
+    func testSeveralObjectsOfOnePatchAreCheckedTogether() throws {
+        // A patch touching the module's /proc helper and its tick helper, analysed as two objects.
+        let sum = try kpvictimReachability(["kpvictim_sum"]), tickOnce = try kpvictimReachability(["kpvictim_tick_once"])
+        XCTAssertTrue(KthreadSafetyCheck(reachabilities: [sum]).evaluate([tick]).safe)
+        let report = KthreadSafetyCheck(reachabilities: [sum, tickOnce]).evaluate([tick])
+        XCTAssertEqual(report.refusals.map { $0.path.map(\.name) }, [["kpvictim_tick_fn", "kpvictim_tick_once"]])
+    }
+
     func testUnknownEntryIsListed() throws {
         let running = LiveKthread(pid: 15, comm: "ksoftirqd/1", stack: [])
         let report = KthreadSafetyCheck(reachability: try kpvictimReachability(["kpvictim_tick_once"])).evaluate([running])

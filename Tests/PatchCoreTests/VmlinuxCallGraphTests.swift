@@ -38,6 +38,18 @@ final class VmlinuxCallGraphTests: XCTestCase {
         XCTAssertNil(deeper.shortestPath(fromFunctionNamed: "kswapd"))
     }
 
+    func testKthreadEntriesWithoutCallSiteValueComeFromRelocations() throws {
+        // GCC emitted no first-argument DW_TAG_call_site_parameter at these two
+        // kthread_create_on_node calls; the `mov $fn, %rdi` relocation names the function.
+        let graph = try vmlinuxGraph()
+        let spawns = Set(graph.kthreadSpawns.map { "\(graph.name(of: Int($0.spawner))) -> \(graph.name(of: Int($0.entry)))" })
+        XCTAssertTrue(spawns.contains("audit_list_rules_send -> audit_send_list_thread"), "\(spawns.sorted())")
+        XCTAssertTrue(spawns.contains("sugov_kthread_create -> kthread_worker_fn"), "\(spawns.sorted())")
+        // And from DWARF values: kswapd, and the kthread-worker creator passing kthread_worker_fn on.
+        XCTAssertTrue(spawns.contains("kswapd_run -> kswapd"))
+        XCTAssertTrue(spawns.contains("__kthread_create_worker -> kthread_worker_fn"))
+    }
+
     func testSameNamedStaticsStayDistinctAndBuildIDMatchesTheFile() throws {
         let graph = try vmlinuxGraph()
         let showNodes = graph.nodes(named: "s_show")

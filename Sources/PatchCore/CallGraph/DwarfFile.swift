@@ -8,8 +8,10 @@ final class DwarfFile {
     let path: String
     private let session: OpaquePointer
     private let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
-    private let module: OpaquePointer
+    let module: OpaquePointer
     let dwarf: OpaquePointer
+    /// What to add to a DWARF address to get libdwfl's address for it.
+    let bias: Dwarf_Addr
 
     init(path: String) throws {
         ELFLibrary.ensureInitialized()
@@ -40,6 +42,7 @@ final class DwarfFile {
         }
         self.module = module
         self.dwarf = dwarf
+        self.bias = bias
     }
 
     deinit {

@@ -18,6 +18,7 @@ enum DwarfAttribute {
     static let abstractOrigin = UInt32(DW_AT_abstract_origin)
     static let callOrigin = UInt32(DW_AT_call_origin)
     static let callTailCall = UInt32(DW_AT_call_tail_call)
+    static let callReturnPC = UInt32(DW_AT_call_return_pc)
     static let gnuTailCall = UInt32(DW_AT_GNU_tail_call)
     static let location = UInt32(DW_AT_location)
     static let callValue = UInt32(DW_AT_call_value)

@@ -66,6 +66,10 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         return path
     }
 
+    /// One shortest path from each statically found kthread entry function to a
+    /// patched function: what `build` warns about.
+    public var kthreadEntryPaths: [[Function]] { kthreadEntries.map { path(from: $0) } }
+
     /// Indices of the functions named `name` (a clone suffix such as `.isra.0` is ignored).
     public func indices(named name: String) -> [Int] {
         let base = FunctionRef.baseName(name)

@@ -1,25 +1,19 @@
 /// Binary form of `KthreadReachability`: magic "KPKR", u16 version, then
-/// LEB128 varints. Names and units are stored once each; a function is three
-/// small numbers plus its edge kind.
+/// LEB128 varints. Names and units are stored once each, sorted and front-coded
+/// (kernel names share long prefixes); a function is three small numbers plus
+/// its edge kind.
 extension KthreadReachability {
     public func encode() -> [UInt8] {
-        var names: [String: Int] = [:], nameList: [String] = []
-        var units: [String: Int] = [:], unitList: [String] = []
-        func intern(_ string: String, _ table: inout [String: Int], _ list: inout [String]) -> Int {
-            if let index = table[string] { return index }
-            table[string] = list.count
-            list.append(string)
-            return list.count - 1
-        }
-        let encoded = functions.map { function in
-            (intern(function.name, &names, &nameList), intern(function.unit, &units, &unitList))
-        }
+        let nameList = Array(Set(functions.map(\.name))).sorted(), unitList = Array(Set(functions.map(\.unit))).sorted()
+        let names = Dictionary(uniqueKeysWithValues: nameList.enumerated().map { ($1, $0) })
+        let units = Dictionary(uniqueKeysWithValues: unitList.enumerated().map { ($1, $0) })
+        let encoded = functions.map { (names[$0.name]!, units[$0.unit]!) }
         var out = BinaryWriter()
         out.raw(Self.magic)
         out.u16(Self.formatVersion)
         out.string(source)
-        out.varint(nameList.count); nameList.forEach { out.string($0) }
-        out.varint(unitList.count); unitList.forEach { out.string($0) }
+        Self.writeFrontCoded(nameList, to: &out)
+        Self.writeFrontCoded(unitList, to: &out)
         out.varint(functions.count)
         out.varint(targetCount)
         for (function, (name, unit)) in zip(functions, encoded) {
@@ -39,8 +33,8 @@ extension KthreadReachability {
             let version = try input.u16("version")
             guard version == Self.formatVersion else { throw KthreadReachabilityError.unsupportedVersion(version) }
             source = try input.string("source")
-            let names = try (0..<input.count("name count")).map { _ in try input.string("name") }
-            let units = try (0..<input.count("unit count")).map { _ in try input.string("unit") }
+            let names = try Self.readFrontCoded(&input, "name")
+            let units = try Self.readFrontCoded(&input, "unit")
             let count = try input.count("function count")
             targetCount = try input.varint("target count")
             guard targetCount <= count else { throw KthreadReachabilityError.malformed("more targets than functions") }
@@ -69,6 +63,33 @@ extension KthreadReachability {
         } catch let error as BinaryReader.Truncated {
             throw KthreadReachabilityError.malformed(error.description)
         }
+    }
+
+    /// Each string as the length of the prefix it shares with the previous one plus the rest.
+    private static func writeFrontCoded(_ strings: [String], to out: inout BinaryWriter) {
+        out.varint(strings.count)
+        var previous: [UInt8] = []
+        for string in strings {
+            let bytes = Array(string.utf8)
+            let shared = zip(previous, bytes).prefix { $0 == $1 }.count
+            out.varint(shared)
+            out.varint(bytes.count - shared)
+            out.raw(Array(bytes[shared...]))
+            previous = bytes
+        }
+    }
+
+    private static func readFrontCoded(_ input: inout BinaryReader, _ what: String) throws -> [String] {
+        var strings: [String] = []
+        var previous: [UInt8] = []
+        for _ in 0..<(try input.count("\(what) count")) {
+            let shared = try input.varint("\(what) prefix")
+            guard shared <= previous.count else { throw KthreadReachabilityError.malformed("\(what) prefix longer than the previous \(what)") }
+            let rest = try input.raw(try input.varint("\(what) length"), what)
+            previous = Array(previous[..<shared]) + rest
+            strings.append(String(decoding: previous, as: UTF8.self))
+        }
+        return strings
     }
 }
 

@@ -4,7 +4,7 @@ import CElf
 /// walk. Several partials (one per thread) merge into a `CallGraph`.
 final class PartialCallGraph {
     /// Functions that create a kthread running their first argument.
-    static let kthreadCreators: Set<String> = ["kthread_create_on_node", "kthread_create_on_cpu"]
+    static let kthreadCreators: Set<String> = ["kthread_create_on_node", "kthread_create_on_cpu", "__kthread_create_on_node"]
 
     private(set) var names: [String] = []
     private var nameByPointer: [UInt: UInt32] = [:]
@@ -23,11 +23,14 @@ final class PartialCallGraph {
     private var nodeByDie: [Dwarf_Off: UInt32] = [:]
     private var creatorNodes: Set<UInt32> = []
     private var currentUnit: UInt32 = 0
+    private var currentFile: DwarfFile?
 
     /// Walks the compilation unit whose DIE is at `offset`.
     func walkUnit(of file: DwarfFile, at offset: Dwarf_Off) {
         var unitDie = Dwarf_Die()
         guard dwarf_offdie(file.dwarf, offset, &unitDie) != nil else { return }
+        currentFile = file
+        defer { currentFile = nil }
         currentUnit = UInt32(units.count)
         units.append(dwarf_diename(&unitDie).map { String(cString: $0) } ?? "")
         walkChildren(of: &unitDie, owner: nil)
@@ -64,7 +67,7 @@ final class PartialCallGraph {
                 let tail = dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0
                     || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0
                 addEdge(owner, callee, tail ? .tailCall : .call)
-                if creatorNodes.contains(callee), let address = firstArgumentAddress(of: &die) {
+                if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
                 }
             default:
@@ -124,11 +127,26 @@ final class PartialCallGraph {
         return id
     }
 
-    /// The constant address passed in the first argument register at a call
-    /// site (`DW_TAG_call_site_parameter`, location DW_OP_reg5, value DW_OP_addr).
-    private func firstArgumentAddress(of callSite: inout Dwarf_Die) -> UInt64? {
+    /// The constant function address passed as the first argument at a call site.
+    private func threadFunctionAddress(at callSite: inout Dwarf_Die) -> UInt64? {
+        switch firstArgument(of: &callSite) {
+        case .constantAddress(let address): return address
+        case .otherValue: return nil
+        case .missing: return firstArgumentFromCode(of: &callSite)
+        }
+    }
+
+    private enum FirstArgument {
+        case constantAddress(UInt64)
+        case otherValue
+        case missing
+    }
+
+    /// The first argument register's value at a call site (`DW_TAG_call_site_parameter`,
+    /// location DW_OP_reg5, value DW_OP_addr), or why there is no constant.
+    private func firstArgument(of callSite: inout Dwarf_Die) -> FirstArgument {
         var parameter = Dwarf_Die()
-        guard dwarf_child(&callSite, &parameter) == 0 else { return nil }
+        guard dwarf_child(&callSite, &parameter) == 0 else { return .missing }
         repeat {
             let tag = dwarf_tag(&parameter)
             guard tag == DwarfTag.callSiteParameter || tag == DwarfTag.gnuCallSiteParameter,
@@ -136,10 +154,20 @@ final class PartialCallGraph {
             else { continue }
             let value = singleOperation(of: &parameter, DwarfAttribute.callValue)
                 ?? singleOperation(of: &parameter, DwarfAttribute.gnuCallSiteValue)
-            guard let value, value.atom == DwarfOperation.addr else { return nil }
-            return value.number
+            guard let value, value.atom == DwarfOperation.addr else { return .otherValue }
+            return .constantAddress(value.number)
         } while nextSibling(&parameter)
-        return nil
+        return .missing
+    }
+
+    /// Fallback when GCC left out the first argument's call-site parameter (it
+    /// does at a few call sites): the relocation of the load of %rdi before the call.
+    private func firstArgumentFromCode(of callSite: inout Dwarf_Die) -> UInt64? {
+        var attr = Dwarf_Attribute()
+        var returnPC: Dwarf_Addr = 0
+        guard let file = currentFile, dwarf_attr(&callSite, DwarfAttribute.callReturnPC, &attr) != nil,
+              dwarf_formaddr(&attr, &returnPC) == 0 else { return nil }
+        return file.firstArgumentFromRelocations(returnPC: returnPC)
     }
 
     private func singleOperation(of die: inout Dwarf_Die, _ attribute: UInt32) -> Dwarf_Op? {

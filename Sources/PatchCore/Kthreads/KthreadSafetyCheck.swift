@@ -5,16 +5,21 @@
 ///   old and new code across iterations);
 /// - any kthread asleep in a patched function right now (it stalls the transition).
 public struct KthreadSafetyCheck: Sendable {
-    public var reachability: KthreadReachability
+    /// One per analysed object of the patch (vmlinux, each patched module).
+    public var reachabilities: [KthreadReachability]
     /// `--allow-kthread COMM`: findings for kthreads with these comms are allowed.
     public var allowComms: Set<String>
     /// `--allow-all-kthreads`.
     public var allowAll: Bool
 
-    public init(reachability: KthreadReachability, allowComms: Set<String> = [], allowAll: Bool = false) {
-        self.reachability = reachability
+    public init(reachabilities: [KthreadReachability], allowComms: Set<String> = [], allowAll: Bool = false) {
+        self.reachabilities = reachabilities
         self.allowComms = allowComms
         self.allowAll = allowAll
+    }
+
+    public init(reachability: KthreadReachability, allowComms: Set<String> = [], allowAll: Bool = false) {
+        self.init(reachabilities: [reachability], allowComms: allowComms, allowAll: allowAll)
     }
 
     public func evaluate(_ kthreads: [LiveKthread]) -> KthreadSafetyReport {
@@ -36,12 +41,12 @@ public struct KthreadSafetyCheck: Sendable {
 
     private func findings(for thread: LiveKthread) -> [KthreadFinding] {
         var found: [KthreadFinding] = []
-        if let frame = thread.stack.first(where: { reachability.isTarget(named: $0.function) }) {
+        if let frame = thread.stack.first(where: { frame in reachabilities.contains { $0.isTarget(named: frame.function) } }) {
             found.append(KthreadFinding(pid: thread.pid, comm: thread.comm, entry: thread.entry,
                                         reason: .asleepInPatchedFunction, path: [], frame: frame))
         }
         if !thread.converted, let entry = thread.entry,
-           let path = reachability.shortestPath(fromFunctionNamed: entry) {
+           let path = reachabilities.compactMap({ $0.shortestPath(fromFunctionNamed: entry) }).min(by: { $0.count < $1.count }) {
             found.append(KthreadFinding(pid: thread.pid, comm: thread.comm, entry: entry,
                                         reason: .reachesPatchedFunction, path: path.map(\.ref), frame: nil))
         }
