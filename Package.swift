@@ -43,7 +43,7 @@ let package = Package(
             ]
         ),
         // Shared by the test targets: the pinned kernel, the test VM, Kbuild of fixtures.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PatchCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PatchCoreTests", dependencies: ["PatchCore", "TestSupport"]),
         .testTarget(name: "PatchBuildTests", dependencies: ["PatchBuild", "PatchCore", "TestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["PatchCore", "TestSupport"]),

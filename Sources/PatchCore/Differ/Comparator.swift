@@ -78,6 +78,6 @@ struct Comparator {
 
     /// Where a reference into a string section points, and the instruction bias of its addend.
     func stringOffset(_ ref: Reference) -> (Int64, Int64) {
-        ref.type.isPCRelative ? (ref.addend + 4, -4) : (ref.addend, 0)
+        ref.type.isPCRelative ? (ref.addend &+ 4, -4) : (ref.addend, 0)
     }
 }

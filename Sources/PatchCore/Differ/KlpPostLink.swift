@@ -1,6 +1,6 @@
 import Foundation
 
-/// The post-link pass: turns the `.kpatch.klp.*` records of a linked patch
+/// The post-link pass: turns the `.note.kpatch.klp.*` records of a linked patch
 /// module (see `KlpRecords`, docs/PATCH-OBJECT.md) into the form the
 /// kernel's livepatch core applies: `.klp.rela.<object>.<section>` sections
 /// (SHF_RELA_LIVEPATCH | SHF_ALLOC | SHF_INFO_LINK) against

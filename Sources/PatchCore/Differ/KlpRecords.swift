@@ -2,23 +2,23 @@
 /// writes it) and `KlpPostLink` (which turns it into `.klp.rela.*` sections).
 /// See docs/PATCH-OBJECT.md.
 ///
-/// `.kpatch.klp.relocs` (not allocated) holds one 32-byte record per
+/// `.note.kpatch.klp.relocs` (not allocated; `.note.*` so modpost accepts it) holds one 32-byte record per
 /// livepatch relocation:
 ///
 ///     0  u64 place    RELA R_X86_64_64 -> the section to patch, addend = offset
-///     8  u64 name     RELA R_X86_64_64 -> `.kpatch.klp.strings`, addend = name offset
+///     8  u64 name     RELA R_X86_64_64 -> `.note.kpatch.klp.strings`, addend = name offset
 ///     16 u32 type     the x86-64 relocation type to apply
 ///     20 u32 reserved 0
 ///     24 i64 addend   the relocation's addend
 ///
-/// `.kpatch.klp.strings` (not allocated) holds the NUL-terminated symbol names
+/// `.note.kpatch.klp.strings` (not allocated) holds the NUL-terminated symbol names
 /// `.klp.sym.<object>.<name>,<sympos>`. Both fields are located through
 /// ordinary relocations, so `ld -r` keeps them right when it merges sections
 /// and objects; no SHN_LIVEPATCH symbol and no unresolved symbol exists
 /// before the post-link step.
 enum KlpRecords {
-    static let recordsSection = ".kpatch.klp.relocs"
-    static let stringsSection = ".kpatch.klp.strings"
+    static let recordsSection = ".note.kpatch.klp.relocs"
+    static let stringsSection = ".note.kpatch.klp.strings"
     static let recordSize = 32
     static let placeField = 0
     static let nameField = 8

@@ -92,7 +92,7 @@ final class ObjectModel {
             return Reference(offset: r.offset, type: r.type, addend: r.addend &+ Int64(bitPattern: sym.value),
                              target: .section(Int(sym.sectionIndex)))
         }
-        guard sym.isSectionSymbol else {
+        guard sym.isSectionSymbol, sym.isInSection else {
             return Reference(offset: r.offset, type: r.type, addend: r.addend, target: .symbol(r.symbolIndex))
         }
         let section = Int(sym.sectionIndex)
@@ -100,7 +100,7 @@ final class ObjectModel {
             return Reference(offset: r.offset, type: r.type, addend: r.addend, target: .section(section))
         }
         // PC-relative addends point 4 bytes before the place meant (the rest of the instruction).
-        let place = r.type.isPCRelative ? r.addend + 4 : r.addend
+        let place = r.type.isPCRelative ? r.addend &+ 4 : r.addend
         let hit = candidates.first { i in
             let s = symbols[i]
             return place >= Int64(bitPattern: s.value) && place < Int64(bitPattern: s.value &+ max(s.size, 1))

@@ -3,7 +3,7 @@ import Foundation
 /// Stage 7: write the patch object (ET_REL) in the intermediate form Kbuild
 /// links: included functions and data in sections of their own, regenerated
 /// special sections, ordinary relocations for everything the patch defines or
-/// vmlinux exports, and `.kpatch.klp.*` records for livepatch relocations.
+/// vmlinux exports, and `.note.kpatch.klp.*` records for livepatch relocations.
 struct PatchObjectWriter {
     let patched: ObjectModel
     let inclusion: Inclusion
@@ -59,6 +59,9 @@ struct PatchObjectWriter {
         }
 
         // Section indices: [0] null, [1] .shstrtab, [2] .strtab, then the pending sections.
+        guard 2 * pending.count + 8 < Int(SpecialSection.loReserve) else {
+            throw ELFError.cannotWrite(file: patched.path, what: "the patch needs \(pending.count) sections; split the change")
+        }
         var image = ELFImage()
         let strtab = image.append(.init(name: ".strtab", type: .strtab, content: .strings))
         let firstPending = image.sections.count

@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+import PatchCore
+import TestSupport
+
+/// End to end: diff three corpus cases, link each patch object into a
+/// livepatch module with a minimal hand-written klp registration, run
+/// KlpPostLink, load original module and patch in the VM and observe the fix.
+final class DifferVMTests: XCTestCase {
+    func testPatchedCorpusModulesChangeBehaviourInTheVM() throws {
+        let bed = TestBed.shared
+        var files: [String: URL] = [:]
+        for name in ["body_change", "module_static_var", "vmlinux_nonexported"] {
+            let (module, patch) = try LivepatchFixture.build(caseName: name, bed: bed)
+            files["kpc_\(name).ko"] = module
+            files["lp_\(name).ko"] = patch
+        }
+        let vm = TestVM()
+        let payload = try vm.payload("differ-e2e", script: """
+            enable() {  # enable NAME: load the patch module and wait for its transition
+                check insmod-lp-$1 insmod /payload/lp_$1.ko
+                if wait_for 20 sh -c "[ \\"\\$(cat /sys/kernel/livepatch/lp_$1/transition)\\" = 0 ]"; then pass transition-$1
+                else fail transition-$1 "still in transition"; fi
+            }
+            check insmod-body insmod /payload/kpc_body_change.ko
+            expect_eq body-before "$(cat /proc/kpc_body_change)" 3
+            enable body_change
+            expect_eq body-after "$(cat /proc/kpc_body_change)" 6
+
+            check insmod-static insmod /payload/kpc_module_static_var.ko
+            echo 5 > /sys/module/kpc_module_static_var/parameters/kpc_arg
+            expect_eq static-before "$(cat /proc/kpc_module_static_var)" 5
+            enable module_static_var
+            expect_eq static-state-kept "$(cat /proc/kpc_module_static_var)" 10
+            echo -1 > /sys/module/kpc_module_static_var/parameters/kpc_arg
+            expect_eq static-after "$(cat /proc/kpc_module_static_var)" 0
+
+            check insmod-nonexported insmod /payload/kpc_vmlinux_nonexported.ko
+            expect_eq nonexported-before "$(cat /proc/kpc_vmlinux_nonexported)" 3
+            enable vmlinux_nonexported
+            n=$(cat /proc/kpc_vmlinux_nonexported)
+            threads=$(ls -d /proc/[0-9]*/task/[0-9]* | wc -l)
+            if [ "$n" -gt 3 ] && [ $((n - threads)) -le 5 ] && [ $((threads - n)) -le 5 ]; then pass nonexported-after
+            else fail nonexported-after "nr_processes() gave $n with $threads threads"; fi
+            expect_match klp-symbols-resolved "$(dmesg)" "livepatch: 'lp_vmlinux_nonexported': starting patching transition"
+            """, files: files)
+        defer { try? FileManager.default.removeItem(at: payload) }
+        let outcome = try vm.run(payload: payload, timeout: 180)
+        XCTAssertTrue(outcome.passed, outcome.report)
+        for check in ["body-after", "static-state-kept", "static-after", "nonexported-after",
+                      "transition-body_change", "transition-module_static_var", "transition-vmlinux_nonexported"] {
+            XCTAssertTrue(outcome.passed(check), "\(check):\n\(outcome.report)")
+        }
+    }
+}
