@@ -14,21 +14,18 @@ struct Apply: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        var options = TransitionOptions(timeout: timeout, reverseOnTimeout: !noRevert)
-        options.timeout = max(0, timeout)
-        let progress = ProgressPrinter(enabled: !json)
-        if !json { print("loading \(module)") }
+        let options = TransitionOptions(timeout: max(0, timeout), reverseOnTimeout: !noRevert)
+        let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
         do {
             report = try LivepatchController().apply(modulePath: module, preflight: .runtime, options: options,
-                                                     progress: { progress($0) })
+                                                     events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json)
         }
         if json {
             printJSON(report)
         } else {
-            if let load = report.loadSeconds { print("loaded \(report.patch) in \(formatSeconds(load))") }
             render(report)
         }
         let code = KpatchctlExit.of(report.outcome)

@@ -30,21 +30,35 @@ func describeCounts(_ counts: [String: Int]) -> String {
     return parts.isEmpty ? "none" : parts.joined(separator: ", ")
 }
 
-/// Prints the live count when it changes (or once a second), for apply and revert.
-final class ProgressPrinter {
+/// Prints what apply and revert do as they go: the load, the live count (when it
+/// changes, or once a second), the blockers at the deadline, the reversal.
+final class EventPrinter {
     private var last: (Int, Int)?
     private var lastTime = -1.0
     private let enabled: Bool
 
     init(enabled: Bool) { self.enabled = enabled }
 
-    func callAsFunction(_ p: TransitionProgress) {
+    func callAsFunction(_ event: ControllerEvent) {
         guard enabled else { return }
-        let counts = (p.migrated, p.total)
-        guard last.map({ $0 != counts }) ?? true || p.elapsed - lastTime >= 1 else { return }
-        last = counts
-        lastTime = p.elapsed
-        print("\(p.direction.rawValue) \(p.patch): \(p.migrated)/\(p.total) tasks migrated (\(formatSeconds(p.elapsed)))")
+        switch event {
+        case .loaded(let patch, let seconds):
+            print("loaded \(patch) in \(formatSeconds(seconds)) (finit_module); following the transition")
+        case .disabled(let patch):
+            print("disabled \(patch); following the transition")
+        case .progress(let p):
+            let counts = (p.migrated, p.total)
+            guard last.map({ $0 != counts }) ?? true || p.elapsed - lastTime >= 1 else { return }
+            last = counts
+            lastTime = p.elapsed
+            print("\(p.direction.rawValue) \(p.patch): \(p.migrated)/\(p.total) tasks migrated (\(formatSeconds(p.elapsed)))")
+        case .timedOut(let blockers):
+            print("timed out: \(blockers.count) task(s) not migrated:")
+            for b in blockers { print("  " + describe(b)) }
+        case .reversing(let patch):
+            last = nil
+            print("reversing the transition of \(patch)")
+        }
         fflush(stdout)
     }
 }
@@ -52,10 +66,6 @@ final class ProgressPrinter {
 /// The end of apply/revert in text.
 func render(_ report: ControllerReport) {
     let r = report
-    if !r.blockers.isEmpty {
-        print("timed out after \(formatSeconds(r.transitionSeconds)): \(r.blockers.count) task(s) not migrated:")
-        for b in r.blockers { print("  " + describe(b)) }
-    }
     let switches = "\(r.record.switches.count) switched: \(describeCounts(r.record.countsByPath)) (\(r.record.tracking))"
     switch (r.direction, r.outcome) {
     case (.patching, .completed):

@@ -11,11 +11,11 @@ struct Revert: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let progress = ProgressPrinter(enabled: !json)
+        let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
         do {
             report = try LivepatchController().revert(name: name, options: TransitionOptions(timeout: max(0, timeout)),
-                                                      progress: { progress($0) })
+                                                      events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json)
         }

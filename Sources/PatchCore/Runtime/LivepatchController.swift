@@ -23,6 +23,19 @@ public enum ControllerOutcome: String, Codable, Sendable {
     case stalled
 }
 
+/// What apply and revert report while they run, for a live display.
+public enum ControllerEvent: Sendable {
+    /// finit_module returned: the module is in and its transition started.
+    case loaded(patch: String, seconds: Double)
+    /// The transition started by writing `enabled` (revert).
+    case disabled(patch: String)
+    case progress(TransitionProgress)
+    /// The deadline passed; these tasks had not switched.
+    case timedOut(blockers: [BlockingTask])
+    /// The transition is being reversed (after a timeout).
+    case reversing(patch: String)
+}
+
 /// The result of apply or revert, for rendering.
 public struct ControllerReport: Codable, Sendable {
     public let patch: String
@@ -58,7 +71,7 @@ public struct LivepatchController {
     /// Runs `preflight` on the module (all checks, nothing loaded if one fails),
     /// takes the lock, loads the module and follows the patching transition.
     public func apply(modulePath: String, preflight: Preflight = .runtime, options: TransitionOptions = .init(),
-                      progress: (TransitionProgress) -> Void = { _ in }) throws -> ControllerReport {
+                      events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
         let module: ModuleInfo
         do { module = try ModuleInfo(path: modulePath) } catch let e as ModuleInfoError { throw ControllerError.badModule(e) }
         let failures = preflight.run(PreflightContext(modulePath: modulePath, module: module, sysfs: sysfs, proc: proc))
@@ -85,20 +98,21 @@ public struct LivepatchController {
             throw ControllerError.loader(e)
         }
         let loadSeconds = KernelFile.monotonicNow() - loadStart
+        events(.loaded(patch: name, seconds: loadSeconds))
         guard (try? sysfs.patch(named: name)) != nil else {
             tracker.probes?.stop()
             unlink(log.currentPath)
             try? KernelModuleLoader.unload(name: name)
             throw ControllerError.notRegistered(module: name)
         }
-        var report = try finish(name: name, tracker: tracker, record: &record, options: options, progress: progress)
+        var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
         report.loadSeconds = loadSeconds
         return report
     }
 
     /// Disables `name`, follows the unpatching transition and unloads the module.
     public func revert(name: String, options: TransitionOptions = .init(),
-                       progress: (TransitionProgress) -> Void = { _ in }) throws -> ControllerReport {
+                       events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
         if let refusal = PrivilegeCheck().check() { throw ControllerError.refused([refusal]) }
         let lock: TransitionLock
         do { lock = try TransitionLock(path: lockPath) } catch let e as TransitionLockError { throw ControllerError.lock(e) }
@@ -117,7 +131,8 @@ public struct LivepatchController {
             unlink(log.currentPath)
             throw ControllerError.sysfs(error)
         }
-        return try finish(name: name, tracker: tracker, record: &record, options: options, progress: progress)
+        events(.disabled(patch: name))
+        return try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
     }
 
     private func makeTracker(_ direction: TransitionDirection) -> SwitchTracker {
@@ -128,11 +143,12 @@ public struct LivepatchController {
     /// Follows the transition; on timeout reverses it (unless told not to) and
     /// follows the reversal; unloads the module when the patch ends disabled.
     private func finish(name: String, tracker: SwitchTracker, record: inout TransitionRecord, options: TransitionOptions,
-                        progress: (TransitionProgress) -> Void) throws -> ControllerReport {
+                        events: (ControllerEvent) -> Void) throws -> ControllerReport {
         let direction = tracker.direction
         let end: TransitionEnd
         do {
-            end = try follower.follow(patch: name, tracker: tracker, timeout: options.timeout, progress: progress)
+            end = try follower.follow(patch: name, tracker: tracker, timeout: options.timeout,
+                                      progress: { events(.progress($0)) })
         } catch {
             tracker.probes?.stop()
             throw ControllerError.sysfs(error)
@@ -153,11 +169,13 @@ public struct LivepatchController {
                 blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc)
             }
             outcome = .stalled
+            events(.timedOut(blockers: blockers))
             if options.reverseOnTimeout {
+                events(.reversing(patch: name))
                 try? sysfs.setEnabled(name, direction == .unpatching)
                 let reverse = SwitchTracker(direction: direction.reversed, proc: proc, probes: nil)
                 if case .completed(let r)? = try? follower.follow(patch: name, tracker: reverse, timeout: options.timeout,
-                                                                   progress: progress) {
+                                                                   progress: { events(.progress($0)) }) {
                     outcome = .reversed
                     reverseSeconds = r
                 }

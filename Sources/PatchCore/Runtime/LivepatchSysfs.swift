@@ -1,7 +1,8 @@
 /// A function a livepatch replaces, from its sysfs directory name `<func>,<sympos>`.
 public struct LivepatchFunction: Codable, Equatable, Hashable, Sendable {
     public let name: String
-    /// 0: the name is unique in its object; n: the n-th symbol of that name.
+    /// n: the n-th symbol of that name in its object. sysfs shows 1 for a patch
+    /// that asked for 0 (the name is unique).
     public let sympos: Int
 
     public init(name: String, sympos: Int) {

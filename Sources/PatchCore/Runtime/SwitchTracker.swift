@@ -63,9 +63,18 @@ public final class SwitchTracker {
     /// `completed` false (timeout) leaves out the tasks that never switched.
     public func switches(end: Double, completed: Bool) -> [TaskSwitch] {
         let traced = SwitchEvent.switches(probes?.events() ?? [])
+        // Tasks that switched before the first sample (klp_enable_patch tries every
+        // task once before returning) are known from their events only.
+        let unseen = traced.keys.filter { seen[$0] == nil }
+        if !unseen.isEmpty {
+            let byTid = Dictionary(proc.all().map { ($0.tid, $0) }, uniquingKeysWith: { a, _ in a })
+            for tid in unseen {
+                if let task = byTid[tid] { seen[tid] = Seen(task: task, bornSwitched: false, switchedAt: nil) }
+            }
+        }
         var result: [TaskSwitch] = []
         for (tid, entry) in seen {
-            guard entry.switchedAt != nil || completed else { continue }
+            guard entry.switchedAt != nil || completed || traced[tid] != nil else { continue }
             let path: SwitchPath, wasTraced: Bool, time: Double
             if let event = traced[tid], event.time >= start {
                 (path, wasTraced, time) = (event.path, true, event.time)
