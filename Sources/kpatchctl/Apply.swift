@@ -13,12 +13,17 @@ struct Apply: ParsableCommand {
     @Flag(help: "On timeout, leave the transition running instead of reversing it.") var noRevert = false
     @Flag(help: "Print JSON.") var json = false
 
+    /// Every check apply runs before loading anything: the runtime's own (privilege,
+    /// livepatch support and flag, name free, no transition running); identity
+    /// checks (release, vermagic, build id) are appended here.
+    var preflight: Preflight { Preflight.runtime }
+
     func run() throws {
         let options = TransitionOptions(timeout: max(0, timeout), reverseOnTimeout: !noRevert)
         let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
         do {
-            report = try LivepatchController().apply(modulePath: module, preflight: .runtime, options: options,
+            report = try LivepatchController().apply(modulePath: module, preflight: preflight, options: options,
                                                      events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json)
