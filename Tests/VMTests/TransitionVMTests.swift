@@ -142,4 +142,29 @@ final class TransitionVMTests: XCTestCase {
         let reader = try XCTUnwrap(RuntimeFixtures.variable("reader", in: outcome).flatMap { Int($0) })
         XCTAssertEqual(last.blockers.map(\.task.tid), [reader])
     }
+
+    /// --no-revert leaves a stalled transition running (exit 5, status shows it);
+    /// revert then reverses it, waits until the kernel is done and unloads.
+    func testNoRevertLeavesItRunningUntilReverted() throws {
+        let outcome = try boot("blocked-no-revert", startBlockedApply(timeout: 3).replacingOccurrences(
+            of: "apply --timeout 3", with: "apply --no-revert --timeout 3") + """
+            wait $applier; rc=$?
+            cat /tmp/apply.out
+            expect_eq apply-exit "$rc" 5
+            expect_match apply-says-stalled "$(cat /tmp/apply.out)" "stalled: livepatch_wait is still in transition"
+            expect_eq still-in-transition "$(cat /sys/kernel/livepatch/livepatch_wait/transition)" 1
+            expect_match status-lists-reader "$(kpatchctl status)" "pid $reader tid $reader cat"
+            kpatchctl revert livepatch_wait --timeout 20 > /tmp/revert.out 2>&1; rc=$?
+            cat /tmp/revert.out
+            expect_eq revert-exit "$rc" 0
+            expect_eq livepatch-sysfs-empty "$(ls /sys/kernel/livepatch)" ""
+            if grep -q livepatch_wait /proc/modules; then fail module-unloaded "$(cat /proc/modules)"; else pass module-unloaded; fi
+            echo go > /proc/kpvictim_release
+            wait $reader
+            expect_eq reader-old-behaviour "$(cat /tmp/reader.out)" "released"
+            """)
+        assertPassed(outcome, ["transition-running", "apply-exit", "apply-says-stalled", "still-in-transition",
+                               "status-lists-reader", "revert-exit", "livepatch-sysfs-empty", "module-unloaded",
+                               "reader-old-behaviour"])
+    }
 }
