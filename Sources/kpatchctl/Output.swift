@@ -21,7 +21,8 @@ func describe(_ blocker: BlockingTask) -> String {
         ? (t.isKthread ? "no patched function on its stack (running, or stack check pending)"
                        : "has not returned to user mode yet")
         : "on its stack: \(blocker.patchedFunctionsOnStack.joined(separator: ", "))"
-    return "pid \(t.pid) tid \(t.tid) \(t.comm) (\(kind), universe \(t.patchState)): \(reason)"
+    let check = blocker.lastStackCheckReason.map { "; last stack check: \($0)" } ?? ""
+    return "pid \(t.pid) tid \(t.tid) \(t.comm) (\(kind), universe \(t.patchState)): \(reason)\(check)"
 }
 
 func describeCounts(_ counts: [String: Int]) -> String {

@@ -55,6 +55,7 @@ final class TransitionVMTests: XCTestCase {
             status=$(kpatchctl status); echo "$status"
             expect_match status-direction "$status" "transition: patching, running for [0-9.]+ s, [0-9]+/[0-9]+ tasks migrated"
             expect_match status-lists-reader "$status" "pid $reader tid $reader cat \\\\(user, universe unpatched\\\\): on its stack: kpvictim_wait_show"
+            expect_match status-stack-check-reason "$status" "last stack check: EADDRINUSE: a patched function is on its stack"
             echo "KPJSON running $(kpatchctl status --json)"
             echo "KPVAR sysfs=$(cat /sys/kernel/livepatch/livepatch_wait/enabled)$(cat /sys/kernel/livepatch/livepatch_wait/transition) $(cat /proc/$reader/patch_state)"
             out=$(kpatchctl apply /payload/livepatch_sum.ko 2>&1); rc=$?
@@ -73,7 +74,8 @@ final class TransitionVMTests: XCTestCase {
             kpatchctl status
             echo "KPJSON log $(cat /run/kpatchctl/last-transition.json)"
             """)
-        assertPassed(outcome, ["transition-running", "status-direction", "status-lists-reader", "second-apply-exit",
+        assertPassed(outcome, ["transition-running", "status-direction", "status-lists-reader",
+                               "status-stack-check-reason", "second-apply-exit",
                                "second-apply-message", "second-not-loaded", "apply-still-waiting", "apply-exit",
                                "apply-live-count", "reader-released", "patched-behaviour"])
         let reader = try XCTUnwrap(RuntimeFixtures.variable("reader", in: outcome).flatMap { Int($0) })
@@ -94,6 +96,8 @@ final class TransitionVMTests: XCTestCase {
         XCTAssertEqual(blocker.patchedFunctionsOnStack, ["kpvictim_wait_show"])
         XCTAssertTrue(blocker.stack.contains { $0.function == "kpvictim_wait_release" && $0.module == "kpvictim" })
         XCTAssertLessThan(transition.migrated, transition.total)
+        // The kernel retries once a second; its check fails on the patched function.
+        XCTAssertEqual(blocker.lastStackCheck, -98, "EADDRINUSE")
 
         // The transition log: the reader switched at its return to user mode, the
         // kpvictim_tick kthread by a stack check, both seen by trace events.

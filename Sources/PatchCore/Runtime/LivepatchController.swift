@@ -151,6 +151,7 @@ public struct LivepatchController {
                                       progress: { events(.progress($0)) })
         } catch {
             tracker.probes?.stop()
+            unlink(log.currentPath)
             throw ControllerError.sysfs(error)
         }
         var blockers: [BlockingTask] = []
@@ -166,7 +167,8 @@ public struct LivepatchController {
         case .timedOut(let s):
             seconds = s
             if let patch = try? sysfs.patch(named: name) {
-                blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc)
+                blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc,
+                                                   lastStackChecks: SwitchEvent.lastStackChecks(tracker.probes?.events() ?? []))
             }
             outcome = .stalled
             events(.timedOut(blockers: blockers))

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A running transition as `status` shows it.
 public struct TransitionStatus: Codable, Sendable {
     public let direction: TransitionDirection
@@ -56,9 +58,11 @@ public struct StatusReport: Codable, Sendable {
     public static func collect(sysfs: LivepatchSysfs = LivepatchSysfs(), proc: ProcTasks = ProcTasks(),
                                log: TransitionLog = TransitionLog()) throws -> StatusReport {
         let patches = try sysfs.patches()
-        let current = log.current()
+        // A record left by a kpatchctl that died says nothing about the running transition.
+        let current = log.current().flatMap { kill(pid_t($0.controllerPid), 0) == 0 || errno == EPERM ? $0 : nil }
         let tasks = patches.contains { $0.transition } ? proc.all() : []
         let now = KernelFile.wallNow()
+        let checks = tasks.isEmpty ? [:] : SwitchEvent.lastStackChecks(SwitchProbes.recordedEvents())
         let statuses = patches.map { patch -> PatchStatus in
             var running: TransitionStatus?
             if let direction = patch.direction {
@@ -67,7 +71,8 @@ public struct StatusReport: Codable, Sendable {
                 running = TransitionStatus(
                     direction: direction, ageSeconds: age,
                     migrated: taking.filter { $0.patchState == direction.target }.count, total: taking.count,
-                    blockers: TransitionBlockers.find(patch: patch, tasks: tasks, proc: proc))
+                    blockers: TransitionBlockers.find(patch: patch, tasks: tasks, proc: proc,
+                                                      lastStackChecks: checks))
             }
             return PatchStatus(name: patch.name, enabled: patch.enabled, transition: patch.transition,
                                objects: patch.objects, running: running)

@@ -88,6 +88,23 @@ public struct SwitchEvent: Equatable, Sendable {
     }
 }
 
+extension SwitchEvent {
+    /// The result of the latest stack check of each checked task (0 or -errno).
+    public static func lastStackChecks(_ events: [SwitchEvent]) -> [Int: Int] {
+        var result: [Int: Int] = [:]
+        var pendingCheck: [Int: Int] = [:]
+        for event in events.sorted(by: { $0.time < $1.time }) {
+            switch event.kind {
+            case .stackCheckEntry(let checked): pendingCheck[event.tid] = checked
+            case .stackCheckReturn(let value):
+                if let checked = pendingCheck.removeValue(forKey: event.tid) { result[checked] = value }
+            case .userReturn: break
+            }
+        }
+        return result
+    }
+}
+
 /// Where a task switched universe.
 public enum SwitchPath: String, Codable, Sendable, CaseIterable {
     /// klp_update_patch_state on the way back to user mode.

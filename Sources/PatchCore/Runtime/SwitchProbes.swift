@@ -40,7 +40,6 @@ public final class SwitchProbes {
                 throw KernelFileError(path: instance, operation: "mkdir", errno: errno)
             }
             try KernelFile.write("\(instance)/trace_clock", "mono")
-            try KernelFile.write("\(instance)/buffer_size_kb", "4096")
             // The idle loop calls klp_update_patch_state all the time; idle tasks have pid 0.
             try KernelFile.write("\(instance)/events/\(SwitchProbes.group)/\(SwitchEvent.userReturnEvent)/filter",
                                  "common_pid != 0")
@@ -64,6 +63,14 @@ public final class SwitchProbes {
     public func events() -> [SwitchEvent] {
         guard live, let text = try? KernelFile.read("\(instance)/trace") else { return [] }
         return SwitchEvent.parse(text)
+    }
+
+    /// The events of a running apply/revert, read by another process (status).
+    public static func recordedEvents(mountPoints: [String] = SwitchProbes.mountPoints) -> [SwitchEvent] {
+        for root in mountPoints {
+            if let text = try? KernelFile.read("\(root)/instances/\(group)/trace") { return SwitchEvent.parse(text) }
+        }
+        return []
     }
 
     /// Disables and removes the events and the instance.

@@ -6,6 +6,13 @@ public struct BlockingTask: Codable, Equatable, Sendable {
     /// task runs on another CPU, or is a user task that has not left the kernel yet).
     public let patchedFunctionsOnStack: [String]
     public let stack: [StackFrame]
+    /// The latest stack check's result from the trace (0 or -errno), when traced.
+    public let lastStackCheck: Int?
+
+    /// What the kernel's stack check said (the kernel only pr_debug()s it).
+    public var lastStackCheckReason: String? {
+        lastStackCheck.map(TransitionBlockers.stackCheckReason)
+    }
 }
 
 /// Finds the tasks a transition still waits for. A task blocks while its
@@ -15,14 +22,27 @@ public enum TransitionBlockers {
         task.patchState != .idle && task.patchState != direction.target
     }
 
-    public static func find(patch: LivepatchPatch, tasks: [KernelTask], proc: ProcTasks) -> [BlockingTask] {
+    /// `lastStackChecks`: checked tid -> latest klp_check_and_switch_task result.
+    public static func find(patch: LivepatchPatch, tasks: [KernelTask], proc: ProcTasks,
+                            lastStackChecks: [Int: Int] = [:]) -> [BlockingTask] {
         guard let direction = patch.direction else { return [] }
         let functions = patch.functionNames
         return tasks.filter { isBlocking($0, direction: direction) }.map { task in
             let stack = proc.stack(pid: task.pid, tid: task.tid)
             return BlockingTask(task: task,
                                 patchedFunctionsOnStack: patchedFrames(stack, functions: functions, patchModule: patch.name),
-                                stack: stack)
+                                stack: stack, lastStackCheck: lastStackChecks[task.tid])
+        }
+    }
+
+    /// klp_check_and_switch_task's return values (transition.c).
+    public static func stackCheckReason(_ result: Int) -> String {
+        switch result {
+        case 0: return "switched"
+        case -16: return "EBUSY: it was running on another CPU"
+        case -22: return "EINVAL: its stack is not reliable"
+        case -98: return "EADDRINUSE: a patched function is on its stack"
+        default: return "error \(result)"
         }
     }
 

@@ -37,6 +37,13 @@ final class SwitchEventTests: XCTestCase {
         XCTAssertNil(switches[55])
     }
 
+    func testLastStackCheckPerTask() {
+        let events = SwitchEvent.parse(trace)
+        XCTAssertEqual(SwitchEvent.lastStackChecks(events), [42: 0])
+        XCTAssertEqual(SwitchEvent.lastStackChecks(Array(events.prefix(3))), [42: -16])  // up to the failed check
+        XCTAssertEqual(TransitionBlockers.stackCheckReason(-98), "EADDRINUSE: a patched function is on its stack")
+    }
+
     func testRecordSummaries() {
         var record = TransitionRecord(patch: "p", direction: .patching, startedAt: 0, tracking: "tracefs")
         record.switches = [
