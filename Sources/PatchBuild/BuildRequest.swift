@@ -84,5 +84,7 @@ public struct BuildResult: Codable, Sendable {
     public let livepatchSymbols: [String]
     public let rebuiltObjects: [String]
     public let originalBuildCached: Bool
+    /// Kthread entry functions that reach a replaced function, with the path.
+    public let kthreadWarnings: [String]
     public let stages: [StageTime]
 }

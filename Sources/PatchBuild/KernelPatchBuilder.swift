@@ -76,11 +76,23 @@ public final class KernelPatchBuilder {
                                        patchName: patchName, work: work, clock: clock)
         let plans = try assembler.diff(pairs)
         let functions = PatchAssembler.functions(of: plans)
+        // vmlinux's graph comes from the debug vmlinux (cached by build id); Debian's
+        // in-tree modules ship without DWARF, so they cannot be analysed here.
+        var graphs: [String: () throws -> CallGraph] = [:]
+        if targets.keys.contains("vmlinux") {
+            let cacheDir = request.cache.root.appendingPathComponent("callgraph")
+            graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
+        }
+        let analysis = try clock.run(.diff) { try KthreadAnalysis.analyse(functions: functions, graphs: graphs) }
+        for object in targets.keys.sorted() where graphs[object] == nil {
+            clock.note(.diff, "warning: \(object): no DWARF for the call graph; the patch carries no kthread analysis for it")
+        }
+        analysis.warnings.forEach { clock.note(.diff, "warning: " + $0) }
         let metadata = PatchMetadata(
             arch: "x86_64", kernelRelease: kernel.release, vermagic: vermagic,
             targets: targets.keys.sorted().map { .init(object: $0, buildID: targets[$0] ?? nil) },
             patchName: patchName, createdAt: UInt64(Date().timeIntervalSince1970), diffSHA256: diff.sha256,
-            functions: functions, toolVersion: request.toolVersion)
+            functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
@@ -88,7 +100,8 @@ public final class KernelPatchBuilder {
             output: output.path, patchName: patchName, targetObject: Set(pairs.map(\.livepatchObject)).sorted().joined(separator: ","),
             targetBuildID: metadata.targets.count == 1 ? metadata.targets[0].buildID : nil, functions: functions,
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
-            rebuiltObjects: scope.objects, originalBuildCached: true, stages: clock.times)
+            rebuiltObjects: scope.objects, originalBuildCached: true, kthreadWarnings: analysis.warnings,
+            stages: clock.times)
     }
 
     /// Debian's source tarball for the release's major.minor (from the headers' Makefile).

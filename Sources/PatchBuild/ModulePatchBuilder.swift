@@ -83,11 +83,16 @@ public final class ModulePatchBuilder {
                   targetSymbols: deployed ?? builtModule)
         })
         let functions = PatchAssembler.functions(of: plans)
+        // The call graph of the running code: the original build has full DWARF.
+        let analysis = try clock.run(.diff) {
+            try KthreadAnalysis.analyse(functions: functions, graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }])
+        }
+        analysis.warnings.forEach { clock.note(.diff, "warning: " + $0) }
         let metadata = PatchMetadata(
             arch: "x86_64", kernelRelease: kernel.release, vermagic: original.vermagic ?? "",
             targets: [.init(object: moduleName, buildID: try deployed.flatMap { try KernelModuleFile(path: $0.path).buildID })],
             patchName: patchName, createdAt: UInt64(Date().timeIntervalSince1970), diffSHA256: diff.sha256,
-            functions: functions, toolVersion: request.toolVersion)
+            functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: original.vermagic, output: output)
@@ -95,6 +100,7 @@ public final class ModulePatchBuilder {
             output: output.path, patchName: patchName, targetObject: moduleName,
             targetBuildID: metadata.targets.first?.buildID, functions: functions,
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
-            rebuiltObjects: rebuilt, originalBuildCached: cached, stages: clock.times)
+            rebuiltObjects: rebuilt, originalBuildCached: cached, kthreadWarnings: analysis.warnings,
+            stages: clock.times)
     }
 }

@@ -48,8 +48,8 @@ struct Build: ParsableCommand {
         let progress: (BuildEvent) -> Void = { event in
             switch event.kind {
             case .started: break
-            case .finished: Output.warn("[\(event.stage.rawValue)] done in \(String(format: "%.2f", event.seconds)) s")
-            case .note: Output.warn("[\(event.stage.rawValue)] \(event.message)")
+            case .finished: printError("[\(event.stage.rawValue)] done in \(String(format: "%.2f", event.seconds)) s")
+            case .note: printError("[\(event.stage.rawValue)] \(event.message)")
             }
         }
         let url = { (path: String?) in path.map { URL(fileURLWithPath: $0) } }
@@ -76,10 +76,10 @@ struct Build: ParsableCommand {
         do {
             result = try build()
         } catch {
-            if json { try Output.printJSON(BuildFailure(error)) }
+            if json { printJSON(BuildFailure(error)) }
             throw ExitCode.failure.with(message: "\(error)")
         }
-        if json { return try Output.printJSON(result) }
+        if json { return printJSON(result) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
         print("replaces \(result.functions.count) function(s):")
         for f in result.functions { print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")") }
@@ -104,7 +104,7 @@ struct BuildFailure: Encodable {
 extension ExitCode {
     /// Prints `message` on stderr and exits with this code.
     func with(message: String) -> ExitCode {
-        Output.warn("error: " + message)
+        printError("error: " + message)
         return self
     }
 }

@@ -17,7 +17,7 @@ struct Info: ParsableCommand {
         let buildID: String?
         let livepatchSymbols: [String]
         let metadata: PatchMetadata
-        let kthreadAnalysis: String?
+        let kthreadAnalysis: String
     }
 
     func run() throws {
@@ -30,7 +30,7 @@ struct Info: ParsableCommand {
                             modinfoVermagic: module.vermagic, buildID: module.buildID,
                             livepatchSymbols: module.livepatchSymbols, metadata: meta,
                             kthreadAnalysis: KthreadAnalysisText.describe(meta))
-        if json { return try Output.printJSON(report) }
+        if json { return printJSON(report) }
         print("patch:          \(meta.patchName) (\(patch))")
         print("module:         \(module.name ?? "?")\(module.isLivepatch ? "" : "  [WARNING: no livepatch=Y in modinfo]")")
         print("format:         version \(meta.formatVersion), required features 0x\(String(meta.requiredFeatures.rawValue, radix: 16)), optional 0x\(String(meta.optionalFeatures.rawValue, radix: 16))")
@@ -48,16 +48,30 @@ struct Info: ParsableCommand {
         }
         print("livepatch relocation symbols: \(module.livepatchSymbols.count)")
         for s in module.livepatchSymbols { print("  \(s)") }
-        if let text = report.kthreadAnalysis { print(text) }
+        print(report.kthreadAnalysis)
     }
 }
 
-/// How `info` describes the kthread analysis record.
+/// How `info` describes the kthread analysis records.
 enum KthreadAnalysisText {
-    static func describe(_ meta: PatchMetadata) -> String? {
-        guard let blob = meta.kthreadReachability else {
-            return "kthread analysis: none recorded (the patch was built without call-graph data)"
+    static func describe(_ meta: PatchMetadata) -> String {
+        guard !meta.kthreadReachability.isEmpty else {
+            return "kthread analysis: none recorded (no DWARF call graph for the patched objects)"
         }
-        return "kthread analysis: \(blob.count) bytes recorded"
+        var lines: [String] = []
+        for blob in meta.kthreadReachability {
+            guard let reach = try? KthreadReachability(decoding: blob) else {
+                lines.append("kthread analysis: an unreadable record (\(blob.count) bytes)")
+                continue
+            }
+            lines.append("kthread analysis (\(reach.source)): \(reach.functions.count - reach.targetCount) function(s) reach "
+                + reach.targets.map(\.name).joined(separator: ", "))
+            let paths = reach.kthreadEntryPaths
+            if paths.isEmpty { lines.append("  no kthread entry function of that object reaches them") }
+            for path in paths {
+                lines.append("  kthread entry: " + path.map(\.name).joined(separator: " -> "))
+            }
+        }
+        return lines.joined(separator: "\n")
     }
 }

@@ -55,7 +55,7 @@ final class KthreadSafetyCheckTests: XCTestCase {
         let reach = try KthreadReachability(graph: graph, targets: ["msleep_interruptible"])
         let report = KthreadSafetyCheck(reachability: reach).evaluate([sleeping])
         XCTAssertEqual(report.refusals.map(\.reason), [.asleepInPatchedFunction])
-        XCTAssertEqual(report.refusals.first?.frame?.symbol, "msleep_interruptible")
+        XCTAssertEqual(report.refusals.first?.frame?.function, "msleep_interruptible")
     }
 
     func testOverridesAreReportedAsAllowed() throws {

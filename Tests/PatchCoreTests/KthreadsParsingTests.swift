@@ -45,14 +45,14 @@ final class KthreadsParsingTests: XCTestCase {
     func testStackFramesStripOffsetsAndModule() {
         let frames = ProcStack.parse(Self.tickStack)
         XCTAssertEqual(frames.count, 4)
-        XCTAssertEqual(frames[1], StackFrame(symbol: "kpvictim_tick_fn", offset: 0x27, size: 0x40, module: "kpvictim"))
+        XCTAssertEqual(frames[1], StackFrame(function: "kpvictim_tick_fn", offset: 0x27, size: 0x40, module: "kpvictim"))
         XCTAssertEqual(frames[0].module, nil)
         XCTAssertEqual(ProcStack.threadFunction(of: frames), "kpvictim_tick_fn")
     }
 
     func testCloneSuffixIsRemovedFromTheFunctionName() {
         let frames = ProcStack.parse("[<0>] rcu_gp_kthread.isra.0+0x10/0x200\n[<0>] kthread+0xe8/0x110\n[<0>] ret_from_fork+0x22/0x30\n")
-        XCTAssertEqual(frames[0].symbol, "rcu_gp_kthread.isra.0")
+        XCTAssertEqual(frames[0].function, "rcu_gp_kthread.isra.0")
         XCTAssertEqual(ProcStack.threadFunction(of: frames), "rcu_gp_kthread")
     }
 

@@ -2,7 +2,7 @@ import XCTest
 @testable import PatchCore
 
 final class PatchMetadataFormatTests: XCTestCase {
-    private func sample(reach: [UInt8]? = [1, 2, 3]) -> PatchMetadata {
+    private func sample(reach: [[UInt8]] = [[1, 2, 3], [4]]) -> PatchMetadata {
         PatchMetadata(
             arch: "x86_64", kernelRelease: "6.1.0-56-amd64",
             vermagic: "6.1.0-56-amd64 SMP preempt mod_unload modversions ",
@@ -20,7 +20,7 @@ final class PatchMetadataFormatTests: XCTestCase {
         let decoded = try PatchMetadataFormat.decode(PatchMetadataFormat.encode(meta))
         XCTAssertEqual(decoded, meta)
         XCTAssertTrue(decoded.optionalFeatures.contains(.kthreadReachability))
-        XCTAssertNil(try PatchMetadataFormat.decode(PatchMetadataFormat.encode(sample(reach: nil))).kthreadReachability)
+        XCTAssertEqual(try PatchMetadataFormat.decode(PatchMetadataFormat.encode(sample(reach: []))).kthreadReachability, [])
     }
 
     func testMagicAndVersionAreTheImmutableHeader() {

@@ -41,7 +41,7 @@ public struct KthreadSafetyCheck: Sendable {
 
     private func findings(for thread: LiveKthread) -> [KthreadFinding] {
         var found: [KthreadFinding] = []
-        if let frame = thread.stack.first(where: { frame in reachabilities.contains { $0.isTarget(named: frame.function) } }) {
+        if let frame = thread.stack.first(where: { frame in reachabilities.contains { $0.isTarget(named: frame.baseFunction) } }) {
             found.append(KthreadFinding(pid: thread.pid, comm: thread.comm, entry: thread.entry,
                                         reason: .asleepInPatchedFunction, path: [], frame: frame))
         }

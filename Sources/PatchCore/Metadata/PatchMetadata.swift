@@ -42,12 +42,13 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     public var diffSHA256: String
     public var functions: [Function]
     public var toolVersion: String
-    /// The kthread analysis (an opaque, self-versioned blob), when the builder made one.
-    public var kthreadReachability: [UInt8]?
+    /// The kthread analysis, one self-versioned `KthreadReachability` blob per
+    /// patched object the builder could analyse.
+    public var kthreadReachability: [[UInt8]]
 
     public init(arch: String, kernelRelease: String, vermagic: String, targets: [Target],
                 patchName: String, createdAt: UInt64, diffSHA256: String, functions: [Function],
-                toolVersion: String, kthreadReachability: [UInt8]? = nil) {
+                toolVersion: String, kthreadReachability: [[UInt8]] = []) {
         self.arch = arch
         self.kernelRelease = kernelRelease
         self.vermagic = vermagic
@@ -58,7 +59,7 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
         self.functions = functions
         self.toolVersion = toolVersion
         self.kthreadReachability = kthreadReachability
-        if kthreadReachability != nil { optionalFeatures.insert(.kthreadReachability) }
+        if !kthreadReachability.isEmpty { optionalFeatures.insert(.kthreadReachability) }
     }
 }
 
@@ -69,7 +70,7 @@ public struct PatchFeatures: OptionSet, Codable, Hashable, Sendable {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
-    /// Optional bit 0: the patch carries a kthread-reachability record.
+    /// Optional bit 0: the patch carries kthread-reachability records.
     public static let kthreadReachability = PatchFeatures(rawValue: 1 << 0)
 
     /// Required bits this reader understands (none defined yet).

@@ -57,7 +57,7 @@ public enum PatchMetadataFormat {
             record(.function) { $0.string(f.object); $0.string(f.name); $0.u64(UInt64(f.sympos)); $0.string(f.newSymbol) }
         }
         record(.toolVersion) { $0.string(m.toolVersion) }
-        if let blob = m.kthreadReachability { record(.kthreadReachability) { $0.blob(blob) } }
+        for blob in m.kthreadReachability { record(.kthreadReachability) { $0.blob(blob) } }
         w.patch(u32: UInt32(w.bytes.count), at: 12)
         return w.bytes
     }
@@ -111,7 +111,7 @@ public enum PatchMetadataFormat {
         var createdAt: UInt64?
         var targets: [PatchMetadata.Target] = []
         var functions: [PatchMetadata.Function] = []
-        var kthreadReachability: [UInt8]?
+        var kthreadReachability: [[UInt8]] = []
 
         func require<T>(_ field: KeyPath<RecordFields, T?>, _ name: String) throws -> T {
             guard let v = self[keyPath: field] else { throw PatchMetadataError.missingRecord(name) }
@@ -140,7 +140,7 @@ public enum PatchMetadataFormat {
                 functions.append(.init(object: object, name: name, sympos: Int(sympos),
                                        newSymbol: try r.string("function new symbol")))
             case .toolVersion: toolVersion = try r.string("tool version")
-            case .kthreadReachability: kthreadReachability = try r.blob("kthread reachability")
+            case .kthreadReachability: kthreadReachability.append(try r.blob("kthread reachability"))
             }
         }
     }
