@@ -31,7 +31,7 @@ final class KthreadsVMTests: XCTestCase {
         XCTAssertEqual(tick.first?["entry"] as? String, "kpvictim_tick_fn")
         XCTAssertEqual(tick.first?["converted"] as? Bool, false)
         let tickFrames = (tick.first?["stack"] as? [[String: Any]]) ?? []
-        XCTAssertTrue(tickFrames.contains { $0["symbol"] as? String == "kpvictim_tick_fn" && $0["module"] as? String == "kpvictim" },
+        XCTAssertTrue(tickFrames.contains { $0["function"] as? String == "kpvictim_tick_fn" && $0["module"] as? String == "kpvictim" },
                       "stack: \(tickFrames)")
         let kworkers = threads.filter { ($0["comm"] as? String)?.hasPrefix("kworker/") == true && $0["entry"] != nil }
         XCTAssertFalse(kworkers.isEmpty)

@@ -151,7 +151,7 @@ final class TransitionVMTests: XCTestCase {
     /// revert then reverses it, waits until the kernel is done and unloads.
     func testNoRevertLeavesItRunningUntilReverted() throws {
         let outcome = try boot("blocked-no-revert", startBlockedApply(timeout: 3).replacingOccurrences(
-            of: "apply --timeout 3", with: "apply --no-revert --timeout 3") + """
+            of: "apply --foreign --timeout 3", with: "apply --foreign --no-revert --timeout 3") + """
             wait $applier; rc=$?
             cat /tmp/apply.out
             expect_eq apply-exit "$rc" 5
