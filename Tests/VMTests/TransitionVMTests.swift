@@ -38,7 +38,7 @@ final class TransitionVMTests: XCTestCase {
         cat /proc/kpvictim_wait > /tmp/reader.out & reader=$!
         echo "KPVAR reader=$reader"
         wait_for 5 grep -q kpvictim_wait_release /proc/$reader/stack
-        kpatchctl apply --foreign --timeout \(timeout) /payload/livepatch_wait.ko > /tmp/apply.out 2>&1 &
+        kpatchctl apply --timeout \(timeout) /payload/livepatch_wait.ko > /tmp/apply.out 2>&1 &
         applier=$!
         wait_for 10 grep -q 1 /sys/kernel/livepatch/livepatch_wait/transition
         expect_eq transition-running "$(cat /sys/kernel/livepatch/livepatch_wait/transition)" 1
@@ -58,7 +58,7 @@ final class TransitionVMTests: XCTestCase {
             expect_match status-stack-check-reason "$status" "last stack check: EADDRINUSE: a patched function is on its stack"
             echo "KPJSON running $(kpatchctl status --json)"
             echo "KPVAR sysfs=$(cat /sys/kernel/livepatch/livepatch_wait/enabled)$(cat /sys/kernel/livepatch/livepatch_wait/transition) $(cat /proc/$reader/patch_state)"
-            out=$(kpatchctl apply --foreign /payload/livepatch_sum.ko 2>&1); rc=$?
+            out=$(kpatchctl apply /payload/livepatch_sum.ko 2>&1); rc=$?
             echo "$out"
             expect_eq second-apply-exit "$rc" 2
             expect_match second-apply-message "$out" "livepatch livepatch_wait is in transition \\\\(patching\\\\)"
@@ -151,7 +151,7 @@ final class TransitionVMTests: XCTestCase {
     /// revert then reverses it, waits until the kernel is done and unloads.
     func testNoRevertLeavesItRunningUntilReverted() throws {
         let outcome = try boot("blocked-no-revert", startBlockedApply(timeout: 3).replacingOccurrences(
-            of: "apply --foreign --timeout 3", with: "apply --foreign --no-revert --timeout 3") + """
+            of: "apply --timeout 3", with: "apply --no-revert --timeout 3") + """
             wait $applier; rc=$?
             cat /tmp/apply.out
             expect_eq apply-exit "$rc" 5
