@@ -72,7 +72,7 @@ public struct ObjectDiffer {
         if let output { try ELFWriter.write(written.image, to: output.path) }
         let plan = PatchPlan(
             replaced: replaced.sorted { ($0.name, $0.sympos) < ($1.name, $1.sympos) },
-            newSymbols: inclusion.symbols.filter { status[$0] == .new && !SymbolNames.isCompilerPrivate(patched.symbols[$0].name) }
+            newSymbols: inclusion.symbols.filter { status[$0] == .new && !patched.isPrivate($0) }
                 .map { patched.symbols[$0].name }.sorted(),
             klpSymbols: written.klpSymbols.sorted(),
             exportedUndefined: written.exported.sorted(),

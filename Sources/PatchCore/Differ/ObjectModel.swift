@@ -151,6 +151,16 @@ final class ObjectModel {
         } ?? nil
     }
 
+    /// Data each compilation owns: compiler-private statics (`__func__.N`,
+    /// `__already_done.N`, ...) and numbered read-only statics (`__msg.N` of
+    /// NL_SET_ERR_MSG). Never correlated; compared by content; copied when used.
+    func isPrivate(_ symbolIndex: Int) -> Bool {
+        let s = symbols[symbolIndex]
+        if SymbolNames.isCompilerPrivate(s.name) { return true }
+        guard s.isLocal, s.isObject, s.isInSection, SymbolNames.normalized(s.name) != s.name else { return false }
+        return !sections[Int(s.sectionIndex)].flags.contains(.write)
+    }
+
     func sectionName(of symbolIndex: Int) -> String {
         let s = symbols[symbolIndex]
         return s.isInSection && Int(s.sectionIndex) < sections.count ? sections[Int(s.sectionIndex)].name : ""
