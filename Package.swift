@@ -18,9 +18,12 @@ let package = Package(
             pkgConfig: "libdw",
             providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
+        // finit_module(2)/delete_module(2) wrappers: Swift cannot call variadic syscall(2).
+        .target(name: "CKernel"),
         // Pure logic: ELF model, differ, patch format, call graph, parsers. No process spawning.
         .target(name: "PatchCore", dependencies: [
             "CElf",
+            "CKernel",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Orchestration: source trees, Kbuild, caches, linking the patch module.
@@ -45,6 +48,7 @@ let package = Package(
         // Shared by the test targets: the pinned kernel, the test VM, Kbuild of fixtures.
         .target(name: "TestSupport", dependencies: ["PatchCore"], path: "Tests/TestSupport"),
         .testTarget(name: "PatchCoreTests", dependencies: ["PatchCore", "TestSupport"]),
+        .testTarget(name: "PatchBuildTests", dependencies: ["PatchBuild", "PatchCore", "TestSupport"]),
         .testTarget(name: "VMTests", dependencies: ["PatchCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

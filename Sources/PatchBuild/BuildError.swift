@@ -1,0 +1,54 @@
+import PatchCore
+
+/// The stages of `kpatchctl build`, in order; progress and errors name them.
+public enum BuildStage: String, Codable, CaseIterable, Sendable {
+    case prepare, originalBuild = "original-build", patch, rebuild, diff, link, verify
+}
+
+public enum BuildError: Error, CustomStringConvertible {
+    case missingInput(what: String, path: String)
+    case headersMissing(release: String, tried: [String])
+    case toolMissing(tool: String, underlying: String)
+    case commandFailed(stage: BuildStage, command: String, status: Int32, output: String)
+    case diffDoesNotApply(file: String, rejected: [String], output: String)
+    case diffTouchesNothingBuilt(paths: [String])
+    case noModule(dir: String)
+    case objectNotInModule(object: String)
+    case refused([Refusal])
+    case noChange
+    case verification(String)
+    case compilerMismatch(expected: String, actual: String)
+
+    public var description: String {
+        switch self {
+        case .missingInput(let what, let path):
+            return "\(what) \(path) does not exist"
+        case .headersMissing(let release, let tried):
+            return "no kernel headers for \(release) (tried \(tried.joined(separator: ", "))): install linux-headers-\(release) or pass --kernel-headers DIR"
+        case .toolMissing(let tool, let underlying):
+            return "cannot run \(tool): \(underlying)"
+        case .commandFailed(let stage, let command, let status, let output):
+            let tail = output.split(separator: "\n").suffix(15).joined(separator: "\n")
+            return "\(stage.rawValue): `\(command)` exited \(status):\n\(tail)"
+        case .diffDoesNotApply(let file, let rejected, let output):
+            var text = "the diff does not apply to \(file); nothing was built and the source tree is unchanged"
+            if !rejected.isEmpty { text += "\nrejected hunk(s):\n" + rejected.joined(separator: "\n") }
+            else { text += "\n" + output }
+            return text
+        case .diffTouchesNothingBuilt(let paths):
+            return "the diff changes \(paths.joined(separator: ", ")), which no object of the module is built from: nothing to patch"
+        case .noModule(let dir):
+            return "\(dir) builds no kernel module (no *.mod after the Kbuild run): is it an out-of-tree module directory?"
+        case .objectNotInModule(let object):
+            return "\(object) is not linked into any module of the tree"
+        case .refused(let refusals):
+            return "the patch cannot be built safely:\n" + refusals.map { "  - \($0)" }.joined(separator: "\n")
+        case .noChange:
+            return "the diff changes no function's code: there is nothing to live-patch"
+        case .compilerMismatch(let expected, let actual):
+            return "the target kernel was built with '\(expected)' but this machine has '\(actual)': objects built here would not match the running kernel; install the target's compiler"
+        case .verification(let why):
+            return "verify: \(why)"
+        }
+    }
+}

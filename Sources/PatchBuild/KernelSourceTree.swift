@@ -1,0 +1,115 @@
+import Foundation
+
+/// The target kernel's source tree, prepared once per release into the cache so
+/// that single objects build: the sources (Debian's linux-source tarball or a
+/// directory), the target's .config, `olddefconfig`, `modules_prepare`.
+/// Only objects the diff touches are ever compiled in it.
+struct KernelSourceTree {
+    let dir: URL
+    /// The compiler the target was built with (`gcc-12` on Debian 12).
+    let compiler: String
+
+    /// Flags every object gets, original and patched alike.
+    static let kcflags = "-ffunction-sections -fdata-sections"
+
+    /// Where the built-in object or module an object belongs to, from Kbuild's
+    /// record of the command that compiled it.
+    enum Owner: Equatable {
+        case vmlinux
+        case module(String)
+
+        var livepatchObjectName: String {
+            switch self { case .vmlinux: return "vmlinux"; case .module(let m): return m }
+        }
+    }
+
+    /// Prepares (or reuses) `<cache>/kernels/<release>/tree`.
+    static func prepare(release: String, source: URL, config: URL, cache: BuildCache,
+                        note: (String) -> Void) throws -> KernelSourceTree {
+        let fm = FileManager.default
+        let base = cache.root.appendingPathComponent("kernels/\(release)")
+        let tree = KernelSourceTree(dir: base.appendingPathComponent("tree"), compiler: try checkCompiler(config: config))
+        let stamp = base.appendingPathComponent("prepared")
+        if fm.fileExists(atPath: stamp.path) {
+            note("reusing the prepared tree \(tree.dir.path)")
+            return tree
+        }
+        guard fm.fileExists(atPath: source.path) else {
+            throw BuildError.missingInput(what: "kernel source", path: source.path)
+        }
+        try? fm.removeItem(at: base)
+        try fm.createDirectory(at: base, withIntermediateDirectories: true)
+        var isDir: ObjCBool = false
+        fm.fileExists(atPath: source.path, isDirectory: &isDir)
+        if isDir.boolValue {
+            note("copying \(source.path)")
+            try CommandRunner.check(.prepare, ["cp", "-a", source.path + "/.", tree.dir.path + "/"], environment: [:])
+        } else {
+            note("unpacking \(source.lastPathComponent)")
+            let unpack = base.appendingPathComponent("unpack")
+            try fm.createDirectory(at: unpack, withIntermediateDirectories: true)
+            try CommandRunner.check(.prepare, ["tar", "-xf", source.path, "-C", unpack.path])
+            let top = try fm.contentsOfDirectory(atPath: unpack.path)
+            guard top.count == 1 else {
+                throw BuildError.verification("\(source.path) does not unpack to one directory (found \(top))")
+            }
+            try fm.moveItem(at: unpack.appendingPathComponent(top[0]), to: tree.dir)
+            try fm.removeItem(at: unpack)
+        }
+        try? fm.removeItem(at: tree.dir.appendingPathComponent(".config"))
+        try fm.copyItem(at: config, to: tree.dir.appendingPathComponent(".config"))
+        note("make olddefconfig")
+        try tree.make(.prepare, ["olddefconfig"])
+        note("make modules_prepare")
+        try tree.make(.prepare, ["modules_prepare"])
+        fm.createFile(atPath: stamp.path, contents: nil)
+        return tree
+    }
+
+    func make(_ stage: BuildStage, _ targets: [String]) throws {
+        let jobs = ProcessInfo.processInfo.activeProcessorCount
+        try CommandRunner.check(stage, ["make", "-s", "-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
+                                        "KCFLAGS=\(Self.kcflags)"] + targets)
+    }
+
+    /// Builds the objects (paths relative to the tree, e.g. fs/proc/cmdline.o).
+    func build(_ objects: [String], stage: BuildStage) throws { try make(stage, objects) }
+
+    /// vmlinux or the module an object was compiled for (`-DMODULE` and
+    /// `-DKBUILD_MODNAME` in its `.o.cmd`).
+    func owner(of object: String) throws -> Owner {
+        let url = URL(fileURLWithPath: object)
+        let cmd = dir.appendingPathComponent(url.deletingLastPathComponent().relativePath)
+            .appendingPathComponent(".\(url.lastPathComponent).cmd")
+        guard let text = try? String(contentsOf: cmd, encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cmd_") }) else {
+            throw BuildError.objectNotInModule(object: object)
+        }
+        guard line.contains(" -DMODULE ") else { return .vmlinux }
+        guard let range = line.range(of: "-DKBUILD_MODNAME='\"") else { throw BuildError.objectNotInModule(object: object) }
+        let rest = line[range.upperBound...]
+        return .module(String(rest.prefix { $0 != "\"" }).replacingOccurrences(of: "-", with: "_"))
+    }
+
+    /// The target's compiler (CONFIG_CC_VERSION_TEXT of its config, e.g.
+    /// "gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0"): its first word is the command,
+    /// and that command's `--version` must print exactly the same first line, or
+    /// the objects would not match the running kernel's.
+    static func checkCompiler(config: URL) throws -> String {
+        guard fileExists(config) else { throw BuildError.missingInput(what: "kernel config", path: config.path) }
+        let text = try String(contentsOf: config, encoding: .utf8)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") }) else {
+            throw BuildError.verification("\(config.path) has no CONFIG_CC_VERSION_TEXT: cannot tell which compiler built the target")
+        }
+        let expected = line.dropFirst("CONFIG_CC_VERSION_TEXT=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        let command = String(expected.split(separator: " ").first ?? "gcc")
+        let version = try CommandRunner.run([command, "--version"])
+        let actual = version.output.split(separator: "\n").first.map(String.init) ?? ""
+        guard version.status == 0, actual == expected else {
+            throw BuildError.compilerMismatch(expected: expected, actual: version.status == 0 ? actual : "\(command) not found")
+        }
+        return command
+    }
+
+    private static func fileExists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import PatchCore
+
+/// The build-time half of kthread safety: for each patched object, which
+/// functions reach the replaced ones in the running code (DWARF call graph of the
+/// original object), stored in the patch for `apply`; and a warning for every
+/// kthread entry function of that object that reaches one.
+struct KthreadAnalysis {
+    struct Result {
+        var blobs: [[UInt8]] = []
+        var warnings: [String] = []
+    }
+
+    /// `sources`: livepatch object name -> the file with its DWARF (the original
+    /// module build, or the debug vmlinux) and how to load its graph.
+    static func analyse(functions: [PatchMetadata.Function], graphs: [String: () throws -> CallGraph]) throws -> Result {
+        var result = Result()
+        for (object, loadGraph) in graphs.sorted(by: { $0.key < $1.key }) {
+            let names = Set(functions.filter { $0.object == object }.map { FunctionRef.baseName($0.name) }).sorted()
+            guard !names.isEmpty else { continue }
+            let graph = try loadGraph()
+            let reach = try KthreadReachability(graph: graph, targets: names)
+            result.blobs.append(reach.encode())
+            for path in reach.kthreadEntryPaths {
+                result.warnings.append("\(object): kthread entry \(path.first?.name ?? "?") reaches patched \(path.last?.name ?? "?"): "
+                    + path.map(\.name).joined(separator: " -> ")
+                    + " (apply refuses while such a kthread runs, unless --allow-kthread)")
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// An out-of-tree module's source directory and the Kbuild runs over a private
+/// copy of it. The user's directory is only ever read.
+struct ModuleTree {
+    let dir: URL
+    let kernel: TargetKernel
+
+    /// Flags both builds get: one section per function and object, and __FILE__
+    /// relative to the tree so the original and patched builds (in different
+    /// directories) produce the same strings.
+    func kcflags() -> String {
+        "-ffunction-sections -fdata-sections -fmacro-prefix-map=\(dir.path)/="
+    }
+
+    /// Copies the source files of `source` into `dir`, leaving build products behind.
+    static func copySources(from source: URL, to dir: URL) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: source.path) else {
+            throw BuildError.missingInput(what: "module source directory", path: source.path)
+        }
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        guard let walker = fm.enumerator(at: source, includingPropertiesForKeys: [.isDirectoryKey, .isSymbolicLinkKey]) else {
+            throw BuildError.missingInput(what: "module source directory", path: source.path)
+        }
+        let base = source.standardizedFileURL.path
+        for case let url as URL in walker {
+            let rel = String(url.standardizedFileURL.path.dropFirst(base.count + 1))
+            let values = try url.resourceValues(forKeys: [.isDirectoryKey, .isSymbolicLinkKey])
+            if values.isDirectory == true {
+                if url.lastPathComponent.hasPrefix(".") { walker.skipDescendants(); continue }
+                try fm.createDirectory(at: dir.appendingPathComponent(rel), withIntermediateDirectories: true)
+            } else if !isBuildProduct(url.lastPathComponent) {
+                try fm.copyItem(at: url, to: dir.appendingPathComponent(rel))
+            }
+        }
+    }
+
+    static func isBuildProduct(_ name: String) -> Bool {
+        if name.hasPrefix(".") && (name.hasSuffix(".cmd") || name.hasSuffix(".d")) { return true }
+        if ["modules.order", "Module.symvers"].contains(name) { return true }
+        return [".o", ".ko", ".mod", ".mod.c", ".a", ".orig", ".rej"].contains { name.hasSuffix($0) }
+    }
+
+    private func make(_ stage: BuildStage, _ targets: [String]) throws {
+        try CommandRunner.check(stage, ["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)",
+                                        "KCFLAGS=\(kcflags())"] + targets)
+    }
+
+    /// A full Kbuild of the tree's modules.
+    func buildModules() throws { try make(.originalBuild, ["modules"]) }
+
+    /// Rebuilds only `objects` (paths relative to the tree).
+    func buildObjects(_ objects: [String]) throws { try make(.rebuild, objects) }
+
+    /// module name -> its objects (relative paths), from the `<module>.mod` files
+    /// Kbuild writes.
+    func modules() throws -> [String: [String]] {
+        var result: [String: [String]] = [:]
+        let fm = FileManager.default
+        guard let walker = fm.enumerator(at: dir, includingPropertiesForKeys: nil) else { return [:] }
+        let base = dir.standardizedFileURL.path
+        for case let url as URL in walker where url.pathExtension == "mod" {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            let objects = text.split(whereSeparator: { $0 == "\n" || $0 == " " }).map { path -> String in
+                let p = String(path)
+                return p.hasPrefix(base + "/") ? String(p.dropFirst(base.count + 1)) : p
+            }
+            result[url.deletingPathExtension().lastPathComponent] = objects
+        }
+        guard !result.isEmpty else { throw BuildError.noModule(dir: dir.path) }
+        return result
+    }
+
+    /// The objects to rebuild for a set of changed source paths: `x.c` -> `x.o`
+    /// when that object is built; a header -> every object whose Kbuild
+    /// dependency list (`.x.o.cmd`) names it.
+    func objects(affectedBy paths: [String], builtObjects: Set<String>) throws -> [String] {
+        var result: Set<String> = []
+        for path in paths {
+            let url = URL(fileURLWithPath: path)
+            switch url.pathExtension {
+            case "c":
+                let object = String(path.dropLast(2)) + ".o"
+                if builtObjects.contains(object) { result.insert(object) }
+            default:
+                let absolute = dir.appendingPathComponent(path).standardizedFileURL.path
+                for object in builtObjects where try dependencies(of: object).contains(absolute) {
+                    result.insert(object)
+                }
+            }
+        }
+        return result.sorted()
+    }
+
+    /// The files Kbuild recorded as dependencies of `object`.
+    private func dependencies(of object: String) throws -> Set<String> {
+        let url = URL(fileURLWithPath: object)
+        let cmd = dir.appendingPathComponent(url.deletingLastPathComponent().relativePath)
+            .appendingPathComponent(".\(url.lastPathComponent).cmd")
+        guard let text = try? String(contentsOf: cmd, encoding: .utf8) else { return [] }
+        var deps: Set<String> = []
+        var inDeps = false
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("deps_") { inDeps = true; continue }
+            guard inDeps else { continue }
+            let entry = line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " \\", with: "")
+            if entry.isEmpty || entry.hasPrefix("$(wildcard") { continue }
+            if !line.hasPrefix(" ") && !line.hasPrefix("\t") { inDeps = false; continue }
+            deps.insert(URL(fileURLWithPath: entry, relativeTo: dir).standardizedFileURL.path)
+        }
+        return deps
+    }
+}

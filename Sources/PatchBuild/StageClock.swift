@@ -1,0 +1,23 @@
+import Foundation
+
+/// Times the build's stages and reports them as progress events.
+final class StageClock {
+    private let progress: (BuildEvent) -> Void
+    private(set) var times: [BuildResult.StageTime] = []
+
+    init(progress: @escaping (BuildEvent) -> Void) { self.progress = progress }
+
+    func run<T>(_ stage: BuildStage, _ body: () throws -> T) throws -> T {
+        let start = Date()
+        progress(BuildEvent(stage: stage, kind: .started, message: "", seconds: 0))
+        let value = try body()
+        let seconds = Date().timeIntervalSince(start)
+        times.append(.init(stage: stage, seconds: seconds))
+        progress(BuildEvent(stage: stage, kind: .finished, message: "", seconds: seconds))
+        return value
+    }
+
+    func note(_ stage: BuildStage, _ message: String) {
+        progress(BuildEvent(stage: stage, kind: .note, message: message, seconds: 0))
+    }
+}

@@ -1,0 +1,109 @@
+/// How a caller reaches a callee in the DWARF.
+public enum CallKind: UInt8, Codable, Sendable, CustomStringConvertible {
+    /// `DW_TAG_call_site`: a call instruction.
+    case call = 0
+    /// `DW_TAG_call_site` with `DW_AT_call_tail_call`: a jump that never returns here.
+    case tailCall = 1
+    /// `DW_TAG_inlined_subroutine`: the callee's body was inlined into the caller.
+    case inlined = 2
+
+    public var description: String {
+        switch self {
+        case .call: return "call"
+        case .tailCall: return "tail call"
+        case .inlined: return "inlined"
+        }
+    }
+}
+
+/// A direct-call graph read from DWARF. Functions are nodes keyed by name plus
+/// compilation unit: global functions are one node per name (the unit that
+/// defines them, or "" when defined elsewhere), static ones one node per
+/// (name, unit), so same-named statics in different files stay distinct.
+/// Flat integer arrays keep a whole-vmlinux graph small and quick to save/load.
+///
+/// What it cannot see: calls through function pointers (ops tables, callbacks,
+/// `smpboot_thread_fn` calling `ht->thread_fn`), calls from assembly, and
+/// calls the compiler emitted without a call-site DIE.
+public struct CallGraph: Equatable, Sendable {
+    /// GNU build id (hex) of the file the graph was read from, if it has one.
+    public var buildID: String?
+    public var names = StringTable()
+    /// Compilation-unit names; index 0 is "" (function not defined in this file).
+    public var units = StringTable()
+    public var nodeName: [UInt32] = []
+    public var nodeUnit: [UInt32] = []
+    /// Edges sorted by (caller, callee), one per pair.
+    public var edgeCaller: [UInt32] = []
+    public var edgeCallee: [UInt32] = []
+    public var edgeKind: [UInt8] = []
+    /// Functions passed as the thread function to a kthread creator, found statically.
+    public var kthreadSpawns: [KthreadSpawn] = []
+
+    public init() {}
+
+    public var nodeCount: Int { nodeName.count }
+    public var edgeCount: Int { edgeCaller.count }
+
+    public func name(of node: Int) -> String { names[Int(nodeName[node])] }
+    public func unit(of node: Int) -> String { units[Int(nodeUnit[node])] }
+
+    public func function(_ node: Int) -> FunctionRef {
+        FunctionRef(name: name(of: node), unit: unit(of: node))
+    }
+
+    /// Every node with this name (several when statics share it). A name with
+    /// a GCC clone suffix (`foo.isra.0`) matches `foo`.
+    public func nodes(named name: String) -> [Int] {
+        let nameIndices = Set(names.indices(of: FunctionRef.baseName(name)).map(UInt32.init))
+        guard !nameIndices.isEmpty else { return [] }
+        return nodeName.indices.filter { nameIndices.contains(nodeName[$0]) }
+    }
+
+    /// Callees of `node` with the edge kind, in node order.
+    public func callees(of node: Int) -> [(callee: Int, kind: CallKind)] {
+        var lo = 0, hi = edgeCaller.count
+        let target = UInt32(node)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if edgeCaller[mid] < target { lo = mid + 1 } else { hi = mid }
+        }
+        var result: [(Int, CallKind)] = []
+        while lo < edgeCaller.count, edgeCaller[lo] == target {
+            result.append((Int(edgeCallee[lo]), CallKind(rawValue: edgeKind[lo]) ?? .call))
+            lo += 1
+        }
+        return result
+    }
+}
+
+/// A function as people name it: its name and the compilation unit defining it
+/// ("" when it is defined outside the file the graph came from).
+public struct FunctionRef: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var unit: String
+
+    public init(name: String, unit: String) {
+        self.name = name
+        self.unit = unit
+    }
+
+    public var description: String { unit.isEmpty ? name : "\(name) (\(unit))" }
+
+    /// `foo.isra.0`, `foo.constprop.0`, `foo.cold` -> `foo`: GCC's clones keep
+    /// the source function's DWARF name; stack traces and symbols show the clone.
+    public static func baseName(_ symbol: String) -> String {
+        guard let dot = symbol.firstIndex(of: ".") else { return symbol }
+        return String(symbol[..<dot])
+    }
+}
+
+/// A call site that starts a kernel thread with a constant thread function.
+public struct KthreadSpawn: Equatable, Codable, Sendable {
+    /// The function making the call (e.g. `kpvictim_init`).
+    public var spawner: UInt32
+    /// The thread function passed as the first argument.
+    public var entry: UInt32
+    /// The creator called (`kthread_create_on_node`, `kthread_create_on_cpu`).
+    public var creator: UInt32
+}

@@ -1,0 +1,89 @@
+import CElf
+import Foundation
+
+/// Reads a direct-call graph from an ELF file's DWARF (a `.o`, a `.ko`, or the
+/// debug vmlinux). With `threads` > 1 each thread opens its own libdwfl session
+/// (libdw 0.188 is not thread-safe within one session) and walks every n-th
+/// compilation unit; the partial graphs are merged by name.
+public enum CallGraphBuilder {
+    public static func build(path: String, threads: Int = 1) throws -> CallGraph {
+        let first = try DwarfFile(path: path)
+        let offsets = first.unitOffsets()
+        let count = max(1, min(threads, offsets.count))
+        var files = [first]
+        for _ in 1..<count { files.append(try DwarfFile(path: path)) }
+        let partials = (0..<count).map { _ in PartialCallGraph() }
+        let walk = { (slot: Int) in
+            var index = slot
+            while index < offsets.count {
+                partials[slot].walkUnit(of: files[slot], at: offsets[index])
+                index += count
+            }
+        }
+        if count == 1 { walk(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: walk) }
+        var graph = merge(partials)
+        graph.buildID = first.buildID
+        return graph
+    }
+
+    static func merge(_ partials: [PartialCallGraph]) -> CallGraph {
+        var graph = CallGraph()
+        graph.units.append("")
+        var nameIDs: [String: UInt32] = [:]
+        var nodeByKey: [UInt64: UInt32] = [:]
+        var edges: [UInt64] = []
+        var addresses: [UInt64: UInt32] = [:]
+        var spawns: [(UInt32, UInt64, UInt32)] = []
+
+        for partial in partials {
+            let unitBase = UInt32(graph.units.count)
+            for unit in partial.units { graph.units.append(unit) }
+            let nameMap: [UInt32] = partial.names.map { name in
+                if let id = nameIDs[name] { return id }
+                let id = UInt32(graph.names.append(name))
+                nameIDs[name] = id
+                return id
+            }
+            let nodeMap: [UInt32] = partial.nodeKeys.map { key in
+                let localUnit = UInt32(truncatingIfNeeded: key)
+                let name = nameMap[Int(key >> 32)]
+                let unit = localUnit == 0 ? 0 : unitBase + localUnit - 1
+                let globalKey = UInt64(name) << 32 | UInt64(unit)
+                if let node = nodeByKey[globalKey] { return node }
+                let node = UInt32(graph.nodeName.count)
+                graph.nodeName.append(name)
+                // Global functions start as "defined elsewhere"; definitions fill the unit in below.
+                graph.nodeUnit.append(unit)
+                nodeByKey[globalKey] = node
+                return node
+            }
+            for (node, unit) in partial.definedIn { graph.nodeUnit[Int(nodeMap[Int(node)])] = unitBase + unit }
+            for edge in partial.edges {
+                let caller = nodeMap[Int(edge >> 34)]
+                let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]
+                edges.append(UInt64(caller) << 34 | UInt64(callee) << 2 | (edge & 3))
+            }
+            for (address, node) in partial.entryAddresses { addresses[address] = nodeMap[Int(node)] }
+            for (spawner, address, creator) in partial.spawns {
+                spawns.append((nodeMap[Int(spawner)], address, nodeMap[Int(creator)]))
+            }
+        }
+
+        // One edge per (caller, callee): sorting puts the lowest kind (a real call) first.
+        edges.sort()
+        graph.edgeCaller.reserveCapacity(edges.count)
+        var previousPair = UInt64.max
+        for edge in edges where edge >> 2 != previousPair {
+            previousPair = edge >> 2
+            graph.edgeCaller.append(UInt32(edge >> 34))
+            graph.edgeCallee.append(UInt32((edge >> 2) & 0xffff_ffff))
+            graph.edgeKind.append(UInt8(edge & 3))
+        }
+        var seenSpawns = Set<[UInt32]>()
+        for (spawner, address, creator) in spawns {
+            guard let entry = addresses[address], seenSpawns.insert([spawner, entry, creator]).inserted else { continue }
+            graph.kthreadSpawns.append(KthreadSpawn(spawner: spawner, entry: entry, creator: creator))
+        }
+        return graph
+    }
+}

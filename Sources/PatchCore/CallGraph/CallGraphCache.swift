@@ -1,0 +1,109 @@
+import Foundation
+
+/// The on-disk form of a `CallGraph`: flat little-endian arrays behind a magic
+/// and a version, one file per build id (`callgraph-<build id>.kpcg`) in a
+/// directory the caller chooses. Loading is a few array copies.
+public enum CallGraphCache {
+    static let magic: [UInt8] = Array("KPCG".utf8)
+    /// Bump when the layout changes; an old file is then rebuilt, never misread.
+    static let version: UInt16 = 1
+
+    public static func file(in directory: URL, buildID: String) -> URL {
+        directory.appendingPathComponent("callgraph-\(buildID).kpcg")
+    }
+
+    /// The cached graph of `path` if present and valid, else a fresh build that
+    /// is then stored. A file without a build id is always built (nothing to key on).
+    public static func graph(for path: String, cacheDirectory: URL, threads: Int = 1) throws -> CallGraph {
+        guard let buildID = try ELFBuildID.read(path: path) else {
+            return try CallGraphBuilder.build(path: path, threads: threads)
+        }
+        let cached = file(in: cacheDirectory, buildID: buildID)
+        if FileManager.default.fileExists(atPath: cached.path), let graph = try? load(from: cached),
+           graph.buildID == buildID {
+            return graph
+        }
+        let graph = try CallGraphBuilder.build(path: path, threads: threads)
+        try store(graph, in: cacheDirectory)
+        return graph
+    }
+
+    public static func load(from url: URL) throws -> CallGraph {
+        let bytes: [UInt8]
+        do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
+            throw CallGraphError.badCache(path: url.path, reason: "\(error)")
+        }
+        do { return try CallGraph(serialized: bytes) } catch {
+            throw CallGraphError.badCache(path: url.path, reason: "\(error)")
+        }
+    }
+
+    /// Writes atomically, so a reader never sees half a file.
+    @discardableResult
+    public static func store(_ graph: CallGraph, in directory: URL) throws -> URL {
+        guard let buildID = graph.buildID else {
+            throw CallGraphError.badCache(path: directory.path, reason: "the graph has no build id to key it by")
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = file(in: directory, buildID: buildID)
+        try Data(graph.serialized()).write(to: url, options: .atomic)
+        return url
+    }
+}
+
+struct MalformedGraph: Error, CustomStringConvertible {
+    let description: String
+}
+
+extension CallGraph {
+    public func serialized() -> [UInt8] {
+        var out = BinaryWriter()
+        out.raw(CallGraphCache.magic)
+        out.u16(CallGraphCache.version)
+        out.string(buildID ?? "")
+        out.array(names.bytes); out.array(names.starts)
+        out.array(units.bytes); out.array(units.starts)
+        out.array(nodeName); out.array(nodeUnit)
+        out.array(edgeCaller); out.array(edgeCallee); out.array(edgeKind)
+        out.array(kthreadSpawns.flatMap { [$0.spawner, $0.entry, $0.creator] })
+        return out.bytes
+    }
+
+    /// Decodes and validates every index, so a corrupt file throws instead of trapping later.
+    public init(serialized bytes: [UInt8]) throws {
+        var input = BinaryReader(bytes)
+        guard Array(try input.raw(4, "magic")) == CallGraphCache.magic else { throw MalformedGraph(description: "not a call-graph cache (bad magic)") }
+        let version = try input.u16("version")
+        guard version == CallGraphCache.version else {
+            throw MalformedGraph(description: "format version \(version), this kpatchctl reads \(CallGraphCache.version)")
+        }
+        self.init()
+        let id = try input.string("build id")
+        buildID = id.isEmpty ? nil : id
+        names = try Self.table(&input, "names")
+        units = try Self.table(&input, "units")
+        nodeName = try input.array("node names"); nodeUnit = try input.array("node units")
+        edgeCaller = try input.array("edge callers"); edgeCallee = try input.array("edge callees")
+        edgeKind = try input.array("edge kinds")
+        let spawnWords: [UInt32] = try input.array("kthread spawns")
+        guard input.atEnd else { throw MalformedGraph(description: "trailing bytes") }
+        guard nodeUnit.count == nodeName.count, edgeCallee.count == edgeCaller.count, edgeKind.count == edgeCaller.count,
+              spawnWords.count % 3 == 0 else { throw MalformedGraph(description: "array lengths disagree") }
+        let nodes = UInt32(nodeName.count)
+        guard nodeName.allSatisfy({ Int($0) < names.count }), nodeUnit.allSatisfy({ Int($0) < units.count }),
+              edgeCaller.allSatisfy({ $0 < nodes }), edgeCallee.allSatisfy({ $0 < nodes }),
+              edgeKind.allSatisfy({ CallKind(rawValue: $0) != nil }), spawnWords.allSatisfy({ $0 < nodes })
+        else { throw MalformedGraph(description: "an index is out of range") }
+        kthreadSpawns = stride(from: 0, to: spawnWords.count, by: 3).map {
+            KthreadSpawn(spawner: spawnWords[$0], entry: spawnWords[$0 + 1], creator: spawnWords[$0 + 2])
+        }
+    }
+
+    private static func table(_ input: inout BinaryReader, _ what: String) throws -> StringTable {
+        let bytes: [UInt8] = try input.array("\(what) bytes")
+        let starts: [UInt32] = try input.array("\(what) offsets")
+        guard starts.first == 0, zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 }),
+              Int(starts.last!) == bytes.count else { throw MalformedGraph(description: "\(what) offsets are inconsistent") }
+        return StringTable(bytes: bytes, starts: starts)
+    }
+}

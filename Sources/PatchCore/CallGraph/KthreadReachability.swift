@@ -1,0 +1,89 @@
+/// What a patch carries about kthread safety: every function from which one of
+/// the patched functions is reachable in the direct-call graph, each with the
+/// next hop of one shortest call path, so any path can be rebuilt without
+/// storing it. Versioned and compact (`encode()`), embedded in the patch
+/// module's metadata by the builder and read back by `apply` and `info`.
+public struct KthreadReachability: Equatable, Codable, Sendable {
+    public static let formatVersion: UInt16 = 1
+    static let magic: [UInt8] = Array("KPKR".utf8)
+
+    public struct Function: Equatable, Codable, Sendable {
+        public var name: String
+        /// Compilation unit defining it ("" when defined outside the analysed file).
+        public var unit: String
+        /// Index in `functions` of the next function toward a patched one; nil for a patched function.
+        public var next: Int?
+        /// How this function reaches `next`.
+        public var kind: CallKind?
+
+        public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
+    }
+
+    /// Where the graph came from: the analysed file's build id, or its name.
+    public var source: String
+    /// The patched functions first (`functions[0..<targetCount]`), then the rest in BFS order.
+    public var functions: [Function]
+    public var targetCount: Int
+    /// Indices in `functions` of kthread entry functions found statically in the analysed file.
+    public var kthreadEntries: [Int]
+
+    public var targets: ArraySlice<Function> { functions[0..<targetCount] }
+
+    /// Reachability of the functions named `targets` (every same-named static counts).
+    public init(graph: CallGraph, targets: [String], source: String? = nil) throws {
+        var nodes: [Int] = []
+        for name in targets {
+            let found = graph.nodes(named: name)
+            guard !found.isEmpty else { throw CallGraphError.unknownFunction(name) }
+            nodes += found
+        }
+        self.init(graph: graph, targetNodes: nodes, source: source)
+    }
+
+    public init(graph: CallGraph, targetNodes: [Int], source: String? = nil) {
+        let search = ReverseReachability(graph: graph, targets: targetNodes)
+        var index: [Int: Int] = [:]
+        for (i, node) in search.order.enumerated() { index[node] = i }
+        functions = search.order.indices.map { i in
+            let node = search.order[i]
+            return Function(name: graph.name(of: node), unit: graph.unit(of: node),
+                            next: search.next[i].flatMap { index[$0] }, kind: search.kind[i])
+        }
+        targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
+        kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
+        self.source = source ?? graph.buildID ?? ""
+    }
+
+    /// The call path from `functions[index]` to a patched function, both included.
+    public func path(from index: Int) -> [Function] {
+        var path = [functions[index]]
+        var current = index
+        // A well-formed value has acyclic next links; the bound keeps a corrupt one from looping.
+        while let next = functions[current].next, path.count <= functions.count {
+            path.append(functions[next])
+            current = next
+        }
+        return path
+    }
+
+    /// One shortest path from each statically found kthread entry function to a
+    /// patched function: what `build` warns about.
+    public var kthreadEntryPaths: [[Function]] { kthreadEntries.map { path(from: $0) } }
+
+    /// Indices of the functions named `name` (a clone suffix such as `.isra.0` is ignored).
+    public func indices(named name: String) -> [Int] {
+        let base = FunctionRef.baseName(name)
+        return functions.indices.filter { functions[$0].name == base }
+    }
+
+    /// The shortest path from any function named `name` to a patched one, or nil when none reaches one.
+    public func shortestPath(fromFunctionNamed name: String) -> [Function]? {
+        indices(named: name).map { path(from: $0) }.min { $0.count < $1.count }
+    }
+
+    /// Whether a function of this name is one of the patched ones.
+    public func isTarget(named name: String) -> Bool {
+        let base = FunctionRef.baseName(name)
+        return targets.contains { $0.name == base }
+    }
+}

@@ -1,0 +1,52 @@
+/// A task (thread) as /proc shows it, with its livepatch universe.
+public struct KernelTask: Codable, Equatable, Sendable {
+    /// Thread-group id (the process).
+    public let pid: Int
+    public let tid: Int
+    public let comm: String
+    public let isKthread: Bool
+    public let patchState: PatchState
+
+    public init(pid: Int, tid: Int, comm: String, isKthread: Bool, patchState: PatchState) {
+        self.pid = pid
+        self.tid = tid
+        self.comm = comm
+        self.isKthread = isKthread
+        self.patchState = patchState
+    }
+}
+
+/// Reads tasks from /proc. Tasks exit at any time: one that vanishes while being
+/// read is skipped, never an error.
+public struct ProcTasks: Sendable {
+    public let root: String
+
+    public init(root: String = "/proc") { self.root = root }
+
+    /// Every task with a patch_state (idle tasks have no /proc entry).
+    public func all() -> [KernelTask] {
+        let pids = ((try? KernelFile.list(root)) ?? []).compactMap(Int.init).sorted()
+        var tasks: [KernelTask] = []
+        for pid in pids {
+            let tids = ((try? KernelFile.list("\(root)/\(pid)/task")) ?? []).compactMap(Int.init).sorted()
+            for tid in tids {
+                if let task = task(pid: pid, tid: tid) { tasks.append(task) }
+            }
+        }
+        return tasks
+    }
+
+    public func task(pid: Int, tid: Int) -> KernelTask? {
+        let dir = "\(root)/\(pid)/task/\(tid)"
+        guard let statText = try? KernelFile.read("\(dir)/stat"), let stat = try? ProcStat(parsing: statText),
+              let stateText = try? KernelFile.read("\(dir)/patch_state"),
+              let state = PatchState(text: stateText) else { return nil }
+        return KernelTask(pid: pid, tid: tid, comm: stat.comm, isKthread: stat.isKthread, patchState: state)
+    }
+
+    /// The task's kernel stack (needs root); empty when it cannot be read.
+    public func stack(pid: Int, tid: Int) -> [StackFrame] {
+        guard let text = try? KernelFile.read("\(root)/\(pid)/task/\(tid)/stack") else { return [] }
+        return StackFrame.parseStack(text)
+    }
+}

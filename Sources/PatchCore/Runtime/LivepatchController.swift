@@ -1,0 +1,221 @@
+import Glibc
+
+/// What apply and revert do when the transition stalls.
+public struct TransitionOptions: Sendable {
+    /// Seconds to wait for every task to switch.
+    public var timeout: Double
+    /// Reverse a stalled transition (the default), or leave it running.
+    public var reverseOnTimeout: Bool
+
+    public init(timeout: Double = 60, reverseOnTimeout: Bool = true) {
+        self.timeout = timeout
+        self.reverseOnTimeout = reverseOnTimeout
+    }
+}
+
+/// Where the system ended up.
+public enum ControllerOutcome: String, Codable, Sendable {
+    /// apply: patched everywhere.  revert: unpatched everywhere and unloaded.
+    case completed
+    /// The transition stalled and was reversed: the system is as before.
+    case reversed
+    /// The transition stalled and was left running (--no-revert), or the reversal stalled too.
+    case stalled
+}
+
+/// What apply and revert report while they run, for a live display.
+public enum ControllerEvent: Sendable {
+    /// finit_module returned: the module is in and its transition started.
+    case loaded(patch: String, seconds: Double)
+    /// The transition started by writing `enabled` (revert).
+    case disabled(patch: String)
+    case progress(TransitionProgress)
+    /// The deadline passed; these tasks had not switched.
+    case timedOut(blockers: [BlockingTask])
+    /// The transition is being reversed (after a timeout).
+    case reversing(patch: String)
+}
+
+/// The result of apply or revert, for rendering.
+public struct ControllerReport: Codable, Sendable {
+    public let patch: String
+    public let direction: TransitionDirection
+    public let outcome: ControllerOutcome
+    /// finit_module duration (apply) or nil.
+    public var loadSeconds: Double?
+    public var transitionSeconds: Double
+    /// When reversed: how long the reversal took.
+    public var reverseSeconds: Double?
+    /// The module was removed from the kernel (revert, or a reversed apply).
+    public var unloaded: Bool
+    /// Tasks that had not switched at the deadline.
+    public var blockers: [BlockingTask]
+    public var record: TransitionRecord
+}
+
+/// Loads a livepatch and follows its transition, or disables one and unloads it.
+/// Either way the system ends fully patched or fully unpatched, unless the caller
+/// asked to leave a stalled transition running.
+public struct LivepatchController {
+    public var sysfs = LivepatchSysfs()
+    public var proc = ProcTasks()
+    public var log = TransitionLog()
+    public var lockPath = TransitionLock.defaultPath
+    public var follower = TransitionFollower()
+    /// Offset of task_struct.pid for the stack-check probe; read from BTF by default.
+    public var taskPidOffset: Int? = KernelBTF()?.memberOffset(structure: "task_struct", member: "pid")
+    public var useTracefs = true
+
+    public init() {}
+
+    /// Runs `preflight` on the module (all checks, nothing loaded if one fails),
+    /// takes the lock, loads the module and follows the patching transition.
+    public func apply(modulePath: String, preflight: Preflight = .runtime, options: TransitionOptions = .init(),
+                      events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
+        let module: ModuleInfo
+        do { module = try KernelModuleFile.forLoading(path: modulePath) } catch let e as ModuleInfoError { throw ControllerError.badModule(e) }
+        let failures = preflight.run(PreflightContext(modulePath: modulePath, module: module, sysfs: sysfs, proc: proc))
+        guard failures.isEmpty, let name = module.name else { throw ControllerError.refused(failures) }
+        let lock: TransitionLock
+        do { lock = try TransitionLock(path: lockPath) } catch let e as TransitionLockError { throw ControllerError.lock(e) }
+        defer { withExtendedLifetime(lock) {} }
+        // Checked again under the lock: another controller may have started one meanwhile.
+        if let late = NoTransitionRunningCheck().check(PreflightContext(modulePath: modulePath, module: module, sysfs: sysfs,
+                                                                        proc: proc)) {
+            throw ControllerError.refused([late])
+        }
+
+        let tracker = makeTracker(.patching)
+        var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),
+                                      tracking: tracker.probes == nil ? "polling" : "tracefs")
+        try? log.begin(record)
+        let loadStart = KernelFile.monotonicNow()
+        do {
+            try KernelModuleLoader.load(path: modulePath)
+        } catch let e as ModuleLoaderError {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            throw ControllerError.loader(e)
+        }
+        let loadSeconds = KernelFile.monotonicNow() - loadStart
+        events(.loaded(patch: name, seconds: loadSeconds))
+        guard (try? sysfs.patch(named: name)) != nil else {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            try? KernelModuleLoader.unload(name: name)
+            throw ControllerError.notRegistered(module: name)
+        }
+        var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
+        report.loadSeconds = loadSeconds
+        return report
+    }
+
+    /// Disables `name`, follows the unpatching transition and unloads the module.
+    public func revert(name: String, options: TransitionOptions = .init(),
+                       events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
+        if let refusal = PrivilegeCheck().check() { throw ControllerError.refused([refusal]) }
+        let lock: TransitionLock
+        do { lock = try TransitionLock(path: lockPath) } catch let e as TransitionLockError { throw ControllerError.lock(e) }
+        defer { withExtendedLifetime(lock) {} }
+        let patch: LivepatchPatch?
+        do { patch = try sysfs.patch(named: name) } catch { throw ControllerError.sysfs(error) }
+        guard let patch else { throw ControllerError.noSuchPatch(name, loaded: (try? sysfs.patchNames()) ?? []) }
+        guard patch.enabled else { throw ControllerError.alreadyDisabled(name) }
+
+        let tracker = makeTracker(.unpatching)
+        var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(),
+                                      tracking: tracker.probes == nil ? "polling" : "tracefs")
+        try? log.begin(record)
+        do { try sysfs.setEnabled(name, false) } catch {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            throw ControllerError.sysfs(error)
+        }
+        events(.disabled(patch: name))
+        return try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
+    }
+
+    private func makeTracker(_ direction: TransitionDirection) -> SwitchTracker {
+        let probes = useTracefs ? SwitchProbes(pidOffset: taskPidOffset) : nil
+        return SwitchTracker(direction: direction, proc: proc, probes: probes)
+    }
+
+    /// Follows the transition; on timeout reverses it (unless told not to) and
+    /// follows the reversal; unloads the module when the patch ends disabled.
+    private func finish(name: String, tracker: SwitchTracker, record: inout TransitionRecord, options: TransitionOptions,
+                        events: (ControllerEvent) -> Void) throws -> ControllerReport {
+        let direction = tracker.direction
+        let end: TransitionEnd
+        do {
+            end = try follower.follow(patch: name, tracker: tracker, timeout: options.timeout,
+                                      progress: { events(.progress($0)) })
+        } catch {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            throw ControllerError.sysfs(error)
+        }
+        var blockers: [BlockingTask] = []
+        var outcome = ControllerOutcome.completed
+        var reverseSeconds: Double?
+        let seconds: Double
+        switch end {
+        case .completed(let s):
+            seconds = s
+        case .reversedElsewhere(let s):
+            seconds = s
+            outcome = .reversed
+        case .timedOut(let s):
+            seconds = s
+            if let patch = try? sysfs.patch(named: name) {
+                blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc,
+                                                   lastStackChecks: SwitchEvent.lastStackChecks(tracker.probes?.events() ?? []))
+            }
+            outcome = .stalled
+            events(.timedOut(blockers: blockers))
+            if options.reverseOnTimeout {
+                events(.reversing(patch: name))
+                try? sysfs.setEnabled(name, direction == .unpatching)
+                let reverse = SwitchTracker(direction: direction.reversed, proc: proc, probes: nil)
+                if case .completed(let r)? = try? follower.follow(patch: name, tracker: reverse, timeout: options.timeout,
+                                                                   progress: { events(.progress($0)) }) {
+                    outcome = .reversed
+                    reverseSeconds = r
+                }
+            }
+        }
+        let completedForward = outcome == .completed
+        record.switches = tracker.switches(end: KernelFile.monotonicNow(), completed: completedForward)
+        tracker.probes?.stop()
+        record.blockers = blockers
+        record.endedAt = KernelFile.wallNow()
+        record.outcome = [.completed: .completed, .reversed: .reversed, .stalled: .stalled][outcome]!
+
+        // The module stays loaded while the patch is enabled; once the kernel freed a
+        // disabled patch it drops its module reference, shortly after the directory goes.
+        let endsDisabled = (direction == .patching) != (outcome == .completed)
+        var unloaded = false
+        if outcome != .stalled && endsDisabled {
+            unloaded = try unload(name)
+        }
+        try? log.finish(record)
+        return ControllerReport(patch: name, direction: direction, outcome: outcome, loadSeconds: nil,
+                                transitionSeconds: seconds, reverseSeconds: reverseSeconds, unloaded: unloaded,
+                                blockers: blockers, record: record)
+    }
+
+    /// Unloads once the kernel has released the module (retrying for up to 10 s).
+    private func unload(_ name: String) throws -> Bool {
+        let deadline = KernelFile.monotonicNow() + 10
+        while true {
+            do {
+                try KernelModuleLoader.unload(name: name)
+                return true
+            } catch let e as ModuleLoaderError where e.errno == EWOULDBLOCK || e.errno == EBUSY || e.errno == EAGAIN {
+                if KernelFile.monotonicNow() > deadline { throw ControllerError.loader(e) }
+                KernelFile.sleep(seconds: 0.1)
+            } catch let e as ModuleLoaderError {
+                throw ControllerError.loader(e)
+            }
+        }
+    }
+}

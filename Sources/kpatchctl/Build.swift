@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import PatchBuild
+import PatchCore
+
+struct Build: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a livepatch module from a source diff.",
+        discussion: """
+            Builds the module's original objects (cached), applies the diff to a private copy
+            (the source directory is never modified), rebuilds only the objects the diff touches
+            with -ffunction-sections -fdata-sections, diffs each pair, and links the changed
+            functions with the patch-module template through Kbuild. Refusals name the symbol
+            and say what to do instead; no .ko is written then.
+            Targets: an out-of-tree module (--module-src DIR), or, without --module-src, the kernel
+            itself: vmlinux and its in-tree modules, built from the release's source tree (prepared
+            once into the cache: Debian's linux-source tarball, the target's .config).
+            """)
+
+    @Argument(help: "The unified diff (applied with patch -p1 from the module directory).")
+    var diff: String
+    @Option(name: .customLong("module-src"), help: "The out-of-tree module's source directory.")
+    var moduleSource: String?
+    @Option(help: "Target kernel release (default: the running kernel's).")
+    var kernel: String?
+    @Option(name: .customLong("kernel-headers"), help: "The target's Kbuild tree (default: /usr/src/linux-headers-RELEASE).")
+    var kernelHeaders: String?
+    @Option(help: "The target's debug vmlinux (default: /usr/lib/debug/boot/vmlinux-RELEASE from linux-image-RELEASE-dbg).")
+    var vmlinux: String?
+    @Option(help: "Kernel targets: the kernel source tarball or directory (default: /usr/src/linux-source-X.Y.tar.xz).")
+    var source: String?
+    @Option(help: "Kernel targets: the target's .config (default: the headers' .config).")
+    var config: String?
+    @Option(name: .customLong("modules-dir"), help: "Kernel targets: the target's /lib/modules/RELEASE, for in-tree module objects.")
+    var modulesDir: String?
+    @Option(name: .customLong("target-module"), help: "The module .ko as deployed (its build id identifies the target; default: DIR/<module>.ko if present).")
+    var targetModule: String?
+    @Option(name: .shortAndLong, help: "Output .ko (default: ./<name>.ko).")
+    var output: String?
+    @Option(help: "Patch module name (default: livepatch_<diff file name>).")
+    var name: String?
+    @Option(help: "Cache directory (default: $KPATCHCTL_CACHE or ~/.cache/kpatchctl).")
+    var cache: String?
+    @Flag(help: "Print the result as JSON (progress goes to stderr).")
+    var json = false
+
+    func run() throws {
+        let progress: (BuildEvent) -> Void = { event in
+            switch event.kind {
+            case .started: break
+            case .finished: printError("[\(event.stage.rawValue)] done in \(String(format: "%.2f", event.seconds)) s")
+            case .note: printError("[\(event.stage.rawValue)] \(event.message)")
+            }
+        }
+        let url = { (path: String?) in path.map { URL(fileURLWithPath: $0) } }
+        let release = kernel ?? TargetKernel.runningRelease
+        let cacheRoot = BuildCache(root: url(cache) ?? BuildCache.defaultRoot)
+        let template = try TemplateLocator.kmodDirectory()
+        let build: () throws -> BuildResult
+        if let moduleSource {
+            let request = ModuleBuildRequest(
+                diffFile: URL(fileURLWithPath: diff), moduleSource: URL(fileURLWithPath: moduleSource),
+                kernelRelease: release, headers: url(kernelHeaders), vmlinux: url(vmlinux),
+                deployedModule: url(targetModule), output: url(output), patchName: name,
+                cache: cacheRoot, templateDir: template, toolVersion: KpatchctlVersion.string)
+            build = ModulePatchBuilder(request: request, progress: progress).build
+        } else {
+            let request = KernelBuildRequest(
+                diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
+                source: url(source), config: url(config), vmlinux: url(vmlinux), modulesDir: url(modulesDir),
+                output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
+                toolVersion: KpatchctlVersion.string)
+            build = KernelPatchBuilder(request: request, progress: progress).build
+        }
+        let result: BuildResult
+        do {
+            result = try build()
+        } catch {
+            if json { printJSON(BuildFailure(error)) }
+            throw ExitCode.failure.with(message: "\(error)")
+        }
+        if json { return printJSON(result) }
+        print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
+        print("replaces \(result.functions.count) function(s):")
+        for f in result.functions { print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")") }
+        if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
+        let total = result.stages.map(\.seconds).reduce(0, +)
+        print("stages: " + result.stages.map { "\($0.stage.rawValue) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ") + String(format: "; total %.2f s", total))
+    }
+}
+
+/// The JSON shape of a failed build.
+struct BuildFailure: Encodable {
+    let error: String
+    let refusals: [Refusal]?
+
+    init(_ error: Error) {
+        self.error = "\(error)"
+        if case .refused(let r)? = error as? BuildError { refusals = r } else { refusals = nil }
+    }
+}
+
+extension ExitCode {
+    /// Prints `message` on stderr and exits with this code.
+    func with(message: String) -> ExitCode {
+        printError("error: " + message)
+        return self
+    }
+}

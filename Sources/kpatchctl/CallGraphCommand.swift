@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import PatchCore
+
+/// `kpatchctl callgraph`: which kthread entry functions reach a function in
+/// the direct-call graph read from DWARF.
+struct CallGraphQuery: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "callgraph",
+        abstract: "Read a DWARF call graph and show which kthread entry functions reach a function.",
+        discussion: """
+            The graph has an edge for every direct call (DW_TAG_call_site with DW_AT_call_origin), \
+            tail call and inlined function (DW_TAG_inlined_subroutine) in the debug info of FILE: a \
+            module (.ko/.o) or the debug vmlinux. Kthread entry functions are found statically: \
+            constant functions passed as the first argument to kthread_create_on_node/_on_cpu \
+            (kthread_run and friends).
+
+            What it cannot see: calls through function pointers (ops tables, callbacks, the \
+            thread_fn that smpboot_thread_fn calls), calls from assembly, and calls without a \
+            call-site DIE. A kthread reaching FUNC only through a pointer is not reported.
+            """)
+
+    @Option(name: .customLong("from-dwarf"), help: ArgumentHelp("ELF file with DWARF (.ko, .o, debug vmlinux).", valueName: "file"))
+    var file: String
+    @Option(help: ArgumentHelp("Function to reach (repeatable; same-named statics all count).", valueName: "func"))
+    var reaches: [String]
+    @Option(name: .customLong("from"), help: ArgumentHelp("Also show the path from this function (repeatable), e.g. a kthread entry not found statically.", valueName: "func"))
+    var sources: [String] = []
+    @Option(help: ArgumentHelp("Cache the graph here, keyed by the file's build id.", valueName: "dir"))
+    var cacheDir: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if reaches.isEmpty { throw ValidationError("give at least one --reaches FUNC") }
+    }
+
+    func run() throws {
+        let graph = try cacheDir.map { try CallGraphCache.graph(for: file, cacheDirectory: URL(fileURLWithPath: $0)) }
+            ?? CallGraphBuilder.build(path: file)
+        let reach = try KthreadReachability(graph: graph, targets: reaches)
+        let result = CallGraphQueryResult(file: file, graph: graph, reachability: reach, sources: sources)
+        if json { return try KthreadJSON.print(result) }
+        print("\(file): \(result.functions) functions, \(result.edges) direct-call edges"
+              + (result.buildID.map { ", build id \($0)" } ?? ""))
+        print("\(result.reachingCount) functions reach \(reach.targets.map(\.ref.description).joined(separator: ", "))")
+        print("kthread entry functions found statically that reach it: \(result.kthreadEntries.count)")
+        for entry in result.kthreadEntries {
+            print("  \(entry.entry) (started by \(entry.startedBy.joined(separator: ", ")))")
+            print("    " + entry.path.map(\.name).joined(separator: " -> "))
+        }
+        for source in result.from {
+            if let path = source.path {
+                print("from \(source.function): " + path.map(\.name).joined(separator: " -> "))
+            } else {
+                print("from \(source.function): does not reach it")
+            }
+        }
+        print("note: \(KthreadSafetyReport.limitationText)")
+    }
+}
+
+struct CallGraphQueryResult: Encodable {
+    struct EntryPath: Encodable {
+        var entry: FunctionRef
+        var startedBy: [String]
+        var path: [FunctionRef]
+    }
+    struct SourcePath: Encodable {
+        var function: String
+        var path: [FunctionRef]?
+    }
+
+    var file: String
+    var buildID: String?
+    var functions: Int
+    var edges: Int
+    var targets: [FunctionRef]
+    var reachingCount: Int
+    var kthreadEntries: [EntryPath]
+    var from: [SourcePath]
+    var limitation = KthreadSafetyReport.limitationText
+
+    init(file: String, graph: CallGraph, reachability reach: KthreadReachability, sources: [String]) {
+        self.file = file
+        buildID = graph.buildID
+        functions = graph.nodeCount
+        edges = graph.edgeCount
+        targets = reach.targets.map(\.ref)
+        reachingCount = reach.functions.count - reach.targetCount
+        kthreadEntries = reach.kthreadEntries.map { index in
+            let entry = reach.functions[index].ref
+            let spawners = graph.kthreadSpawns.filter { graph.function(Int($0.entry)) == entry }
+                .map { "\(graph.name(of: Int($0.spawner))) via \(graph.name(of: Int($0.creator)))" }
+            return EntryPath(entry: entry, startedBy: Array(Set(spawners)).sorted(), path: reach.path(from: index).map(\.ref))
+        }.sorted { ($0.path.count, $0.entry.name) < ($1.path.count, $1.entry.name) }
+        from = sources.map { SourcePath(function: $0, path: reach.shortestPath(fromFunctionNamed: $0)?.map(\.ref)) }
+    }
+}

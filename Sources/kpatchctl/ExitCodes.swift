@@ -1,0 +1,53 @@
+import ArgumentParser
+import PatchCore
+
+/// kpatchctl's exit codes (docs/CLI.md). ArgumentParser uses 64 for usage errors.
+enum KpatchctlExit: Int32 {
+    case success = 0
+    case failure = 1
+    /// Refused before loading or changing anything: bad file, preflight, lock, no such patch.
+    case refused = 2
+    /// The kernel refused finit_module or delete_module.
+    case kernelRefused = 3
+    /// The transition stalled and was reversed: the system is as it was before.
+    case reversed = 4
+    /// The transition stalled and is still running (--no-revert, or the reversal stalled too).
+    case stalled = 5
+
+    static func of(_ error: ControllerError) -> KpatchctlExit {
+        switch error {
+        case .badModule, .refused, .lock, .noSuchPatch, .alreadyDisabled: return .refused
+        case .loader: return .kernelRefused
+        case .sysfs, .notRegistered: return .failure
+        }
+    }
+
+    static func of(_ outcome: ControllerOutcome) -> KpatchctlExit {
+        switch outcome {
+        case .completed: return .success
+        case .reversed: return .reversed
+        case .stalled: return .stalled
+        }
+    }
+}
+
+/// The --json shape of a failed command.
+struct ErrorReport: Encodable {
+    let error: String
+    let exitCode: Int32
+    /// Preflight refusals, one per failed check.
+    let failures: [PreflightFailure]?
+}
+
+/// Prints `error` (text to stderr, or JSON to stdout) and exits with its code.
+func fail(_ error: ControllerError, json: Bool) -> ExitCode {
+    let code = KpatchctlExit.of(error)
+    if json {
+        var failures: [PreflightFailure]?
+        if case .refused(let list) = error { failures = list }
+        printJSON(ErrorReport(error: error.description, exitCode: code.rawValue, failures: failures))
+    } else {
+        printError("error: \(error)")
+    }
+    return ExitCode(code.rawValue)
+}

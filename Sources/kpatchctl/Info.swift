@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import PatchCore
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the metadata embedded in a patch module, without loading it.")
+
+    @Argument(help: "The patch module (.ko) built by kpatchctl build.") var patch: String
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Report: Encodable {
+        let file: String
+        let module: String?
+        let livepatch: Bool
+        let modinfoVermagic: String?
+        let buildID: String?
+        let livepatchSymbols: [String]
+        let metadata: PatchMetadata
+        let kthreadAnalysis: String
+    }
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: patch) else {
+            throw ValidationError("\(patch) does not exist")
+        }
+        let module = try KernelModuleFile(path: patch)
+        let meta = try module.patchMetadata()
+        let report = Report(file: patch, module: module.name, livepatch: module.isLivepatch,
+                            modinfoVermagic: module.vermagic, buildID: module.buildID,
+                            livepatchSymbols: module.livepatchSymbols, metadata: meta,
+                            kthreadAnalysis: KthreadAnalysisText.describe(meta))
+        if json { return printJSON(report) }
+        print("patch:          \(meta.patchName) (\(patch))")
+        print("module:         \(module.name ?? "?")\(module.isLivepatch ? "" : "  [WARNING: no livepatch=Y in modinfo]")")
+        print("format:         version \(meta.formatVersion), required features 0x\(String(meta.requiredFeatures.rawValue, radix: 16)), optional 0x\(String(meta.optionalFeatures.rawValue, radix: 16))")
+        print("kernel:         \(meta.kernelRelease) (\(meta.arch))")
+        print("vermagic:       \(meta.vermagic)")
+        for target in meta.targets {
+            print("target:         \(target.object)\(target.buildID.map { " build id \($0)" } ?? " (build id not recorded)")")
+        }
+        print("created:        \(Date(timeIntervalSince1970: TimeInterval(meta.createdAt)))")
+        print("diff sha256:    \(meta.diffSHA256)")
+        print("built by:       kpatchctl \(meta.toolVersion)")
+        print("replaces \(meta.functions.count) function(s):")
+        for f in meta.functions {
+            print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "") -> \(f.newSymbol)")
+        }
+        print("livepatch relocation symbols: \(module.livepatchSymbols.count)")
+        for s in module.livepatchSymbols { print("  \(s)") }
+        print(report.kthreadAnalysis)
+    }
+}
+
+/// How `info` describes the kthread analysis records.
+enum KthreadAnalysisText {
+    static func describe(_ meta: PatchMetadata) -> String {
+        guard !meta.kthreadReachability.isEmpty else {
+            return "kthread analysis: none recorded (no DWARF call graph for the patched objects)"
+        }
+        var lines: [String] = []
+        for blob in meta.kthreadReachability {
+            guard let reach = try? KthreadReachability(decoding: blob) else {
+                lines.append("kthread analysis: an unreadable record (\(blob.count) bytes)")
+                continue
+            }
+            lines.append("kthread analysis (\(reach.source)): \(reach.functions.count - reach.targetCount) function(s) reach "
+                + reach.targets.map(\.name).joined(separator: ", "))
+            let paths = reach.kthreadEntryPaths
+            if paths.isEmpty { lines.append("  no kthread entry function of that object reaches them") }
+            for path in paths {
+                lines.append("  kthread entry: " + path.map(\.name).joined(separator: " -> "))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import PatchCore
+
+func printJSON<T: Encodable>(_ value: T) {
+    print((try? JSONCoding.string(value)) ?? #"{"error":"cannot encode the report"}"#)
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+func formatSeconds(_ s: Double) -> String {
+    s < 1 ? String(format: "%.0f ms", s * 1000) : String(format: "%.1f s", s)
+}
+
+/// One line per task that blocks a transition: who, and the patched functions on its stack.
+func describe(_ blocker: BlockingTask) -> String {
+    let t = blocker.task
+    let kind = t.isKthread ? "kthread" : "user"
+    let reason = blocker.patchedFunctionsOnStack.isEmpty
+        ? (t.isKthread ? "no patched function on its stack (running, or stack check pending)"
+                       : "has not returned to user mode yet")
+        : "on its stack: \(blocker.patchedFunctionsOnStack.joined(separator: ", "))"
+    let check = blocker.lastStackCheckReason.map { "; last stack check: \($0)" } ?? ""
+    return "pid \(t.pid) tid \(t.tid) \(t.comm) (\(kind), universe \(t.patchState)): \(reason)\(check)"
+}
+
+func describeCounts(_ counts: [String: Int]) -> String {
+    let order = SwitchPath.allCases.map(\.rawValue)
+    let parts = order.compactMap { path in counts[path].map { "\($0) \(path)" } }
+    return parts.isEmpty ? "none" : parts.joined(separator: ", ")
+}
+
+/// Prints what apply and revert do as they go: the load, the live count (when it
+/// changes, or once a second), the blockers at the deadline, the reversal.
+final class EventPrinter {
+    private var last: (Int, Int)?
+    private var lastTime = -1.0
+    private let enabled: Bool
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func callAsFunction(_ event: ControllerEvent) {
+        guard enabled else { return }
+        switch event {
+        case .loaded(let patch, let seconds):
+            print("loaded \(patch) in \(formatSeconds(seconds)) (finit_module); following the transition")
+        case .disabled(let patch):
+            print("disabled \(patch); following the transition")
+        case .progress(let p):
+            let counts = (p.migrated, p.total)
+            guard last.map({ $0 != counts }) ?? true || p.elapsed - lastTime >= 1 else { return }
+            last = counts
+            lastTime = p.elapsed
+            print("\(p.direction.rawValue) \(p.patch): \(p.migrated)/\(p.total) tasks migrated (\(formatSeconds(p.elapsed)))")
+        case .timedOut(let blockers):
+            print("timed out: \(blockers.count) task(s) not migrated:")
+            for b in blockers { print("  " + describe(b)) }
+        case .reversing(let patch):
+            last = nil
+            print("reversing the transition of \(patch)")
+        }
+        fflush(stdout)
+    }
+}
+
+/// The end of apply/revert in text.
+func render(_ report: ControllerReport) {
+    let r = report
+    let switches = "\(r.record.switches.count) switched: \(describeCounts(r.record.countsByPath)) (\(r.record.tracking))"
+    switch (r.direction, r.outcome) {
+    case (.patching, .completed):
+        print("patched: \(r.patch) is enabled; every task migrated in \(formatSeconds(r.transitionSeconds)); \(switches)")
+    case (.unpatching, .completed):
+        print("reverted: \(r.patch) disabled in \(formatSeconds(r.transitionSeconds)), module unloaded; \(switches)")
+    case (.patching, .reversed):
+        print("reversed\(r.reverseSeconds.map { " in " + formatSeconds($0) } ?? ""): \(r.patch) "
+              + "\(r.unloaded ? "unloaded" : "not unloaded"); the system is unpatched")
+    case (.unpatching, .reversed):
+        print("re-enabled\(r.reverseSeconds.map { " in " + formatSeconds($0) } ?? ""): \(r.patch) stays loaded; "
+              + "the system is fully patched")
+    case (_, .stalled):
+        print("stalled: \(r.patch) is still in transition (\(r.direction.rawValue)); see kpatchctl status, "
+              + "then kpatchctl revert \(r.patch) or wait")
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import PatchCore
+
+struct Revert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Disable a livepatch, follow every task back to the old code, and unload it.",
+        discussion: "On timeout the patch is re-enabled, so the system stays fully patched. Exit codes: docs/CLI.md.")
+
+    @Argument(help: "The patch's name (kpatchctl list).") var name: String
+    @Option(help: "Seconds to wait for every task to migrate back.") var timeout: Double = 60
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let printer = EventPrinter(enabled: !json)
+        let report: ControllerReport
+        do {
+            report = try LivepatchController().revert(name: name, options: TransitionOptions(timeout: max(0, timeout)),
+                                                      events: { printer($0) })
+        } catch let error as ControllerError {
+            throw fail(error, json: json)
+        }
+        if json { printJSON(report) } else { render(report) }
+        let code = KpatchctlExit.of(report.outcome)
+        if code != .success { throw ExitCode(code.rawValue) }
+    }
+}

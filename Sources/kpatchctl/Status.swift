@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import PatchCore
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show every loaded livepatch, the tasks a running transition waits for, and the last transition's log.")
+
+    @Flag(help: "Print JSON (with --watch: one object per line).") var json = false
+    @Flag(help: "Repeat every second until interrupted.") var watch = false
+
+    func run() throws {
+        repeat {
+            let report: StatusReport
+            do { report = try StatusReport.collect() } catch { throw fail(.sysfs(error), json: json) }
+            if json {
+                printJSON(report)
+            } else {
+                if watch { print("\u{1b}[H\u{1b}[2J", terminator: "") }
+                render(report)
+            }
+            fflush(stdout)
+            if watch { Thread.sleep(forTimeInterval: 1) }
+        } while watch
+    }
+
+    private func render(_ report: StatusReport) {
+        if report.patches.isEmpty { print("no livepatch loaded") }
+        for patch in report.patches {
+            print("\(patch.name): \(patch.enabled ? "enabled" : "disabled")")
+            for object in patch.objects {
+                let functions = object.functions.map(\.name).joined(separator: ", ")
+                print("  \(object.name) (\(object.patched ? "patched" : "not loaded")): \(functions)")
+            }
+            guard let running = patch.running else { continue }
+            let age = running.ageSeconds.map { ", running for \(formatSeconds($0))" } ?? ""
+            print("  transition: \(running.direction.rawValue)\(age), \(running.migrated)/\(running.total) tasks migrated")
+            if running.blockers.isEmpty {
+                print("  no task blocks it (the kernel retries once a second)")
+            } else {
+                print("  not migrated (\(running.blockers.count)):")
+                for blocker in running.blockers { print("    " + describe(blocker)) }
+            }
+        }
+        guard let last = report.lastTransition else { return }
+        let duration = last.seconds.map { " in \(formatSeconds($0))" } ?? ""
+        print("last transition: \(last.patch) \(last.direction.rawValue) \(last.outcome.rawValue)\(duration) "
+              + "(\(last.tracking)): \(last.switched) switched: \(describeCounts(last.countsByPath))")
+        for s in last.slowest {
+            let how = s.traced ? s.path.rawValue : "\(s.path.rawValue), inferred"
+            print("  \(formatSeconds(s.seconds)): pid \(s.pid) tid \(s.tid) \(s.comm) "
+                  + "(\(s.kthread ? "kthread" : "user"), \(how))")
+        }
+        for b in last.blockers { print("  blocked: " + describe(b)) }
+    }
+}

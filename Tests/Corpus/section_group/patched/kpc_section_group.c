@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+
+static int kpc_arg = 3;
+module_param(kpc_arg, int, 0644);
+
+/*
+ * A function in a COMDAT section group, as C++ inline functions or some
+ * assembler macros produce: a livepatch cannot add section groups.
+ */
+int kpc_grouped(int n);
+asm(".pushsection .text.kpc_grouped,\"axG\",@progbits,kpc_grouped,comdat\n"
+    ".globl kpc_grouped\n"
+    ".type kpc_grouped, @function\n"
+    "kpc_grouped:\n"
+    "\tleal 1(%rdi), %eax\n"
+    "\tjmp __x86_return_thunk\n"
+    ".size kpc_grouped, .-kpc_grouped\n"
+    ".popsection\n");
+
+static noinline int kpc_value(int n)
+{
+	return kpc_grouped(n);
+}
+
+static int kpc_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "%d\n", kpc_value(kpc_arg));
+	return 0;
+}
+
+static int __init kpc_init(void)
+{
+	return proc_create_single("kpc_section_group", 0444, NULL, kpc_show) ? 0 : -ENOMEM;
+}
+
+static void __exit kpc_exit(void)
+{
+	remove_proc_entry("kpc_section_group", NULL);
+}
+
+module_init(kpc_init);
+module_exit(kpc_exit);
+MODULE_LICENSE("GPL");

@@ -1,0 +1,101 @@
+import XCTest
+import TestSupport
+@testable import PatchCore
+
+/// Reverse reachability and shortest paths on the compiled fixtures, and the
+/// binary form the patch module carries.
+final class KthreadReachabilityTests: XCTestCase {
+    private func fixtureGraph() throws -> CallGraph {
+        try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+    }
+
+    private func names(_ reach: KthreadReachability) -> Set<String> { Set(reach.functions.map(\.name)) }
+    private func path(_ reach: KthreadReachability, from name: String) -> [String]? {
+        reach.shortestPath(fromFunctionNamed: name)?.map(\.name)
+    }
+
+    func testLeafCalledFromInlinedHelper() throws {
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"])
+        XCTAssertEqual(names(reach), ["cg_leaf", "cg_inlined", "cg_entry", "cg_thread_fn"])
+        XCTAssertEqual(path(reach, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_inlined", "cg_leaf"])
+        XCTAssertEqual(reach.shortestPath(fromFunctionNamed: "cg_entry")?.dropLast().map(\.kind), [.inlined, .call])
+        XCTAssertEqual(reach.kthreadEntries.map { reach.functions[$0].name }, ["cg_thread_fn"])
+    }
+
+    func testCycleTerminatesWithShortestPaths() throws {
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_pong"])
+        XCTAssertEqual(names(reach), ["cg_pong", "cg_ping", "cg_entry", "cg_thread_fn"])
+        XCTAssertEqual(path(reach, from: "cg_ping"), ["cg_ping", "cg_pong"])
+        XCTAssertEqual(path(reach, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_ping", "cg_pong"])
+    }
+
+    func testTailCallTarget() throws {
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_tail_target"])
+        XCTAssertEqual(names(reach), ["cg_tail_target", "cg_tail_caller", "cg_entry", "cg_thread_fn"])
+        XCTAssertEqual(reach.shortestPath(fromFunctionNamed: "cg_tail_caller")?.first?.kind, .tailCall)
+    }
+
+    func testOneOfTwoSameNamedStatics() throws {
+        let graph = try fixtureGraph()
+        let localB = try graph.node("cg_local", unit: "cg_b.c")
+        let reach = KthreadReachability(graph: graph, targetNodes: [localB])
+        XCTAssertEqual(reach.functions.map(\.ref.description).count, 5)
+        XCTAssertEqual(names(reach), ["cg_local", "cg_b_global", "cg_b_unreached", "cg_entry", "cg_thread_fn"])
+        XCTAssertEqual(path(reach, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_b_global", "cg_local"])
+        XCTAssertTrue(reach.targets.allSatisfy { $0.unit.hasSuffix("cg_b.c") })
+        // By name, both statics are targets.
+        let both = try KthreadReachability(graph: graph, targets: ["cg_local"])
+        XCTAssertEqual(both.targetCount, 2)
+        XCTAssertEqual(path(both, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_local"])
+    }
+
+    func testUnknownTargetIsAnError() throws {
+        XCTAssertThrowsError(try KthreadReachability(graph: fixtureGraph(), targets: ["no_such_fn"])) { error in
+            XCTAssertEqual(error as? CallGraphError, .unknownFunction("no_such_fn"))
+        }
+    }
+
+    func testKpvictimTickPathAndSumNotReachableFromTick() throws {
+        let graph = try CallGraphBuilder.build(path: CompiledFixtures.kpvictim.get().appendingPathComponent("kpvictim.ko").path)
+        XCTAssertEqual(graph.kthreadSpawns.map { graph.name(of: Int($0.entry)) }, ["kpvictim_tick_fn"])
+        let tick = try KthreadReachability(graph: graph, targets: ["kpvictim_tick_once"])
+        XCTAssertEqual(path(tick, from: "kpvictim_tick_fn"), ["kpvictim_tick_fn", "kpvictim_tick_once"])
+        XCTAssertEqual(tick.kthreadEntries.map { tick.functions[$0].name }, ["kpvictim_tick_fn"])
+        XCTAssertEqual(tick.kthreadEntryPaths.map { $0.map(\.name) }, [["kpvictim_tick_fn", "kpvictim_tick_once"]])
+        let sum = try KthreadReachability(graph: graph, targets: ["kpvictim_sum"])
+        XCTAssertNil(sum.shortestPath(fromFunctionNamed: "kpvictim_tick_fn"))
+        XCTAssertEqual(path(sum, from: "kpvictim_show"), ["kpvictim_show", "kpvictim_sum"])
+        XCTAssertTrue(sum.kthreadEntries.isEmpty)
+    }
+
+    func testBinaryRoundTripAndRejection() throws {
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf", "cg_pong"])
+        let bytes = reach.encode()
+        XCTAssertEqual(try KthreadReachability(decoding: bytes), reach)
+        XCTAssertLessThan(bytes.count, 400, "compact: names once, a function in a few bytes")
+        XCTAssertThrowsError(try KthreadReachability(decoding: Array(bytes.dropLast(3))))
+        var badMagic = bytes; badMagic[0] = 0x58
+        XCTAssertThrowsError(try KthreadReachability(decoding: badMagic)) { XCTAssertEqual($0 as? KthreadReachabilityError, .badMagic) }
+        var future = bytes; future[4] = 0x7f
+        XCTAssertThrowsError(try KthreadReachability(decoding: future)) {
+            XCTAssertEqual($0 as? KthreadReachabilityError, .unsupportedVersion(0x7f))
+        }
+        XCTAssertThrowsError(try KthreadReachability(decoding: Array("KPKR".utf8) + [1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07]))
+    }
+
+    func testGraphCacheRoundTripAndCorruption() throws {
+        var graph = try fixtureGraph()
+        graph.buildID = graph.buildID ?? "00ff"
+        let dir = try TestBed.shared.scratch("cg-cache")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try CallGraphCache.store(graph, in: dir)
+        XCTAssertEqual(url.lastPathComponent, "callgraph-\(graph.buildID!).kpcg")
+        XCTAssertEqual(try CallGraphCache.load(from: url), graph)
+        let corrupt = dir.appendingPathComponent("corrupt.kpcg")
+        try Data(graph.serialized().dropLast(1)).write(to: corrupt)
+        XCTAssertThrowsError(try CallGraphCache.load(from: corrupt)) { error in
+            guard case .badCache(let path, _) = error as? CallGraphError else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, corrupt.path)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import XCTest
+import PatchCore
+import TestSupport
+
+/// `kpatchctl build` on the host, `kpatchctl apply / status / revert` in the
+/// pinned kernel: the product's main job on an out-of-tree module.
+final class ModulePatchEndToEndTests: XCTestCase {
+    private var work: URL!
+    private var victim: URL!
+
+    override func setUpWithError() throws {
+        let bed = TestBed.shared
+        work = try bed.scratch("e2e")
+        // The deployed module, built by the user in place; its build id goes into the patch.
+        victim = try KbuildModule().build("e2e-victim", sources: bed.root.appendingPathComponent("examples/kpvictim"))
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: work)
+        try? FileManager.default.removeItem(at: victim)
+    }
+
+    private func build(_ diff: String, name: String, target: URL? = nil) throws -> (URL, CommandResult) {
+        let bed = TestBed.shared
+        let patch = work.appendingPathComponent("\(name).ko")
+        let result = try KpatchctlBinary().buildModulePatch(
+            diff: bed.root.appendingPathComponent("examples/kpvictim/\(diff)"), moduleSource: victim,
+            output: patch, cache: work.appendingPathComponent("cache"), extra: ["--name", name]
+                + (target.map { ["--target-module", $0.path] } ?? []))
+        XCTAssertEqual(result.status, 0, result.output)
+        return (patch, result)
+    }
+
+    func testBuildApplyStatusRevert() throws {
+        let (patch, build) = try build("fix.diff", name: "livepatch_fix")
+        XCTAssertTrue(build.output.contains("kpvictim: kpvictim_sum"), build.output)
+        XCTAssertFalse(build.output.contains("warning"), build.output)
+        let vm = TestVM()
+        let payload = try vm.payload("e2e-fix", script: """
+            insmod /payload/kpvictim.ko
+            expect_eq buggy "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
+            expect_match info-in-guest "$(kpatchctl info /payload/livepatch_fix.ko)" "no kthread entry function of that object reaches them"
+            kpatchctl apply /payload/livepatch_fix.ko > /tmp/apply.out 2>&1; rc=$?
+            cat /tmp/apply.out
+            expect_eq apply-exit "$rc" "0"
+            if grep -qiE "allowed:|kthread" /tmp/apply.out; then fail no-kthread-warning "$(cat /tmp/apply.out)"; else pass no-kthread-warning; fi
+            expect_eq fixed "$(grep sum /proc/kpvictim)" "sum(1..10) = 55"
+            expect_eq enabled "$(cat /sys/kernel/livepatch/livepatch_fix/enabled)" "1"
+            kpatchctl status > /tmp/status.out; cat /tmp/status.out
+            expect_match status-shows-patch "$(cat /tmp/status.out)" "livepatch_fix"
+            kpatchctl status --json > /tmp/status.json
+            echo "STATUS-JSON-BEGIN"; cat /tmp/status.json; echo "STATUS-JSON-END"
+            check revert kpatchctl revert livepatch_fix
+            expect_eq buggy-again "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
+            expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            if grep -q livepatch_fix /proc/modules; then fail unloaded "still in /proc/modules"; else pass unloaded; fi
+            """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch])
+        let outcome = try vm.run(payload: payload, timeout: 150)
+        XCTAssertTrue(outcome.passed, outcome.report)
+        for name in ["buggy", "info-in-guest", "apply-exit", "no-kthread-warning", "fixed", "enabled",
+                     "status-shows-patch", "revert", "buggy-again", "nothing-loaded", "unloaded"] {
+            XCTAssertTrue(outcome.passed(name), "\(name):\n\(outcome.report)")
+        }
+        // status --json as the guest printed it: it parses and says what sysfs said.
+        let console = outcome.consoleLog.replacingOccurrences(of: "\r", with: "")
+        let json = try XCTUnwrap(console.components(separatedBy: "STATUS-JSON-BEGIN\n").last?
+            .components(separatedBy: "STATUS-JSON-END").first)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        XCTAssertTrue(String(describing: object).contains("livepatch_fix"), json)
+    }
+
+    func testPatchForAnotherBuildOfTheModuleIsRefusedBeforeLoading() throws {
+        // The patch names the user's deployed build; the guest runs another build
+        // of the same source (built elsewhere: another build id).
+        let (patch, _) = try build("fix.diff", name: "livepatch_fix")
+        let other = try KbuildModule().build("e2e-other", sources: TestBed.shared.root.appendingPathComponent("examples/kpvictim"))
+        defer { try? FileManager.default.removeItem(at: other) }
+        let vm = TestVM()
+        let payload = try vm.payload("e2e-identity", script: """
+            insmod /payload/kpvictim.ko
+            out=$(kpatchctl apply /payload/livepatch_fix.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq refused-exit "$rc" "2"
+            expect_match names-build-id "$out" "module-build-id of kpvictim"
+            expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            expect_eq still-buggy "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
+            """, files: ["kpvictim.ko": other.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch])
+        let outcome = try vm.run(payload: payload, timeout: 120)
+        XCTAssertTrue(outcome.passed, outcome.report)
+        for name in ["refused-exit", "names-build-id", "nothing-loaded", "still-buggy"] {
+            XCTAssertTrue(outcome.passed(name), "\(name):\n\(outcome.report)")
+        }
+    }
+
+    func testPatchReachableFromUnconvertedKthreadIsRefusedUnlessAllowed() throws {
+        let (patch, build) = try build("tick.diff", name: "livepatch_tick")
+        XCTAssertTrue(build.output.contains("kthread entry kpvictim_tick_fn reaches patched kpvictim_tick_once"), build.output)
+        let vm = TestVM()
+        let payload = try vm.payload("e2e-kthread", script: """
+            insmod /payload/kpvictim.ko
+            pid=$(for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = kpvictim_tick ] && basename $d; done)
+            out=$(kpatchctl apply /payload/livepatch_tick.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq refused-exit "$rc" "2"
+            expect_match names-kthread "$out" "kthread $pid \\\\(kpvictim_tick\\\\), entry kpvictim_tick_fn"
+            expect_match names-path "$out" "kpvictim_tick_fn -> kpvictim_tick_once"
+            expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            out=$(kpatchctl apply --allow-kthread kpvictim_tick /payload/livepatch_tick.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq allowed-exit "$rc" "0"
+            expect_match says-allowed "$out" "allowed: kthread $pid"
+            t1=$(sed -n 's/ticks = //p' /proc/kpvictim); sleep 1; t2=$(sed -n 's/ticks = //p' /proc/kpvictim)
+            if [ $(( (t2 - t1) % 2 )) -eq 0 ] && [ "$t2" -gt "$t1" ]; then pass ticks-by-two; else fail ticks-by-two "$t1 -> $t2"; fi
+            """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_tick.ko": patch])
+        let outcome = try vm.run(payload: payload, timeout: 150)
+        XCTAssertTrue(outcome.passed, outcome.report)
+        for name in ["refused-exit", "names-kthread", "names-path", "nothing-loaded", "allowed-exit", "says-allowed", "ticks-by-two"] {
+            XCTAssertTrue(outcome.passed(name), "\(name):\n\(outcome.report)")
+        }
+    }
+}
