@@ -64,6 +64,8 @@ final class ObjectModel {
                 throw ELFError.malformed(file: path, what: "relocation section \(rela) applies to section \(rela.info)")
             }
             let target = elf.sections[targetIndex]
+            // Debug information and other non-allocated sections never reach the patch.
+            guard target.isAllocated else { continue }
             var list: [Reference] = []
             for r in try elf.relocations(in: rela) {
                 guard let width = r.type.width else {
