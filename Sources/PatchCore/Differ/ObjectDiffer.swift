@@ -43,7 +43,7 @@ public struct ObjectDiffer {
             // through the trampoline. Keep it only when its key needs no klp relocation.
             guard section == ".static_call_sites", refs.count > 1, case .symbol(let key) = refs[1].target else { return true }
             let s = patched.symbols[key]
-            return !s.isUndefined || exports.isExportedByVmlinux(s.name)
+            return s.isUndefined && exports.isExportedByVmlinux(s.name)
         }
         var specials: [SpecialSectionOutput] = []
         while true {
