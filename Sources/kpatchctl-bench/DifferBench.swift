@@ -43,7 +43,8 @@ struct DifferBench: ParsableCommand {
         let differ = ObjectDiffer(objectName: object, target: targetSymbols, vmlinux: vmlinuxSymbols,
                                   exports: try ModuleSymvers(contentsOf: URL(fileURLWithPath: symvers)), layout: layout)
         let setup = Date().timeIntervalSince(setupStart)
-        print(String(format: "setup (target symbols, BTF, Module.symvers): %.3f s, peak RSS %.1f MB", setup, peakRSSMegabytes()))
+        let setupRSS = peakRSSMegabytes()
+        print(String(format: "setup (target symbols, BTF, Module.symvers): %.3f s, peak RSS %.1f MB", setup, setupRSS))
 
         var totalBytes = 0.0, totalSeconds = 0.0
         for pair in pairs {
@@ -66,8 +67,9 @@ struct DifferBench: ParsableCommand {
                          bytes / 1e6, max(repetitions, 1), best, bytes / 1e6 / best, summary))
         }
         let rss = peakRSSMegabytes()
-        print(String(format: "total: input %.2f MB, %.3f s, %.1f MB/s, peak RSS %.1f MB (%.2fx the largest pair's input)",
-                     totalBytes / 1e6, totalSeconds, totalBytes / 1e6 / totalSeconds, rss, rss / (try largestPair() / 1e6)))
+        print(String(format: "total: input %.2f MB, %.3f s, %.1f MB/s", totalBytes / 1e6, totalSeconds, totalBytes / 1e6 / totalSeconds))
+        print(String(format: "peak RSS %.1f MB = %.2fx the total input; growth over setup %.1f MB = %.2fx the largest pair's input",
+                     rss, rss / (totalBytes / 1e6), rss - setupRSS, (rss - setupRSS) / (try largestPair() / 1e6)))
     }
 
     private func describe(_ outcome: DiffOutcome) -> String {

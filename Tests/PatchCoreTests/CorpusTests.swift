@@ -15,6 +15,18 @@ final class CorpusTests: XCTestCase {
         }
     }
 
+    /// An object compared with itself is never a change, whatever it holds
+    /// (several same-named statics in one function, clones, special sections).
+    func testEveryCorpusObjectDiffedWithItselfIsNoChange() throws {
+        for corpusCase in CorpusCase.all(bed: DifferFixture.bed) {
+            let compiled = try corpusCase.compile(bed: DifferFixture.bed)
+            let differ = try DifferFixture.differ(for: compiled)
+            for object in [compiled.originalObject, compiled.patchedObject] {
+                XCTAssertEqual(try differ.diff(original: object, patched: object), .noChange, "\(corpusCase.name): \(object.path)")
+            }
+        }
+    }
+
     private func check(_ corpusCase: CorpusCase) throws {
         let name = corpusCase.name
         let expected = corpusCase.expectation

@@ -9,18 +9,24 @@ public enum LivepatchFixture {
     public static func build(caseName: String, bed: TestBed) throws -> (URL, URL) {
         let corpusCase = try CorpusCase.load(caseName, bed: bed)
         let compiled = try corpusCase.compile(bed: bed)
+        let target = try TargetSymbols(object: try ELFObject(url: compiled.originalModule), objectName: compiled.moduleName)
+        let module = try build(name: "lp_\(caseName)", objectName: compiled.moduleName, target: target,
+                               original: compiled.originalObject, patched: compiled.patchedObject, bed: bed)
+        return (compiled.originalModule, module)
+    }
+
+    /// Diffs one translation unit of `objectName` and links the livepatch module `name`.
+    public static func build(name: String, objectName: String, target: TargetSymbols?, original: URL, patched: URL,
+                             bed: TestBed) throws -> URL {
         let vmlinuxObject = try ELFObject(url: bed.debugVmlinux)
+        let vmlinux = try TargetSymbols(object: vmlinuxObject, objectName: "vmlinux")
         let differ = ObjectDiffer(
-            objectName: compiled.moduleName,
-            target: try TargetSymbols(object: try ELFObject(url: compiled.originalModule), objectName: compiled.moduleName),
-            vmlinux: try TargetSymbols(object: vmlinuxObject, objectName: "vmlinux"),
+            objectName: objectName, target: target ?? vmlinux, vmlinux: vmlinux,
             exports: try ModuleSymvers(contentsOf: bed.headers.appendingPathComponent("Module.symvers")),
             layout: try SpecialSectionLayout(btf: BTFTypes(object: vmlinuxObject)))
-        let dir = try bed.scratch("lp-\(caseName)")
-        let outcome = try differ.diff(original: compiled.originalObject, patched: compiled.patchedObject,
-                                      output: dir.appendingPathComponent("patch.o"))
-        guard case .changed(let plan) = outcome else { throw FixtureError.notChanged(caseName, "\(outcome)") }
-        let name = "lp_\(caseName)"
+        let dir = try bed.scratch(name)
+        let outcome = try differ.diff(original: original, patched: patched, output: dir.appendingPathComponent("patch.o"))
+        guard case .changed(let plan) = outcome else { throw FixtureError.notChanged(name, "\(outcome)") }
         try registration(plan: plan, patchName: name).write(to: dir.appendingPathComponent("livepatch.c"), atomically: true, encoding: .utf8)
         try "obj-m := \(name).o\n\(name)-y := livepatch.o patch.o\n"
             .write(to: dir.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)
@@ -29,7 +35,7 @@ public enum LivepatchFixture {
         try runChecked(["make", "-s", "-C", bed.headers.path, "M=\(dir.path)", "modules"])
         let module = dir.appendingPathComponent("\(name).ko")
         try KlpPostLink().run(module: module)
-        return (compiled.originalModule, module)
+        return module
     }
 
     /// C source registering one klp_patch for the plan's replaced functions.
@@ -66,7 +72,7 @@ public enum LivepatchFixture {
     public enum FixtureError: Error, CustomStringConvertible {
         case notChanged(String, String)
         public var description: String {
-            switch self { case .notChanged(let c, let o): return "corpus case \(c): differ gave \(o), not a change" }
+            switch self { case .notChanged(let c, let o): return "\(c): differ gave \(o), not a change" }
         }
     }
 }

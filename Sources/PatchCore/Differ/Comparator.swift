@@ -54,7 +54,7 @@ struct Comparator {
         case .symbol(let i):
             let s = model.symbols[i]
             if s.isUndefined || !s.isInSection { return "u:\(s.name)+\(ref.addend)" }
-            if SymbolNames.isCompilerPrivate(s.name) {
+            if model.isPrivate(i) {
                 let section = model.sections[Int(s.sectionIndex)]
                 if !section.flags.contains(.write), let bytes = try? model.bytes(of: i) {
                     return "c:\(bytes)+\(ref.addend)"

@@ -35,7 +35,7 @@ struct Includer {
             let s = patched.symbols[index]
             let kind = SectionKind(patched.sectionName(of: index))
             guard kind != .initText, kind != .exitText, kind != .initData, kind != .exitData,
-                  SymbolNames.coldParent(of: s.name) == nil, !SymbolNames.isCompilerPrivate(s.name) else { continue }
+                  SymbolNames.coldParent(of: s.name) == nil, !patched.isPrivate(index) else { continue }
             if change == .changed {
                 // Changed data is refused; only functions are replaced.
                 if s.isFunction { inclusion.replaced.append(index); roots.append(index) }
@@ -72,7 +72,7 @@ struct Includer {
         case .symbol(let i):
             let s = patched.symbols[i]
             guard s.isInSection, s.isFunction || s.isObject else { return nil }
-            if SymbolNames.isCompilerPrivate(s.name) || SymbolNames.coldParent(of: s.name) != nil { return target }
+            if patched.isPrivate(i) || SymbolNames.coldParent(of: s.name) != nil { return target }
             switch status[i] {
             case .new?: return target
             case .changed? where s.isFunction: return target

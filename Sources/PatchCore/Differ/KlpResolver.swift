@@ -40,7 +40,7 @@ struct KlpResolver {
         self.exports = exports
         sourceFile = original.symbols.first { $0.isFile }?.name ?? ""
         let locals = Set(original.symbols.filter {
-            $0.isLocal && $0.isInSection && ($0.isFunction || $0.isObject) && !SymbolNames.isCompilerPrivate($0.name)
+            $0.isLocal && $0.isInSection && ($0.isFunction || $0.isObject) && !original.isPrivate($0.index)
         }.map(\.name))
         fileBlock = target.fileBlock(sourceFile: sourceFile, localNames: locals)
     }

@@ -43,7 +43,7 @@ public struct ObjectDiffer {
             // through the trampoline. Keep it only when its key needs no klp relocation.
             guard section == ".static_call_sites", refs.count > 1, case .symbol(let key) = refs[1].target else { return true }
             let s = patched.symbols[key]
-            return !s.isUndefined || exports.isExportedByVmlinux(s.name)
+            return s.isUndefined && exports.isExportedByVmlinux(s.name)
         }
         var specials: [SpecialSectionOutput] = []
         while true {
@@ -72,7 +72,7 @@ public struct ObjectDiffer {
         if let output { try ELFWriter.write(written.image, to: output.path) }
         let plan = PatchPlan(
             replaced: replaced.sorted { ($0.name, $0.sympos) < ($1.name, $1.sympos) },
-            newSymbols: inclusion.symbols.filter { status[$0] == .new && !SymbolNames.isCompilerPrivate(patched.symbols[$0].name) }
+            newSymbols: inclusion.symbols.filter { status[$0] == .new && !patched.isPrivate($0) }
                 .map { patched.symbols[$0].name }.sorted(),
             klpSymbols: written.klpSymbols.sorted(),
             exportedUndefined: written.exported.sorted(),

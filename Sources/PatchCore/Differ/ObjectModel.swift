@@ -64,6 +64,8 @@ final class ObjectModel {
                 throw ELFError.malformed(file: path, what: "relocation section \(rela) applies to section \(rela.info)")
             }
             let target = elf.sections[targetIndex]
+            // Debug information and other non-allocated sections never reach the patch.
+            guard target.isAllocated else { continue }
             var list: [Reference] = []
             for r in try elf.relocations(in: rela) {
                 guard let width = r.type.width else {
@@ -149,6 +151,16 @@ final class ObjectModel {
             let tail = data[Int(offset)...]
             return Array(tail.prefix { $0 != 0 })
         } ?? nil
+    }
+
+    /// Data each compilation owns: compiler-private statics (`__func__.N`,
+    /// `__already_done.N`, ...) and numbered read-only statics (`__msg.N` of
+    /// NL_SET_ERR_MSG). Never correlated; compared by content; copied when used.
+    func isPrivate(_ symbolIndex: Int) -> Bool {
+        let s = symbols[symbolIndex]
+        if SymbolNames.isCompilerPrivate(s.name) { return true }
+        guard s.isLocal, s.isObject, s.isInSection, SymbolNames.normalized(s.name) != s.name else { return false }
+        return !sections[Int(s.sectionIndex)].flags.contains(.write)
     }
 
     func sectionName(of symbolIndex: Int) -> String {

@@ -61,9 +61,18 @@ struct RefusalChecker {
                 members.append(index < model.sections.count ? model.sections[index].name : "#\(index)")
                 i += 4
             }
-            map[model.symbols[Int(s.info)].name, default: []] += members.sorted()
+            map[signature(of: model.symbols[Int(s.info)], in: model), default: []] += members.sorted()
         }
         return map
+    }
+
+    /// The group's signature; the assembler may name it by a section symbol,
+    /// then the function or variable of that section is what the user wrote.
+    private func signature(of symbol: ELFSymbol, in model: ObjectModel) -> String {
+        guard symbol.isSectionSymbol, symbol.isInSection else { return symbol.name }
+        let section = Int(symbol.sectionIndex)
+        if let first = model.symbolsInSection[section]?.first { return model.symbols[first].name }
+        return model.sections[section].name
     }
 
     private func sectionGroupRefusals() -> [Refusal] {
