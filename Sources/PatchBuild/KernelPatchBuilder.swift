@@ -75,7 +75,7 @@ public final class KernelPatchBuilder {
         let assembler = PatchAssembler(kernel: kernel, kernelImage: image, templateDir: request.templateDir,
                                        patchName: patchName, work: work, clock: clock)
         let plans = try assembler.diff(pairs)
-        let functions = PatchAssembler.functions(of: plans)
+        let functions = plans.flatMap(\.replaced)
         // vmlinux's graph comes from the debug vmlinux (cached by build id); Debian's
         // in-tree modules ship without DWARF, so they cannot be analysed here.
         var graphs: [String: () throws -> CallGraph] = [:]

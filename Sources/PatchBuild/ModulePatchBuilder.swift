@@ -82,7 +82,7 @@ public final class ModulePatchBuilder {
                   patched: patchedTree.dir.appendingPathComponent($0), livepatchObject: moduleName,
                   targetSymbols: deployed ?? builtModule)
         })
-        let functions = PatchAssembler.functions(of: plans)
+        let functions = plans.flatMap(\.replaced)
         // The call graph of the running code: the original build has full DWARF.
         let analysis = try clock.run(.kthreadAnalysis) {
             try KthreadAnalysis.analyse(functions: functions, graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }])

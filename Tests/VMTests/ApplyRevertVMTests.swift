@@ -3,31 +3,7 @@ import TestSupport
 import PatchCore
 
 /// apply and revert against the real livepatch core, with kpvictim as the target.
-final class ApplyRevertVMTests: XCTestCase {
-    private static var modules: Result<RuntimeFixtures.Modules, Error>!
-
-    override class func setUp() {
-        modules = Result { try RuntimeFixtures.build() }
-    }
-
-    override class func tearDown() {
-        (try? modules.get())?.remove()
-    }
-
-    private func boot(_ label: String, _ script: String, timeout: Int = 150) throws -> TestVM.Outcome {
-        let modules = try Self.modules.get()
-        let vm = TestVM()
-        let payload = try vm.payload(label, script: script, files: modules.payloadFiles)
-        defer { try? FileManager.default.removeItem(at: payload) }
-        return try vm.run(payload: payload, timeout: timeout)
-    }
-
-    private func assertPassed(_ outcome: TestVM.Outcome, _ names: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(outcome.passed, outcome.report, file: file, line: line)
-        for name in names {
-            XCTAssertTrue(outcome.passed(name), "check \(name) did not pass:\n\(outcome.report)", file: file, line: line)
-        }
-    }
+final class ApplyRevertVMTests: RuntimeVMTestCase {
 
     /// apply fixes /proc/kpvictim; status shows the patch enabled with no blockers
     /// and its JSON matches sysfs; revert makes it buggy again and unloads it.

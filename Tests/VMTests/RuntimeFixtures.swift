@@ -1,3 +1,4 @@
+import XCTest
 import Foundation
 import TestSupport
 import PatchCore
@@ -78,5 +79,31 @@ enum RuntimeFixtures {
         let prefix = "KPVAR \(name)="
         return outcome.consoleLog.replacingOccurrences(of: "\r", with: "").split(separator: "\n")
             .first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
+}
+
+/// A VM test class whose guests get kpvictim and the runtime's patches
+/// (RuntimeFixtures), built once per class.
+class RuntimeVMTestCase: XCTestCase {
+    private static var modules: Result<RuntimeFixtures.Modules, Error>!
+
+    override class func setUp() {
+        modules = Result { try RuntimeFixtures.build() }
+    }
+
+    override class func tearDown() {
+        (try? modules.get())?.remove()
+    }
+
+    func boot(_ label: String, _ script: String, timeout: Int = 180) throws -> TestVM.Outcome {
+        let modules = try Self.modules.get()
+        let vm = TestVM()
+        let payload = try vm.payload(label, script: script, files: modules.payloadFiles)
+        defer { try? FileManager.default.removeItem(at: payload) }
+        return try vm.run(payload: payload, timeout: timeout)
+    }
+
+    func assertPassed(_ outcome: TestVM.Outcome, _ names: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertChecksPassed(outcome, names, file: file, line: line)
     }
 }

@@ -4,31 +4,7 @@ import PatchCore
 
 /// Transitions that wait for a task: the /proc/kpvictim_wait reader sleeps in
 /// kpvictim_wait_release with kpvictim_wait_show (the patched function) on its stack.
-final class TransitionVMTests: XCTestCase {
-    private static var modules: Result<RuntimeFixtures.Modules, Error>!
-
-    override class func setUp() {
-        modules = Result { try RuntimeFixtures.build() }
-    }
-
-    override class func tearDown() {
-        (try? modules.get())?.remove()
-    }
-
-    private func boot(_ label: String, _ script: String, timeout: Int = 180) throws -> TestVM.Outcome {
-        let modules = try Self.modules.get()
-        let vm = TestVM()
-        let payload = try vm.payload(label, script: script, files: modules.payloadFiles)
-        defer { try? FileManager.default.removeItem(at: payload) }
-        return try vm.run(payload: payload, timeout: timeout)
-    }
-
-    private func assertPassed(_ outcome: TestVM.Outcome, _ names: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(outcome.passed, outcome.report, file: file, line: line)
-        for name in names {
-            XCTAssertTrue(outcome.passed(name), "check \(name) did not pass:\n\(outcome.report)", file: file, line: line)
-        }
-    }
+final class TransitionVMTests: RuntimeVMTestCase {
 
     /// Starts a sleeping reader and `apply --timeout T` in the background; waits
     /// until the transition runs.
