@@ -51,7 +51,7 @@ struct Apply: ParsableCommand {
             report = try LivepatchController().apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
                                                      events: { printer($0) })
         } catch let error as ControllerError {
-            throw fail(error, json: json)
+            throw fail(error, json: json, kthreadSafety: kthreads)
         }
         if json {
             printJSON(report)

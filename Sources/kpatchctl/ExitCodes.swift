@@ -37,15 +37,19 @@ struct ErrorReport: Encodable {
     let exitCode: Int32
     /// Preflight refusals, one per failed check.
     let failures: [PreflightFailure]?
+    /// apply: the kthread analysis against the live kthreads (refusals, allowed,
+    /// unchecked), when the patch carries one.
+    var kthreadSafety: KthreadSafetyReport? = nil
 }
 
 /// Prints `error` (text to stderr, or JSON to stdout) and exits with its code.
-func fail(_ error: ControllerError, json: Bool) -> ExitCode {
+func fail(_ error: ControllerError, json: Bool, kthreadSafety: KthreadSafetyReport? = nil) -> ExitCode {
     let code = KpatchctlExit.of(error)
     if json {
         var failures: [PreflightFailure]?
         if case .refused(let list) = error { failures = list }
-        printJSON(ErrorReport(error: error.description, exitCode: code.rawValue, failures: failures))
+        printJSON(ErrorReport(error: error.description, exitCode: code.rawValue, failures: failures,
+                              kthreadSafety: kthreadSafety))
     } else {
         printError("error: \(error)")
     }

@@ -99,6 +99,10 @@ final class ModulePatchEndToEndTests: XCTestCase {
             expect_match names-kthread "$out" "kthread $pid \\\\(kpvictim_tick\\\\), entry kpvictim_tick_fn"
             expect_match names-path "$out" "kpvictim_tick_fn -> kpvictim_tick_once"
             expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            out=$(kpatchctl apply --json /payload/livepatch_tick.ko); rc=$?
+            echo "$out"
+            expect_eq json-refused-exit "$rc" "2"
+            expect_match json-kthread-safety "$(echo "$out" | tr -d ' \n')" '"kthreadSafety":\\{.*"comm":"kpvictim_tick".*"entry":"kpvictim_tick_fn"'
             out=$(kpatchctl apply --allow-kthread kpvictim_tick /payload/livepatch_tick.ko 2>&1); rc=$?
             echo "$out"
             expect_eq allowed-exit "$rc" "0"
@@ -107,6 +111,7 @@ final class ModulePatchEndToEndTests: XCTestCase {
             if [ $(( (t2 - t1) % 2 )) -eq 0 ] && [ "$t2" -gt "$t1" ]; then pass ticks-by-two; else fail ticks-by-two "$t1 -> $t2"; fi
             """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_tick.ko": patch])
         let outcome = try vm.run(payload: payload, timeout: 150)
-        XCTAssertChecksPassed(outcome, ["refused-exit", "names-kthread", "names-path", "nothing-loaded", "allowed-exit", "says-allowed", "ticks-by-two"])
+        XCTAssertChecksPassed(outcome, ["refused-exit", "names-kthread", "names-path", "nothing-loaded", "json-refused-exit", "json-kthread-safety",
+                     "allowed-exit", "says-allowed", "ticks-by-two"])
     }
 }

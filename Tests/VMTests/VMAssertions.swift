@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 
 /// Asserts that the guest run passed and that each named check reported PASS.
 public func XCTAssertChecksPassed(_ outcome: TestVM.Outcome, _ names: [String],
