@@ -2,7 +2,7 @@ import PatchCore
 
 /// The stages of `kpatchctl build`, in order; progress and errors name them.
 public enum BuildStage: String, Codable, CaseIterable, Sendable {
-    case prepare, originalBuild = "original-build", patch, rebuild, diff, link, verify
+    case prepare, originalBuild = "original-build", patch, rebuild, diff, kthreadAnalysis = "kthread-analysis", link, verify
 }
 
 public enum BuildError: Error, CustomStringConvertible {

@@ -75,7 +75,7 @@ public final class KernelPatchBuilder {
         let assembler = PatchAssembler(kernel: kernel, kernelImage: image, templateDir: request.templateDir,
                                        patchName: patchName, work: work, clock: clock)
         let plans = try assembler.diff(pairs)
-        let functions = PatchAssembler.functions(of: plans)
+        let functions = plans.flatMap(\.replaced)
         // vmlinux's graph comes from the debug vmlinux (cached by build id); Debian's
         // in-tree modules ship without DWARF, so they cannot be analysed here.
         var graphs: [String: () throws -> CallGraph] = [:]
@@ -83,11 +83,11 @@ public final class KernelPatchBuilder {
             let cacheDir = request.cache.root.appendingPathComponent("callgraph")
             graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
         }
-        let analysis = try clock.run(.diff) { try KthreadAnalysis.analyse(functions: functions, graphs: graphs) }
+        let analysis = try clock.run(.kthreadAnalysis) { try KthreadAnalysis.analyse(functions: functions, graphs: graphs) }
         for object in targets.keys.sorted() where graphs[object] == nil {
-            clock.note(.diff, "warning: \(object): no DWARF for the call graph; the patch carries no kthread analysis for it")
+            clock.note(.kthreadAnalysis, "warning: \(object): no DWARF for the call graph; the patch carries no kthread analysis for it")
         }
-        analysis.warnings.forEach { clock.note(.diff, "warning: " + $0) }
+        analysis.warnings.forEach { clock.note(.kthreadAnalysis, "warning: " + $0) }
         let metadata = PatchMetadata(
             arch: "x86_64", kernelRelease: kernel.release, vermagic: vermagic,
             targets: targets.keys.sorted().map { .init(object: $0, buildID: targets[$0] ?? nil) },

@@ -40,7 +40,7 @@ struct KernelSourceTree {
         try? fm.removeItem(at: base)
         try fm.createDirectory(at: base, withIntermediateDirectories: true)
         var isDir: ObjCBool = false
-        fm.fileExists(atPath: source.path, isDirectory: &isDir)
+        _ = fm.fileExists(atPath: source.path, isDirectory: &isDir)
         if isDir.boolValue {
             note("copying \(source.path)")
             try CommandRunner.check(.prepare, ["cp", "-a", source.path + "/.", tree.dir.path + "/"], environment: [:])
@@ -62,7 +62,7 @@ struct KernelSourceTree {
         try tree.make(.prepare, ["olddefconfig"])
         note("make modules_prepare")
         try tree.make(.prepare, ["modules_prepare"])
-        fm.createFile(atPath: stamp.path, contents: nil)
+        _ = fm.createFile(atPath: stamp.path, contents: nil)
         return tree
     }
 

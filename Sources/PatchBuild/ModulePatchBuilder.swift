@@ -51,7 +51,7 @@ public final class ModulePatchBuilder {
             try? fm.removeItem(at: dir)
             try ModuleTree.copySources(from: request.moduleSource, to: dir)
             try tree.buildModules()
-            fm.createFile(atPath: stamp.path, contents: nil)
+            _ = fm.createFile(atPath: stamp.path, contents: nil)
             return tree
         }
         if cached { clock.note(.originalBuild, "reused the cached original build in \(originalTree.dir.path)") }
@@ -82,12 +82,12 @@ public final class ModulePatchBuilder {
                   patched: patchedTree.dir.appendingPathComponent($0), livepatchObject: moduleName,
                   targetSymbols: deployed ?? builtModule)
         })
-        let functions = PatchAssembler.functions(of: plans)
+        let functions = plans.flatMap(\.replaced)
         // The call graph of the running code: the original build has full DWARF.
-        let analysis = try clock.run(.diff) {
+        let analysis = try clock.run(.kthreadAnalysis) {
             try KthreadAnalysis.analyse(functions: functions, graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }])
         }
-        analysis.warnings.forEach { clock.note(.diff, "warning: " + $0) }
+        analysis.warnings.forEach { clock.note(.kthreadAnalysis, "warning: " + $0) }
         let metadata = PatchMetadata(
             arch: "x86_64", kernelRelease: kernel.release, vermagic: original.vermagic ?? "",
             targets: [.init(object: moduleName, buildID: try deployed.flatMap { try KernelModuleFile(path: $0.path).buildID })],

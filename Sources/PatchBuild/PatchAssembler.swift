@@ -74,10 +74,4 @@ struct PatchAssembler {
             return module
         }
     }
-
-    static func functions(of plans: [PatchPlan]) -> [PatchMetadata.Function] {
-        plans.flatMap(\.replaced).map {
-            PatchMetadata.Function(object: $0.object, name: $0.name, sympos: $0.sympos, newSymbol: $0.newSymbol)
-        }
-    }
 }

@@ -29,7 +29,7 @@ struct CallGraphBench: ParsableCommand {
         let buildStart = Date()
         let graph = try CallGraphBuilder.build(path: vmlinux, threads: threads)
         let buildSeconds = Date().timeIntervalSince(buildStart)
-        let peakMB = Self.peakRSSMegabytes()
+        let peakMB = peakRSSMegabytes()
         let cacheFile = try CallGraphCache.store(graph, in: cacheDirectory)
         let cacheBytes = (try FileManager.default.attributesOfItem(atPath: cacheFile.path)[.size] as? Int) ?? 0
 
@@ -53,11 +53,5 @@ struct CallGraphBench: ParsableCommand {
                      querySeconds * 1000, target, reach.functions.count, reach.kthreadEntries.count))
         print(String(format: "load + query:     %.1f ms", (loadSeconds + querySeconds) * 1000))
         print("reachability:     \(reach.encode().count) bytes encoded (what a patch of \(target) would carry)")
-    }
-
-    static func peakRSSMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_maxrss) / 1024  // Linux reports kilobytes
     }
 }

@@ -90,11 +90,4 @@ struct DifferBench: ParsableCommand {
             return Double(try parts.reduce(0) { $0 + (try fileSize($1)) })
         }.max() ?? 1
     }
-
-    /// getrusage's ru_maxrss is in kilobytes on Linux.
-    private func peakRSSMegabytes() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-    }
 }

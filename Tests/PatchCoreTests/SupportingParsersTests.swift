@@ -32,7 +32,7 @@ final class BTFTypesTests: XCTestCase {
     func testTruncatedBTFIsATypedError() throws {
         let object = try DifferFixture.vmlinuxObject.get()
         let btf = try object.withData(of: try object.requireSection(named: ".BTF")) { Array($0.prefix(4096)) }
-        XCTAssertThrowsError(try btf.withUnsafeBytes { try BTFTypes.parse($0, source: "cut") }) { error in
+        XCTAssertThrowsError(try BTFTypes(bytes: btf, source: "cut")) { error in
             XCTAssertNotNil(error as? BTFTypes.BTFError)
         }
     }

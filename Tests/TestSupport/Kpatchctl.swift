@@ -9,6 +9,14 @@ public struct KpatchctlBinary {
         try runCommand([bed.releaseBinary.path] + arguments, in: dir)
     }
 
+    /// `kpatchctl build DIFF` for the pinned kernel itself, with the test bed's
+    /// debug vmlinux, its modules and the prepared kernel tree shared by every test
+    /// (`.testbed/build-cache`).
+    public func buildKernelPatch(diff: URL, output: URL, extra: [String] = []) throws -> CommandResult {
+        try run(["build", diff.path, "--kernel", bed.kernelRelease, "--vmlinux", bed.debugVmlinux.path,
+                 "--modules-dir", bed.modulesDir.path, "--cache", bed.buildCache.path, "-o", output.path] + extra)
+    }
+
     /// `kpatchctl build DIFF --module-src DIR` for the pinned kernel, with the test
     /// bed's debug vmlinux and a cache under `cache`.
     public func buildModulePatch(diff: URL, moduleSource: URL, output: URL, cache: URL,

@@ -39,6 +39,9 @@ public struct TestBed {
     }
     public var kernelDir: URL { cache.appendingPathComponent("kernel/\(kernelRelease)") }
     public var debugVmlinux: URL { kernelDir.appendingPathComponent("dbg/vmlinux-\(kernelRelease)") }
+    public var modulesDir: URL { kernelDir.appendingPathComponent("image/lib/modules/\(kernelRelease)") }
+    /// The build cache shared by the tests (the prepared kernel tree lives there).
+    public var buildCache: URL { cache.appendingPathComponent("build-cache") }
     public var releaseBinary: URL { root.appendingPathComponent(".build/release/kpatchctl") }
     public func script(_ name: String) -> URL { root.appendingPathComponent("scripts/\(name)") }
 

@@ -3,31 +3,7 @@ import TestSupport
 import PatchCore
 
 /// apply and revert against the real livepatch core, with kpvictim as the target.
-final class ApplyRevertVMTests: XCTestCase {
-    private static var modules: Result<RuntimeFixtures.Modules, Error>!
-
-    override class func setUp() {
-        modules = Result { try RuntimeFixtures.build() }
-    }
-
-    override class func tearDown() {
-        (try? modules.get())?.remove()
-    }
-
-    private func boot(_ label: String, _ script: String, timeout: Int = 150) throws -> TestVM.Outcome {
-        let modules = try Self.modules.get()
-        let vm = TestVM()
-        let payload = try vm.payload(label, script: script, files: modules.payloadFiles)
-        defer { try? FileManager.default.removeItem(at: payload) }
-        return try vm.run(payload: payload, timeout: timeout)
-    }
-
-    private func assertPassed(_ outcome: TestVM.Outcome, _ names: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(outcome.passed, outcome.report, file: file, line: line)
-        for name in names {
-            XCTAssertTrue(outcome.passed(name), "check \(name) did not pass:\n\(outcome.report)", file: file, line: line)
-        }
-    }
+final class ApplyRevertVMTests: RuntimeVMTestCase {
 
     /// apply fixes /proc/kpvictim; status shows the patch enabled with no blockers
     /// and its JSON matches sysfs; revert makes it buggy again and unloads it.
@@ -35,7 +11,7 @@ final class ApplyRevertVMTests: XCTestCase {
         let outcome = try boot("apply-revert", """
             check insmod-kpvictim insmod /payload/kpvictim.ko
             expect_eq buggy-before "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
-            kpatchctl apply --foreign /payload/livepatch_sum.ko > /tmp/apply.out 2>&1; rc=$?
+            kpatchctl apply /payload/livepatch_sum.ko > /tmp/apply.out 2>&1; rc=$?
             cat /tmp/apply.out
             expect_eq apply-exit "$rc" 0
             expect_match apply-says-patched "$(cat /tmp/apply.out)" "^patched: livepatch_sum is enabled"
@@ -81,7 +57,7 @@ final class ApplyRevertVMTests: XCTestCase {
     /// takes effect when the module loads.
     func testPatchAppliedBeforeItsTargetLoads() throws {
         let outcome = try boot("late-target", """
-            kpatchctl apply --foreign /payload/livepatch_sum.ko; rc=$?
+            kpatchctl apply /payload/livepatch_sum.ko; rc=$?
             expect_eq apply-exit "$rc" 0
             expect_eq object-not-patched "$(cat /sys/kernel/livepatch/livepatch_sum/kpvictim/patched)" 0
             expect_match status-not-loaded "$(kpatchctl status)" "kpvictim \\\\(not loaded\\\\)"
@@ -128,19 +104,29 @@ final class ApplyRevertVMTests: XCTestCase {
             echo "$out"
             expect_eq garbage-exit "$rc" 2
             expect_match garbage-json "$out" '"error":".*is not an ELF file'
-            out=$(kpatchctl apply --foreign /payload/unknown_symbol.ko 2>&1); rc=$?
+            out=$(kpatchctl apply /payload/unknown_symbol.ko 2>&1); rc=$?
             echo "$out"
             expect_eq kernel-refusal-exit "$rc" 3
             expect_match kernel-refusal-message "$out" "the kernel refused to load /payload/unknown_symbol.ko: .*\\(ENOENT\\)\\. The module needs a symbol"
             nothing_loaded kernel-refusal-nothing-loaded
+            out=$(kpatchctl apply /payload/foreign_sum.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq foreign-exit "$rc" 2
+            expect_match foreign-message "$out" "carries no kpatchctl metadata.*pass --foreign"
+            nothing_loaded foreign-nothing-loaded
             out=$(kpatchctl apply /payload/kpvictim.ko 2>&1); rc=$?
             echo "$out"
             expect_eq not-livepatch-exit "$rc" 2
             expect_match not-livepatch-message "$out" "not a livepatch module"
             nothing_loaded all-nothing-loaded
             expect_eq still-buggy "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
+            out=$(kpatchctl apply --foreign /payload/foreign_sum.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq foreign-applied-exit "$rc" 0
+            expect_eq foreign-applied "$(grep sum /proc/kpvictim)" "sum(1..10) = 55"
             """)
-        assertPassed(outcome, ["missing-exit", "missing-message", "missing-nothing-loaded", "truncated-exit",
+        assertPassed(outcome, ["foreign-exit", "foreign-message", "foreign-nothing-loaded", "foreign-applied-exit", "foreign-applied",
+                               "missing-exit", "missing-message", "missing-nothing-loaded", "truncated-exit",
                                "truncated-message", "truncated-nothing-loaded", "corrupt-exit", "corrupt-message",
                                "corrupt-nothing-loaded", "corrupt-names-file", "kernel-refusal-exit", "kernel-refusal-message",
                                "kernel-refusal-nothing-loaded", "garbage-exit", "garbage-json", "not-livepatch-exit",

@@ -56,11 +56,8 @@ final class ModulePatchEndToEndTests: XCTestCase {
             if grep -q livepatch_fix /proc/modules; then fail unloaded "still in /proc/modules"; else pass unloaded; fi
             """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch])
         let outcome = try vm.run(payload: payload, timeout: 150)
-        XCTAssertTrue(outcome.passed, outcome.report)
-        for name in ["buggy", "info-in-guest", "apply-exit", "no-kthread-warning", "fixed", "enabled",
-                     "status-shows-patch", "revert", "buggy-again", "nothing-loaded", "unloaded"] {
-            XCTAssertTrue(outcome.passed(name), "\(name):\n\(outcome.report)")
-        }
+        XCTAssertChecksPassed(outcome, ["buggy", "info-in-guest", "apply-exit", "no-kthread-warning", "fixed", "enabled",
+                     "status-shows-patch", "revert", "buggy-again", "nothing-loaded", "unloaded"])
         // status --json as the guest printed it: it parses and says what sysfs said.
         let console = outcome.consoleLog.replacingOccurrences(of: "\r", with: "")
         let json = try XCTUnwrap(console.components(separatedBy: "STATUS-JSON-BEGIN\n").last?
@@ -86,10 +83,7 @@ final class ModulePatchEndToEndTests: XCTestCase {
             expect_eq still-buggy "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
             """, files: ["kpvictim.ko": other.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch])
         let outcome = try vm.run(payload: payload, timeout: 120)
-        XCTAssertTrue(outcome.passed, outcome.report)
-        for name in ["refused-exit", "names-build-id", "nothing-loaded", "still-buggy"] {
-            XCTAssertTrue(outcome.passed(name), "\(name):\n\(outcome.report)")
-        }
+        XCTAssertChecksPassed(outcome, ["refused-exit", "names-build-id", "nothing-loaded", "still-buggy"])
     }
 
     func testPatchReachableFromUnconvertedKthreadIsRefusedUnlessAllowed() throws {
@@ -113,9 +107,6 @@ final class ModulePatchEndToEndTests: XCTestCase {
             if [ $(( (t2 - t1) % 2 )) -eq 0 ] && [ "$t2" -gt "$t1" ]; then pass ticks-by-two; else fail ticks-by-two "$t1 -> $t2"; fi
             """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_tick.ko": patch])
         let outcome = try vm.run(payload: payload, timeout: 150)
-        XCTAssertTrue(outcome.passed, outcome.report)
-        for name in ["refused-exit", "names-kthread", "names-path", "nothing-loaded", "allowed-exit", "says-allowed", "ticks-by-two"] {
-            XCTAssertTrue(outcome.passed(name), "\(name):\n\(outcome.report)")
-        }
+        XCTAssertChecksPassed(outcome, ["refused-exit", "names-kthread", "names-path", "nothing-loaded", "allowed-exit", "says-allowed", "ticks-by-two"])
     }
 }

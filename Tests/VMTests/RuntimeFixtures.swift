@@ -1,3 +1,4 @@
+import XCTest
 import Foundation
 import TestSupport
 import PatchCore
@@ -8,15 +9,21 @@ enum RuntimeFixtures {
     struct Modules {
         let directories: [URL]
         let kpvictim: URL
+        /// `kpatchctl build examples/kpvictim/fix.diff --name livepatch_sum`.
         let livepatchSum: URL
+        /// `kpatchctl build examples/kpvictim/wait.diff --name livepatch_wait`:
+        /// kpvictim_wait_show answers "patched" without waiting.
         let livepatchWait: URL
         /// livepatch_wait.ko with its import of seq_puts renamed to seq_putz: the
         /// kernel refuses it (Unknown symbol, ENOENT) after every preflight passed.
         let unknownSymbol: URL
+        /// A livepatch module written by hand (Tests/Fixtures/livepatch-sum): no
+        /// kpatchctl metadata, so apply needs --foreign.
+        let foreign: URL
 
         var payloadFiles: [String: URL] {
             ["kpvictim.ko": kpvictim, "livepatch_sum.ko": livepatchSum, "livepatch_wait.ko": livepatchWait,
-             "unknown_symbol.ko": unknownSymbol]
+             "unknown_symbol.ko": unknownSymbol, "foreign_sum.ko": foreign]
         }
 
         func remove() {
@@ -24,27 +31,37 @@ enum RuntimeFixtures {
         }
     }
 
-    /// Builds the modules into scratch directories; the caller removes them.
+    /// Builds kpvictim as the user deploys it and the patches for it with
+    /// `kpatchctl build`, into scratch directories the caller removes.
     static func build() throws -> Modules {
         let bed = TestBed.shared
         let kbuild = KbuildModule()
         let victim = try kbuild.build("kpvictim", sources: bed.root.appendingPathComponent("examples/kpvictim"))
-        let sum = try kbuild.build("livepatch-sum", sources: bed.root.appendingPathComponent("Tests/Fixtures/livepatch-sum"))
-        let wait = try kbuild.build("livepatch-wait", sources: bed.root.appendingPathComponent("Tests/Fixtures/livepatch-wait"))
-        let waitModule = wait.appendingPathComponent("livepatch_wait.ko")
-        var bytes = try Data(contentsOf: waitModule)
+        let patches = try bed.scratch("runtime-patches")
+        func patch(_ diff: String, _ name: String) throws -> URL {
+            let out = patches.appendingPathComponent("\(name).ko")
+            let result = try KpatchctlBinary().buildModulePatch(
+                diff: bed.root.appendingPathComponent("examples/kpvictim/\(diff)"), moduleSource: victim, output: out,
+                cache: patches.appendingPathComponent("cache"), extra: ["--name", name])
+            guard result.status == 0 else { throw TestBedError.commandFailed("kpatchctl build \(diff)", result.status, result.output) }
+            return out
+        }
+        let sum = try patch("fix.diff", "livepatch_sum")
+        let wait = try patch("wait.diff", "livepatch_wait")
+        var bytes = try Data(contentsOf: wait)
         let from = Data("seq_puts\0".utf8), to = Data("seq_putz\0".utf8)
         var renamed = 0
         while let range = bytes.range(of: from) {
             bytes.replaceSubrange(range, with: to)
             renamed += 1
         }
-        guard renamed > 0 else { throw TestBedError.commandFailed("no seq_puts in \(waitModule.path)", 1, "") }
-        let unknown = wait.appendingPathComponent("unknown_symbol.ko")
+        guard renamed > 0 else { throw TestBedError.commandFailed("no seq_puts in \(wait.path)", 1, "") }
+        let unknown = patches.appendingPathComponent("unknown_symbol.ko")
         try bytes.write(to: unknown)
-        return Modules(directories: [victim, sum, wait], kpvictim: victim.appendingPathComponent("kpvictim.ko"),
-                       livepatchSum: sum.appendingPathComponent("livepatch_sum.ko"), livepatchWait: waitModule,
-                       unknownSymbol: unknown)
+        let foreign = try kbuild.build("livepatch-sum", sources: bed.root.appendingPathComponent("Tests/Fixtures/livepatch-sum"))
+        return Modules(directories: [victim, patches, foreign], kpvictim: victim.appendingPathComponent("kpvictim.ko"),
+                       livepatchSum: sum, livepatchWait: wait, unknownSymbol: unknown,
+                       foreign: foreign.appendingPathComponent("livepatch_sum.ko"))
     }
 
     /// Guest lines `KPJSON <label> <json>` carry JSON out through the console.
@@ -62,5 +79,31 @@ enum RuntimeFixtures {
         let prefix = "KPVAR \(name)="
         return outcome.consoleLog.replacingOccurrences(of: "\r", with: "").split(separator: "\n")
             .first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
+}
+
+/// A VM test class whose guests get kpvictim and the runtime's patches
+/// (RuntimeFixtures), built once per class.
+class RuntimeVMTestCase: XCTestCase {
+    private static var modules: Result<RuntimeFixtures.Modules, Error>!
+
+    override class func setUp() {
+        modules = Result { try RuntimeFixtures.build() }
+    }
+
+    override class func tearDown() {
+        (try? modules.get())?.remove()
+    }
+
+    func boot(_ label: String, _ script: String, timeout: Int = 180) throws -> TestVM.Outcome {
+        let modules = try Self.modules.get()
+        let vm = TestVM()
+        let payload = try vm.payload(label, script: script, files: modules.payloadFiles)
+        defer { try? FileManager.default.removeItem(at: payload) }
+        return try vm.run(payload: payload, timeout: timeout)
+    }
+
+    func assertPassed(_ outcome: TestVM.Outcome, _ names: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertChecksPassed(outcome, names, file: file, line: line)
     }
 }

@@ -4,31 +4,7 @@ import PatchCore
 
 /// Transitions that wait for a task: the /proc/kpvictim_wait reader sleeps in
 /// kpvictim_wait_release with kpvictim_wait_show (the patched function) on its stack.
-final class TransitionVMTests: XCTestCase {
-    private static var modules: Result<RuntimeFixtures.Modules, Error>!
-
-    override class func setUp() {
-        modules = Result { try RuntimeFixtures.build() }
-    }
-
-    override class func tearDown() {
-        (try? modules.get())?.remove()
-    }
-
-    private func boot(_ label: String, _ script: String, timeout: Int = 180) throws -> TestVM.Outcome {
-        let modules = try Self.modules.get()
-        let vm = TestVM()
-        let payload = try vm.payload(label, script: script, files: modules.payloadFiles)
-        defer { try? FileManager.default.removeItem(at: payload) }
-        return try vm.run(payload: payload, timeout: timeout)
-    }
-
-    private func assertPassed(_ outcome: TestVM.Outcome, _ names: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(outcome.passed, outcome.report, file: file, line: line)
-        for name in names {
-            XCTAssertTrue(outcome.passed(name), "check \(name) did not pass:\n\(outcome.report)", file: file, line: line)
-        }
-    }
+final class TransitionVMTests: RuntimeVMTestCase {
 
     /// Starts a sleeping reader and `apply --timeout T` in the background; waits
     /// until the transition runs.
@@ -38,7 +14,7 @@ final class TransitionVMTests: XCTestCase {
         cat /proc/kpvictim_wait > /tmp/reader.out & reader=$!
         echo "KPVAR reader=$reader"
         wait_for 5 grep -q kpvictim_wait_release /proc/$reader/stack
-        kpatchctl apply --foreign --timeout \(timeout) /payload/livepatch_wait.ko > /tmp/apply.out 2>&1 &
+        kpatchctl apply --timeout \(timeout) /payload/livepatch_wait.ko > /tmp/apply.out 2>&1 &
         applier=$!
         wait_for 10 grep -q 1 /sys/kernel/livepatch/livepatch_wait/transition
         expect_eq transition-running "$(cat /sys/kernel/livepatch/livepatch_wait/transition)" 1
@@ -58,7 +34,7 @@ final class TransitionVMTests: XCTestCase {
             expect_match status-stack-check-reason "$status" "last stack check: EADDRINUSE: a patched function is on its stack"
             echo "KPJSON running $(kpatchctl status --json)"
             echo "KPVAR sysfs=$(cat /sys/kernel/livepatch/livepatch_wait/enabled)$(cat /sys/kernel/livepatch/livepatch_wait/transition) $(cat /proc/$reader/patch_state)"
-            out=$(kpatchctl apply --foreign /payload/livepatch_sum.ko 2>&1); rc=$?
+            out=$(kpatchctl apply /payload/livepatch_sum.ko 2>&1); rc=$?
             echo "$out"
             expect_eq second-apply-exit "$rc" 2
             expect_match second-apply-message "$out" "livepatch livepatch_wait is in transition \\\\(patching\\\\)"
@@ -151,7 +127,7 @@ final class TransitionVMTests: XCTestCase {
     /// revert then reverses it, waits until the kernel is done and unloads.
     func testNoRevertLeavesItRunningUntilReverted() throws {
         let outcome = try boot("blocked-no-revert", startBlockedApply(timeout: 3).replacingOccurrences(
-            of: "apply --foreign --timeout 3", with: "apply --foreign --no-revert --timeout 3") + """
+            of: "apply --timeout 3", with: "apply --no-revert --timeout 3") + """
             wait $applier; rc=$?
             cat /tmp/apply.out
             expect_eq apply-exit "$rc" 5

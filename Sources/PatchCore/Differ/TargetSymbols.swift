@@ -54,8 +54,18 @@ public final class TargetSymbols {
                 blocks[blocks.count - 1].symbols[s.name, default: []].append(s.index)
             }
         }
+        // Distribution modules are stripped of STT_FILE symbols: the whole module
+        // is then one block (same-named statics in it stay ambiguous and refuse).
+        if blocks.isEmpty, object.fileType == .relocatable {
+            var all: [String: [Int]] = [:]
+            for s in symbols where s.isLocal && visible(s) { all[s.name, default: []].append(s.index) }
+            blocks = [(Self.wholeModuleBlock, all)]
+        }
         fileBlocks = blocks
     }
+
+    /// The block name standing for every local of a module without file symbols.
+    static let wholeModuleBlock = ""
 
     /// Where a symbol of the patched translation unit lives in the target.
     public struct Location: Equatable {
@@ -68,7 +78,7 @@ public final class TargetSymbols {
     func fileBlock(sourceFile: String, localNames: Set<String>) -> Int? {
         var best: (index: Int, score: Int)? = nil
         var tie = false
-        for (i, block) in fileBlocks.enumerated() where block.file == sourceFile {
+        for (i, block) in fileBlocks.enumerated() where block.file == sourceFile || block.file == Self.wholeModuleBlock {
             let score = localNames.reduce(0) { $0 + (block.symbols[$1] == nil ? 0 : 1) }
             if best == nil || score > best!.score { best = (i, score); tie = false } else if score == best!.score { tie = true }
         }

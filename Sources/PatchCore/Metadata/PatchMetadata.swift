@@ -13,20 +13,9 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
         }
     }
 
-    /// One function the patch replaces, as the livepatch core names it.
-    public struct Function: Codable, Equatable, Sendable {
-        public var object: String
-        public var name: String
-        public var sympos: Int
-        /// The replacement's symbol inside the patch module.
-        public var newSymbol: String
-        public init(object: String, name: String, sympos: Int, newSymbol: String) {
-            self.object = object
-            self.name = name
-            self.sympos = sympos
-            self.newSymbol = newSymbol
-        }
-    }
+    /// One function the patch replaces, as the livepatch core names it (the
+    /// differ's result, recorded as is).
+    public typealias Function = ReplacedFunction
 
     public var formatVersion: UInt16 = PatchMetadataFormat.currentVersion
     public var requiredFeatures: PatchFeatures = []

@@ -3,7 +3,7 @@ import Foundation
 /// A kernel module file (.ko) as the loader and the user see it: its .modinfo
 /// fields, its GNU build id, its undefined symbols, and kpatchctl's metadata
 /// when it is a patch module.
-public struct KernelModuleFile {
+public struct KernelModuleFile: Sendable {
     public let path: String
     /// `.modinfo` key/value pairs in file order (keys may repeat, e.g. `depends`).
     public let modinfo: [(key: String, value: String)]

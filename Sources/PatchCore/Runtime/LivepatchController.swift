@@ -63,7 +63,7 @@ public struct LivepatchController {
     public var lockPath = TransitionLock.defaultPath
     public var follower = TransitionFollower()
     /// Offset of task_struct.pid for the stack-check probe; read from BTF by default.
-    public var taskPidOffset: Int? = KernelBTF()?.memberOffset(structure: "task_struct", member: "pid")
+    public var taskPidOffset: Int? = (try? BTFTypes(rawFile: BTFTypes.kernelPath))?.memberOffset(structure: "task_struct", member: "pid")
     public var useTracefs = true
 
     public init() {}

@@ -6,7 +6,7 @@ import TestSupport
 /// Member offsets read from the target kernel's BTF (the .BTF section of the
 /// debug vmlinux, the blob /sys/kernel/btf/vmlinux serves) against offsetof() as
 /// gcc computes it with the pinned headers.
-final class KernelBTFTests: XCTestCase {
+final class BTFMemberOffsetTests: XCTestCase {
     func testTaskStructOffsetsMatchTheCompiler() throws {
         let bed = TestBed.shared
         let built = try KbuildModule().build("task-offsets", sources: bed.root.appendingPathComponent("Tests/Fixtures/task-offsets"))
@@ -22,7 +22,7 @@ final class KernelBTFTests: XCTestCase {
 
         let blob = built.appendingPathComponent("vmlinux.btf")
         try runChecked(["objcopy", "-O", "binary", "--only-section=.BTF", bed.debugVmlinux.path, blob.path])
-        let btf = try XCTUnwrap(KernelBTF(path: blob.path))
+        let btf = try BTFTypes(rawFile: blob.path)
         for (member, offset) in expected {
             XCTAssertEqual(btf.memberOffset(structure: "task_struct", member: member), offset, member)
         }
@@ -31,7 +31,7 @@ final class KernelBTFTests: XCTestCase {
     }
 
     func testRejectsBytesWithoutTheMagic() {
-        XCTAssertNil(KernelBTF(bytes: Array(repeating: 0, count: 64)))
-        XCTAssertNil(KernelBTF(bytes: [0x9f, 0xeb]))
+        XCTAssertThrowsError(try BTFTypes(bytes: Array(repeating: 0, count: 64), source: "zeros"))
+        XCTAssertThrowsError(try BTFTypes(bytes: [0x9f, 0xeb], source: "short"))
     }
 }

@@ -1,0 +1,67 @@
+import XCTest
+import TestSupport
+
+/// Patches of the pinned Debian kernel itself, built from diffs against its own
+/// source (only the touched objects), applied and reverted in the VM.
+final class KernelPatchEndToEndTests: XCTestCase {
+    func testVmlinuxAndInTreeModulePatches() throws {
+        let bed = TestBed.shared
+        let work = try bed.scratch("kernel-e2e")
+        defer { try? FileManager.default.removeItem(at: work) }
+        var files: [String: URL] = [:]
+        var builds: [String: String] = [:]
+        for name in ["cmdline", "meminfo", "kallsyms-sympos", "binfmt-misc", "kswapd"] {
+            let out = work.appendingPathComponent("\(name).ko")
+            let result = try KpatchctlBinary().buildKernelPatch(
+                diff: bed.root.appendingPathComponent("examples/vmlinux/\(name).diff"), output: out,
+                extra: ["--name", "lp_" + name.replacingOccurrences(of: "-", with: "_")])
+            XCTAssertEqual(result.status, 0, "\(name):\n\(result.output)")
+            builds[name] = result.output
+            files["\(name).ko"] = out
+        }
+        XCTAssertTrue(builds["cmdline"]!.contains("vmlinux: cmdline_proc_show"), builds["cmdline"]!)
+        XCTAssertTrue(builds["kallsyms-sympos"]!.contains("vmlinux: s_show,2"), builds["kallsyms-sympos"]!)
+        XCTAssertTrue(builds["binfmt-misc"]!.contains("binfmt_misc: bm_status_read"), builds["binfmt-misc"]!)
+        XCTAssertTrue(builds["kswapd"]!.contains("kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"), builds["kswapd"]!)
+
+        let vm = TestVM()
+        let payload = try vm.payload("kernel-e2e", script: """
+            before=$(cat /proc/cmdline)
+            check apply-cmdline kpatchctl apply /payload/cmdline.ko
+            expect_eq cmdline-patched "$(cat /proc/cmdline)" "$before kpatchctl=live"
+            check revert-cmdline kpatchctl revert lp_cmdline
+            expect_eq cmdline-reverted "$(cat /proc/cmdline)" "$before"
+
+            check apply-meminfo kpatchctl apply /payload/meminfo.ko
+            expect_match meminfo-patched "$(grep Kpatchctl /proc/meminfo)" "^KpatchctlTotal: +[0-9]+ kB$"
+            check revert-meminfo kpatchctl revert lp_meminfo
+            expect_eq meminfo-reverted "$(grep -c Kpatchctl /proc/meminfo)" "0"
+
+            check apply-kallsyms kpatchctl apply /payload/kallsyms-sympos.ko
+            check kallsyms-sympos-2 test -d /sys/kernel/livepatch/lp_kallsyms_sympos/vmlinux/s_show,2
+            expect_match kallsyms-patched "$(head -n 1 /proc/kallsyms)" " kpatched$"
+            expect_match vmallocinfo-untouched "$(head -n 1 /proc/vmallocinfo)" "^0x"
+            check revert-kallsyms kpatchctl revert lp_kallsyms_sympos
+            if head -n 1 /proc/kallsyms | grep -q kpatched; then fail kallsyms-reverted "still patched"; else pass kallsyms-reverted; fi
+
+            insmod /lib/modules/$(uname -r)/kernel/fs/binfmt_misc.ko
+            mount -t binfmt_misc none /proc/sys/fs/binfmt_misc
+            expect_eq binfmt-before "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled"
+            check apply-binfmt kpatchctl apply /payload/binfmt-misc.ko
+            expect_eq binfmt-patched "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled (kpatched)"
+            check revert-binfmt kpatchctl revert lp_binfmt_misc
+            expect_eq binfmt-reverted "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled"
+
+            out=$(kpatchctl apply /payload/kswapd.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq kswapd-refused "$rc" "2"
+            expect_match kswapd-names-kthread "$out" "\\\\(kswapd0\\\\), entry kswapd"
+            expect_match kswapd-names-path "$out" "kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"
+            expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            """, files: files)
+        defer { try? FileManager.default.removeItem(at: payload) }
+        let outcome = try vm.run(payload: payload, timeout: 240, modules: ["kernel/fs/binfmt_misc.ko"])
+        XCTAssertTrue(outcome.passed, outcome.report)
+        XCTAssertEqual(outcome.checks.count, 23, "every check ran:\n\(outcome.report)")
+    }
+}
