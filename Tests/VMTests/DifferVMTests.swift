@@ -97,3 +97,50 @@ final class DifferVmlinuxVMTests: XCTestCase {
         XCTAssertTrue(outcome.passed("cmdline-lines-after"), outcome.report)
     }
 }
+
+/// Every changed corpus case, live: the original module with the patch
+/// applied must print what the patched module prints when loaded fresh.
+final class DifferCorpusVMTests: XCTestCase {
+    func testLivePatchedModulesBehaveLikeThePatchedBuild() throws {
+        let bed = TestBed.shared
+        // The patched build of vmlinux_nonexported cannot load: it calls a non-exported function.
+        let cases = CorpusCase.all(bed: bed).filter { $0.expectation.outcome == .changed && $0.name != "vmlinux_nonexported" }
+        XCTAssertGreaterThanOrEqual(cases.count, 20)
+        var files: [String: URL] = [:]
+        var script = """
+            run_case() {  # run_case CASE
+                m=kpc_$1
+                if insmod /payload/$1.patched.ko; then
+                    want=$(cat /proc/$m); rmmod $m
+                    insmod /payload/$m.ko; before=$(cat /proc/$m); rmmod $m
+                    [ "$before" != "$want" ] && pass "$1-output-differs"
+                    insmod /payload/$m.ko
+                    if insmod /payload/lp_$1.ko && wait_for 20 sh -c "[ \\"\\$(cat /sys/kernel/livepatch/lp_$1/transition)\\" = 0 ]"; then
+                        expect_eq "$1" "$(cat /proc/$m)" "$want"
+                    else fail "$1" "patch did not load or finish its transition: $(dmesg | tail -n 3)"; fi
+                else fail "$1" "the patched build does not load"; fi
+            }
+
+            """
+        for corpusCase in cases {
+            let (module, patch) = try LivepatchFixture.build(caseName: corpusCase.name, bed: bed)
+            let compiled = try corpusCase.compile(bed: bed)
+            files["\(corpusCase.moduleName).ko"] = module
+            files["\(corpusCase.name).patched.ko"] = compiled.patchedDir.appendingPathComponent("\(corpusCase.moduleName).ko")
+            files["lp_\(corpusCase.name).ko"] = patch
+            script += "run_case \(corpusCase.name)\n"
+        }
+        script += "expect_eq no-oops \"$(dmesg | grep -c -E 'Oops|BUG:|general protection')\" 0\n"
+        let vm = TestVM()
+        let payload = try vm.payload("differ-corpus", script: script, files: files)
+        defer { try? FileManager.default.removeItem(at: payload) }
+        let outcome = try vm.run(payload: payload, timeout: 400)
+        XCTAssertTrue(outcome.passed, outcome.report)
+        for corpusCase in cases { XCTAssertTrue(outcome.passed(corpusCase.name), "\(corpusCase.name):\n\(outcome.failedChecks)") }
+        XCTAssertTrue(outcome.passed("no-oops"), outcome.report)
+        // The comparison means something: for most cases the fix is visible in the output.
+        let visible = cases.filter { outcome.passed("\($0.name)-output-differs") }.count
+        XCTAssertGreaterThanOrEqual(visible, cases.count / 2, "only \(visible) of \(cases.count) cases show the fix in their output")
+        print("differ corpus in the VM: \(cases.count) cases patched live, \(visible) with a visible change")
+    }
+}

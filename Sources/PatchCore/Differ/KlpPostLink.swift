@@ -61,6 +61,7 @@ public struct KlpPostLink {
             }
             let placeSymbol = symbols[place.symbolIndex], nameSymbol = symbols[name.symbolIndex]
             guard placeSymbol.isInSection, Int(placeSymbol.sectionIndex) < object.sections.count,
+                  ![recordsSection.index, stringsSection.index, recordRelocations?.index].contains(Int(placeSymbol.sectionIndex)),
                   Int(nameSymbol.sectionIndex) == stringsSection.index else {
                 throw PostLinkError.badRecord(file: path, record: record, what: "a field points outside its section")
             }
@@ -82,10 +83,8 @@ public struct KlpPostLink {
         // Drop the records, then add the klp symbols and sections.
         var removed: Set<Int> = [recordsSection.index, stringsSection.index]
         if let recordRelocations { removed.insert(recordRelocations.index) }
-        let oldIndex = Dictionary(uniqueKeysWithValues: image.sections.indices.map { ($0, $0) })
-        var newIndex: [Int: Int] = [:]
-        var kept = 0
-        for i in oldIndex.keys.sorted() where !removed.contains(i) { newIndex[i] = kept; kept += 1 }
+        // Sections after a removed one move down by the number removed before them.
+        func newIndex(_ old: Int) -> Int { old - removed.filter { $0 < old }.count }
         image = try image.removingSections(removed, file: path)
 
         var all = image.symbols
@@ -102,7 +101,7 @@ public struct KlpPostLink {
         var bySection: [String: (target: Int, relocations: [ELFRelocation])] = [:]
         for e in entries {
             let objectName = e.name.dropFirst(".klp.sym.".count).prefix { $0 != "." }
-            let target = newIndex[e.section]!
+            let target = newIndex(e.section)
             let sectionName = ".klp.rela.\(objectName).\(image.sections[target].name.drop { $0 == "." })"
             bySection[sectionName, default: (target, [])].relocations.append(
                 ELFRelocation(offset: e.offset, type: e.type, symbolIndex: klpIndex[e.name]!, addend: e.addend))
