@@ -14,6 +14,7 @@ public enum BuildError: Error, CustomStringConvertible {
     case diffTouchesNothingBuilt(paths: [String])
     case noModule(dir: String)
     case objectNotInModule(object: String)
+    case notConfigured(object: String)
     case refused([Refusal])
     case noChange
     case verification(String)
@@ -39,6 +40,8 @@ public enum BuildError: Error, CustomStringConvertible {
             return "the diff changes \(paths.joined(separator: ", ")), which no object of the module is built from: nothing to patch"
         case .noModule(let dir):
             return "\(dir) builds no kernel module (no *.mod after the Kbuild run): is it an out-of-tree module directory?"
+        case .notConfigured(let object):
+            return "\(object) is not built in this kernel's configuration: the running kernel has no code from it to patch"
         case .objectNotInModule(let object):
             return "\(object) is not linked into any module of the tree"
         case .refused(let refusals):

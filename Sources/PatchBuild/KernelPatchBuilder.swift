@@ -40,23 +40,28 @@ public final class KernelPatchBuilder {
         let originals = work.appendingPathComponent("original"), patched = work.appendingPathComponent("patched")
         let applier = DiffApplier(diff: diff, diffFile: request.diffFile)
         try clock.run(.patch) { try applier.check(tree.dir, copyOf: tree.dir) }
-        try clock.run(.originalBuild) {
-            try tree.build(scope.objects, stage: .originalBuild)
-            try copy(scope.objects, from: tree.dir, to: originals)
+        let objects = try clock.run(.originalBuild) { () -> [String] in
+            let candidates = try scope.candidateObjects(graph: { try tree.includeGraph() }, limit: request.maxObjectsPerHeader)
+            let built = try tree.buildConfigured(candidates, stage: .originalBuild)
+            if let missing = scope.objects.first(where: { !built.contains($0) }) {
+                throw BuildError.notConfigured(object: missing)
+            }
+            try copy(built, from: tree.dir, to: originals)
+            return built
         }
         try clock.run(.rebuild) {
             let backup = work.appendingPathComponent("backup")
             try copy(diff.touchedPaths, from: tree.dir, to: backup)
             defer { try? restore(diff.touchedPaths, from: backup, to: tree.dir) }
             try applier.apply(to: tree.dir, copyOf: tree.dir)
-            try tree.build(scope.objects, stage: .rebuild)
-            try copy(scope.objects, from: tree.dir, to: patched)
+            try tree.build(objects, stage: .rebuild)
+            try copy(objects, from: tree.dir, to: patched)
         }
-        clock.note(.rebuild, "rebuilt \(scope.objects.joined(separator: ", "))")
+        clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", "))")
 
         var pairs: [PatchAssembler.ObjectPair] = []
         var targets: [String: String?] = [:]
-        for object in scope.objects {
+        for object in objects {
             let owner = try tree.owner(of: object)
             let symbols: URL
             switch owner {
@@ -100,7 +105,7 @@ public final class KernelPatchBuilder {
             output: output.path, patchName: patchName, targetObject: Set(pairs.map(\.livepatchObject)).sorted().joined(separator: ","),
             targetBuildID: metadata.targets.count == 1 ? metadata.targets[0].buildID : nil, functions: functions,
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
-            rebuiltObjects: scope.objects, originalBuildCached: true, kthreadWarnings: analysis.warnings,
+            rebuiltObjects: objects, originalBuildCached: true, kthreadWarnings: analysis.warnings,
             stages: clock.times)
     }
 

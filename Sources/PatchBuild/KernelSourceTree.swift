@@ -1,4 +1,5 @@
 import Foundation
+import PatchCore
 
 /// The target kernel's source tree, prepared once per release into the cache so
 /// that single objects build: the sources (Debian's linux-source tarball or a
@@ -74,6 +75,37 @@ struct KernelSourceTree {
 
     /// Builds the objects (paths relative to the tree, e.g. fs/proc/cmdline.o).
     func build(_ objects: [String], stage: BuildStage) throws { try make(stage, objects) }
+
+    /// Builds what this configuration builds of `objects` and returns those;
+    /// objects Kbuild has no rule for (not configured) are left out. Any other
+    /// failure is an error.
+    func buildConfigured(_ objects: [String], stage: BuildStage) throws -> [String] {
+        let jobs = ProcessInfo.processInfo.activeProcessorCount
+        let result = try CommandRunner.run(["make", "-s", "-k", "-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
+                                            "KCFLAGS=\(Self.kcflags)"] + objects)
+        let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
+        let errors = result.output.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Error ") }
+            .filter { line in !unconfigured.contains { line.contains($0) } }
+        guard result.status == 0 || errors.isEmpty else {
+            throw BuildError.commandFailed(stage: stage, command: "make \(objects.joined(separator: " "))",
+                                           status: result.status, output: result.output)
+        }
+        return objects.filter { !unconfigured.contains($0) }
+    }
+
+    /// The tree's `#include` graph, read once per prepared tree (grep) and cached
+    /// beside it.
+    func includeGraph() throws -> IncludeGraph {
+        let cached = dir.deletingLastPathComponent().appendingPathComponent("includes.txt")
+        if !FileManager.default.fileExists(atPath: cached.path) {
+            let output = try CommandRunner.check(.prepare, ["grep", "-rE", "--include=*.c", "--include=*.h",
+                                                            "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]", "."], in: dir)
+            try output.write(to: cached, atomically: true, encoding: .utf8)
+        }
+        let text = try String(contentsOf: cached, encoding: .utf8)
+        let fm = FileManager.default
+        return IncludeGraph(grepLines: text.split(separator: "\n")) { fm.fileExists(atPath: dir.appendingPathComponent($0).path) }
+    }
 
     /// vmlinux or the module an object was compiled for (`-DMODULE` and
     /// `-DKBUILD_MODNAME` in its `.o.cmd`).

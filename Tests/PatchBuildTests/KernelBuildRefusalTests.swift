@@ -19,6 +19,10 @@ final class KernelBuildRefusalTests: XCTestCase {
         try refuse("refused-asm.diff", saying: ["arch/x86/lib/clear_page_64.S", "assembly cannot be live-patched"])
     }
 
+    func testHeaderIncludedEverywhereIsRefusedWithTheCount() throws {
+        try refuse("refused-wide-header.diff", saying: ["include/linux/kernel.h is included by", "C files (more than 32)"])
+    }
+
     func testInitCodeIsRefused() throws {
         try refuse("refused-init.diff", saying: ["proc_cmdline_init", "cannot be built safely"])
     }

@@ -10,7 +10,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: work) }
         var files: [String: URL] = [:]
         var builds: [String: String] = [:]
-        for name in ["cmdline", "meminfo", "kallsyms-sympos", "binfmt-misc", "kswapd"] {
+        for name in ["cmdline", "meminfo", "kallsyms-sympos", "binfmt-misc", "kswapd", "fdinfo-header"] {
             let out = work.appendingPathComponent("\(name).ko")
             let result = try KpatchctlBinary().buildKernelPatch(
                 diff: bed.root.appendingPathComponent("examples/vmlinux/\(name).diff"), output: out,
@@ -23,6 +23,9 @@ final class KernelPatchEndToEndTests: XCTestCase {
         XCTAssertTrue(builds["kallsyms-sympos"]!.contains("vmlinux: s_show,2"), builds["kallsyms-sympos"]!)
         XCTAssertTrue(builds["binfmt-misc"]!.contains("binfmt_misc: bm_status_read"), builds["binfmt-misc"]!)
         XCTAssertTrue(builds["kswapd"]!.contains("kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"), builds["kswapd"]!)
+        // A header change rebuilds every object that includes it; only changed code is patched.
+        XCTAssertTrue(builds["fdinfo-header"]!.contains("rebuilt fs/proc/base.o, fs/proc/fd.o"), builds["fdinfo-header"]!)
+        XCTAssertTrue(builds["fdinfo-header"]!.contains("replaces 1 function(s):\n  vmlinux: seq_show,1"), builds["fdinfo-header"]!)
 
         let vm = TestVM()
         let payload = try vm.payload("kernel-e2e", script: """
@@ -52,6 +55,11 @@ final class KernelPatchEndToEndTests: XCTestCase {
             check revert-binfmt kpatchctl revert lp_binfmt_misc
             expect_eq binfmt-reverted "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled"
 
+            check apply-fdinfo kpatchctl apply /payload/fdinfo-header.ko
+            expect_match fdinfo-patched "$(cat /proc/self/fdinfo/0)" "kpatched:"
+            check revert-fdinfo kpatchctl revert lp_fdinfo_header
+            if grep -q kpatched /proc/self/fdinfo/0; then fail fdinfo-reverted "still patched"; else pass fdinfo-reverted; fi
+
             out=$(kpatchctl apply /payload/kswapd.ko 2>&1); rc=$?
             echo "$out"
             expect_eq kswapd-refused "$rc" "2"
@@ -62,6 +70,6 @@ final class KernelPatchEndToEndTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: payload) }
         let outcome = try vm.run(payload: payload, timeout: 240, modules: ["kernel/fs/binfmt_misc.ko"])
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 23, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 27, "every check ran:\n\(outcome.report)")
     }
 }
