@@ -72,6 +72,14 @@ final class ModulePatchEndToEndTests: XCTestCase {
         let (patch, _) = try build("fix.diff", name: "livepatch_fix")
         let other = try KbuildModule().build("e2e-other", sources: TestBed.shared.root.appendingPathComponent("examples/kpvictim"))
         defer { try? FileManager.default.removeItem(at: other) }
+        // And a patch that says it is for another release of the kernel.
+        let bed = TestBed.shared
+        let otherRelease = work.appendingPathComponent("livepatch_release.ko")
+        let build = try KpatchctlBinary().run([
+            "build", bed.root.appendingPathComponent("examples/kpvictim/fix.diff").path, "--module-src", other.path,
+            "--kernel", "6.1.0-99-amd64", "--kernel-headers", bed.headers.path, "--vmlinux", bed.debugVmlinux.path,
+            "--cache", work.appendingPathComponent("cache").path, "--name", "livepatch_release", "-o", otherRelease.path])
+        XCTAssertEqual(build.status, 0, build.output)
         let vm = TestVM()
         let payload = try vm.payload("e2e-identity", script: """
             insmod /payload/kpvictim.ko
@@ -80,10 +88,17 @@ final class ModulePatchEndToEndTests: XCTestCase {
             expect_eq refused-exit "$rc" "2"
             expect_match names-build-id "$out" "module-build-id of kpvictim"
             expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            out=$(kpatchctl apply /payload/livepatch_release.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq release-refused-exit "$rc" "2"
+            expect_match names-release "$out" "release: the patch was built for 6.1.0-99-amd64, this system has $(uname -r)"
+            expect_eq nothing-loaded-2 "$(ls /sys/kernel/livepatch)" ""
             expect_eq still-buggy "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
-            """, files: ["kpvictim.ko": other.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch])
+            """, files: ["kpvictim.ko": other.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch,
+                         "livepatch_release.ko": otherRelease])
         let outcome = try vm.run(payload: payload, timeout: 120)
-        XCTAssertChecksPassed(outcome, ["refused-exit", "names-build-id", "nothing-loaded", "still-buggy"])
+        XCTAssertChecksPassed(outcome, ["refused-exit", "names-build-id", "nothing-loaded", "release-refused-exit",
+                                        "names-release", "nothing-loaded-2", "still-buggy"])
     }
 
     func testPatchReachableFromUnconvertedKthreadIsRefusedUnlessAllowed() throws {
