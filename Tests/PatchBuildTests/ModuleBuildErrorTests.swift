@@ -117,3 +117,32 @@ final class ModuleBuildErrorTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
 }
+
+/// A module diff that changes only a header rebuilds the objects that include it
+/// (from Kbuild's dependency files) and replaces the functions that changed.
+final class ModuleHeaderChangeTests: XCTestCase {
+    func testHeaderChangeRebuildsItsIncluders() throws {
+        let bed = TestBed.shared
+        let work = try bed.scratch("modheader")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let module = work.appendingPathComponent("kpvictim")
+        try FileManager.default.copyItem(at: bed.root.appendingPathComponent("examples/kpvictim"), to: module)
+        // The sum's bound moves into a header the source includes.
+        let source = module.appendingPathComponent("kpvictim.c")
+        var text = try String(contentsOf: source, encoding: .utf8)
+        text = text.replacingOccurrences(of: "#include <linux/atomic.h>\n", with: "#include <linux/atomic.h>\n#include \"kpvictim.h\"\n")
+            .replacingOccurrences(of: "kpvictim_sum(10)", with: "kpvictim_sum(KPVICTIM_N)")
+        try text.write(to: source, atomically: true, encoding: .utf8)
+        try "#define KPVICTIM_N 10\n".write(to: module.appendingPathComponent("kpvictim.h"), atomically: true, encoding: .utf8)
+        let diff = work.appendingPathComponent("header.diff")
+        try "--- a/kpvictim.h\n+++ b/kpvictim.h\n@@ -1 +1 @@\n-#define KPVICTIM_N 10\n+#define KPVICTIM_N 11\n"
+            .write(to: diff, atomically: true, encoding: .utf8)
+        let out = work.appendingPathComponent("p.ko")
+        let result = try KpatchctlBinary().buildModulePatch(diff: diff, moduleSource: module, output: out,
+                                                            cache: work.appendingPathComponent("cache"))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("rebuilt kpvictim.o"), result.output)
+        XCTAssertTrue(result.output.contains("kpvictim: kpvictim_sum"), result.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.path))
+    }
+}
