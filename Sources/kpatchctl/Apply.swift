@@ -47,6 +47,7 @@ struct Apply: ParsableCommand {
         let options = TransitionOptions(timeout: max(0, timeout), reverseOnTimeout: !noRevert)
         let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
+        Interruption.install()
         do {
             report = try LivepatchController().apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
                                                      events: { printer($0) })

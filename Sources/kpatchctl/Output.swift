@@ -53,8 +53,9 @@ final class EventPrinter {
             last = counts
             lastTime = p.elapsed
             print("\(p.direction.rawValue) \(p.patch): \(p.migrated)/\(p.total) tasks migrated (\(formatSeconds(p.elapsed)))")
-        case .timedOut(let blockers):
-            print("timed out: \(blockers.count) task(s) not migrated:")
+        case .timedOut(let blockers), .interrupted(let blockers):
+            let why = { if case .interrupted = event { return "interrupted" } else { return "timed out" } }()
+            print("\(why): \(blockers.count) task(s) not migrated:")
             for b in blockers { print("  " + describe(b)) }
         case .reversing(let patch):
             last = nil

@@ -13,6 +13,7 @@ struct Revert: ParsableCommand {
     func run() throws {
         let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
+        Interruption.install()
         do {
             report = try LivepatchController().revert(name: name, options: TransitionOptions(timeout: max(0, timeout)),
                                                       events: { printer($0) })

@@ -123,6 +123,23 @@ final class TransitionVMTests: RuntimeVMTestCase {
         XCTAssertEqual(last.blockers.map(\.task.tid), [reader])
     }
 
+    /// Ctrl-C (SIGINT) while apply waits ends the transition as a timeout would:
+    /// reversed, unloaded, exit 4, the blocker named.
+    func testInterruptedApplyIsReversed() throws {
+        let outcome = try boot("blocked-interrupted", startBlockedApply(timeout: 60) + """
+            kill -INT $applier
+            wait $applier; rc=$?
+            cat /tmp/apply.out
+            expect_eq interrupted-exit "$rc" 4
+            expect_match says-interrupted "$(cat /tmp/apply.out)" "interrupted: 1 task\\(s\\) not migrated"
+            expect_match interrupted-reversed "$(cat /tmp/apply.out)" "reversed in .*: livepatch_wait unloaded; the system is unpatched"
+            expect_eq interrupted-sysfs-empty "$(ls /sys/kernel/livepatch)" ""
+            if grep -q livepatch_wait /proc/modules; then fail interrupted-unloaded "$(cat /proc/modules)"; else pass interrupted-unloaded; fi
+            """)
+        assertPassed(outcome, ["transition-running", "interrupted-exit", "says-interrupted", "interrupted-reversed",
+                               "interrupted-sysfs-empty", "interrupted-unloaded"])
+    }
+
     /// --no-revert leaves a stalled transition running (exit 5, status shows it);
     /// revert then reverses it, waits until the kernel is done and unloads.
     func testNoRevertLeavesItRunningUntilReverted() throws {

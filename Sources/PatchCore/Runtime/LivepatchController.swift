@@ -32,6 +32,8 @@ public enum ControllerEvent: Sendable {
     case progress(TransitionProgress)
     /// The deadline passed; these tasks had not switched.
     case timedOut(blockers: [BlockingTask])
+    /// SIGINT/SIGTERM arrived; the transition is ended as on a timeout.
+    case interrupted(blockers: [BlockingTask])
     /// The transition is being reversed (after a timeout).
     case reversing(patch: String)
 }
@@ -51,6 +53,8 @@ public struct ControllerReport: Codable, Sendable {
     /// Tasks that had not switched at the deadline.
     public var blockers: [BlockingTask]
     public var record: TransitionRecord
+    /// SIGINT/SIGTERM ended the wait before the deadline.
+    public var interrupted = false
 }
 
 /// Loads a livepatch and follows its transition, or disables one and unloads it.
@@ -147,7 +151,7 @@ public struct LivepatchController {
         let direction = tracker.direction
         let end: TransitionEnd
         do {
-            end = try follower.follow(patch: name, tracker: tracker, timeout: options.timeout,
+            end = try follower.follow(patch: name, tracker: tracker, timeout: options.timeout, interruptible: true,
                                       progress: { events(.progress($0)) })
         } catch {
             tracker.probes?.stop()
@@ -164,14 +168,14 @@ public struct LivepatchController {
         case .reversedElsewhere(let s):
             seconds = s
             outcome = .reversed
-        case .timedOut(let s):
+        case .timedOut(let s), .interrupted(let s):
             seconds = s
             if let patch = try? sysfs.patch(named: name) {
                 blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc,
                                                    lastStackChecks: SwitchEvent.lastStackChecks(tracker.probes?.events() ?? []))
             }
             outcome = .stalled
-            events(.timedOut(blockers: blockers))
+            if case .interrupted = end { events(.interrupted(blockers: blockers)) } else { events(.timedOut(blockers: blockers)) }
             if options.reverseOnTimeout {
                 events(.reversing(patch: name))
                 try? sysfs.setEnabled(name, direction == .unpatching)
@@ -198,9 +202,11 @@ public struct LivepatchController {
             unloaded = try unload(name)
         }
         try? log.finish(record)
-        return ControllerReport(patch: name, direction: direction, outcome: outcome, loadSeconds: nil,
-                                transitionSeconds: seconds, reverseSeconds: reverseSeconds, unloaded: unloaded,
-                                blockers: blockers, record: record)
+        var report = ControllerReport(patch: name, direction: direction, outcome: outcome, loadSeconds: nil,
+                                      transitionSeconds: seconds, reverseSeconds: reverseSeconds, unloaded: unloaded,
+                                      blockers: blockers, record: record)
+        if case .interrupted = end { report.interrupted = true }
+        return report
     }
 
     /// Unloads once the kernel has released the module (retrying for up to 10 s).

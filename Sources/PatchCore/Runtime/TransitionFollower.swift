@@ -13,6 +13,8 @@ public enum TransitionEnd: Equatable, Sendable {
     case completed(seconds: Double)
     /// The deadline passed with the transition still running.
     case timedOut(seconds: Double)
+    /// The user interrupted kpatchctl (SIGINT/SIGTERM) while it waited.
+    case interrupted(seconds: Double)
     /// Someone else reversed it (wrote `enabled`) while we followed.
     case reversedElsewhere(seconds: Double)
 }
@@ -30,8 +32,9 @@ public struct TransitionFollower: Sendable {
     }
 
     /// Follows `name` until its transition in `tracker.direction` ends. A patch
-    /// directory that disappears while unpatching means done.
-    public func follow(patch name: String, tracker: SwitchTracker, timeout: Double,
+    /// directory that disappears while unpatching means done. `interruptible`:
+    /// an `Interruption` ends the wait (the reversal itself is not interruptible).
+    public func follow(patch name: String, tracker: SwitchTracker, timeout: Double, interruptible: Bool = false,
                        progress: (TransitionProgress) -> Void) throws -> TransitionEnd {
         let direction = tracker.direction
         while true {
@@ -55,6 +58,7 @@ public struct TransitionFollower: Sendable {
             progress(TransitionProgress(patch: name, direction: direction, elapsed: elapsed,
                                         migrated: counts.migrated, total: counts.total))
             if elapsed >= timeout { return .timedOut(seconds: elapsed) }
+            if interruptible && Interruption.requested { return .interrupted(seconds: elapsed) }
             KernelFile.sleep(seconds: interval)
         }
     }
