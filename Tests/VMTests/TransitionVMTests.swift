@@ -127,6 +127,9 @@ final class TransitionVMTests: RuntimeVMTestCase {
     /// reversed, unloaded, exit 4, the blocker named.
     func testInterruptedApplyIsReversed() throws {
         let outcome = try boot("blocked-interrupted", startBlockedApply(timeout: 60) + """
+            timeout 3 kpatchctl status --watch --json > /tmp/watch.out
+            samples=$(grep -c '"livepatch_wait"' /tmp/watch.out)
+            if [ "$samples" -ge 2 ]; then pass watch-repeats; else fail watch-repeats "$samples samples: $(cat /tmp/watch.out)"; fi
             kill -INT $applier
             wait $applier; rc=$?
             cat /tmp/apply.out
@@ -136,7 +139,7 @@ final class TransitionVMTests: RuntimeVMTestCase {
             expect_eq interrupted-sysfs-empty "$(ls /sys/kernel/livepatch)" ""
             if grep -q livepatch_wait /proc/modules; then fail interrupted-unloaded "$(cat /proc/modules)"; else pass interrupted-unloaded; fi
             """)
-        assertPassed(outcome, ["transition-running", "interrupted-exit", "says-interrupted", "interrupted-reversed",
+        assertPassed(outcome, ["transition-running", "watch-repeats", "interrupted-exit", "says-interrupted", "interrupted-reversed",
                                "interrupted-sysfs-empty", "interrupted-unloaded"])
     }
 
