@@ -14,6 +14,9 @@ enum RuntimeFixtures {
         /// `kpatchctl build examples/kpvictim/wait.diff --name livepatch_wait`:
         /// kpvictim_wait_show answers "patched" without waiting.
         let livepatchWait: URL
+        /// `examples/kpvictim/wait-message.diff`: kpvictim_wait_show still waits
+        /// (calling the module's static kpvictim_wait_release) and says "released (patched)".
+        let livepatchWaitMessage: URL
         /// livepatch_wait.ko with its import of seq_puts renamed to seq_putz: the
         /// kernel refuses it (Unknown symbol, ENOENT) after every preflight passed.
         let unknownSymbol: URL
@@ -23,6 +26,7 @@ enum RuntimeFixtures {
 
         var payloadFiles: [String: URL] {
             ["kpvictim.ko": kpvictim, "livepatch_sum.ko": livepatchSum, "livepatch_wait.ko": livepatchWait,
+             "livepatch_waitmsg.ko": livepatchWaitMessage,
              "unknown_symbol.ko": unknownSymbol, "foreign_sum.ko": foreign]
         }
 
@@ -48,6 +52,7 @@ enum RuntimeFixtures {
         }
         let sum = try patch("fix.diff", "livepatch_sum")
         let wait = try patch("wait.diff", "livepatch_wait")
+        let waitMessage = try patch("wait-message.diff", "livepatch_waitmsg")
         var bytes = try Data(contentsOf: wait)
         let from = Data("seq_puts\0".utf8), to = Data("seq_putz\0".utf8)
         var renamed = 0
@@ -60,7 +65,7 @@ enum RuntimeFixtures {
         try bytes.write(to: unknown)
         let foreign = try kbuild.build("livepatch-sum", sources: bed.root.appendingPathComponent("Tests/Fixtures/livepatch-sum"))
         return Modules(directories: [victim, patches, foreign], kpvictim: victim.appendingPathComponent("kpvictim.ko"),
-                       livepatchSum: sum, livepatchWait: wait, unknownSymbol: unknown,
+                       livepatchSum: sum, livepatchWait: wait, livepatchWaitMessage: waitMessage, unknownSymbol: unknown,
                        foreign: foreign.appendingPathComponent("livepatch_sum.ko"))
     }
 

@@ -143,6 +143,30 @@ final class TransitionVMTests: RuntimeVMTestCase {
                                "interrupted-sysfs-empty", "interrupted-unloaded"])
     }
 
+    /// A revert that cannot finish (a reader asleep in the new code) times out
+    /// and re-enables the patch: exit 4, the system fully patched, the module loaded.
+    func testRevertThatTimesOutReenablesThePatch() throws {
+        let outcome = try boot("revert-timeout", """
+            check insmod-kpvictim insmod /payload/kpvictim.ko
+            check apply-waitmsg kpatchctl apply /payload/livepatch_waitmsg.ko
+            cat /proc/kpvictim_wait > /tmp/reader.out & reader=$!
+            wait_for 5 grep -q kpvictim_wait_release /proc/$reader/stack
+            kpatchctl revert --timeout 3 livepatch_waitmsg > /tmp/revert.out 2>&1; rc=$?
+            cat /tmp/revert.out
+            expect_eq revert-exit "$rc" 4
+            expect_match revert-names-reader "$(cat /tmp/revert.out)" "pid $reader tid $reader cat \\(user, universe patched\\): on its stack: klp_new_kpvictim_wait_show; last stack check: EADDRINUSE"
+            expect_match revert-says-reenabled "$(cat /tmp/revert.out)" "re-enabled.*livepatch_waitmsg stays loaded; the system is fully patched"
+            expect_eq still-enabled "$(cat /sys/kernel/livepatch/livepatch_waitmsg/enabled)$(cat /sys/kernel/livepatch/livepatch_waitmsg/transition)" "10"
+            echo go > /proc/kpvictim_release
+            wait $reader
+            expect_eq new-code-answered "$(cat /tmp/reader.out)" "released (patched)"
+            check revert-after-release kpatchctl revert livepatch_waitmsg
+            expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            """)
+        assertPassed(outcome, ["insmod-kpvictim", "apply-waitmsg", "revert-exit", "revert-names-reader", "revert-says-reenabled",
+                               "still-enabled", "new-code-answered", "revert-after-release", "nothing-loaded"])
+    }
+
     /// --no-revert leaves a stalled transition running (exit 5, status shows it);
     /// revert then reverses it, waits until the kernel is done and unloads.
     func testNoRevertLeavesItRunningUntilReverted() throws {
