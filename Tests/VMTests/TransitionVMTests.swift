@@ -154,7 +154,7 @@ final class TransitionVMTests: RuntimeVMTestCase {
             kpatchctl revert --timeout 3 livepatch_waitmsg > /tmp/revert.out 2>&1; rc=$?
             cat /tmp/revert.out
             expect_eq revert-exit "$rc" 4
-            expect_match revert-names-reader "$(cat /tmp/revert.out)" "pid $reader tid $reader cat \\(user, universe patched\\): on its stack: klp_new_kpvictim_wait_show; last stack check: EADDRINUSE"
+            expect_match revert-names-reader "$(cat /tmp/revert.out)" "pid $reader tid $reader cat \\(user, universe patched\\): on its stack: kpvictim_wait_show \\(new code\\); last stack check: EADDRINUSE"
             expect_match revert-says-reenabled "$(cat /tmp/revert.out)" "re-enabled.*livepatch_waitmsg stays loaded; the system is fully patched"
             expect_eq still-enabled "$(cat /sys/kernel/livepatch/livepatch_waitmsg/enabled)$(cat /sys/kernel/livepatch/livepatch_waitmsg/transition)" "10"
             echo go > /proc/kpvictim_release

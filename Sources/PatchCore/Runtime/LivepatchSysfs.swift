@@ -50,6 +50,18 @@ public struct LivepatchPatch: Codable, Equatable, Sendable {
     }
 
     public var functionNames: Set<String> { Set(objects.flatMap { $0.functions.map(\.name) }) }
+
+    /// The replacement symbols kpatchctl's builder gives the new functions, mapped
+    /// to the functions they replace (sysfs shows sympos 0 as 1, so both count).
+    public var replacementNames: [String: String] {
+        var names: [String: String] = [:]
+        for function in objects.flatMap(\.functions) {
+            for sympos in Set([function.sympos, function.sympos == 1 ? 0 : function.sympos]) {
+                names[SymbolNames.replacementSymbol(for: function.name, sympos: sympos)] = function.name
+            }
+        }
+        return names
+    }
 }
 
 public enum LivepatchSysfsError: Error, CustomStringConvertible {

@@ -30,7 +30,8 @@ public enum TransitionBlockers {
         return tasks.filter { isBlocking($0, direction: direction) }.map { task in
             let stack = proc.stack(pid: task.pid, tid: task.tid)
             return BlockingTask(task: task,
-                                patchedFunctionsOnStack: patchedFrames(stack, functions: functions, patchModule: patch.name),
+                                patchedFunctionsOnStack: patchedFrames(stack, functions: functions, patchModule: patch.name,
+                                                                       newCode: patch.replacementNames),
                                 stack: stack, lastStackCheck: lastStackChecks[task.tid])
         }
     }
@@ -47,13 +48,16 @@ public enum TransitionBlockers {
     }
 
     /// Distinct names on `stack` of the old functions (`functions`) or of the new
-    /// ones (code in the patch module, which blocks an unpatching transition),
-    /// innermost first.
-    public static func patchedFrames(_ stack: [StackFrame], functions: Set<String>, patchModule: String) -> [String] {
+    /// ones (code in the patch module, which blocks an unpatching transition;
+    /// `newCode` names the function a replacement symbol replaces), innermost first.
+    public static func patchedFrames(_ stack: [StackFrame], functions: Set<String>, patchModule: String,
+                                     newCode: [String: String] = [:]) -> [String] {
         var seen: [String] = []
-        for frame in stack where (functions.contains(frame.function) || frame.module == patchModule)
-            && !seen.contains(frame.function) {
-            seen.append(frame.function)
+        for frame in stack where functions.contains(frame.function) || frame.module == patchModule {
+            let name = frame.module == patchModule
+                ? newCode[frame.function].map { "\($0) (new code)" } ?? frame.function
+                : frame.function
+            if !seen.contains(name) { seen.append(name) }
         }
         return seen
     }

@@ -52,6 +52,20 @@ final class TaskParsingTests: XCTestCase {
                        ["kpvictim_wait_show"])
         XCTAssertEqual(TransitionBlockers.patchedFrames(stack, functions: [], patchModule: "livepatch_sum"),
                        ["livepatch_kpvictim_sum"])
+        // A replacement symbol of kpatchctl's builder is named by the function it replaces.
+        let built = StackFrame.parseStack("[<0>] klp_new_kpvictim_wait_show+0x5/0x20 [livepatch_wait]\n")
+        XCTAssertEqual(TransitionBlockers.patchedFrames(built, functions: [], patchModule: "livepatch_wait",
+                                                        newCode: ["klp_new_kpvictim_wait_show": "kpvictim_wait_show"]),
+                       ["kpvictim_wait_show (new code)"])
+    }
+
+    func testReplacementNamesCoverSysfsSymposOne() {
+        let patch = LivepatchPatch(name: "p", enabled: true, transition: true, objects: [
+            LivepatchObject(name: "kpvictim", patched: true, functions: [
+                LivepatchFunction(name: "kpvictim_sum.constprop.0", sympos: 1), LivepatchFunction(name: "s_show", sympos: 2)]),
+        ])
+        XCTAssertEqual(patch.replacementNames["klp_new_kpvictim_sum_constprop_0"], "kpvictim_sum.constprop.0")
+        XCTAssertEqual(patch.replacementNames["klp_new_s_show_2"], "s_show")
     }
 
     func testBlockingFollowsTheDirection() {
