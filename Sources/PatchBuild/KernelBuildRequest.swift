@@ -14,6 +14,9 @@ public struct KernelBuildRequest: Sendable {
     public var vmlinux: URL?
     /// The target's modules (default /lib/modules/<release>), for in-tree module objects.
     public var modulesDir: URL?
+    /// Their debug builds with DWARF, for the kthread analysis (default Debian's
+    /// /usr/lib/debug/lib/modules/<release> from linux-image-<release>-dbg).
+    public var modulesDebugDir: URL?
     public var output: URL?
     public var patchName: String?
     public var cache: BuildCache
@@ -23,7 +26,7 @@ public struct KernelBuildRequest: Sendable {
     public var maxObjectsPerHeader = 32
 
     public init(diffFile: URL, kernelRelease: String, headers: URL? = nil, source: URL? = nil, config: URL? = nil,
-                vmlinux: URL? = nil, modulesDir: URL? = nil, output: URL? = nil, patchName: String? = nil,
+                vmlinux: URL? = nil, modulesDir: URL? = nil, modulesDebugDir: URL? = nil, output: URL? = nil, patchName: String? = nil,
                 cache: BuildCache, templateDir: URL, toolVersion: String) {
         self.diffFile = diffFile
         self.kernelRelease = kernelRelease
@@ -32,6 +35,7 @@ public struct KernelBuildRequest: Sendable {
         self.config = config
         self.vmlinux = vmlinux
         self.modulesDir = modulesDir
+        self.modulesDebugDir = modulesDebugDir
         self.output = output
         self.patchName = patchName
         self.cache = cache

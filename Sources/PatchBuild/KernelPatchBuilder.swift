@@ -81,16 +81,22 @@ public final class KernelPatchBuilder {
                                        patchName: patchName, work: work, clock: clock)
         let plans = try assembler.diff(pairs)
         let functions = plans.flatMap(\.replaced)
-        // vmlinux's graph comes from the debug vmlinux (cached by build id); Debian's
-        // in-tree modules ship without DWARF, so they cannot be analysed here.
+        // vmlinux's graph comes from the debug vmlinux (cached by build id); an
+        // in-tree module's from its debug build, when the -dbg package is there.
         var graphs: [String: () throws -> CallGraph] = [:]
         if targets.keys.contains("vmlinux") {
             let cacheDir = request.cache.root.appendingPathComponent("callgraph")
             graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
         }
+        let debugModules = request.modulesDebugDir ?? URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(kernel.release)")
+        for module in targets.keys where module != "vmlinux" {
+            if let debug = findModule(module, in: debugModules) {
+                graphs[module] = { try CallGraphBuilder.build(path: debug.path) }
+            }
+        }
         let analysis = try clock.run(.kthreadAnalysis) { try KthreadAnalysis.analyse(functions: functions, graphs: graphs) }
         for object in targets.keys.sorted() where graphs[object] == nil {
-            clock.note(.kthreadAnalysis, "warning: \(object): no DWARF for the call graph; the patch carries no kthread analysis for it")
+            clock.note(.kthreadAnalysis, "warning: \(object): no debug build in \(debugModules.path) (linux-image-\(kernel.release)-dbg, or --modules-debug-dir); the patch carries no kthread analysis for it")
         }
         analysis.warnings.forEach { clock.note(.kthreadAnalysis, "warning: " + $0) }
         let metadata = PatchMetadata(
@@ -124,14 +130,21 @@ public final class KernelPatchBuilder {
         return URL(fileURLWithPath: "/usr/src/linux-source-\(parts[0]).\(parts[1]).tar.xz")
     }
 
-    /// The target's own build of in-tree module `name` (Kbuild names use `_`, files may use `-`).
+    /// The target's own build of in-tree module `name`.
     private func moduleFile(_ name: String, kernel: TargetKernel) throws -> URL {
         let dir = request.modulesDir ?? URL(fileURLWithPath: "/lib/modules/\(kernel.release)")
-        let candidates: Set<String> = ["\(name).ko", "\(name.replacingOccurrences(of: "_", with: "-")).ko"]
-        if let walker = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil) {
-            for case let url as URL in walker where candidates.contains(url.lastPathComponent) { return url }
+        guard let found = findModule(name, in: dir) else {
+            throw BuildError.missingInput(what: "module \(name) of \(kernel.release) (pass --modules-dir)", path: dir.path)
         }
-        throw BuildError.missingInput(what: "module \(name) of \(kernel.release) (pass --modules-dir)", path: dir.path)
+        return found
+    }
+
+    /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-`).
+    private func findModule(_ name: String, in dir: URL) -> URL? {
+        let candidates: Set<String> = ["\(name).ko", "\(name.replacingOccurrences(of: "_", with: "-")).ko"]
+        guard let walker = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil) else { return nil }
+        for case let url as URL in walker where candidates.contains(url.lastPathComponent) { return url }
+        return nil
     }
 
     private func copy(_ paths: [String], from: URL, to: URL) throws {

@@ -33,6 +33,8 @@ struct Build: ParsableCommand {
     var config: String?
     @Option(name: .customLong("modules-dir"), help: "Kernel targets: the target's /lib/modules/RELEASE, for in-tree module objects.")
     var modulesDir: String?
+    @Option(name: .customLong("modules-debug-dir"), help: "Kernel targets: the in-tree modules' debug builds, for the kthread analysis (default: /usr/lib/debug/lib/modules/RELEASE).")
+    var modulesDebugDir: String?
     @Option(name: .customLong("target-module"), help: "The module .ko as deployed (its build id identifies the target; default: DIR/<module>.ko if present).")
     var targetModule: String?
     @Option(name: .shortAndLong, help: "Output .ko (default: ./<name>.ko).")
@@ -67,7 +69,7 @@ struct Build: ParsableCommand {
         } else {
             let request = KernelBuildRequest(
                 diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
-                source: url(source), config: url(config), vmlinux: url(vmlinux), modulesDir: url(modulesDir),
+                source: url(source), config: url(config), vmlinux: url(vmlinux), modulesDir: url(modulesDir), modulesDebugDir: url(modulesDebugDir),
                 output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
                 toolVersion: KpatchctlVersion.string)
             build = KernelPatchBuilder(request: request, progress: progress).build

@@ -14,7 +14,7 @@ public struct KpatchctlBinary {
     /// (`.testbed/build-cache`).
     public func buildKernelPatch(diff: URL, output: URL, extra: [String] = []) throws -> CommandResult {
         try run(["build", diff.path, "--kernel", bed.kernelRelease, "--vmlinux", bed.debugVmlinux.path,
-                 "--modules-dir", bed.modulesDir.path, "--cache", bed.buildCache.path, "-o", output.path] + extra)
+                 "--modules-dir", bed.modulesDir.path, "--modules-debug-dir", bed.modulesDebugDir.path, "--cache", bed.buildCache.path, "-o", output.path] + extra)
     }
 
     /// `kpatchctl build DIFF --module-src DIR` for the pinned kernel, with the test

@@ -40,6 +40,8 @@ public struct TestBed {
     public var kernelDir: URL { cache.appendingPathComponent("kernel/\(kernelRelease)") }
     public var debugVmlinux: URL { kernelDir.appendingPathComponent("dbg/vmlinux-\(kernelRelease)") }
     public var modulesDir: URL { kernelDir.appendingPathComponent("image/lib/modules/\(kernelRelease)") }
+    /// Debug builds of the in-tree modules the tests use (scripts/lib.sh KPATCH_DEBUG_MODULES).
+    public var modulesDebugDir: URL { kernelDir.appendingPathComponent("dbg/lib/modules/\(kernelRelease)") }
     /// The build cache shared by the tests (the prepared kernel tree lives there).
     public var buildCache: URL { cache.appendingPathComponent("build-cache") }
     public var releaseBinary: URL { root.appendingPathComponent(".build/release/kpatchctl") }

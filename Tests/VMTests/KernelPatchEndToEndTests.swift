@@ -22,6 +22,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
         XCTAssertTrue(builds["cmdline"]!.contains("vmlinux: cmdline_proc_show"), builds["cmdline"]!)
         XCTAssertTrue(builds["kallsyms-sympos"]!.contains("vmlinux: s_show,2"), builds["kallsyms-sympos"]!)
         XCTAssertTrue(builds["binfmt-misc"]!.contains("binfmt_misc: bm_status_read"), builds["binfmt-misc"]!)
+        XCTAssertFalse(builds["binfmt-misc"]!.contains("no debug build"), builds["binfmt-misc"]!)
         XCTAssertTrue(builds["kswapd"]!.contains("kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"), builds["kswapd"]!)
         // A header change rebuilds every object that includes it; only changed code is patched.
         XCTAssertTrue(builds["fdinfo-header"]!.contains("rebuilt fs/proc/base.o, fs/proc/fd.o"), builds["fdinfo-header"]!)
@@ -50,6 +51,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
             insmod /lib/modules/$(uname -r)/kernel/fs/binfmt_misc.ko
             mount -t binfmt_misc none /proc/sys/fs/binfmt_misc
             expect_eq binfmt-before "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled"
+            expect_match binfmt-analysis "$(kpatchctl info /payload/binfmt-misc.ko)" "kthread analysis \\([0-9a-f]+\\): [0-9]+ function\\(s\\) reach bm_status_read"
             check apply-binfmt kpatchctl apply /payload/binfmt-misc.ko
             expect_eq binfmt-patched "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled (kpatched)"
             check revert-binfmt kpatchctl revert lp_binfmt_misc
@@ -70,6 +72,6 @@ final class KernelPatchEndToEndTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: payload) }
         let outcome = try vm.run(payload: payload, timeout: 240, modules: ["kernel/fs/binfmt_misc.ko"])
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 27, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 28, "every check ran:\n\(outcome.report)")
     }
 }
