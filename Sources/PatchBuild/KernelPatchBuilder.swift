@@ -77,7 +77,7 @@ public final class KernelPatchBuilder {
                                patched: patched.appendingPathComponent(object),
                                livepatchObject: owner.livepatchObjectName, targetSymbols: symbols))
         }
-        let assembler = PatchAssembler(kernel: kernel, kernelImage: image, templateDir: request.templateDir,
+        let assembler = try PatchAssembler(kernel: kernel, kernelImage: image, templateDir: request.templateDir,
                                        patchName: patchName, work: work, clock: clock)
         let plans = try assembler.diff(pairs)
         let functions = plans.flatMap(\.replaced)

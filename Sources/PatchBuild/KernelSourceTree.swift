@@ -68,9 +68,14 @@ struct KernelSourceTree {
     }
 
     func make(_ stage: BuildStage, _ targets: [String]) throws {
+        try CommandRunner.check(stage, makeCommand(targets))
+    }
+
+    /// `make` in the tree with the target's compiler and the differ's flags.
+    private func makeCommand(_ targets: [String], keepGoing: Bool = false) -> [String] {
         let jobs = ProcessInfo.processInfo.activeProcessorCount
-        try CommandRunner.check(stage, ["make", "-s", "-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
-                                        "KCFLAGS=\(Self.kcflags)"] + targets)
+        return ["make", "-s"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
+                                                             "KCFLAGS=\(Self.kcflags)"] + targets
     }
 
     /// Builds the objects (paths relative to the tree, e.g. fs/proc/cmdline.o).
@@ -80,9 +85,7 @@ struct KernelSourceTree {
     /// objects Kbuild has no rule for (not configured) are left out. Any other
     /// failure is an error.
     func buildConfigured(_ objects: [String], stage: BuildStage) throws -> [String] {
-        let jobs = ProcessInfo.processInfo.activeProcessorCount
-        let result = try CommandRunner.run(["make", "-s", "-k", "-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
-                                            "KCFLAGS=\(Self.kcflags)"] + objects)
+        let result = try CommandRunner.run(makeCommand(objects, keepGoing: true))
         let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
         let errors = result.output.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Error ") }
             .filter { line in !unconfigured.contains { line.contains($0) } }

@@ -75,7 +75,7 @@ public final class ModulePatchBuilder {
         }()
         let original = try KernelModuleFile(path: builtModule.path)
 
-        let assembler = PatchAssembler(kernel: kernel, kernelImage: image, templateDir: request.templateDir,
+        let assembler = try PatchAssembler(kernel: kernel, kernelImage: image, templateDir: request.templateDir,
                                        patchName: patchName, work: work, clock: clock)
         let plans = try assembler.diff(rebuilt.map {
             .init(object: $0, original: originalTree.dir.appendingPathComponent($0),

@@ -23,11 +23,23 @@ struct PatchAssembler {
     let patchName: String
     let work: URL
     let clock: StageClock
+    /// vmlinux's exports (the target's Module.symvers), read once for diff and verify.
+    let exports: ModuleSymvers
+
+    init(kernel: TargetKernel, kernelImage: TargetKernelImage, templateDir: URL, patchName: String,
+         work: URL, clock: StageClock) throws {
+        self.kernel = kernel
+        self.kernelImage = kernelImage
+        self.templateDir = templateDir
+        self.patchName = patchName
+        self.work = work
+        self.clock = clock
+        exports = try ModuleSymvers(contentsOf: kernel.moduleSymvers)
+    }
 
     /// Diffs every pair; refusals of all objects are reported together.
     func diff(_ pairs: [ObjectPair]) throws -> [PatchPlan] {
         try clock.run(.diff) {
-            let exports = try ModuleSymvers(contentsOf: kernel.moduleSymvers)
             let layout = try kernelImage.specialSectionLayout()
             let vmlinux = try kernelImage.symbols()
             var plans: [PatchPlan] = []
@@ -67,7 +79,7 @@ struct PatchAssembler {
     /// Verifies the linked module and copies it to `output`.
     func verifyAndInstall(_ ko: URL, vermagic: String?, output: URL) throws -> KernelModuleFile {
         try clock.run(.verify) {
-            let module = try PatchModuleVerifier(kernel: kernel, vermagic: vermagic).verify(ko, patchName: patchName)
+            let module = try PatchModuleVerifier(exports: exports, vermagic: vermagic).verify(ko, patchName: patchName)
             let fm = FileManager.default
             try? fm.removeItem(at: output)
             try fm.copyItem(at: ko, to: output)

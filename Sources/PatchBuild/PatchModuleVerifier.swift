@@ -5,7 +5,7 @@ import PatchCore
 /// livepatch module for the right kernel, and everything it leaves for the
 /// module loader to resolve is exported by vmlinux (the rest must be klp symbols).
 struct PatchModuleVerifier {
-    let kernel: TargetKernel
+    let exports: ModuleSymvers
     let vermagic: String?
 
     func verify(_ ko: URL, patchName: String) throws -> KernelModuleFile {
@@ -18,8 +18,7 @@ struct PatchModuleVerifier {
             throw BuildError.verification("vermagic '\(module.vermagic ?? "")' differs from the target's '\(vermagic)'")
         }
         _ = try module.patchMetadata()
-        let exported = try ModuleSymvers(contentsOf: kernel.moduleSymvers)
-        let unresolved = module.undefinedSymbols.filter { !exported.isExportedByVmlinux($0) }
+        let unresolved = module.undefinedSymbols.filter { !exports.isExportedByVmlinux($0) }
         guard unresolved.isEmpty else {
             throw BuildError.verification("undefined symbols that vmlinux does not export and that are not livepatch symbols: \(unresolved.sorted().joined(separator: ", "))")
         }

@@ -39,8 +39,5 @@ final class TargetKernelImage {
         try SpecialSectionLayout(btf: BTFTypes(object: elf()))
     }
 
-    var buildID: String? {
-        guard let object = try? elf(), let note = object.section(named: ".note.gnu.build-id") else { return nil }
-        return (try? object.data(of: note)).flatMap(GNUBuildIDNote.parse)
-    }
+    var buildID: String? { try? elf().gnuBuildID() }
 }

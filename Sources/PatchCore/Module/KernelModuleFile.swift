@@ -23,11 +23,7 @@ public struct KernelModuleFile: Sendable {
         } else {
             modinfo = []
         }
-        if let note = elf.section(named: ".note.gnu.build-id") {
-            buildID = GNUBuildIDNote.parse(try elf.data(of: note))
-        } else {
-            buildID = nil
-        }
+        buildID = try elf.gnuBuildID()
         var undefined: [String] = [], livepatch: [String] = []
         for symbol in try elf.symbols() where symbol.index != 0 {
             if symbol.sectionIndex == SpecialSection.livepatch { livepatch.append(symbol.name) }
@@ -99,6 +95,6 @@ public enum GNUBuildIDNote {
     /// The first GNU build-id note's descriptor as lower-case hex.
     public static func parse(_ bytes: [UInt8]) -> String? {
         ELFNotes.parse(bytes).first { $0.owner == "GNU" && $0.type == typeBuildID }
-            .map { $0.descriptor.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+            .map { ELFBuildID.hex($0.descriptor) }
     }
 }
