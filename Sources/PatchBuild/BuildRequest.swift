@@ -87,4 +87,6 @@ public struct BuildResult: Codable, Sendable {
     /// Kthread entry functions that reach a replaced function, with the path.
     public let kthreadWarnings: [String]
     public let stages: [StageTime]
+    /// Kernel targets: touched files no object of the target compiles, each with why.
+    public var ignoredFiles: [String] = []
 }

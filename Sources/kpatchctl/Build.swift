@@ -79,6 +79,9 @@ struct Build: ParsableCommand {
             result = try build()
         } catch {
             if json { printJSON(BuildFailure(error)) }
+            if case .nothingToPatch? = error as? BuildError {
+                throw ExitCode(KpatchctlExit.nothingToPatch.rawValue).with(message: "\(error)")
+            }
             throw ExitCode.failure.with(message: "\(error)")
         }
         if json { return printJSON(result) }
@@ -86,6 +89,10 @@ struct Build: ParsableCommand {
         print("replaces \(result.functions.count) function(s):")
         for f in result.functions { print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")") }
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        if !result.ignoredFiles.isEmpty {
+            print("ignored \(result.ignoredFiles.count) touched file(s):")
+            for line in result.ignoredFiles { print("  \(line)") }
+        }
         print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
         let total = result.stages.map(\.seconds).reduce(0, +)
         print("stages: " + result.stages.map { "\($0.stage.rawValue) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ") + String(format: "; total %.2f s", total))

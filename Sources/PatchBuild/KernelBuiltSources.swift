@@ -1,0 +1,43 @@
+import Foundation
+import PatchCore
+
+/// Which source files the target kernel was built from, read from the target
+/// itself before anything is compiled: the debug vmlinux's DWARF compilation
+/// units (cached per build id), and for modules the directories that hold the
+/// release's `.ko` files (distribution modules carry no DWARF; a debug build of
+/// every module is not required). The module half over-approximates: a file in
+/// a directory with modules counts as built, and Kbuild then drops what the
+/// configuration does not build.
+struct KernelBuiltSources {
+    let vmlinuxUnits: CompilationUnits
+    /// Directories (relative to the source tree) with at least one module.
+    let moduleDirectories: Set<String>
+
+    static func read(image: TargetKernelImage, modulesDir: URL, cache: BuildCache) throws -> KernelBuiltSources {
+        let units = try CompilationUnits.cached(path: image.path.path,
+                                                cacheDirectory: cache.root.appendingPathComponent("compilation-units"))
+        var directories: Set<String> = []
+        let base = modulesDir.appendingPathComponent("kernel")
+        let prefix = base.standardizedFileURL.path + "/"
+        if let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) {
+            for case let url as URL in walker where url.lastPathComponent.contains(".ko") {
+                let path = url.deletingLastPathComponent().standardizedFileURL.path
+                if path.hasPrefix(prefix) { directories.insert(String(path.dropFirst(prefix.count))) }
+            }
+        }
+        return KernelBuiltSources(vmlinuxUnits: units, moduleDirectories: directories)
+    }
+
+    /// Whether `path` is compiled on its own into the target: a vmlinux unit, or
+    /// a file of a directory (or a subdirectory below the top level) with modules.
+    func isBuilt(_ path: String) -> Bool {
+        if vmlinuxUnits.contains(path) { return true }
+        var parts = path.split(separator: "/").dropLast()
+        if moduleDirectories.contains(parts.joined(separator: "/")) { return true }
+        while parts.count > 2 {
+            parts = parts.dropLast()
+            if moduleDirectories.contains(parts.joined(separator: "/")) { return true }
+        }
+        return false
+    }
+}
