@@ -12,31 +12,37 @@ struct KernelBuiltSources {
     let vmlinuxUnits: CompilationUnits
     /// Directories (relative to the source tree) with at least one module.
     let moduleDirectories: Set<String>
+    /// The modules' paths relative to the source tree, compression suffix dropped.
+    let moduleFiles: Set<String>
 
     static func read(image: TargetKernelImage, modulesDir: URL, cache: BuildCache) throws -> KernelBuiltSources {
         let units = try CompilationUnits.cached(path: image.path.path,
                                                 cacheDirectory: cache.root.appendingPathComponent("compilation-units"))
-        var directories: Set<String> = []
+        var directories: Set<String> = [], files: Set<String> = []
         let base = modulesDir.appendingPathComponent("kernel")
         let prefix = base.standardizedFileURL.path + "/"
         if let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) {
             for case let url as URL in walker where url.lastPathComponent.contains(".ko") {
                 let path = url.deletingLastPathComponent().standardizedFileURL.path
-                if path.hasPrefix(prefix) { directories.insert(String(path.dropFirst(prefix.count))) }
+                guard path.hasPrefix(prefix), let ko = url.lastPathComponent.range(of: ".ko") else { continue }
+                let dir = String(path.dropFirst(prefix.count))
+                directories.insert(dir)
+                files.insert(dir + "/" + url.lastPathComponent[..<ko.upperBound])
             }
         }
-        return KernelBuiltSources(vmlinuxUnits: units, moduleDirectories: directories)
+        return KernelBuiltSources(vmlinuxUnits: units, moduleDirectories: directories, moduleFiles: files)
     }
 
-    /// Whether `path` is compiled on its own into the target: a vmlinux unit, or
-    /// a file of a directory (or a subdirectory below the top level) with modules.
+    /// Whether `path` is compiled on its own into the target: a vmlinux unit, a
+    /// file of a directory with modules, or a file below a directory holding a
+    /// module named after it (fs/xfs/libxfs/x.c and fs/xfs/xfs.ko).
     func isBuilt(_ path: String) -> Bool {
         if vmlinuxUnits.contains(path) { return true }
         var parts = path.split(separator: "/").dropLast()
         if moduleDirectories.contains(parts.joined(separator: "/")) { return true }
-        while parts.count > 2 {
+        while parts.count >= 2 {
+            if let name = parts.last, moduleFiles.contains(parts.joined(separator: "/") + "/\(name).ko") { return true }
             parts = parts.dropLast()
-            if moduleDirectories.contains(parts.joined(separator: "/")) { return true }
         }
         return false
     }

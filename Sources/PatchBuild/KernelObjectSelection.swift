@@ -24,7 +24,7 @@ struct KernelObjectSelection {
         let tree: KernelSourceTree
         /// The touched files with the diff applied (only those files).
         let preview: URL
-        let graph: IncludeGraph
+        let graphs: IncludeGraphLoader
         let built: KernelBuiltSources
         let release: String
         /// More objects than this for one changed header is refused.
@@ -35,7 +35,7 @@ struct KernelObjectSelection {
         var selection = KernelObjectSelection()
         var objects: Set<String> = []
         for source in scope.sources {
-            let compiling = context.objectsCompiling(source)
+            let compiling = try context.objectsCompiling(source)
             if compiling.isEmpty {
                 selection.ignored.append("\(source) is not built into \(context.release) (no such compilation unit)")
                 continue
@@ -74,6 +74,19 @@ struct KernelObjectSelection {
     }
 }
 
+/// Loads the tree's include graph once, when a decision needs it.
+final class IncludeGraphLoader {
+    private let load: () throws -> IncludeGraph
+    private var graph: IncludeGraph?
+    init(_ load: @escaping () throws -> IncludeGraph) { self.load = load }
+    func get() throws -> IncludeGraph {
+        if let graph { return graph }
+        let loaded = try load()
+        graph = loaded
+        return loaded
+    }
+}
+
 extension KernelObjectSelection.Context {
     enum HeaderOutcome {
         case unchanged
@@ -83,12 +96,13 @@ extension KernelObjectSelection.Context {
         case objects([String], [String], [String])
     }
 
-    /// The objects that compile `source`: its own when it is a unit of the target,
-    /// and those of the built `.c` files that include it.
-    func objectsCompiling(_ source: String) -> [String] {
+    /// The objects that compile `source`: its own when it is a unit of the target;
+    /// else those of the built `.c` files that include it. (A unit of its own
+    /// that other files also include is not looked for: the kernel has none.)
+    func objectsCompiling(_ source: String) throws -> [String] {
+        if built.isBuilt(source) { return [KernelDiffScope.object(of: source)] }
         var result: [String] = []
-        if built.isBuilt(source) { result.append(KernelDiffScope.object(of: source)) }
-        for includer in graph.sourceFiles(reaching: source) where built.isBuilt(includer) {
+        for includer in try graphs.get().sourceFiles(reaching: source) where built.isBuilt(includer) {
             result.append(KernelDiffScope.object(of: includer))
         }
         return Array(Set(result)).sorted()
@@ -99,7 +113,9 @@ extension KernelObjectSelection.Context {
         let new = HeaderDefinitions(text: try String(contentsOf: preview.appendingPathComponent(header), encoding: .utf8))
         let change = HeaderDefinitions.change(old: old, new: new)
         guard !change.identifiers.isEmpty || !change.records.isEmpty else { return .unchanged }
-        let sources = graph.sourceFiles(reaching: header)
+        // Sources that are units of the target, or included by other sources (unity builds).
+        let graph = try graphs.get()
+        let sources = graph.sourceFiles(reaching: header).filter { built.isBuilt($0) || graph.isIncluded($0) }
         if !change.records.isEmpty {
             let tags = change.records.map { String($0.split(separator: " ").last ?? "") }
             let users = try objects(of: TreeScan.files(in: tree.dir, among: sources, mentioning: Set(tags)))
@@ -118,7 +134,7 @@ extension KernelObjectSelection.Context {
 
     /// The objects compiling any of `sources`.
     private func objects(of sources: [String]) throws -> [String] {
-        Array(Set(sources.flatMap(objectsCompiling))).sorted()
+        Array(Set(try sources.flatMap(objectsCompiling))).sorted()
     }
 
     /// `identifiers` plus every macro, inline and typedef that uses one of them,
@@ -127,7 +143,7 @@ extension KernelObjectSelection.Context {
     private func closure(of identifiers: Set<String>, header: String, old: HeaderDefinitions,
                          new: HeaderDefinitions) throws -> Set<String> {
         var affected = identifiers
-        let includers = graph.includers(reaching: header).filter { $0.hasSuffix(".h") }
+        let includers = try graphs.get().includers(reaching: header).filter { $0.hasSuffix(".h") }
         var parsed: [String: HeaderDefinitions] = [:]
         while true {
             var next = affected

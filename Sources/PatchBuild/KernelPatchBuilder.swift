@@ -49,7 +49,7 @@ public final class KernelPatchBuilder {
                 image: image, modulesDir: request.modulesDir ?? URL(fileURLWithPath: "/lib/modules/\(kernel.release)"),
                 cache: request.cache)
             return try KernelObjectSelection.select(scope, .init(
-                tree: tree, preview: preview, graph: try tree.includeGraph(), built: built, release: kernel.release,
+                tree: tree, preview: preview, graphs: IncludeGraphLoader { try tree.includeGraph() }, built: built, release: kernel.release,
                 limit: request.maxChangedObjects))
         }
         selection.notes.forEach { clock.note(.patch, $0) }

@@ -34,6 +34,23 @@ public struct IncludeGraph: Sendable {
         includers(reaching: file).filter { $0.hasSuffix(".c") }
     }
 
+    /// `edges` are `includer<TAB>included` lines, as `edgeLines` writes them:
+    /// the resolved graph, loaded without looking at the tree again.
+    public init(edgeLines lines: some Sequence<Substring>) {
+        for line in lines {
+            guard let tab = line.firstIndex(of: "\t") else { continue }
+            includers[String(line[line.index(after: tab)...]), default: []].insert(String(line[..<tab]))
+        }
+    }
+
+    /// The resolved graph as `includer<TAB>included` lines, sorted.
+    public var edgeLines: [String] {
+        includers.flatMap { target, files in files.map { "\($0)\t\(target)" } }.sorted()
+    }
+
+    /// Whether another file of the tree includes `file`.
+    public func isIncluded(_ file: String) -> Bool { !(includers[file]?.isEmpty ?? true) }
+
     /// Every file that includes `file`, directly or through other files, sorted.
     public func includers(reaching file: String) -> [String] {
         var seen: Set<String> = [file]
