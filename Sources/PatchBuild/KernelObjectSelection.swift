@@ -55,7 +55,8 @@ struct KernelObjectSelection {
             case .refused(let refusal):
                 refusals.append(refusal)
             case .objects(let identifiers, let found, let skipped):
-                selection.notes.append("\(header): changed \(Self.list(identifiers, 8)); used by \(found.joined(separator: ", "))")
+                selection.notes.append("\(header): changed \(Self.list(identifiers, 8)); "
+                    + (found.isEmpty ? "new, used only by the files the diff changes" : "used by \(found.joined(separator: ", "))"))
                 if !skipped.isEmpty {
                     selection.notes.append("warning: \(header): \(skipped.joined(separator: ", ")) also use them but lib/ and boot code cannot be patched")
                 }
@@ -125,7 +126,11 @@ extension KernelObjectSelection.Context {
         let users = try TreeScan.files(in: tree.dir, among: sources, mentioning: affected)
         let found = try objects(of: users)
         let (patchable, skipped) = (found.filter { !KernelDiffScope.isUnpatchable($0) }, found.filter(KernelDiffScope.isUnpatchable))
-        guard !patchable.isEmpty else { return .unused(change.identifiers) }
+        guard !patchable.isEmpty else {
+            // New definitions only: just the diff's own changed files can use them.
+            let existing = Set(old.definitions.flatMap { [$0.name] + $0.alsoDefines })
+            return change.identifiers.allSatisfy({ !existing.contains($0) }) ? .objects(change.identifiers, [], []) : .unused(change.identifiers)
+        }
         guard patchable.count <= limit else {
             return .refused(.headerTooWide(header: header, identifiers: change.identifiers, objects: patchable, limit: limit))
         }
