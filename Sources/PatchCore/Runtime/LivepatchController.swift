@@ -55,6 +55,8 @@ public struct ControllerReport: Codable, Sendable {
     public var record: TransitionRecord
     /// SIGINT/SIGTERM ended the wait before the deadline.
     public var interrupted = false
+    /// apply of a cumulative patch: the patches it replaced, whose modules it unloaded.
+    public var replaced: [String] = []
 }
 
 /// Loads a livepatch and follows its transition, or disables one and unloads it.
@@ -66,6 +68,7 @@ public struct LivepatchController {
     public var log = TransitionLog()
     public var lockPath = TransitionLock.defaultPath
     public var follower = TransitionFollower()
+    public var applied = AppliedPatchLog()
     /// Offset of task_struct.pid for the stack-check probe; read from BTF by default.
     public var taskPidOffset: Int? = (try? BTFTypes(rawFile: BTFTypes.kernelPath))?.memberOffset(structure: "task_struct", member: "pid")
     public var useTracefs = true
@@ -89,16 +92,21 @@ public struct LivepatchController {
             throw ControllerError.refused([late])
         }
 
+        let meta = try? module.patchMetadata()
+        // A cumulative patch replaces every enabled patch in its transition.
+        let replacing = meta?.replacesAll == true ? ((try? sysfs.patches()) ?? []).filter(\.enabled).map(\.name) : []
         let tracker = makeTracker(.patching)
         var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),
                                       tracking: tracker.probes == nil ? "polling" : "tracefs")
         try? log.begin(record)
+        let logMark = meta?.callbacks.contains { $0.kind == .prePatch } == true ? KernelLog.records().last?.sequence : nil
         let loadStart = KernelFile.monotonicNow()
         do {
             try KernelModuleLoader.load(path: modulePath)
         } catch let e as ModuleLoaderError {
             tracker.probes?.stop()
             unlink(log.currentPath)
+            if let veto = vetoingCallback(patch: name, meta: meta, error: e, after: logMark) { throw veto }
             throw ControllerError.loader(e)
         }
         let loadSeconds = KernelFile.monotonicNow() - loadStart
@@ -111,7 +119,41 @@ public struct LivepatchController {
         }
         var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
         report.loadSeconds = loadSeconds
+        if report.outcome == .completed {
+            report.replaced = try unloadReplaced(replacing)
+            try? applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
+                                          replaced: report.replaced, states: meta?.states ?? []))
+        }
         return report
+    }
+
+    /// The kernel frees the patches a cumulative patch replaced once its transition
+    /// ends (their sysfs directories go); then their modules can be unloaded.
+    private func unloadReplaced(_ names: [String]) throws -> [String] {
+        for name in names {
+            let deadline = KernelFile.monotonicNow() + 10
+            while (try? sysfs.patch(named: name)) != nil, KernelFile.monotonicNow() < deadline {
+                KernelFile.sleep(seconds: 0.1)
+            }
+            _ = try unload(name)
+            try? applied.remove(name)
+        }
+        return names
+    }
+
+    /// A failed load of a patch with pre-patch callbacks: the module's log line
+    /// names the callback that returned the error (kpatch-desc.h's wrapper).
+    private func vetoingCallback(patch: String, meta: PatchMetadata?, error: ModuleLoaderError, after mark: UInt64?) -> ControllerError? {
+        let candidates = meta?.callbacks.filter { $0.kind == .prePatch } ?? []
+        guard !candidates.isEmpty else { return nil }
+        let prefix = "\(PatchCallback.vetoLogPrefix)\(patch): pre-patch callback "
+        let fresh = KernelLog.records().filter { mark == nil || $0.sequence > mark! }
+        guard let line = fresh.last(where: { $0.text.hasPrefix(prefix) })?.text else {
+            // No log line: the kernel refused before any callback ran (or the log is unreadable).
+            return error.errno == EBUSY || error.errno == EINVAL ? nil : .vetoed(patch: patch, callback: nil, candidates: candidates, error: error)
+        }
+        let named = candidates.first { line.hasPrefix(prefix + "\($0.function) of object \($0.object) ") }
+        return .vetoed(patch: patch, callback: named, candidates: candidates, error: error)
     }
 
     /// Disables `name`, follows the unpatching transition and unloads the module.
@@ -200,6 +242,7 @@ public struct LivepatchController {
         var unloaded = false
         if outcome != .stalled && endsDisabled {
             unloaded = try unload(name)
+            try? applied.remove(name)
         }
         try? log.finish(record)
         var report = ControllerReport(patch: name, direction: direction, outcome: outcome, loadSeconds: nil,
