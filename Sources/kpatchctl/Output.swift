@@ -81,6 +81,9 @@ func render(_ report: ControllerReport) {
     switch (r.direction, r.outcome) {
     case (.patching, .completed):
         print("patched: \(r.patch) is enabled; every task migrated in \(formatSeconds(r.transitionSeconds)); \(switches)")
+        if !r.replaced.isEmpty {
+            print("replaced \(r.replaced.joined(separator: ", ")) in the same transition; their modules are unloaded")
+        }
     case (.unpatching, .completed):
         print("reverted: \(r.patch) disabled in \(formatSeconds(r.transitionSeconds)), module unloaded; \(switches)")
     case (.patching, .reversed):
