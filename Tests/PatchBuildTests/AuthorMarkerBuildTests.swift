@@ -62,4 +62,18 @@ final class AuthorMarkerBuildTests: XCTestCase {
         XCTAssertTrue(result.output.contains("2 pre-patch callbacks in one object"), result.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
+
+    /// A callback that calls kpvictim_tick_once (the tick kthread's loop body):
+    /// the stored kthread analysis treats it as patched, so build warns as for tick.diff.
+    func testCallbackCalleesCountForTheKthreadAnalysis() throws {
+        let diff = work.appendingPathComponent("callback-calls-tick.diff")
+        let text = try String(contentsOf: TestBed.shared.root.appendingPathComponent("examples/kpvictim/shadow.diff"), encoding: .utf8)
+            .replacingOccurrences(of: "+\tKPATCH_SHADOW_FREE_ALL(KPVICTIM_SHADOW_WRITES);", with: "+\tkpvictim_tick_once();")
+        XCTAssertTrue(text.contains("+\tkpvictim_tick_once();"))
+        try text.write(to: diff, atomically: true, encoding: .utf8)
+        let (result, _) = try build(diff)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertFalse(result.output.contains("  kpvictim: kpvictim_tick_once"), "not replaced:\n\(result.output)")
+        XCTAssertTrue(result.output.contains("kthread entry kpvictim_tick_fn reaches patched kpvictim_tick_once"), result.output)
+    }
 }
