@@ -77,6 +77,7 @@ final class EventPrinter {
 /// The end of apply/revert in text.
 func render(_ report: ControllerReport) {
     let r = report
+    for warning in r.warnings { printError("warning: " + warning) }
     let switches = "\(r.record.switches.count) switched: \(describeCounts(r.record.countsByPath)) (\(r.record.tracking))"
     switch (r.direction, r.outcome) {
     case (.patching, .completed):

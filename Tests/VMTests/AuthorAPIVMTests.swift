@@ -36,7 +36,6 @@ final class AuthorAPIVMTests: XCTestCase {
 
         let vm = TestVM()
         let payload = try vm.payload("author", script: """
-            mkdir -p /run
             insmod /payload/kpvictim.ko
             sum() { grep sum /proc/kpvictim; }
             cb_log() { dmesg | grep "kpvictim-cb: " | sed 's/.*kpvictim-cb: //' | tr '\\n' '|'; }
@@ -93,7 +92,7 @@ final class AuthorAPIVMTests: XCTestCase {
             expect_eq state-nothing-loaded "$(ls /sys/kernel/livepatch)" "livepatch_shadow"
             # The cumulative v2 takes the shadow data over (klp_get_prev_state), then frees it on revert.
             check shadow-v2-apply kpatchctl apply /payload/shadow-v2.ko
-            expect_match shadow-prev-state "$(dmesg | grep kpvictim-shadow)" "v2 pre-patch: taking over the shadow writes of the replaced patch"
+            expect_match shadow-prev-state "$(dmesg | grep kpvictim-shadow)" "v2 pre-patch \\\\(state version 2\\\\): taking over the shadow writes of the replaced patch"
             expect_eq shadow-taken-over "$(grep 'shadow writes' /proc/kpvictim)" "shadow writes v2 = 2"
             echo x > /proc/kpvictim_release
             expect_eq shadow-v2-counts "$(grep 'shadow writes' /proc/kpvictim)" "shadow writes v2 = 3"

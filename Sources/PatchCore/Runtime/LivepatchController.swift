@@ -57,6 +57,8 @@ public struct ControllerReport: Codable, Sendable {
     public var interrupted = false
     /// apply of a cumulative patch: the patches it replaced, whose modules it unloaded.
     public var replaced: [String] = []
+    /// Things that went wrong without changing the outcome.
+    public var warnings: [String] = []
 }
 
 /// Loads a livepatch and follows its transition, or disables one and unloads it.
@@ -121,8 +123,13 @@ public struct LivepatchController {
         report.loadSeconds = loadSeconds
         if report.outcome == .completed {
             report.replaced = try unloadReplaced(replacing)
-            try? applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
-                                          replaced: report.replaced, states: meta?.states ?? []))
+            do {
+                try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
+                                             replaced: report.replaced, states: meta?.states ?? []))
+            } catch {
+                report.warnings.append("could not record \(name) in \(applied.path) (\(error)): status and list will not show "
+                    + "when it was applied or what it replaced, and the system-state check will not see its states")
+            }
         }
         return report
     }

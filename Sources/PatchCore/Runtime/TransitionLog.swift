@@ -83,8 +83,13 @@ public struct TransitionLog: Sendable {
 
     /// Written to a temporary file and renamed, so readers never see half a record.
     func write<Record: Encodable>(_ record: Record, to path: String) throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw KernelFileError(path: directory, operation: "mkdir", errno: errno)
+        // With its parents: a minimal initramfs has no /run.
+        var prefix = ""
+        for component in directory.split(separator: "/") {
+            prefix += "/\(component)"
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw KernelFileError(path: prefix, operation: "mkdir", errno: errno)
+            }
         }
         let temporary = "\(path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
