@@ -90,6 +90,14 @@ final class AuthorAPIVMTests: XCTestCase {
             expect_eq state-refused-exit "$rc" "2"
             expect_match state-reason "$out" "state 1: running patch livepatch_shadow set it up at version 2, livepatch_shadow_old_state handles version 1 only"
             expect_eq state-nothing-loaded "$(ls /sys/kernel/livepatch)" "livepatch_shadow"
+            # Without apply's records the kernel refuses it itself (klp_is_patch_compatible), and apply says why.
+            mv /run/kpatchctl/patches.json /tmp/patches.json
+            out=$(kpatchctl apply /payload/shadow-old-state.ko 2>&1); rc=$?
+            echo "$out"
+            mv /tmp/patches.json /run/kpatchctl/patches.json
+            expect_eq kernel-state-refused-exit "$rc" "3"
+            expect_match kernel-state-reason "$out" "the kernel refused livepatch_shadow_old_state: its system states are not compatible"
+            expect_eq kernel-state-nothing-loaded "$(ls /sys/kernel/livepatch)" "livepatch_shadow"
             # The cumulative v2 takes the shadow data over (klp_get_prev_state), then frees it on revert.
             check shadow-v2-apply kpatchctl apply /payload/shadow-v2.ko
             expect_match shadow-prev-state "$(dmesg | grep kpvictim-shadow)" "v2 pre-patch \\\\(state version 2\\\\): taking over the shadow writes of the replaced patch"
@@ -110,6 +118,7 @@ final class AuthorAPIVMTests: XCTestCase {
             "v1-apply", "v1-fixed", "info-cumulative", "info-not-cumulative", "v2-apply", "v2-says-replaced", "a-original",
             "b-new", "v1-sysfs-gone", "v1-module-gone", "list-replaced", "v2-revert", "all-original", "nothing-loaded",
             "shadow-apply", "shadow-none-yet", "shadow-counted", "state-refused-exit", "state-reason", "state-nothing-loaded",
+            "kernel-state-refused-exit", "kernel-state-reason", "kernel-state-nothing-loaded",
             "shadow-v2-apply", "shadow-prev-state", "shadow-taken-over", "shadow-v2-counts", "shadow-v2-revert", "shadow-freed",
             "shadow-again", "shadow-fresh", "shadow-again-revert", "end-nothing-loaded"])
         // status --json while v2 ran: it names v2, cumulative, and that it replaced v1.

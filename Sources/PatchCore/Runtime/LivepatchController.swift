@@ -101,14 +101,15 @@ public struct LivepatchController {
         var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),
                                       tracking: tracker.probes == nil ? "polling" : "tracefs")
         try? log.begin(record)
-        let logMark = meta?.callbacks.contains { $0.kind == .prePatch } == true ? KernelLog.records().last?.sequence : nil
+        // The kernel log says why klp_enable_patch failed; only what comes after this mark counts.
+        let logMark = KernelLog.records().last?.sequence
         let loadStart = KernelFile.monotonicNow()
         do {
             try KernelModuleLoader.load(path: modulePath)
         } catch let e as ModuleLoaderError {
             tracker.probes?.stop()
             unlink(log.currentPath)
-            if let veto = vetoingCallback(patch: name, meta: meta, error: e, after: logMark) { throw veto }
+            if let reason = explainLoadFailure(patch: name, meta: meta, error: e, after: logMark) { throw reason }
             throw ControllerError.loader(e)
         }
         let loadSeconds = KernelFile.monotonicNow() - loadStart
@@ -148,14 +149,19 @@ public struct LivepatchController {
         return names
     }
 
-    /// A failed load of a patch with pre-patch callbacks: the module's log line
-    /// names the callback that returned the error (kpatch-desc.h's wrapper).
-    private func vetoingCallback(patch: String, meta: PatchMetadata?, error: ModuleLoaderError, after mark: UInt64?) -> ControllerError? {
+    /// Why the kernel refused the patch, from the lines the load left in the kernel
+    /// log: a pre-patch callback's veto (the generated module logs which callback
+    /// returned what), or the kernel's system-state check (klp_is_patch_compatible).
+    private func explainLoadFailure(patch: String, meta: PatchMetadata?, error: ModuleLoaderError,
+                                    after mark: UInt64?) -> ControllerError? {
+        let fresh = KernelLog.records().filter { mark == nil || $0.sequence > mark! }.map(\.text)
+        if fresh.contains(where: { $0.contains("Livepatch patch (\(patch)) is not compatible with the already installed livepatches") }) {
+            return .incompatibleStates(patch: patch, states: meta?.states ?? [], replace: meta?.replacesAll == true)
+        }
         let candidates = meta?.callbacks.filter { $0.kind == .prePatch } ?? []
         guard !candidates.isEmpty else { return nil }
         let prefix = "\(PatchCallback.vetoLogPrefix)\(patch): pre-patch callback "
-        let fresh = KernelLog.records().filter { mark == nil || $0.sequence > mark! }
-        guard let line = fresh.last(where: { $0.text.hasPrefix(prefix) })?.text else {
+        guard let line = fresh.last(where: { $0.hasPrefix(prefix) }) else {
             // No log line: the kernel refused before any callback ran (or the log is unreadable).
             return error.errno == EBUSY || error.errno == EINVAL ? nil : .vetoed(patch: patch, callback: nil, candidates: candidates, error: error)
         }
