@@ -110,10 +110,11 @@ public struct ObjectDiffer {
     }
 
     /// Functions of the running kernel the callbacks' code calls, directly or
-    /// through other code of the patch: the kthread analysis treats them as patched.
+    /// through new code of the patch: the kthread analysis treats them as patched.
     private func calleesOutsidePatch(from roots: [Int], inclusion: Inclusion, patched: ObjectModel, original: ObjectModel,
                                      correlation: Correlation) -> [String] {
-        var seen = Set(roots), work = roots, callees: Set<String> = []
+        // Replaced functions are patched already; only new code is followed.
+        var seen = Set(roots).union(inclusion.replaced), work = roots, callees: Set<String> = []
         while let next = work.popLast() {
             for ref in patched.references(of: next) {
                 guard case .symbol(let i) = ref.target else { continue }
@@ -127,6 +128,6 @@ public struct ObjectDiffer {
                 }
             }
         }
-        return callees.filter { $0 != "__fentry__" && !$0.hasPrefix("__x86_") }.sorted()
+        return callees.sorted()
     }
 }
