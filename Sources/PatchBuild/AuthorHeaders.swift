@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The patch-author headers (kpatch-macros.h, kpatch-syscall.h, kpatchctl/patch.h;
 /// docs/AUTHOR-API.md) ship in kmod/include beside the template, so wherever the
