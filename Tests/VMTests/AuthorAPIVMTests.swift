@@ -135,7 +135,8 @@ final class AuthorAPIVMTests: XCTestCase {
     }
 
     /// vmlinux: a KPATCH_SYSCALL_DEFINE1(newuname) patch changes `uname -s`
-    /// (through the traced __x64_sys_newuname), with vmlinux callbacks in dmesg.
+    /// (through the traced __x64_sys_newuname), with vmlinux callbacks in dmesg;
+    /// then a callbacks-only patch of binfmt_misc, applied before the module loads.
     func testSyscallPatchWithVmlinuxCallbacks() throws {
         let bed = TestBed.shared
         let work = try bed.scratch("author-uname")
@@ -147,6 +148,14 @@ final class AuthorAPIVMTests: XCTestCase {
         XCTAssertEqual(build.status, 0, build.output)
         XCTAssertTrue(build.output.contains("vmlinux: __x64_sys_newuname"), build.output)
         XCTAssertTrue(build.output.contains("callback: vmlinux pre-patch kpatchctl_uname_pre_patch"), build.output)
+        // Callbacks only, for an in-tree module: an object without functions.
+        let callbacksOnly = work.appendingPathComponent("binfmt-cb.ko")
+        let cbBuild = try KpatchctlBinary().buildKernelPatch(
+            diff: bed.root.appendingPathComponent("examples/vmlinux/binfmt-misc-callbacks.diff"), output: callbacksOnly,
+            extra: ["--name", "lp_binfmt_cb"])
+        XCTAssertEqual(cbBuild.status, 0, cbBuild.output)
+        XCTAssertTrue(cbBuild.output.contains("replaces 0 function(s)"), cbBuild.output)
+        XCTAssertTrue(cbBuild.output.contains("callback: binfmt_misc pre-patch binfmt_cb_pre_patch"), cbBuild.output)
 
         let vm = TestVM()
         let payload = try vm.payload("author-uname", script: """
@@ -156,9 +165,19 @@ final class AuthorAPIVMTests: XCTestCase {
             check uname-revert kpatchctl revert lp_uname
             expect_eq uname-restored "$(uname -s)" "Linux"
             expect_eq uname-callback-order "$(dmesg | grep 'kpatchctl-uname: ' | sed 's/.*kpatchctl-uname: //' | tr '\\n' '|')" "pre-patch vmlinux patched=0|post-patch vmlinux patched=1|post-unpatch vmlinux patched=0|"
-            """, files: ["uname.ko": out])
-        let outcome = try vm.run(payload: payload, timeout: 150)
+
+            # Callbacks of a module that is not loaded yet run when it loads.
+            bcb_log() { dmesg | grep 'binfmt-cb: ' | sed 's/.*binfmt-cb: //' | tr '\\n' '|'; }
+            check bcb-apply kpatchctl apply /payload/binfmt-cb.ko
+            expect_eq bcb-none-yet "$(bcb_log)" ""
+            insmod /lib/modules/$(uname -r)/kernel/fs/binfmt_misc.ko
+            expect_eq bcb-on-module-load "$(bcb_log)" "pre-patch binfmt_misc patched=0|post-patch binfmt_misc patched=1|"
+            check bcb-revert kpatchctl revert lp_binfmt_cb
+            expect_eq bcb-on-revert "$(bcb_log)" "pre-patch binfmt_misc patched=0|post-patch binfmt_misc patched=1|post-unpatch binfmt_misc patched=0|"
+            """, files: ["uname.ko": out, "binfmt-cb.ko": callbacksOnly])
+        let outcome = try vm.run(payload: payload, timeout: 180, modules: ["kernel/fs/binfmt_misc.ko"])
         XCTAssertChecksPassed(outcome, ["uname-before", "uname-apply", "uname-patched", "uname-revert", "uname-restored",
-                                        "uname-callback-order"])
+                                        "uname-callback-order", "bcb-apply", "bcb-none-yet", "bcb-on-module-load", "bcb-revert",
+                                        "bcb-on-revert"])
     }
 }
