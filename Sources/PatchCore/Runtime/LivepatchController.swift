@@ -123,7 +123,8 @@ public struct LivepatchController {
         var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
         report.loadSeconds = loadSeconds
         if report.outcome == .completed {
-            report.replaced = try unloadReplaced(replacing)
+            report.replaced = replacing
+            report.warnings += unloadReplaced(replacing)
             do {
                 try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
                                              replaced: report.replaced, states: meta?.states ?? []))
@@ -136,17 +137,23 @@ public struct LivepatchController {
     }
 
     /// The kernel frees the patches a cumulative patch replaced once its transition
-    /// ends (their sysfs directories go); then their modules can be unloaded.
-    private func unloadReplaced(_ names: [String]) throws -> [String] {
+    /// ends (their sysfs directories go); then their modules can be unloaded. The
+    /// new patch is in either way: a module that stays is a warning, not a failure.
+    private func unloadReplaced(_ names: [String]) -> [String] {
+        var warnings: [String] = []
         for name in names {
             let deadline = KernelFile.monotonicNow() + 10
             while (try? sysfs.patch(named: name)) != nil, KernelFile.monotonicNow() < deadline {
                 KernelFile.sleep(seconds: 0.1)
             }
-            _ = try unload(name)
+            do {
+                _ = try unload(name)
+            } catch {
+                warnings.append("\(name) was replaced but its module stays loaded (\(error)); unload it later with rmmod \(name)")
+            }
             try? applied.remove(name)
         }
-        return names
+        return warnings
     }
 
     /// Why the kernel refused the patch, from the lines the load left in the kernel
@@ -154,17 +161,15 @@ public struct LivepatchController {
     /// returned what), or the kernel's system-state check (klp_is_patch_compatible).
     private func explainLoadFailure(patch: String, meta: PatchMetadata?, error: ModuleLoaderError,
                                     after mark: UInt64?) -> ControllerError? {
-        let fresh = KernelLog.records().filter { mark == nil || $0.sequence > mark! }.map(\.text)
+        let fresh = KernelLog.records().filter { record in mark.map { record.sequence > $0 } ?? true }.map(\.text)
         if fresh.contains(where: { $0.contains("Livepatch patch (\(patch)) is not compatible with the already installed livepatches") }) {
             return .incompatibleStates(patch: patch, states: meta?.states ?? [], replace: meta?.replacesAll == true)
         }
         let candidates = meta?.callbacks.filter { $0.kind == .prePatch } ?? []
         guard !candidates.isEmpty else { return nil }
         let prefix = "\(PatchCallback.vetoLogPrefix)\(patch): pre-patch callback "
-        guard let line = fresh.last(where: { $0.hasPrefix(prefix) }) else {
-            // No log line: the kernel refused before any callback ran (or the log is unreadable).
-            return error.errno == EBUSY || error.errno == EINVAL ? nil : .vetoed(patch: patch, callback: nil, candidates: candidates, error: error)
-        }
+        // No such line: the kernel refused before any callback ran.
+        guard let line = fresh.last(where: { $0.hasPrefix(prefix) }) else { return nil }
         let named = candidates.first { line.hasPrefix(prefix + "\($0.function) of object \($0.object) ") }
         return .vetoed(patch: patch, callback: named, candidates: candidates, error: error)
     }
