@@ -25,6 +25,8 @@ public struct KernelBuildRequest: Sendable {
     /// A header change that reaches more objects whose code changes than this is
     /// refused as not a sensible live patch.
     public var maxChangedObjects = 32
+    /// Build a cumulative patch that replaces every enabled one (klp_patch.replace).
+    public var replace = false
 
     public init(diffFile: URL, kernelRelease: String, headers: URL? = nil, source: URL? = nil, config: URL? = nil,
                 vmlinux: URL? = nil, modulesDir: URL? = nil, modulesDebugDir: URL? = nil, output: URL? = nil, patchName: String? = nil,
