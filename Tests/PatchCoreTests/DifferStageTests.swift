@@ -16,9 +16,10 @@ struct StageInput {
     }
 
     var correlation: Correlation { Correlator().correlate(original: original, patched: patched) }
-    func status() throws -> [Int: SymbolChange] {
-        try Comparator(original: original, patched: patched, correlation: correlation).compare()
+    func comparison() throws -> Comparison {
+        try Comparator(original: original, patched: patched, correlation: correlation, layout: DifferFixture.layout.get()).compare()
     }
+    func status() throws -> [Int: SymbolChange] { try comparison().status }
     func patchedIndex(_ name: String) throws -> Int { try XCTUnwrap(patched.definedByName[name]?.first, name) }
     func originalIndex(_ name: String) throws -> Int { try XCTUnwrap(original.definedByName[name]?.first, name) }
     func inclusion() throws -> Inclusion { Includer(patched: patched, status: try status()).include() }
@@ -146,8 +147,8 @@ final class KlpResolverTests: XCTestCase {
 }
 
 final class RefusalCheckerTests: XCTestCase {
-    func testNotraceAndInitChangesAreRefusedWithAdvice() throws {
-        for (name, kind, symbol) in [("notrace_changed", RefusalKind.notrace, "kpc_fast"), ("init_changed", .initExitCode, "kpc_init"),
+    func testInitAndDataChangesAreRefusedWithAdvice() throws {
+        for (name, kind, symbol) in [("init_changed", RefusalKind.initExitCode, "kpc_init"),
                                      ("changed_data", .changedData, "kpc_limit"), ("size_changed", .sizeChanged, "kpc_slots")] {
             let input = try StageInput(name)
             let refusals = try RefusalChecker(original: input.original, patched: input.patched,
@@ -159,5 +160,31 @@ final class RefusalCheckerTests: XCTestCase {
         let fine = try StageInput("body_change")
         XCTAssertEqual(try RefusalChecker(original: fine.original, patched: fine.patched, correlation: fine.correlation,
                                           status: try fine.status()).refusals(), [])
+    }
+}
+
+final class NotraceRedirectorTests: XCTestCase {
+    private func redirect(_ input: StageInput) throws -> NotraceRedirection {
+        try NotraceRedirector(original: input.original, patched: input.patched, correlation: input.correlation,
+                              layout: DifferFixture.layout.get()).redirect(try input.comparison())
+    }
+
+    /// The syscall body is carried; both stubs that tail-jump to it are replaced, naming it.
+    func testChangedSyscallBodyRedirectsToItsTracedStubs() throws {
+        let input = try StageInput("syscall_body")
+        let result = try redirect(input)
+        XCTAssertEqual(result.refusals, [])
+        XCTAssertEqual(Set(result.carried.map { input.patched.symbols[$0].name }), ["__do_sys_kpc_probe"])
+        XCTAssertEqual(Set(result.callers.keys.map { input.patched.symbols[$0].name }), ["__x64_sys_kpc_probe", "__ia32_sys_kpc_probe", "kpc_show"])
+        XCTAssertTrue(result.callers.values.allSatisfy { $0 == ChangeReason(.notraceCallee, "__do_sys_kpc_probe") })
+    }
+
+    /// Reached only through a function pointer: refused, naming the function and the pointer.
+    func testNotraceFunctionReachedByPointerIsRefused() throws {
+        let result = try redirect(try StageInput("notrace_pointer_only"))
+        XCTAssertEqual(result.refusals.map(\.kind), [.notrace])
+        XCTAssertEqual(result.refusals.first?.symbol, "kpc_fast")
+        XCTAssertTrue(result.refusals.first?.reason.contains("kpc_op") ?? false, "\(result.refusals)")
+        XCTAssertTrue(result.carried.isEmpty && result.callers.isEmpty)
     }
 }

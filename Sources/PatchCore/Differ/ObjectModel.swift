@@ -158,9 +158,25 @@ final class ObjectModel {
     /// NL_SET_ERR_MSG). Never correlated; compared by content; copied when used.
     func isPrivate(_ symbolIndex: Int) -> Bool {
         let s = symbols[symbolIndex]
+        if isLinkTimeData(symbolIndex) { return false }
         if SymbolNames.isCompilerPrivate(s.name) { return true }
         guard s.isLocal, s.isObject, s.isInSection, SymbolNames.normalized(s.name) != s.name else { return false }
         return !sections[Int(s.sectionIndex)].flags.contains(.write)
+    }
+
+    /// Sections whose contents the kernel's build fills in when it links the
+    /// object: `resolve_btfids` writes the BTF ids of `BTF_ID_LIST`/`BTF_SET`
+    /// into `.BTF_ids`. A copy in a patch would keep the zeros of the object file,
+    /// so the patch always reaches the running kernel's.
+    static let linkTimeSections: Set<String> = [".BTF_ids"]
+
+    func isLinkTimeSection(_ sectionIndex: Int) -> Bool {
+        sectionIndex > 0 && sectionIndex < sections.count && Self.linkTimeSections.contains(sections[sectionIndex].name)
+    }
+
+    func isLinkTimeData(_ symbolIndex: Int) -> Bool {
+        let s = symbols[symbolIndex]
+        return s.isInSection && isLinkTimeSection(Int(s.sectionIndex))
     }
 
     func sectionName(of symbolIndex: Int) -> String {
