@@ -87,4 +87,6 @@ public struct BuildResult: Codable, Sendable {
     /// Kthread entry functions that reach a replaced function, with the path.
     public let kthreadWarnings: [String]
     public let stages: [StageTime]
+    /// Replaced functions per reason, and what the diff left out as noise.
+    public var diff = DiffSummary()
 }

@@ -45,6 +45,8 @@ struct Build: ParsableCommand {
     var cache: String?
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
     var json = false
+    @Flag(help: "Also list the functions left out because only line numbers or counter-numbered names changed.")
+    var verbose = false
 
     func run() throws {
         let progress: (BuildEvent) -> Void = { event in
@@ -84,8 +86,20 @@ struct Build: ParsableCommand {
         if json { return printJSON(result) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
         print("replaces \(result.functions.count) function(s):")
-        for f in result.functions { print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")") }
+        for f in result.functions {
+            print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")\(f.reason.map { " (\($0))" } ?? "")")
+        }
+        print("reasons: " + ChangeReason.Kind.allCases.compactMap { kind in
+            result.diff.reasons[kind.rawValue].map { "\($0) \(kind.rawValue)" }
+        }.joined(separator: ", "))
+        if !result.diff.notraceBodies.isEmpty {
+            print("carries notrace function(s) as new code, called by the replaced callers: \(result.diff.notraceBodies.joined(separator: ", "))")
+        }
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        if !result.diff.ignored.isEmpty {
+            print("\(result.diff.ignored.count) functions ignored: only line numbers/counter-named references changed")
+            if verbose { for name in result.diff.ignored { print("  \(name)") } }
+        }
         print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
         let total = result.stages.map(\.seconds).reduce(0, +)
         print("stages: " + result.stages.map { "\($0.stage.rawValue) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ") + String(format: "; total %.2f s", total))

@@ -121,6 +121,25 @@ public struct KlpSymbol: Codable, Hashable, Comparable, Sendable {
     public static func < (a: KlpSymbol, b: KlpSymbol) -> Bool { (a.object, a.name, a.sympos) < (b.object, b.name, b.sympos) }
 }
 
+/// What a build's diff found, over all its objects: counts of replaced
+/// functions per reason, and what was left out as noise.
+public struct DiffSummary: Codable, Equatable, Sendable {
+    /// Replaced functions per `ChangeReason.Kind` raw value.
+    public var reasons: [String: Int] = [:]
+    /// Functions not replaced because only line numbers or counter-numbered names changed.
+    public var ignored: [String] = []
+    /// Changed notrace functions carried as new functions.
+    public var notraceBodies: [String] = []
+
+    public init() {}
+
+    public init(plans: [PatchPlan]) {
+        for f in plans.flatMap(\.replaced) { reasons[(f.reason?.kind ?? .code).rawValue, default: 0] += 1 }
+        ignored = plans.flatMap(\.ignored).sorted()
+        notraceBodies = plans.flatMap(\.notraceBodies).sorted()
+    }
+}
+
 /// What the patch object holds and needs.
 public struct PatchPlan: Codable, Equatable, Sendable {
     public let replaced: [ReplacedFunction]
@@ -139,6 +158,13 @@ public struct PatchPlan: Codable, Equatable, Sendable {
     public var ignored: [String] = []
     /// Changed notrace functions carried as new functions, reached by their replaced callers.
     public var notraceBodies: [String] = []
+
+    /// Each changed notrace function with the traced callers replaced for it.
+    public var notraceCallers: [(body: String, callers: [String])] {
+        var map: [String: [String]] = [:]
+        for f in replaced where f.reason?.kind == .notraceCallee { map[f.reason?.detail ?? "?", default: []].append(f.name) }
+        return map.keys.sorted().map { ($0, map[$0]!.sorted()) }
+    }
 
     public init(replaced: [ReplacedFunction], newSymbols: [String], klpSymbols: [KlpSymbol],
                 exportedUndefined: [String], patchObject: URL?) {
