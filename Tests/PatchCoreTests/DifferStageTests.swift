@@ -146,6 +146,40 @@ final class KlpResolverTests: XCTestCase {
     }
 }
 
+final class NoiseAndReasonTests: XCTestCase {
+    private func ignored(_ name: String) throws -> Set<String> {
+        let input = try StageInput(name)
+        return Set(try input.comparison().ignored.map { input.patched.symbols[$0].name })
+    }
+
+    /// Renumbered dynamic-debug descriptors and a moved WARN line are noise, reported as ignored.
+    func testFunctionsBelowAddedPrDebugAreIgnoredNotChanged() throws {
+        let input = try StageInput("pr_debug_above")
+        let comparison = try input.comparison()
+        XCTAssertEqual(comparison.status[try input.patchedIndex("kpc_first")], .changed)
+        for name in ["kpc_second", "kpc_third"] {
+            XCTAssertEqual(comparison.status[try input.patchedIndex(name)], .unchanged, name)
+        }
+        XCTAssertEqual(try ignored("pr_debug_above"), ["kpc_second", "kpc_third"])
+    }
+
+    /// An include that shifts __COUNTER__ renames every later descriptor; the one after the fix is noise.
+    func testCounterShiftFromAnAddedIncludeIsIgnored() throws {
+        XCTAssertEqual(try ignored("counter_shift_include"), ["kpc_scale"])
+        // kpc_show only reads kpc_btf_ids[1], whose __BTF_ID__ symbol was renumbered.
+        XCTAssertEqual(try ignored("btf_id_list"), ["kpc_show"])
+    }
+
+    func testReasonsNameWhatDiffers() throws {
+        func reason(_ name: String, _ function: String) throws -> ChangeReason? {
+            let input = try StageInput(name)
+            return try input.comparison().reasons[try input.patchedIndex(function)]
+        }
+        XCTAssertEqual(try reason("body_change", "kpc_sum"), ChangeReason(.code))
+        XCTAssertEqual(try reason("string_literal", "kpc_show")?.kind, .data)
+    }
+}
+
 final class RefusalCheckerTests: XCTestCase {
     func testInitAndDataChangesAreRefusedWithAdvice() throws {
         for (name, kind, symbol) in [("init_changed", RefusalKind.initExitCode, "kpc_init"),
