@@ -177,6 +177,7 @@ final class NoiseAndReasonTests: XCTestCase {
         }
         XCTAssertEqual(try reason("body_change", "kpc_sum"), ChangeReason(.code))
         XCTAssertEqual(try reason("string_literal", "kpc_show")?.kind, .data)
+        XCTAssertEqual(try reason("inlined_helper", "kpc_front"), ChangeReason(.inlinedCallee, "kpc_scale"))
     }
 }
 

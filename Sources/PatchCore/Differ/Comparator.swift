@@ -58,7 +58,21 @@ struct Comparator {
             result.ignored.removeAll { $0 == p }
         }
         result.ignored.sort()
+        try attributeToInlinedCallees(&result)
         return result
+    }
+
+    /// A code change that lies in code inlined from another function is that
+    /// function's change: named `inlined-callee` (from both objects' DWARF).
+    private func attributeToInlinedCallees(_ result: inout Comparison) throws {
+        let codeChanged = result.reasons.filter { $0.value.kind == .code && patched.symbols[$0.key].isFunction }.map(\.key)
+        guard !codeChanged.isEmpty, let o = try InlinedCode.load(original),
+              let p = try InlinedCode.load(patched) else { return }
+        for index in codeChanged {
+            if let callee = InlinedCode.changedCallee(of: patched.symbols[index].name, original: o, patched: p) {
+                result.reasons[index] = ChangeReason(.inlinedCallee, callee)
+            }
+        }
     }
 
     /// Why patched symbol `p` differs from original symbol `o`; nil when it does not.
