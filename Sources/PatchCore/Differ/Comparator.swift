@@ -62,16 +62,16 @@ struct Comparator {
         return result
     }
 
-    /// A code change that lies in code inlined from another function is that
-    /// function's change: named `inlined-callee` (from both objects' DWARF).
+    /// A function whose own code is unchanged and whose change lies in code
+    /// inlined from another function is that function's change: `inlined-callee`
+    /// (from both objects' DWARF).
     private func attributeToInlinedCallees(_ result: inout Comparison) throws {
         let codeChanged = result.reasons.filter { $0.value.kind == .code && patched.symbols[$0.key].isFunction }.map(\.key)
-        guard !codeChanged.isEmpty, let o = try InlinedCode.load(original),
-              let p = try InlinedCode.load(patched) else { return }
-        for index in codeChanged {
-            if let callee = InlinedCode.changedCallee(of: patched.symbols[index].name, original: o, patched: p) {
-                result.reasons[index] = ChangeReason(.inlinedCallee, callee)
-            }
+        guard !codeChanged.isEmpty, let oCode = try InlinedCode.load(original), let pCode = try InlinedCode.load(patched) else { return }
+        for p in codeChanged {
+            guard let o = correlation.patchedToOriginal[p],
+                  let callee = try InlinedCode.changedCallee(original: original, o, oCode, patched: patched, p, pCode) else { continue }
+            result.reasons[p] = ChangeReason(.inlinedCallee, callee)
         }
     }
 
