@@ -7,7 +7,9 @@ import TestSupport
 /// stubs) seen from user space; a helper new in net/netlink/af_netlink.c called
 /// from another vmlinux object (fs/proc/cmdline.c) and from an in-tree module
 /// (binfmt_misc); pr_debug in patched code of vmlinux and of a module, enabled
-/// through dynamic_debug/control.
+/// through dynamic_debug/control; a kernel/bpf/verifier.c change next to a
+/// BTF_SET (`btf_id_deny`), which the patch reaches in the running kernel
+/// instead of copying `.BTF_ids`.
 final class DifferReachVMTests: XCTestCase {
     func testSyscallBodyCrossObjectHelperAndDynamicDebug() throws {
         let bed = TestBed.shared
@@ -15,7 +17,7 @@ final class DifferReachVMTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: work) }
         var files: [String: URL] = [:]
         var builds: [String: String] = [:]
-        for name in ["newuname-syscall", "cross-object-helper", "dyndbg-version"] {
+        for name in ["newuname-syscall", "cross-object-helper", "dyndbg-version", "verifier-btf-set"] {
             let out = work.appendingPathComponent("\(name).ko")
             let result = try KpatchctlBinary().buildKernelPatch(
                 diff: bed.root.appendingPathComponent("examples/vmlinux/\(name).diff"), output: out,
@@ -33,6 +35,8 @@ final class DifferReachVMTests: XCTestCase {
         XCTAssertTrue(cross.contains("vmlinux: cmdline_proc_show"), cross)
         XCTAssertTrue(cross.contains("binfmt_misc: bm_status_read"), cross)
         XCTAssertTrue(cross.contains("adds: netlink_kpatch_tag"), cross)
+        XCTAssertTrue(cross.contains("functions ignored: only line numbers/counter-named references changed\n  __netlink_kernel_create"), cross)
+        XCTAssertTrue(builds["verifier-btf-set"]!.contains("vmlinux: bpf_check"), builds["verifier-btf-set"]!)
 
         let vm = TestVM()
         let payload = try vm.payload("differ-reach", script: """
@@ -66,14 +70,20 @@ final class DifferReachVMTests: XCTestCase {
             cat /proc/version > /dev/null
             expect_match dyndbg-vmlinux "$(dmesg | tail -n 20)" "kpatchctl: /proc/version read"
             check revert-dyndbg kpatchctl revert lp_dyndbg_version
+
+            expect_match btf-label-in-kallsyms "$(grep -w btf_id_deny /proc/kallsyms)" " btf_id_deny$"
+            check apply-verifier kpatchctl apply /payload/verifier-btf-set.ko
+            check verifier-patched test -d /sys/kernel/livepatch/lp_verifier_btf_set/vmlinux/bpf_check,1
+            check revert-verifier kpatchctl revert lp_verifier_btf_set
             expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
             expect_eq no-oops "$(dmesg | grep -c -E 'Oops|BUG:|general protection')" 0
             """, files: files)
         defer { try? FileManager.default.removeItem(at: payload) }
-        let outcome = try vm.run(payload: payload, timeout: 240, modules: ["kernel/fs/binfmt_misc.ko"])
+        let outcome = try vm.run(payload: payload, timeout: 300, modules: ["kernel/fs/binfmt_misc.ko"])
         XCTAssertTrue(outcome.passed, outcome.report)
         for check in ["newuname-patched", "newuname-reverted", "cross-vmlinux", "cross-module", "dyndbg-module",
-                      "cross-vmlinux-reverted", "cross-module-reverted", "dyndbg-off-by-default", "dyndbg-vmlinux", "no-oops"] {
+                      "cross-vmlinux-reverted", "cross-module-reverted", "dyndbg-off-by-default", "dyndbg-vmlinux",
+                      "apply-verifier", "verifier-patched", "revert-verifier", "no-oops"] {
             XCTAssertTrue(outcome.passed(check), "\(check):\n\(outcome.report)")
         }
     }

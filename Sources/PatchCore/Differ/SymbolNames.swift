@@ -15,7 +15,9 @@ enum SymbolNames {
     /// Families of names that end in a `__COUNTER__` value, which shifts whenever
     /// code above them changes: `__UNIQUE_ID_ddebug123` (dynamic-debug
     /// descriptors and other `__UNIQUE_ID()` users), `__BTF_ID__struct__sock__42`.
-    static let counterPrefixes = ["__UNIQUE_ID_", "__BTF_ID__"]
+    static let counterPrefixes = ["__UNIQUE_ID_", btfIDPrefix]
+    /// Labels `BTF_ID()` defines in `.BTF_ids`.
+    static let btfIDPrefix = "__BTF_ID__"
 
     /// The name with its trailing counter replaced by `#` when it is of a counter-named family.
     static func withoutCounter(_ name: String) -> String {
