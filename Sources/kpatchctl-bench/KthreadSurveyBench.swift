@@ -21,6 +21,7 @@ struct KthreadSurveyBench: ParsableCommand {
     @Option(help: "The target's debug vmlinux.") var vmlinux: String
     @Option(help: "The build cache (with the prepared kernel tree).") var cache: String
     @Option(help: "The target's modules directory (lib/modules/RELEASE).") var modulesDir: String?
+    @Option(help: "Debug builds of the target's modules (for their call graphs).") var modulesDebugDir: String?
     @Option(help: "The patch-module template directory (kmod/).") var kmod: String = "kmod"
 
     /// The fields of a `kpatchctl kthreads --json` entry the survey replays.
@@ -67,7 +68,8 @@ struct KthreadSurveyBench: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: out) }
         let request = KernelBuildRequest(
             diffFile: URL(fileURLWithPath: diff), kernelRelease: kernel, vmlinux: URL(fileURLWithPath: vmlinux),
-            modulesDir: modulesDir.map { URL(fileURLWithPath: $0) }, output: out, cache: BuildCache(root: URL(fileURLWithPath: cache)),
+            modulesDir: modulesDir.map { URL(fileURLWithPath: $0) }, modulesDebugDir: modulesDebugDir.map { URL(fileURLWithPath: $0) },
+            output: out, cache: BuildCache(root: URL(fileURLWithPath: cache)),
             templateDir: URL(fileURLWithPath: kmod), toolVersion: "bench")
         _ = try KernelPatchBuilder(request: request).build()
         return try KernelModuleFile(path: out.path).patchMetadata()

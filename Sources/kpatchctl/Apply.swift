@@ -18,8 +18,8 @@ struct Apply: ParsableCommand {
     var allowAllKthreads = false
     @Flag(help: "Load a livepatch module that kpatchctl did not build (no identity or kthread checks).")
     var foreign = false
-    @Flag(help: "Run every preflight check and predict which tasks would stall the transition; load nothing. "
-        + "Exit 0 clean, 2 refused, 6 stall predicted (docs/CLI.md).")
+    @Flag(help: ArgumentHelp("Run every preflight check and predict which tasks would stall the transition; load nothing. "
+        + "Exit 0 clean, 2 refused, 6 stall predicted (docs/CLI.md)."))
     var check = false
     @Flag(help: "Print JSON.") var json = false
 

@@ -67,7 +67,8 @@ final class KthreadSafetyCheckTests: XCTestCase {
     func testReplacingAConvertedLoopIsRefusedAsResident() throws {
         let kthreadd = LiveKthread(pid: 2, comm: "kthreadd", stack: ProcStack.parse(KthreadsParsingTests.guestStacks[0].stack))
         let ksoftirqd = LiveKthread(pid: 14, comm: "ksoftirqd/0", stack: ProcStack.parse(KthreadsParsingTests.guestStacks[1].stack))
-        let report = try check(["smpboot_thread_fn"], object: "vmlinux").evaluate([kthreadd, ksoftirqd, kworker])
+        let report = try check(["smpboot_thread_fn"], object: "vmlinux", reach: kpvictimReachability(["kpvictim_sum"]))
+            .evaluate([kthreadd, ksoftirqd, kworker])
         XCTAssertEqual(report.refusals.map(\.comm), ["ksoftirqd/0"])
         let refusal = try XCTUnwrap(report.refusals.first)
         XCTAssertEqual(refusal.reason, .resident)
