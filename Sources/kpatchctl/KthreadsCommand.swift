@@ -27,7 +27,7 @@ struct Kthreads: ParsableCommand {
         let commWidth = threads.map(\.comm.count).max() ?? 4, entryWidth = threads.map { $0.entry?.count ?? 1 }.max() ?? 5
         print(pad("PID", 7), pad("COMM", commWidth), pad("ENTRY", entryWidth), pad("KIND", 11), "RESIDENT / WHY")
         for thread in threads {
-            let resident = thread.residentFrames.map(\.function).filter { $0 != "kthread" && $0 != "ret_from_fork" }
+            let resident = thread.residentFrames.map(\.function).filter { $0 != "kthread" && !$0.hasPrefix("ret_from_fork") }
             print(pad(String(thread.pid), 7), pad(thread.comm, commWidth), pad(thread.entry ?? "?", entryWidth),
                   pad(thread.conversion.kind.rawValue, 11),
                   (resident.isEmpty ? "" : resident.joined(separator: ",") + " / ") + thread.conversion.reason)
