@@ -41,7 +41,7 @@ struct Apply: ParsableCommand {
             kthreadSafety: try KthreadSafetyReport.evaluate(meta, kthreads: ProcKthreads.read(),
                                                             allowComms: Set(allowKthread), allowAll: allowAllKthreads),
             stallPrediction: StallPrediction.predict(replaced: meta.functions))
-        if !json { assessment.printWarnings() }
+        if !json && !check { assessment.printWarnings() }
         return assessment
     }
 

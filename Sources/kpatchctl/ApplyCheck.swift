@@ -7,19 +7,23 @@ struct ApplyAssessment: Encodable {
     let kthreadSafety: KthreadSafetyReport
     let stallPrediction: StallPrediction
 
-    /// stderr lines for the text output: what an override allowed, kthreads not
+    /// The text lines beside the verdict: what an override allowed, kthreads not
     /// fully checked, tasks the transition would wait for.
-    func printWarnings() {
-        for finding in kthreadSafety.allowed { printError("allowed: " + finding.description) }
+    var warnings: [String] {
+        var lines = kthreadSafety.allowed.map { "allowed: " + $0.description }
         if !kthreadSafety.reachabilityChecked {
-            printError("note: the patch carries no kthread reachability analysis: only resident frames were checked")
+            lines.append("note: the patch carries no kthread reachability analysis: only resident frames were checked")
         }
-        for unknown in kthreadSafety.unknownEntry { printError("warning: " + unknown.description) }
-        for task in stallPrediction.tasks { printError("stall predicted: " + task.description) }
+        lines += kthreadSafety.unknownEntry.map { "warning: " + $0.description }
+        lines += stallPrediction.tasks.map { "stall predicted: " + $0.description }
         if stallPrediction.unreadableStacks > 0 {
-            printError("note: \(stallPrediction.unreadableStacks) task stack(s) unreadable (not root): no stall prediction for them")
+            lines.append("note: \(stallPrediction.unreadableStacks) task stack(s) unreadable (not root): no stall prediction for them")
         }
+        return lines
     }
+
+    /// apply: the warnings on stderr, before loading.
+    func printWarnings() { warnings.forEach(printError) }
 }
 
 /// `apply --json` on success or timeout: the controller report plus the assessment.
@@ -78,7 +82,7 @@ struct ApplyCheck {
                              kthreadSafety: assessment?.kthreadSafety, stallPrediction: assessment?.stallPrediction))
         } else {
             for failure in failures { print("refused: \(failure)") }
-            for task in assessment?.stallPrediction.tasks ?? [] { print("stall: \(task)") }
+            for line in assessment?.warnings ?? [] { print(line) }
             let checked = preflight.checks.map(\.name).joined(separator: ", ")
             switch verdict {
             case .clean: print("check: \(module) would apply (checks: \(checked)); no task is in a replaced function now; nothing loaded")

@@ -73,8 +73,10 @@ public struct KthreadSafetyCheck: Sendable {
         } else if let hidden = replacesHiddenSleepFunction, !thread.stack.isEmpty {
             found.append(finding(.resident, frame: StackFrame(function: hidden, offset: 0, size: 0, module: nil)))
         }
+        // An entry that is itself replaced is the resident finding already.
         if !thread.converted, let entry = thread.entry,
-           let path = reachabilities.compactMap({ $0.shortestPath(fromFunctionNamed: entry) }).min(by: { $0.count < $1.count }) {
+           let path = reachabilities.compactMap({ $0.shortestPath(fromFunctionNamed: entry) }).min(by: { $0.count < $1.count }),
+           !(path.count == 1 && found.contains { $0.reason == .resident }) {
             found.append(finding(.reachesPatchedFunction, frame: nil, path: path.map(\.ref)))
         }
         return found
