@@ -131,7 +131,6 @@ final class KthreadsParsingTests: XCTestCase {
             [<0>] ret_from_fork+0x22/0x30
             """))
         XCTAssertEqual(busy.residentFrames.map(\.function), ["worker_thread", "kthread", "ret_from_fork"])
-        XCTAssertEqual(busy.unitOfWorkFrames.map(\.function), ["msleep_interruptible", "process_one_work"])
         // An irq thread waiting in irq_wait_for_interrupt is idle, not inside a handler.
         let irq = LiveKthread(pid: 60, comm: "irq/24-pciehp", stack: ProcStack.parse("""
             [<0>] irq_wait_for_interrupt+0x40/0x90

@@ -45,14 +45,6 @@ public struct LiveKthread: Equatable, Codable, Sendable {
         self.init(pid: stat.pid, comm: stat.comm, stack: ProcStack.parse(stackText), stackError: stackError)
     }
 
-    /// The frames inside a converted kthread's current unit of work (innermost
-    /// first); empty when it is idle, unconverted or of unknown entry. A patched
-    /// function among them delays the transition until the unit ends.
-    public var unitOfWorkFrames: [StackFrame] {
-        guard conversion.converted else { return [] }
-        return Array(stack.prefix(stack.count - residentFrames.count))
-    }
-
     private static func resident(stack: [StackFrame], entryIndex: Int?, conversion: KthreadConversion) -> [StackFrame] {
         guard let entryIndex else { return [] }
         guard conversion.converted, entryIndex > 0, let loop = KthreadConversion.loop(entry: stack[entryIndex].baseFunction) else {
