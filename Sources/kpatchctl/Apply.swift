@@ -12,7 +12,7 @@ struct Apply: ParsableCommand {
     @Option(help: "Seconds to wait for every task to migrate.") var timeout: Double = 60
     @Flag(help: "On timeout, leave the transition running instead of reversing it.") var noRevert = false
     @Option(name: .customLong("allow-kthread"), help: ArgumentHelp(
-        "Apply even though the unconverted kthread COMM reaches a patched function (repeatable).", valueName: "COMM"))
+        "Apply even though kthread COMM reaches, or sleeps in, a replaced function (repeatable).", valueName: "COMM"))
     var allowKthread: [String] = []
     @Flag(name: .customLong("allow-all-kthreads"), help: "Apply whatever kthreads reach the patched functions.")
     var allowAllKthreads = false

@@ -82,7 +82,9 @@ struct ApplyCheck {
                              kthreadSafety: assessment?.kthreadSafety, stallPrediction: assessment?.stallPrediction))
         } else {
             for failure in failures { print("refused: \(failure)") }
-            for line in assessment?.warnings ?? [] { print(line) }
+            for line in assessment?.warnings ?? ["note: no kpatchctl metadata: kthread safety and stall prediction not checked"] {
+                print(line)
+            }
             let checked = preflight.checks.map(\.name).joined(separator: ", ")
             switch verdict {
             case .clean: print("check: \(module) would apply (checks: \(checked)); no task is in a replaced function now; nothing loaded")
