@@ -2,7 +2,9 @@ import XCTest
 import TestSupport
 
 /// Kthread safety of vmlinux patches in the pinned kernel (one boot): converted
-/// kthreads (kthreadd, smpboot threads) no longer refuse what they merely reach;
+/// kthreads (kthreadd, smpboot threads) no longer refuse what they merely reach
+/// (copy_process applies; kfree's slab path is refused only by the unconverted
+/// kthreads whose loops reach kfree, the mission's rule, never by kthreadd);
 /// a patch replacing a kthread's resident function is refused, and forced, it
 /// stalls and is reverted; `apply --check` loads nothing.
 final class KthreadSafetyVMTests: XCTestCase {
@@ -54,8 +56,9 @@ final class KthreadSafetyVMTests: XCTestCase {
             out=$(kpatchctl apply /payload/slab-kmem-cache-free.ko 2>&1); rc=$?
             echo "$out"
             if echo "$out" | grep -q "(kthreadd)"; then fail slab-not-kthreadd "kthreadd named"; else pass slab-not-kthreadd; fi
-            if [ "$rc" = 0 ]; then kpatchctl revert lp_slab_kmem_cache_free; fi
-            echo "KPVAR slab-exit=$rc"
+            expect_eq slab-refused-by-mission-rule "$rc" 2
+            expect_match slab-names-kauditd-path "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread reaches a patched function: kauditd_thread -> .* -> kfree -> __kmem_cache_free"
+            expect_eq slab-loads-nothing "$(ls /sys/kernel/livepatch)" ""
 
             # kauditd_thread is kauditd's resident frame: refused by default, naming both.
             out=$(kpatchctl apply /payload/audit-kauditd-thread.ko 2>&1); rc=$?
@@ -86,7 +89,8 @@ final class KthreadSafetyVMTests: XCTestCase {
         XCTAssertChecksPassed(outcome, [
             "kauditd-running", "check-clean-exit", "check-clean-says", "check-clean-loads-nothing", "check-json-exit",
             "check-json-verdict", "check-json-loads-nothing", "fork-applies", "fork-json-kthread-safety",
-            "fork-json-stall-prediction", "fork-works", "fork-revert", "slab-not-kthreadd", "kauditd-refused",
+            "fork-json-stall-prediction", "fork-works", "fork-revert", "slab-not-kthreadd", "slab-refused-by-mission-rule",
+            "slab-names-kauditd-path", "slab-loads-nothing", "kauditd-refused",
             "kauditd-names-kthread", "kauditd-names-frame", "kauditd-says-stall", "kauditd-loads-nothing",
             "kauditd-forced-reversed", "kauditd-forced-blocker", "kauditd-forced-unloaded", "smpboot-refused",
             "smpboot-names-ksoftirqd", "smpboot-check-refused", "nothing-loaded-at-end"])
