@@ -49,7 +49,7 @@ struct Info: ParsableCommand {
         for s in meta.states { print("declares:       \(s)") }
         print("replaces \(meta.functions.count) function(s):")
         for f in meta.functions {
-            print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "") -> \(f.newSymbol)")
+            print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "") -> \(f.newSymbol)\(f.reason.map { " (\($0))" } ?? "")")
         }
         print("livepatch relocation symbols: \(module.livepatchSymbols.count)")
         for s in module.livepatchSymbols { print("  \(s)") }
@@ -74,7 +74,8 @@ enum KthreadAnalysisText {
             let paths = reach.kthreadEntryPaths
             if paths.isEmpty { lines.append("  no kthread entry function of that object reaches them") }
             for path in paths {
-                lines.append("  kthread entry: " + path.map(\.name).joined(separator: " -> "))
+                let converted = path.first.map { KthreadConversion.loop(entry: $0.name) != nil } ?? false
+                lines.append("  kthread entry\(converted ? " (converted)" : ""): " + path.map(\.name).joined(separator: " -> "))
             }
         }
         return lines.joined(separator: "\n")

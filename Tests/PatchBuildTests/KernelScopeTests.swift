@@ -3,7 +3,7 @@ import TestSupport
 
 /// Which objects a kernel diff rebuilds: a header change by the identifiers it
 /// changes, a .c file through the object that #includes it, files the target
-/// does not build ignored (exit 6 when that is all of them). Real builds against
+/// does not build ignored (exit 7 when that is all of them). Real builds against
 /// the pinned kernel's prepared tree.
 final class KernelScopeTests: XCTestCase {
     private func build(_ diff: String, _ out: inout URL?) throws -> CommandResult {
@@ -38,7 +38,7 @@ final class KernelScopeTests: XCTestCase {
     func testUnconfiguredFileIsNothingToPatch() throws {
         var ko: URL?
         let result = try build("unconfigured.diff", &ko)
-        XCTAssertEqual(result.status, 6, result.output)
+        XCTAssertEqual(result.status, 7, result.output)
         XCTAssertTrue(result.output.contains("error: mm/damon/sysfs.c is not built into \(TestBed.shared.kernelRelease) (no such compilation unit): nothing to patch"), result.output)
         // Decided from the target's compilation units, before compiling anything.
         XCTAssertFalse(result.output.contains("[original-build]"), result.output)
