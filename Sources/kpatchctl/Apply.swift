@@ -18,6 +18,8 @@ struct Apply: ParsableCommand {
     var allowAllKthreads = false
     @Flag(help: "Load a livepatch module that kpatchctl did not build (no identity or kthread checks).")
     var foreign = false
+    @Flag(help: "Do not register tracefs kprobe events to record how each task switched; poll /proc only.")
+    var noTrace = false
     @Flag(help: "Print JSON.") var json = false
 
     /// Every check apply runs before loading anything: the runtime's own (privilege,
@@ -49,8 +51,10 @@ struct Apply: ParsableCommand {
         let report: ControllerReport
         Interruption.install()
         do {
-            report = try LivepatchController().apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
-                                                     events: { printer($0) })
+            var controller = LivepatchController()
+            controller.useTracefs = !noTrace
+            report = try controller.apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
+                                          events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json, kthreadSafety: kthreads)
         }
