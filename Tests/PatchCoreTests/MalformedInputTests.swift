@@ -50,6 +50,32 @@ final class MalformedInputTests: XCTestCase {
         print("malformed-input outcomes over \(total) mutations: \(outcomes.sorted { $0.key < $1.key })")
     }
 
+    /// Crashes scripts/fuzz found, replayed on every section of a real object.
+    /// 1: an sh_addralign of 0xf800000000000010 passed the reader and trapped in
+    /// ELFWriter (Int conversion for libelf's d_align) when the patch was written.
+    func testFuzzFindingsGiveTypedErrors() throws {
+        let compiled = try CorpusCase.load("body_change", bed: DifferFixture.bed).compile(bed: DifferFixture.bed)
+        let differ = try DifferFixture.differ(for: compiled)
+        let scratch = try DifferFixture.bed.scratch("fuzz-findings")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let bytes = [UInt8](try Data(contentsOf: compiled.patchedObject))
+        let object = try ELFObject(url: compiled.patchedObject)
+        let shoff = Int(bytes[0x28..<0x30].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        for alignment: UInt64 in [0xf800_0000_0000_0010, 3, 1 << 31] {
+            for section in object.sections.dropFirst() {
+                var mutant = bytes
+                for k in 0..<8 { mutant[shoff + 64 * section.index + 48 + k] = UInt8(truncatingIfNeeded: alignment >> (8 * UInt64(k))) }
+                let file = scratch.appendingPathComponent("align.o")
+                try Data(mutant).write(to: file)
+                XCTAssertEqual(run(differ, mutant: file, other: compiled.originalObject, mutantIsOriginal: false,
+                                   output: scratch.appendingPathComponent("out.o")), "ELFError", "\(section) alignment \(alignment)")
+                XCTAssertThrowsError(try ELFObject(url: file)) { error in
+                    XCTAssertTrue("\(error)".contains("alignment \(alignment) is not a power of two"), "\(error)")
+                }
+            }
+        }
+    }
+
     /// Reads everything of the mutant, then diffs it; names the kind of result.
     private func run(_ differ: ObjectDiffer, mutant: URL, other: URL, mutantIsOriginal: Bool, output: URL) -> String {
         do {

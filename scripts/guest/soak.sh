@@ -4,7 +4,8 @@
 #   idle-burst  right after boot, back to back, nothing else running;
 #   idle-pause  idle, with SOAK_PAUSE seconds between cycles;
 #   load        a fork/exec loop, pipe and file I/O, readers of the patched /proc
-#               files and one CPU-bound loop per vCPU.
+#               files and one CPU-bound loop per vCPU (at nice 10: they load the
+#               CPUs without starving the kernel workers that run the transition).
 # SOAK_TRACE: on (tracefs probes), off (--no-trace) or both (alternating).
 # Every cycle must end fully patched (sysfs enabled, no transition, new behaviour)
 # and then fully unpatched (no sysfs entry, no module, old behaviour). Stops at the
@@ -27,8 +28,8 @@ loaders=""
 start_load() {
     ncpu=$(grep -c '^processor' /proc/cpuinfo)
     i=0
-    while [ $i -lt "$ncpu" ]; do (while :; do :; done) & loaders="$loaders $!"; i=$((i + 1)); done
-    (while :; do /bin/true; sh -c 'ls /proc > /dev/null'; done) & loaders="$loaders $!"
+    while [ $i -lt "$ncpu" ]; do nice -n 10 sh -c "while :; do :; done" & loaders="$loaders $!"; i=$((i + 1)); done
+    (while :; do /bin/true; sh -c 'ls /proc > /dev/null 2>&1'; done) & loaders="$loaders $!"
     (while :; do dd if=/dev/zero bs=64k count=16 2>/dev/null | cat > /tmp/soak.io; cat /tmp/soak.io > /dev/null; sync; done) &
     loaders="$loaders $!"
     (while :; do cat /proc/cmdline /proc/meminfo /proc/kpvictim > /dev/null; head -n 3 /proc/kallsyms > /dev/null; done) &
@@ -54,14 +55,14 @@ while [ $cycle -lt "$SOAK_CYCLES" ]; do
 
     t0=$(now)
     if ! out=$(kpatchctl apply $flag --timeout 60 "/payload/$file" 2>&1); then
-        fail soak-cycle-$cycle "apply $name ($phase $flag) failed: $(echo "$out" | tail -n 5)"; break
+        fail soak-cycle-$cycle "apply $name ($phase, trace ${flag:-on}) failed: $(echo "$out" | tail -n 5)"; break
     fi
     t1=$(now)
     state="$(cat /sys/kernel/livepatch/$name/enabled 2>&1)$(cat /sys/kernel/livepatch/$name/transition 2>&1)"
     if [ "$state" != 10 ]; then fail soak-cycle-$cycle "$name after apply: enabled+transition=$state, want 10"; break; fi
     if ! eval "$behaviour"; then fail soak-cycle-$cycle "$name applied but the patched behaviour is missing"; break; fi
     if ! out=$(kpatchctl revert $flag --timeout 60 "$name" 2>&1); then
-        fail soak-cycle-$cycle "revert $name ($phase $flag) failed: $(echo "$out" | tail -n 5)"; break
+        fail soak-cycle-$cycle "revert $name ($phase, trace ${flag:-on}) failed: $(echo "$out" | tail -n 5)"; break
     fi
     t2=$(now)
     if [ -e "/sys/kernel/livepatch/$name" ]; then fail soak-cycle-$cycle "$name: sysfs entry left after revert"; break; fi
