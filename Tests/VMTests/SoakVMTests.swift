@@ -19,7 +19,7 @@ final class SoakVMTests: XCTestCase {
             XCTAssertTrue(lines.contains("KPTEST PASS \(check)"), "\(check):\n\(result.output)")
         }
         XCTAssertTrue(lines.contains { $0.hasPrefix("VM PASS") }, result.output)
-        let done = lines.filter { $0.hasPrefix("SOAK cycle ") }
+        let done = Set(lines.filter { $0.hasPrefix("SOAK cycle ") })
         XCTAssertEqual(done.count, cycles, result.output)
         for phase in ["idle-burst", "idle-pause", "load"] {
             XCTAssertTrue(done.contains { $0.contains("phase=\(phase) trace=on") }, "\(phase) traced:\n\(result.output)")

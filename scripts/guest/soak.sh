@@ -78,5 +78,6 @@ echo "SOAK summary cycles=$ok/$SOAK_CYCLES traced=$traced polled=$polled seconds
 expect_eq soak-all-cycles "$ok" "$SOAK_CYCLES"
 expect_eq soak-nothing-loaded "$(ls /sys/kernel/livepatch)" ""
 # vm-run fails the run on any kernel report too; this names it in the guest's own words.
-report=$(dmesg | grep -E 'soft lockup|hard LOCKUP|rcu.*stall|rcu_.*kthread|blocked for more than|WARNING:|BUG:|Oops|Call Trace' | head -n 5)
+# The same reports as vm-run's (not the kernel command line, which names the detectors).
+report=$(dmesg | grep -E 'BUG: soft lockup|hard LOCKUP|rcu: INFO: .*detected|rcu_(preempt|sched) kthread|blocked for more than|WARNING: CPU: |BUG: |kernel BUG at|Oops: |general protection fault|Call Trace' | head -n 5)
 expect_eq soak-dmesg-clean "$report" ""
