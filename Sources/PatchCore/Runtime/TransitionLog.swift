@@ -75,15 +75,21 @@ public struct TransitionLog: Sendable {
     public func current() -> TransitionRecord? { read(currentPath) }
     public func last() -> TransitionRecord? { read(lastPath) }
 
-    private func read(_ path: String) -> TransitionRecord? {
+    /// nil when the file is missing or unreadable: state files only inform `status`.
+    func read<Record: Decodable>(_ path: String, as type: Record.Type = Record.self) -> Record? {
         guard let bytes = try? KernelFile.readBytes(path) else { return nil }
-        return try? JSONCoding.decoder.decode(TransitionRecord.self, from: JSONCoding.data(bytes))
+        return try? JSONCoding.decoder.decode(Record.self, from: JSONCoding.data(bytes))
     }
 
     /// Written to a temporary file and renamed, so readers never see half a record.
-    private func write(_ record: TransitionRecord, to path: String) throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw KernelFileError(path: directory, operation: "mkdir", errno: errno)
+    func write<Record: Encodable>(_ record: Record, to path: String) throws {
+        // With its parents: a minimal initramfs has no /run.
+        var prefix = ""
+        for component in directory.split(separator: "/") {
+            prefix += "/\(component)"
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw KernelFileError(path: prefix, operation: "mkdir", errno: errno)
+            }
         }
         let temporary = "\(path).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
