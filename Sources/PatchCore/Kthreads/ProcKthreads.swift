@@ -9,8 +9,15 @@ public enum ProcKthreads {
         return try names.compactMap(Int.init).sorted().compactMap { pid in
             let dir = procRoot.appendingPathComponent(String(pid))
             guard let stat = try? String(contentsOf: dir.appendingPathComponent("stat"), encoding: .utf8) else { return nil }
-            let stack = (try? String(contentsOf: dir.appendingPathComponent("stack"), encoding: .utf8)) ?? ""
-            return try LiveKthread(statText: stat, stackText: stack)
+            do {
+                let stack = try String(contentsOf: dir.appendingPathComponent("stack"), encoding: .utf8)
+                return try LiveKthread(statText: stat, stackText: stack)
+            } catch let error as ProcParseError {
+                throw error
+            } catch {
+                // Not root, or the task exited meanwhile: the kthread is listed with an unknown entry.
+                return try LiveKthread(statText: stat, stackText: "", stackError: "\(error.localizedDescription) (reading it needs root)")
+            }
         }
     }
 }
