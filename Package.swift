@@ -53,3 +53,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// Fuzz targets (scripts/fuzz): declared only for its build, which uses -sanitize=fuzzer
+// and its own scratch path (.build-fuzz), so a normal `swift build` never sees them.
+if Context.environment["KPATCH_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(name: "kpatchctl-fuzz", dependencies: ["PatchCore"]))
+}

@@ -18,6 +18,8 @@ struct Apply: ParsableCommand {
     var allowAllKthreads = false
     @Flag(help: "Load a livepatch module that kpatchctl did not build (no identity or kthread checks).")
     var foreign = false
+    @Flag(help: "Do not register tracefs kprobe events to record how each task switched; poll /proc only.")
+    var noTrace = false
     @Flag(help: ArgumentHelp("Run every preflight check and predict which tasks would stall the transition; load nothing. "
         + "Exit 0 clean, 2 refused, 6 stall predicted (docs/CLI.md)."))
     var check = false
@@ -55,8 +57,10 @@ struct Apply: ParsableCommand {
         let report: ControllerReport
         Interruption.install()
         do {
-            report = try LivepatchController().apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
-                                                     events: { printer($0) })
+            var controller = LivepatchController()
+            controller.useTracefs = !noTrace
+            report = try controller.apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
+                                          events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json, kthreadSafety: kthreads)
         }

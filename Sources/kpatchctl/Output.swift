@@ -69,6 +69,11 @@ final class EventPrinter {
         case .reversing(let patch):
             last = nil
             print("reversing the transition of \(patch)")
+        case .reclaimedLock(let dead):
+            print("note: \(dead) died holding the transition lock; taking it over")
+        case .resumed(let patch, let running):
+            print(running ? "\(patch) is already disabled and unpatching (a revert died): following the transition"
+                          : "\(patch) is already unpatched but its module is loaded (a revert died): unloading it")
         }
         fflush(stdout)
     }

@@ -8,6 +8,8 @@ struct Revert: ParsableCommand {
 
     @Argument(help: "The patch's name (kpatchctl list).") var name: String
     @Option(help: "Seconds to wait for every task to migrate back.") var timeout: Double = 60
+    @Flag(help: "Do not register tracefs kprobe events to record how each task switched; poll /proc only.")
+    var noTrace = false
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -15,8 +17,10 @@ struct Revert: ParsableCommand {
         let report: ControllerReport
         Interruption.install()
         do {
-            report = try LivepatchController().revert(name: name, options: TransitionOptions(timeout: max(0, timeout)),
-                                                      events: { printer($0) })
+            var controller = LivepatchController()
+            controller.useTracefs = !noTrace
+            report = try controller.revert(name: name, options: TransitionOptions(timeout: max(0, timeout)),
+                                           events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json)
         }

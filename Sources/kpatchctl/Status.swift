@@ -36,6 +36,12 @@ struct Status: ParsableCommand {
             guard let running = patch.running else { continue }
             let age = running.ageSeconds.map { ", running for \(formatSeconds($0))" } ?? ""
             print("  transition: \(running.direction.rawValue)\(age), \(running.migrated)/\(running.total) tasks migrated")
+            if let lock = report.lock {
+                print(lock.running ? "  followed by \(lock.holder)"
+                                   : "  started by \(lock.holder), which died: kpatchctl revert \(patch.name) ends it")
+            } else {
+                print("  no kpatchctl follows it: kpatchctl revert \(patch.name) ends it")
+            }
             if running.blockers.isEmpty {
                 print("  no task blocks it (the kernel retries once a second)")
             } else {

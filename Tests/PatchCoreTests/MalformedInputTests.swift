@@ -50,6 +50,45 @@ final class MalformedInputTests: XCTestCase {
         print("malformed-input outcomes over \(total) mutations: \(outcomes.sorted { $0.key < $1.key })")
     }
 
+    /// Crashes scripts/fuzz found, replayed on every section they concern in a real object:
+    /// 1. an sh_addralign of 0xf800000000000010 passed the reader and trapped in
+    ///    ELFWriter (Int conversion for libelf's d_align) when the patch was written;
+    /// 2. a huge sh_entsize of a special section trapped in SpecialSectionLayout.
+    func testFuzzFindingsGiveTypedErrors() throws {
+        let compiled = try CorpusCase.load("body_change", bed: DifferFixture.bed).compile(bed: DifferFixture.bed)
+        let differ = try DifferFixture.differ(for: compiled)
+        let scratch = try DifferFixture.bed.scratch("fuzz-findings")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let bytes = [UInt8](try Data(contentsOf: compiled.patchedObject))
+        let object = try ELFObject(url: compiled.patchedObject)
+        let shoff = Int(bytes[0x28..<0x30].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        /// The outcome of the differ on the object with one section header field replaced.
+        func outcome(section: ELFSection, field: Int, value: UInt64) throws -> (kind: String, file: URL) {
+            var mutant = bytes
+            for k in 0..<8 { mutant[shoff + 64 * section.index + field + k] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(k))) }
+            let file = scratch.appendingPathComponent("mutant.o")
+            try Data(mutant).write(to: file)
+            return (run(differ, mutant: file, other: compiled.originalObject, mutantIsOriginal: false,
+                        output: scratch.appendingPathComponent("out.o")), file)
+        }
+        let addralign = 48, entsize = 56
+        for alignment: UInt64 in [0xf800_0000_0000_0010, 3, 1 << 31] {
+            for section in object.sections.dropFirst() {
+                let result = try outcome(section: section, field: addralign, value: alignment)
+                XCTAssertEqual(result.kind, "ELFError", "\(section) alignment \(alignment)")
+                XCTAssertThrowsError(try ELFObject(url: result.file)) { error in
+                    XCTAssertTrue("\(error)".contains("alignment \(alignment) is not a power of two"), "\(error)")
+                }
+            }
+        }
+        let layout = try DifferFixture.layout.get()
+        let special = object.sections.filter { layout.entrySizes[$0.name] != nil }
+        XCTAssertFalse(special.isEmpty)
+        for section in special {
+            XCTAssertEqual(try outcome(section: section, field: entsize, value: 0xf800_0000_0000_0000).kind, "ELFError", "\(section)")
+        }
+    }
+
     /// Reads everything of the mutant, then diffs it; names the kind of result.
     private func run(_ differ: ObjectDiffer, mutant: URL, other: URL, mutantIsOriginal: Bool, output: URL) -> String {
         do {

@@ -24,7 +24,7 @@ final class TransitionVMTests: RuntimeVMTestCase {
     }
 
     /// status names the reader as not migrated with the patched function on its
-    /// stack; a second apply is refused; releasing the reader completes the
+    /// stack; a second apply is refused, naming the first as the lock holder; releasing the reader completes the
     /// transition; the log holds a user-return switch and a kthread stack check.
     func testReaderBlocksUntilReleased() throws {
         let outcome = try boot("blocked-released", startBlockedApply(timeout: 30) + """
@@ -37,7 +37,7 @@ final class TransitionVMTests: RuntimeVMTestCase {
             out=$(kpatchctl apply /payload/livepatch_sum.ko 2>&1); rc=$?
             echo "$out"
             expect_eq second-apply-exit "$rc" 2
-            expect_match second-apply-message "$out" "livepatch livepatch_wait is in transition \\\\(patching\\\\)"
+            expect_match second-apply-message "$out" "kpatchctl apply livepatch_wait \\\\(pid $applier\\\\) holds the transition lock"
             if [ -d /sys/kernel/livepatch/livepatch_sum ] || grep -q livepatch_sum /proc/modules; then fail second-not-loaded "loaded"; else pass second-not-loaded; fi
             if kill -0 $applier 2>/dev/null; then pass apply-still-waiting; else fail apply-still-waiting "$(cat /tmp/apply.out)"; fi
             echo go > /proc/kpvictim_release

@@ -153,7 +153,7 @@ struct Comparator {
     /// The bytes of the `table` entries that point into function `symbol` (their
     /// relocated fields are zero in an object file; what remains is line and flags).
     private func lineEntries(_ table: String, of symbol: Int, in model: ObjectModel) throws -> [[UInt8]] {
-        guard let section = model.elf.section(named: table), let size = layout.entrySize(of: section), size > 0 else { return [] }
+        guard let section = model.elf.section(named: table), let size = try layout.entrySize(of: section, file: model.path), size > 0 else { return [] }
         let bytes = try model.elf.data(of: section)
         var entries: [[UInt8]] = []
         for ref in model.references[section.index] ?? [] where Int(ref.offset) % size == 0 {

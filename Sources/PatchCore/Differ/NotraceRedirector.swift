@@ -95,7 +95,7 @@ struct NotraceRedirector {
         var map: [Int: [Use]] = [:]
         for (sectionIndex, refs) in patched.references {
             let section = patched.sections[sectionIndex]
-            guard layout.entrySize(of: section) == nil, !section.name.hasPrefix(".discard") else { continue }
+            guard try layout.entrySize(of: section, file: patched.path) == nil, !section.name.hasPrefix(".discard") else { continue }
             let owners = patched.symbolsInSection[sectionIndex] ?? []
             for ref in refs {
                 guard case .symbol(let t) = ref.target, patched.symbols[t].isFunction, patched.symbols[t].isInSection else { continue }

@@ -50,9 +50,16 @@ public struct SpecialSectionLayout: Sendable {
         entrySizes = sizes
     }
 
-    /// The entry size of `section`, nil when it is not a special section.
-    func entrySize(of section: ELFSection) -> Int? {
+    /// The largest sh_entsize taken from a file (found by the fuzzer: a huge one trapped).
+    static let maxFileEntrySize: UInt64 = 1 << 20
+
+    /// The entry size of `section` in `file`, nil when it is not a special section.
+    func entrySize(of section: ELFSection, file: String) throws -> Int? {
         guard let known = entrySizes[section.name] else { return nil }
-        return section.entrySize > 0 ? Int(section.entrySize) : known
+        guard section.entrySize > 0 else { return known }
+        guard section.entrySize <= Self.maxFileEntrySize else {
+            throw ELFError.malformed(file: file, what: "\(section) has an entry size of \(section.entrySize) bytes")
+        }
+        return Int(section.entrySize)
     }
 }

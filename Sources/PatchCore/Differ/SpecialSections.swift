@@ -23,7 +23,7 @@ struct SpecialSections {
         var outputs: [SpecialSectionOutput] = []
         var keptIndices: [String: [Int]] = [:]
         for section in patched.sections where section.name != ".orc_unwind" {
-            guard let size = layout.entrySize(of: section) else { continue }
+            guard let size = try layout.entrySize(of: section, file: patched.path) else { continue }
             guard size > 0, section.size % UInt64(size) == 0 else {
                 throw ELFError.malformed(file: patched.path, what: "\(section) is \(section.size) bytes, not a multiple of its entry size \(size)")
             }
@@ -48,7 +48,7 @@ struct SpecialSections {
         }
         // .orc_unwind has no relocations: its entries run parallel to .orc_unwind_ip.
         if let orc = patched.elf.section(named: ".orc_unwind"), let kept = keptIndices[".orc_unwind_ip"], !kept.isEmpty,
-           let size = layout.entrySize(of: orc) {
+           let size = try layout.entrySize(of: orc, file: patched.path) {
             let bytes = try patched.elf.data(of: orc)
             var output = SpecialSectionOutput(source: orc, entrySize: size)
             for entry in kept {

@@ -65,6 +65,11 @@ extension ELFObject {
                 throw ELFError.malformed(file: path, what: "section \(s) (offset \(s.offset), size \(s.size)) extends past the end of the file (\(fileSize) bytes)")
             }
         }
+        // 0 or a power of two (the ELF rule); the bound keeps it a valid Int for libelf
+        // when the section is written out again (found by the fuzzer: 0xf800000000000010 trapped).
+        guard s.alignment & (s.alignment &- 1) == 0, s.alignment <= ELFSection.maxAlignment else {
+            throw ELFError.malformed(file: path, what: "section \(s) alignment \(s.alignment) is not a power of two up to \(ELFSection.maxAlignment)")
+        }
         switch s.type {
         case .symtab, .rela, .rel, .group, .symtabShndx, .dynsym:
             guard s.link > 0, Int(s.link) < count else {

@@ -12,6 +12,9 @@ public struct ELFSection: Hashable, Sendable, CustomStringConvertible {
     public let alignment: UInt64
     public let entrySize: UInt64
 
+    /// The largest sh_addralign the reader accepts (kernel objects use at most 2 MiB).
+    public static let maxAlignment: UInt64 = 1 << 30
+
     public var isAllocated: Bool { flags.contains(.alloc) }
     public var isExecutable: Bool { flags.contains(.execInstr) }
     public var isRelocation: Bool { type == .rela || type == .rel }

@@ -6,7 +6,9 @@ public struct KernelFileError: Error, CustomStringConvertible, Equatable {
     public let operation: String
     public let errno: Int32
 
-    public var isMissing: Bool { errno == ENOENT || errno == ESRCH }
+    /// Gone, or going: ENODEV is what a sysfs file removed between open and read gives
+    /// (a livepatch's directory vanishing as its unpatching ends; seen in the soak).
+    public var isMissing: Bool { errno == ENOENT || errno == ESRCH || errno == ENODEV }
 
     public var description: String {
         "\(operation) \(path): \(String(cString: strerror(errno)))"

@@ -36,6 +36,11 @@ public enum ControllerEvent: Sendable {
     case interrupted(blockers: [BlockingTask])
     /// The transition is being reversed (after a timeout).
     case reversing(patch: String)
+    /// The lock's previous holder died without releasing it (kill -9); its record is replaced.
+    case reclaimedLock(LockHolder)
+    /// revert found the patch disabled and unpatching, or unpatched with its module
+    /// still loaded (a revert that died): it takes over from there.
+    case resumed(patch: String, transitionRunning: Bool)
 }
 
 /// The result of apply or revert, for rendering.
@@ -73,6 +78,8 @@ public struct LivepatchController {
     public var applied = AppliedPatchLog()
     /// Offset of task_struct.pid for the stack-check probe; read from BTF by default.
     public var taskPidOffset: Int? = (try? BTFTypes(rawFile: BTFTypes.kernelPath))?.memberOffset(structure: "task_struct", member: "pid")
+    /// Follow switches with tracefs kprobe events; false (--no-trace): poll only, and
+    /// remove any probes a killed kpatchctl left behind.
     public var useTracefs = true
 
     public init() {}
@@ -83,16 +90,15 @@ public struct LivepatchController {
                       events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
         let module: ModuleInfo
         do { module = try KernelModuleFile.forLoading(path: modulePath) } catch let e as ModuleInfoError { throw ControllerError.badModule(e) }
-        let failures = preflight.run(PreflightContext(modulePath: modulePath, module: module, sysfs: sysfs, proc: proc))
-        guard failures.isEmpty, let name = module.name else { throw ControllerError.refused(failures) }
-        let lock: TransitionLock
-        do { lock = try TransitionLock(path: lockPath) } catch let e as TransitionLockError { throw ControllerError.lock(e) }
+        let context = PreflightContext(modulePath: modulePath, module: module, sysfs: sysfs, proc: proc)
+        // Without the privilege the lock cannot be taken: report every problem unlocked.
+        if PrivilegeCheck().check() != nil { throw ControllerError.refused(preflight.run(context)) }
+        // The lock comes before the other checks, so of two concurrent applies the
+        // second always learns who holds it, whatever the first has loaded by then.
+        let lock = try takeLock(purpose: "apply \(module.name ?? modulePath)", events: events)
         defer { withExtendedLifetime(lock) {} }
-        // Checked again under the lock: another controller may have started one meanwhile.
-        if let late = NoTransitionRunningCheck().check(PreflightContext(modulePath: modulePath, module: module, sysfs: sysfs,
-                                                                        proc: proc)) {
-            throw ControllerError.refused([late])
-        }
+        let failures = preflight.run(context)
+        guard failures.isEmpty, let name = module.name else { throw ControllerError.refused(failures) }
 
         let meta = try? module.patchMetadata()
         // A cumulative patch replaces every enabled patch in its transition.
@@ -178,30 +184,68 @@ public struct LivepatchController {
     public func revert(name: String, options: TransitionOptions = .init(),
                        events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
         if let refusal = PrivilegeCheck().check() { throw ControllerError.refused([refusal]) }
-        let lock: TransitionLock
-        do { lock = try TransitionLock(path: lockPath) } catch let e as TransitionLockError { throw ControllerError.lock(e) }
+        let lock = try takeLock(purpose: "revert \(name)", events: events)
         defer { withExtendedLifetime(lock) {} }
         let patch: LivepatchPatch?
         do { patch = try sysfs.patch(named: name) } catch { throw ControllerError.sysfs(error) }
-        guard let patch else { throw ControllerError.noSuchPatch(name, loaded: (try? sysfs.patchNames()) ?? []) }
-        guard patch.enabled else { throw ControllerError.alreadyDisabled(name) }
+        guard let patch else {
+            // The unpatching finished but its module stayed: a revert died before unloading it.
+            guard KernelModuleLoader.isLivepatchLoaded(name) else {
+                throw ControllerError.noSuchPatch(name, loaded: (try? sysfs.patchNames()) ?? [])
+            }
+            events(.resumed(patch: name, transitionRunning: false))
+            return try finishUnloaded(name: name)
+        }
+        // Under the lock no live kpatchctl follows a transition: a disabled patch still
+        // in transition was left by a revert that died. Follow it to its end.
+        let resuming = !patch.enabled
+        if resuming && !patch.transition { throw ControllerError.alreadyDisabled(name) }
 
         let tracker = makeTracker(.unpatching)
         var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(),
                                       tracking: tracker.probes == nil ? "polling" : "tracefs")
         try? log.begin(record)
-        do { try sysfs.setEnabled(name, false) } catch {
-            tracker.probes?.stop()
-            unlink(log.currentPath)
-            throw ControllerError.sysfs(error)
+        if resuming {
+            events(.resumed(patch: name, transitionRunning: true))
+        } else {
+            do { try sysfs.setEnabled(name, false) } catch {
+                tracker.probes?.stop()
+                unlink(log.currentPath)
+                throw ControllerError.sysfs(error)
+            }
+            events(.disabled(patch: name))
         }
-        events(.disabled(patch: name))
         return try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
     }
 
+    private func takeLock(purpose: String, events: (ControllerEvent) -> Void) throws -> TransitionLock {
+        let lock: TransitionLock
+        do { lock = try TransitionLock(path: lockPath, purpose: purpose) } catch let e as TransitionLockError {
+            throw ControllerError.lock(e)
+        }
+        if let dead = lock.reclaimed { events(.reclaimedLock(dead)) }
+        return lock
+    }
+
+    /// One probe instance for the whole transition: registered before the module is
+    /// loaded (or `enabled` written), removed after the transition and any reversal
+    /// ended, never while the kernel patches its code.
     private func makeTracker(_ direction: TransitionDirection) -> SwitchTracker {
+        if !useTracefs { SwitchProbes.removeLeftovers() }
         let probes = useTracefs ? SwitchProbes(pidOffset: taskPidOffset) : nil
         return SwitchTracker(direction: direction, proc: proc, probes: probes)
+    }
+
+    /// revert of a patch already unpatched whose module is still loaded: unload it.
+    private func finishUnloaded(name: String) throws -> ControllerReport {
+        var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(), tracking: "polling")
+        let unloaded = try unload(name)
+        try? applied.remove(name)
+        record.endedAt = KernelFile.wallNow()
+        record.outcome = .completed
+        try? log.finish(record)
+        return ControllerReport(patch: name, direction: .unpatching, outcome: .completed, loadSeconds: nil,
+                                transitionSeconds: 0, reverseSeconds: nil, unloaded: unloaded, blockers: [], record: record)
     }
 
     /// Follows the transition; on timeout reverses it (unless told not to) and

@@ -87,4 +87,9 @@ public enum KernelModuleLoader {
     public static func isLoaded(_ name: String, sysModule: String = "/sys/module") -> Bool {
         KernelFile.exists("\(sysModule)/\(name)/initstate")
     }
+
+    /// A loaded livepatch module: its taint flags include K (TAINT_LIVEPATCH).
+    public static func isLivepatchLoaded(_ name: String, sysModule: String = "/sys/module") -> Bool {
+        isLoaded(name, sysModule: sysModule) && ((try? KernelFile.read("\(sysModule)/\(name)/taint"))?.contains("K") ?? false)
+    }
 }

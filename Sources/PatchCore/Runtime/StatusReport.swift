@@ -52,14 +52,23 @@ public struct TransitionSummary: Codable, Sendable {
     }
 }
 
+/// The kpatchctl apply/revert named in the transition lock, and whether it still runs.
+public struct LockStatus: Codable, Sendable {
+    public let holder: LockHolder
+    /// false: it died (kill -9) and left its transition to the next apply/revert.
+    public let running: Bool
+}
+
 /// What `kpatchctl status` reports: every loaded patch, the running transition's
-/// blockers, and the last transition's log.
+/// blockers, the controller holding the lock, and the last transition's log.
 public struct StatusReport: Codable, Sendable {
     public let patches: [PatchStatus]
+    public let lock: LockStatus?
     public let lastTransition: TransitionSummary?
 
     public static func collect(sysfs: LivepatchSysfs = LivepatchSysfs(), proc: ProcTasks = ProcTasks(),
-                               log: TransitionLog = TransitionLog()) throws -> StatusReport {
+                               log: TransitionLog = TransitionLog(),
+                               lockPath: String = TransitionLock.defaultPath) throws -> StatusReport {
         let applied = AppliedPatchLog(log: log).all()
         let patches = try sysfs.patches()
         // A record left by a kpatchctl that died says nothing about the running transition.
@@ -81,6 +90,7 @@ public struct StatusReport: Codable, Sendable {
             return PatchStatus(name: patch.name, enabled: patch.enabled, transition: patch.transition,
                                objects: patch.objects, running: running, applied: applied.first { $0.name == patch.name })
         }
-        return StatusReport(patches: statuses, lastTransition: log.last().map { TransitionSummary($0) })
+        let lock = TransitionLock.recordedHolder(path: lockPath).map { LockStatus(holder: $0, running: $0.isRunning) }
+        return StatusReport(patches: statuses, lock: lock, lastTransition: log.last().map { TransitionSummary($0) })
     }
 }

@@ -82,6 +82,12 @@ public final class SwitchProbes {
 
     deinit { stop() }
 
+    /// With tracing off: removes the probes a killed kpatchctl left registered, if any
+    /// (nothing is written to tracefs when there are none).
+    public static func removeLeftovers(mountPoints: [String] = SwitchProbes.mountPoints) {
+        for root in mountPoints where KernelFile.exists("\(root)/instances/\(group)") { removeStale(tracefs: root) }
+    }
+
     /// Removes what an earlier run (perhaps killed) left behind.
     static func removeStale(tracefs: String) {
         let instance = "\(tracefs)/instances/\(group)"

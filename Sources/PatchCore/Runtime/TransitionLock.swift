@@ -1,45 +1,87 @@
 import Glibc
 
+/// Who holds (or last held) the transition lock, as the holder wrote it into the lock file.
+public struct LockHolder: Codable, Equatable, Sendable, CustomStringConvertible {
+    public let pid: Int
+    /// What it does: "apply livepatch_x" or "revert livepatch_x".
+    public let purpose: String
+
+    public init(pid: Int, purpose: String) {
+        self.pid = pid
+        self.purpose = purpose
+    }
+
+    /// Parses the lock file: the pid on the first line, the purpose on the second.
+    public init?(lockFileText text: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let first = lines.first, let pid = Int(first), pid > 0 else { return nil }
+        self.init(pid: pid, purpose: lines.count > 1 ? String(lines[1]) : "")
+    }
+
+    var lockFileText: String { "\(pid)\n\(purpose)\n" }
+
+    /// The process still exists (EPERM: it exists but is not ours to signal).
+    public var isRunning: Bool { kill(pid_t(pid), 0) == 0 || errno == EPERM }
+
+    public var description: String { "kpatchctl \(purpose.isEmpty ? "" : purpose + " ")(pid \(pid))" }
+}
+
 public struct TransitionLockError: Error, CustomStringConvertible {
     public let path: String
-    /// The holder's pid as it wrote it, when known.
-    public let holder: Int?
+    /// The holder as it wrote itself into the lock file, when known.
+    public let holder: LockHolder?
     public let errno: Int32
 
     public var description: String {
         if errno == EWOULDBLOCK {
-            let who = holder.map { "kpatchctl (pid \($0))" } ?? "another kpatchctl"
-            return "\(who) is applying or reverting a patch (lock \(path)): wait for it to finish (kpatchctl status)"
+            let who = holder?.description ?? "another kpatchctl"
+            return "\(who) holds the transition lock \(path): wait for it to finish (kpatchctl status)"
         }
         return "cannot take the lock \(path): \(String(cString: strerror(errno))); kpatchctl apply/revert needs root"
     }
 }
 
 /// Serializes apply and revert: an exclusive flock(2) on a file under /run, held
-/// for the life of this value (the kernel drops it if the process dies).
+/// for the life of this value. The holder writes its pid and purpose into the file,
+/// so a refused controller can say who holds it. A holder that dies (kill -9) loses
+/// the flock with its last descriptor, so a dead holder never blocks anyone: the
+/// next controller takes the lock and reports it as `reclaimed` (its record is
+/// still in the file, since only a clean exit empties it).
 public final class TransitionLock {
     public static let defaultPath = "/run/kpatchctl/lock"
     private let fd: Int32
     public let path: String
+    /// The record a holder that died left in the file.
+    public let reclaimed: LockHolder?
 
-    public init(path: String = TransitionLock.defaultPath) throws {
+    public init(path: String = TransitionLock.defaultPath, purpose: String) throws {
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
         if !dir.isEmpty && mkdir(dir, 0o755) != 0 && errno != EEXIST {
             throw TransitionLockError(path: path, holder: nil, errno: errno)
         }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TransitionLockError(path: path, holder: nil, errno: errno) }
+        let recorded = (try? KernelFile.read(path)).flatMap(LockHolder.init(lockFileText:))
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let e = errno
             close(fd)
-            let holder = (try? KernelFile.read(path)).flatMap { Int($0.trimmingTrailingNewlines()) }
+            // Re-read: the holder may have written its record after our first read.
+            let holder = (try? KernelFile.read(path)).flatMap(LockHolder.init(lockFileText:)) ?? recorded
             throw TransitionLockError(path: path, holder: holder, errno: e)
         }
+        reclaimed = (try? KernelFile.read(path)).flatMap(LockHolder.init(lockFileText:))
         ftruncate(fd, 0)
-        let pid = Array("\(getpid())\n".utf8)
-        _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        let record = Array(LockHolder(pid: Int(getpid()), purpose: purpose).lockFileText.utf8)
+        _ = record.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         self.fd = fd
         self.path = path
+    }
+
+    /// The record in the lock file, for status: a clean exit empties it, so a record
+    /// names the running holder, or one that died (`isRunning` tells which). Read
+    /// without locking: even a shared flock could make a starting apply fail.
+    public static func recordedHolder(path: String = TransitionLock.defaultPath) -> LockHolder? {
+        (try? KernelFile.read(path)).flatMap(LockHolder.init(lockFileText:))
     }
 
     deinit {

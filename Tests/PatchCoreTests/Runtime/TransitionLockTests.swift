@@ -3,18 +3,47 @@ import XCTest
 @testable import PatchCore
 
 final class TransitionLockTests: XCTestCase {
-    func testSecondHolderIsRefusedWithTheFirstPid() throws {
+    private func lockPath() -> (dir: URL, path: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+        return (dir, dir.appendingPathComponent("lock").path)
+    }
+
+    func testSecondHolderIsRefusedNamingTheFirst() throws {
+        let (dir, path) = lockPath()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("lock").path
-        var first: TransitionLock? = try TransitionLock(path: path)
-        XCTAssertThrowsError(try TransitionLock(path: path)) { error in
+        var first: TransitionLock? = try TransitionLock(path: path, purpose: "apply livepatch_a")
+        XCTAssertNil(first?.reclaimed)
+        XCTAssertEqual(TransitionLock.recordedHolder(path: path), LockHolder(pid: Int(getpid()), purpose: "apply livepatch_a"))
+        XCTAssertThrowsError(try TransitionLock(path: path, purpose: "apply livepatch_b")) { error in
             let e = error as? TransitionLockError
-            XCTAssertEqual(e?.holder, Int(getpid()))
-            XCTAssertTrue("\(error)".contains("is applying or reverting"), "\(error)")
+            XCTAssertEqual(e?.holder, LockHolder(pid: Int(getpid()), purpose: "apply livepatch_a"))
+            XCTAssertEqual("\(error)", "kpatchctl apply livepatch_a (pid \(getpid())) holds the transition lock \(path): "
+                           + "wait for it to finish (kpatchctl status)")
         }
         first = nil
         XCTAssertNil(first)
-        XCTAssertNoThrow(try TransitionLock(path: path))
+        // A clean release empties the record: nothing to reclaim.
+        XCTAssertNil(TransitionLock.recordedHolder(path: path))
+        let second = try TransitionLock(path: path, purpose: "revert livepatch_a")
+        XCTAssertNil(second.reclaimed)
+    }
+
+    /// A holder killed with SIGKILL loses the flock but leaves its record: the next
+    /// controller takes the lock and reports whose it was.
+    func testRecordOfADeadHolderIsReclaimed() throws {
+        let (dir, path) = lockPath()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/true")
+        try child.run()
+        child.waitUntilExit()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try "\(child.processIdentifier)\napply livepatch_dead\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let dead = try XCTUnwrap(TransitionLock.recordedHolder(path: path))
+        XCTAssertFalse(dead.isRunning)
+        let lock = try TransitionLock(path: path, purpose: "revert livepatch_dead")
+        XCTAssertEqual(lock.reclaimed, LockHolder(pid: Int(child.processIdentifier), purpose: "apply livepatch_dead"))
+        XCTAssertEqual(TransitionLock.recordedHolder(path: path)?.purpose, "revert livepatch_dead")
+        XCTAssertTrue(TransitionLock.recordedHolder(path: path)?.isRunning ?? false)
     }
 }
