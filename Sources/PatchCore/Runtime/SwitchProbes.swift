@@ -36,9 +36,7 @@ public final class SwitchProbes {
                     events += [SwitchEvent.stackCheckEvent, SwitchEvent.stackCheckReturnEvent]
                 }
             }
-            guard mkdir(instance, 0o755) == 0 || errno == EEXIST else {
-                throw KernelFileError(path: instance, operation: "mkdir", errno: errno)
-            }
+            try SwitchProbes.makeInstanceWithoutCmdlineRecording(tracefs: root, instance: instance)
             try KernelFile.write("\(instance)/trace_clock", "mono")
             // The idle loop calls klp_update_patch_state all the time; idle tasks have pid 0.
             try KernelFile.write("\(instance)/events/\(SwitchProbes.group)/\(SwitchEvent.userReturnEvent)/filter",
@@ -51,6 +49,23 @@ public final class SwitchProbes {
             return nil
         }
         tracesStackChecks = events.contains(SwitchEvent.stackCheckEvent)
+    }
+
+    /// Creates the instance with comm recording off. An instance copies the top-level
+    /// `record-cmd` option when it is created (the option is top-level only), and an
+    /// event enabled with it on also attaches probes to the sched_switch and
+    /// sched_wakeup tracepoints: a code patch of the static branch in __schedule() on
+    /// every enable and disable. Under QEMU TCG one such patch livelocked a vCPU in
+    /// the int3 handler (docs/RELIABILITY.md). Off in our instance, enabling the probes
+    /// touches only their own functions; the top-level option is restored at once.
+    private static func makeInstanceWithoutCmdlineRecording(tracefs: String, instance: String) throws {
+        let option = "\(tracefs)/options/record-cmd"
+        let recording = KernelFile.exists(option) && (try KernelFile.read(option)).hasPrefix("1")
+        if recording { try KernelFile.write(option, "0") }
+        let made = mkdir(instance, 0o755) == 0 || errno == EEXIST
+        let mkdirErrno = errno
+        if recording { try KernelFile.write(option, "1") }
+        guard made else { throw KernelFileError(path: instance, operation: "mkdir", errno: mkdirErrno) }
     }
 
     /// Appends `p:kpatchctl/<name> <probe>` (or `r:`) to kprobe_events.
