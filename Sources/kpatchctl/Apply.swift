@@ -43,11 +43,15 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
-        let kthreads = try kthreadReport()
+        Interruption.install()
+        let kthreads: KthreadSafetyReport?
+        do { kthreads = try kthreadReport() } catch { throw fail(error, code: .refused, json: json) }
+        if let meta = try? KernelModuleFile(path: module).patchMetadata() {
+            for check in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + check) }
+        }
         let options = TransitionOptions(timeout: max(0, timeout), reverseOnTimeout: !noRevert)
         let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
-        Interruption.install()
         do {
             report = try LivepatchController().apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
                                                      events: { printer($0) })

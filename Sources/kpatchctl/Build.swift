@@ -7,13 +7,14 @@ struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a livepatch module from a source diff.",
         discussion: """
-            Builds the module's original objects (cached), applies the diff to a private copy
-            (the source directory is never modified), rebuilds only the objects the diff touches
-            with -ffunction-sections -fdata-sections, diffs each pair, and links the changed
-            functions with the patch-module template through Kbuild. Refusals name the symbol
+            Builds the module's original objects (cached), applies the diff to a private copy \
+            (the source directory is never modified), rebuilds only the objects the diff touches \
+            with -ffunction-sections -fdata-sections, diffs each pair, and links the changed \
+            functions with the patch-module template through Kbuild. Refusals name the symbol \
             and say what to do instead; no .ko is written then.
-            Targets: an out-of-tree module (--module-src DIR), or, without --module-src, the kernel
-            itself: vmlinux and its in-tree modules, built from the release's source tree (prepared
+
+            Targets: an out-of-tree module (--module-src DIR), or, without --module-src, the kernel \
+            itself: vmlinux and its in-tree modules, built from the release's source tree (prepared \
             once into the cache: Debian's linux-source tarball, the target's .config).
             """)
 
@@ -57,7 +58,8 @@ struct Build: ParsableCommand {
         let url = { (path: String?) in path.map { URL(fileURLWithPath: $0) } }
         let release = kernel ?? TargetKernel.runningRelease
         let cacheRoot = BuildCache(root: url(cache) ?? BuildCache.defaultRoot)
-        let template = try TemplateLocator.kmodDirectory()
+        let template: URL
+        do { template = try TemplateLocator.kmodDirectory() } catch { throw fail(error, code: .failure, json: json) }
         let build: () throws -> BuildResult
         if let moduleSource {
             let request = ModuleBuildRequest(
@@ -78,7 +80,10 @@ struct Build: ParsableCommand {
         do {
             result = try build()
         } catch {
-            if json { printJSON(BuildFailure(error)) }
+            if json {
+                printJSON(BuildFailure(error))
+                throw ExitCode.failure
+            }
             throw ExitCode.failure.with(message: "\(error)")
         }
         if json { return printJSON(result) }

@@ -14,6 +14,8 @@ public enum ControllerError: Error, CustomStringConvertible {
     case noSuchPatch(String, loaded: [String])
     /// revert: the patch is already disabled and unpatching.
     case alreadyDisabled(String)
+    /// apply: SIGINT/SIGTERM arrived before the module was loaded; nothing was.
+    case interruptedBeforeLoading(module: String)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum ControllerError: Error, CustomStringConvertible {
             return "no livepatch named \(name) (\(list)); see kpatchctl list"
         case .alreadyDisabled(let name):
             return "livepatch \(name) is already disabled and unpatching: wait for it (kpatchctl status)"
+        case .interruptedBeforeLoading(let module):
+            return "interrupted before loading \(module): nothing was loaded"
         }
     }
 }

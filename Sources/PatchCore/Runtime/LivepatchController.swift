@@ -88,6 +88,8 @@ public struct LivepatchController {
                                                                         proc: proc)) {
             throw ControllerError.refused([late])
         }
+        // SIGINT/SIGTERM during the preflight: stop before anything is loaded.
+        if Interruption.requested { throw ControllerError.interruptedBeforeLoading(module: name) }
 
         let tracker = makeTracker(.patching)
         var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),

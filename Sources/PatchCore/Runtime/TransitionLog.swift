@@ -82,14 +82,7 @@ public struct TransitionLog: Sendable {
 
     /// Written to a temporary file and renamed, so readers never see half a record.
     private func write(_ record: TransitionRecord, to path: String) throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw KernelFileError(path: directory, operation: "mkdir", errno: errno)
-        }
-        let temporary = "\(path).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw KernelFileError(path: temporary, operation: "open", errno: errno) }
-        close(fd)
-        try KernelFile.write(temporary, try JSONCoding.string(record))
-        guard rename(temporary, path) == 0 else { throw KernelFileError(path: path, operation: "rename", errno: errno) }
+        try StateFile.makeDirectories(directory)
+        try StateFile.replace(path, with: try JSONCoding.string(record))
     }
 }
