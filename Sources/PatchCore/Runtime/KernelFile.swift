@@ -6,7 +6,9 @@ public struct KernelFileError: Error, CustomStringConvertible, Equatable {
     public let operation: String
     public let errno: Int32
 
-    public var isMissing: Bool { errno == ENOENT || errno == ESRCH }
+    /// Gone: never there, the task exited, or (ENODEV) the sysfs object was removed
+    /// while open, as a livepatch's directory is when its unpatching finishes.
+    public var isMissing: Bool { errno == ENOENT || errno == ESRCH || errno == ENODEV }
 
     public var description: String {
         "\(operation) \(path): \(String(cString: strerror(errno)))"
