@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PatchBuild
 import PatchCore
 
@@ -51,7 +51,7 @@ struct Build: ParsableCommand {
         let progress: (BuildEvent) -> Void = { event in
             switch event.kind {
             case .started: break
-            case .finished: printError("[\(event.stage.rawValue)] done in \(String(format: "%.2f", event.seconds)) s")
+            case .finished: printError("[\(event.stage.rawValue)] done in \(fixed(event.seconds, 2)) s")
             case .note: printError("[\(event.stage.rawValue)] \(event.message)")
             }
         }
@@ -93,7 +93,7 @@ struct Build: ParsableCommand {
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
         print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
         let total = result.stages.map(\.seconds).reduce(0, +)
-        print("stages: " + result.stages.map { "\($0.stage.rawValue) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ") + String(format: "; total %.2f s", total))
+        print("stages: " + result.stages.map { "\($0.stage.rawValue) \(fixed($0.seconds, 2))s" }.joined(separator: ", ") + "; total \(fixed(total, 2)) s")
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// `kpatchctl callgraph`: which kthread entry functions reach a function in

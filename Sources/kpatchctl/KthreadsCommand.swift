@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// `kpatchctl kthreads`: the live kernel threads, their thread functions, and

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import PatchCore
 
 struct Status: ParsableCommand {
@@ -27,7 +28,7 @@ struct Status: ParsableCommand {
                 render(report)
             }
             fflush(stdout)
-            if watch { Thread.sleep(forTimeInterval: 1) }
+            if watch { KernelFile.sleep(seconds: 1) }
         } while watch
     }
 

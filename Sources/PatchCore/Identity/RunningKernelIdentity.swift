@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What identifies the running kernel and its loaded modules, read from a root
 /// directory ("/" in production): uname, /sys/kernel/notes and
