@@ -18,12 +18,15 @@ public struct TestVM {
     public init(bed: TestBed = .shared) { self.bed = bed }
 
     /// Boots with `payload` (a directory holding run.sh and its files) and waits
-    /// at most `timeout` seconds.
-    public func run(payload: URL, timeout: Int = 120, modules: [String] = []) throws -> Outcome {
+    /// at most `timeout` seconds. `keepLogs` keeps the console and the full kernel
+    /// log (console.log, kmsg.log) in that directory.
+    public func run(payload: URL, timeout: Int = 120, modules: [String] = [],
+                    keepLogs: URL? = nil) throws -> Outcome {
         let log = payload.appendingPathComponent("console.log")
         var argv = [bed.script("vm-run").path, "--payload", payload.path,
                     "--timeout", String(timeout), "--log", log.path]
         for m in modules { argv += ["--modules", m] }
+        if let keepLogs { argv += ["--keep-logs", keepLogs.path] }
         let result = try runCommand(argv)
         let console = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         // vm-run lists the checks first, then its verdict ("VM PASS"/"VM FAIL") and,

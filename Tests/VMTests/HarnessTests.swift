@@ -33,6 +33,51 @@ final class HarnessTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: payload) }
         let outcome = try vm.run(payload: payload, timeout: 90)
         XCTAssertFalse(outcome.passed)
-        XCTAssertTrue(outcome.report.contains("without the end marker"), outcome.report)
+        XCTAssertTrue(outcome.report.contains("the kernel reported: Kernel panic - not syncing: sysrq triggered crash"),
+                      outcome.report)
+    }
+
+    /// Forensics: a kernel WARN fails a run whose checks all passed, and the failure
+    /// shows the report with its stack; the full kernel log is kept.
+    func testKernelWarningFailsTheRunWithItsStack() throws {
+        let module = try KbuildModule().build("warn-on-load", sources: fixture("warn-on-load"))
+        defer { try? FileManager.default.removeItem(at: module) }
+        let vm = TestVM()
+        let payload = try vm.payload("warn", script: """
+            pass before-warn
+            insmod /payload/warn_on_load.ko
+            pass after-warn
+            """, files: ["warn_on_load.ko": module.appendingPathComponent("warn_on_load.ko")])
+        let logs = payload.appendingPathComponent("kept")
+        defer { try? FileManager.default.removeItem(at: payload) }
+        let outcome = try vm.run(payload: payload, timeout: 90, keepLogs: logs)
+        XCTAssertFalse(outcome.passed, outcome.report)
+        XCTAssertTrue(outcome.passed("after-warn"), outcome.report)
+        XCTAssertTrue(outcome.report.contains("the kernel reported: WARNING: CPU:"), outcome.report)
+        XCTAssertTrue(outcome.report.contains("warn_on_load_trigger"), outcome.report)
+        XCTAssertTrue(outcome.report.contains("Call Trace:"), outcome.report)
+        XCTAssertTrue(outcome.report.contains("do_init_module"), outcome.report)
+        let kmsg = try String(contentsOf: logs.appendingPathComponent("kmsg.log"), encoding: .utf8)
+        XCTAssertTrue(kmsg.contains("WARNING: CPU:"), kmsg)
+    }
+
+    /// The kept kernel log holds every level, also what the console (warnings and
+    /// worse) does not show.
+    func testKeptKernelLogHasEveryLevel() throws {
+        let vm = TestVM()
+        let payload = try vm.payload("keeplogs", script: "echo '<6>kpatch-info-marker' > /dev/kmsg\npass logged\n")
+        let logs = payload.appendingPathComponent("kept")
+        defer { try? FileManager.default.removeItem(at: payload) }
+        let outcome = try vm.run(payload: payload, timeout: 90, keepLogs: logs)
+        XCTAssertChecksPassed(outcome, ["logged"])
+        let kmsg = try String(contentsOf: logs.appendingPathComponent("kmsg.log"), encoding: .utf8)
+        let console = try String(contentsOf: logs.appendingPathComponent("console.log"), encoding: .utf8)
+        XCTAssertTrue(kmsg.contains("Linux version"), "the boot banner (notice level) is missing from kmsg.log")
+        XCTAssertTrue(kmsg.contains("kpatch-info-marker"), kmsg)
+        XCTAssertFalse(console.contains("kpatch-info-marker"), "the console should show warnings and worse only")
+    }
+
+    private func fixture(_ name: String) -> URL {
+        TestBed.shared.root.appendingPathComponent("Tests/Fixtures/\(name)")
     }
 }
