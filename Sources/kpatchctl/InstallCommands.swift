@@ -32,6 +32,9 @@ struct Install: ParsableCommand {
             throw fail(error, code: .refused, json: json)
         }
         if json { return printJSON(patch) }
+        if release == running.release, let meta = try? KernelModuleFile(path: state.store.modulePath(patch)).patchMetadata() {
+            for check in PatchIdentityCheck.check(meta, against: running).unchecked { printError("note: not checked: " + check) }
+        }
         print("installed \(patch.name) for \(release) (#\(patch.sequence)) in \(state.store.directory(release))")
         print("not loaded by install: kpatchctl load-installed applies it (the boot unit runs that)")
     }
