@@ -46,9 +46,6 @@ struct Apply: ParsableCommand {
         Interruption.install()
         let kthreads: KthreadSafetyReport?
         do { kthreads = try kthreadReport() } catch { throw fail(error, code: .refused, json: json) }
-        if let meta = try? KernelModuleFile(path: module).patchMetadata() {
-            for check in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + check) }
-        }
         let options = TransitionOptions(timeout: max(0, timeout), reverseOnTimeout: !noRevert)
         let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
@@ -57,6 +54,10 @@ struct Apply: ParsableCommand {
                                                      events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json, kthreadSafety: kthreads)
+        }
+        // Said once the patch is in: before, a refusal is the one thing to read.
+        if let meta = try? KernelModuleFile(path: module).patchMetadata() {
+            for check in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + check) }
         }
         if json {
             printJSON(report)
