@@ -19,14 +19,17 @@ public struct TestVM {
 
     /// Boots with `payload` (a directory holding run.sh and its files) and waits
     /// at most `timeout` seconds. `keepLogs` keeps the console and the full kernel
-    /// log (console.log, kmsg.log) in that directory.
+    /// log (console.log, kmsg.log) in that directory. A kernel report (WARN, BUG,
+    /// lockup, stall, hung task) fails the run unless its first line matches one of
+    /// `expectedReports` (extended regular expressions).
     public func run(payload: URL, timeout: Int = 120, modules: [String] = [],
-                    keepLogs: URL? = nil) throws -> Outcome {
+                    keepLogs: URL? = nil, expectedReports: [String] = []) throws -> Outcome {
         let log = payload.appendingPathComponent("console.log")
         var argv = [bed.script("vm-run").path, "--payload", payload.path,
                     "--timeout", String(timeout), "--log", log.path]
         for m in modules { argv += ["--modules", m] }
         if let keepLogs { argv += ["--keep-logs", keepLogs.path] }
+        for regex in expectedReports { argv += ["--expect-report", regex] }
         let result = try runCommand(argv)
         let console = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         // vm-run lists the checks first, then its verdict ("VM PASS"/"VM FAIL") and,

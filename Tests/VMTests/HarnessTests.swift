@@ -62,18 +62,26 @@ final class HarnessTests: XCTestCase {
     }
 
     /// The kept kernel log holds every level, also what the console (warnings and
-    /// worse) does not show.
-    func testKeptKernelLogHasEveryLevel() throws {
+    /// worse) does not show; an expected report does not fail the run.
+    func testKeptKernelLogHasEveryLevelAndExpectedReportsPass() throws {
+        let module = try KbuildModule().build("warn-on-load", sources: fixture("warn-on-load"))
+        defer { try? FileManager.default.removeItem(at: module) }
         let vm = TestVM()
-        let payload = try vm.payload("keeplogs", script: "echo '<6>kpatch-info-marker' > /dev/kmsg\npass logged\n")
+        let payload = try vm.payload("keeplogs", script: """
+            echo '<6>kpatch-info-marker' > /dev/kmsg
+            insmod /payload/warn_on_load.ko
+            pass logged
+            """, files: ["warn_on_load.ko": module.appendingPathComponent("warn_on_load.ko")])
         let logs = payload.appendingPathComponent("kept")
         defer { try? FileManager.default.removeItem(at: payload) }
-        let outcome = try vm.run(payload: payload, timeout: 90, keepLogs: logs)
+        let outcome = try vm.run(payload: payload, timeout: 90, keepLogs: logs,
+                                 expectedReports: ["WARNING: CPU: .* warn_on_load_trigger"])
         XCTAssertChecksPassed(outcome, ["logged"])
         let kmsg = try String(contentsOf: logs.appendingPathComponent("kmsg.log"), encoding: .utf8)
         let console = try String(contentsOf: logs.appendingPathComponent("console.log"), encoding: .utf8)
         XCTAssertTrue(kmsg.contains("Linux version"), "the boot banner (notice level) is missing from kmsg.log")
         XCTAssertTrue(kmsg.contains("kpatch-info-marker"), kmsg)
+        XCTAssertTrue(kmsg.contains("WARNING: CPU:"), kmsg)
         XCTAssertFalse(console.contains("kpatch-info-marker"), "the console should show warnings and worse only")
     }
 
