@@ -19,6 +19,8 @@ public struct ModuleBuildRequest: Sendable {
     /// The patch-module template (kmod/).
     public var templateDir: URL
     public var toolVersion: String
+    /// Build a cumulative patch that replaces every enabled one (klp_patch.replace).
+    public var replace = false
 
     public init(diffFile: URL, moduleSource: URL, kernelRelease: String, headers: URL? = nil,
                 vmlinux: URL? = nil, deployedModule: URL? = nil, output: URL? = nil, patchName: String? = nil,
@@ -87,4 +89,10 @@ public struct BuildResult: Codable, Sendable {
     /// Kthread entry functions that reach a replaced function, with the path.
     public let kthreadWarnings: [String]
     public let stages: [StageTime]
+    /// A cumulative patch (--replace).
+    public var replace = false
+    public var callbacks: [PatchCallback] = []
+    public var states: [SystemState] = []
+    /// Changes left out because the author marked them (KPATCH_IGNORE_*).
+    public var ignored: [IgnoredChange] = []
 }

@@ -24,6 +24,8 @@ public struct KernelBuildRequest: Sendable {
     public var toolVersion: String
     /// More objects than this for one changed header is refused as not sensible.
     public var maxObjectsPerHeader = 32
+    /// Build a cumulative patch that replaces every enabled one (klp_patch.replace).
+    public var replace = false
 
     public init(diffFile: URL, kernelRelease: String, headers: URL? = nil, source: URL? = nil, config: URL? = nil,
                 vmlinux: URL? = nil, modulesDir: URL? = nil, modulesDebugDir: URL? = nil, output: URL? = nil, patchName: String? = nil,

@@ -54,7 +54,7 @@ public final class KernelPatchBuilder {
             try copy(diff.touchedPaths, from: tree.dir, to: backup)
             defer { try? restore(diff.touchedPaths, from: backup, to: tree.dir) }
             try applier.apply(to: tree.dir, copyOf: tree.dir)
-            try tree.build(objects, stage: .rebuild)
+            try tree.build(objects, stage: .rebuild, authorInclude: AuthorHeaders.directory(template: request.templateDir))
             try copy(objects, from: tree.dir, to: patched)
         }
         clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", "))")
@@ -81,6 +81,8 @@ public final class KernelPatchBuilder {
                                        patchName: patchName, work: work, clock: clock)
         let plans = try assembler.diff(pairs)
         let functions = plans.flatMap(\.replaced)
+        let author = try assembler.authorAPI(plans)
+        assembler.noteIgnored(plans)
         // vmlinux's graph comes from the debug vmlinux (cached by build id); an
         // in-tree module's from its debug build, when the -dbg package is there.
         var graphs: [String: () throws -> CallGraph] = [:]
@@ -94,7 +96,7 @@ public final class KernelPatchBuilder {
                 graphs[module] = { try CallGraphBuilder.build(path: debug.path) }
             }
         }
-        let analysis = try clock.run(.kthreadAnalysis) { try KthreadAnalysis.analyse(functions: functions, graphs: graphs) }
+        let analysis = try clock.run(.kthreadAnalysis) { try KthreadAnalysis.analyse(functions: functions, callbackCallees: author.callees, graphs: graphs) }
         for object in targets.keys.sorted() where graphs[object] == nil {
             clock.note(.kthreadAnalysis, "warning: \(object): no debug build in \(debugModules.path) (linux-image-\(kernel.release)-dbg, or --modules-debug-dir); the patch carries no kthread analysis for it")
         }
@@ -103,7 +105,8 @@ public final class KernelPatchBuilder {
             arch: "x86_64", kernelRelease: kernel.release, vermagic: vermagic,
             targets: targets.keys.sorted().map { .init(object: $0, buildID: targets[$0] ?? nil) },
             patchName: patchName, createdAt: UInt64(Date().timeIntervalSince1970), diffSHA256: diff.sha256,
-            functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs)
+            functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
+            replace: request.replace, callbacks: author.callbacks, states: author.states)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
@@ -112,7 +115,8 @@ public final class KernelPatchBuilder {
             targetBuildID: metadata.targets.count == 1 ? metadata.targets[0].buildID : nil, functions: functions,
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
             rebuiltObjects: objects, originalBuildCached: true, kthreadWarnings: analysis.warnings,
-            stages: clock.times)
+            stages: clock.times, replace: request.replace, callbacks: author.callbacks, states: author.states,
+            ignored: plans.flatMap(\.ignored))
     }
 
     /// Debian's source tarball for the release's major.minor (from the headers' Makefile).

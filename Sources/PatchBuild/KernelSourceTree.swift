@@ -70,14 +70,18 @@ struct KernelSourceTree {
     }
 
     /// `make` in the tree with the target's compiler and the differ's flags.
-    private func makeCommand(_ targets: [String], keepGoing: Bool = false) -> [String] {
+    /// `authorInclude`: the author header directory (kmod/include), on the patched build's path.
+    private func makeCommand(_ targets: [String], keepGoing: Bool = false, authorInclude: URL? = nil) -> [String] {
         let jobs = ProcessInfo.processInfo.activeProcessorCount
+        let flags = Self.kcflags + (authorInclude.map { " -I\($0.path)" } ?? "")
         return ["make", "-s"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
-                                                             "KCFLAGS=\(Self.kcflags)"] + targets
+                                                             "KCFLAGS=\(flags)"] + targets
     }
 
     /// Builds the objects (paths relative to the tree, e.g. fs/proc/cmdline.o).
-    func build(_ objects: [String], stage: BuildStage) throws { try make(stage, objects) }
+    func build(_ objects: [String], stage: BuildStage, authorInclude: URL? = nil) throws {
+        try CommandRunner.check(stage, makeCommand(objects, authorInclude: authorInclude))
+    }
 
     /// Builds what this configuration builds of `objects` and returns those;
     /// objects Kbuild has no rule for (not configured) are left out. Any other

@@ -13,12 +13,18 @@ struct KthreadAnalysis {
 
     /// `sources`: livepatch object name -> the file with its DWARF (the original
     /// module build, or the debug vmlinux) and how to load its graph.
-    static func analyse(functions: [PatchMetadata.Function], graphs: [String: () throws -> CallGraph]) throws -> Result {
+    /// `callbackCallees`: per object, running functions the patch's callbacks call;
+    /// they count as patched (those the graph does not know are left out).
+    static func analyse(functions: [PatchMetadata.Function], callbackCallees: [String: [String]] = [:],
+                        graphs: [String: () throws -> CallGraph]) throws -> Result {
         var result = Result()
         for (object, loadGraph) in graphs.sorted(by: { $0.key < $1.key }) {
-            let names = Set(functions.filter { $0.object == object }.map { FunctionRef.baseName($0.name) }).sorted()
-            guard !names.isEmpty else { continue }
+            let replaced = Set(functions.filter { $0.object == object }.map { FunctionRef.baseName($0.name) })
+            let callees = Set((callbackCallees[object] ?? []).map { FunctionRef.baseName($0) })
+            guard !replaced.isEmpty || !callees.isEmpty else { continue }
             let graph = try loadGraph()
+            let names = replaced.union(callees.filter { !graph.nodes(named: $0).isEmpty }).sorted()
+            guard !names.isEmpty else { continue }
             let reach = try KthreadReachability(graph: graph, targets: names)
             result.blobs.append(reach.encode())
             for path in reach.kthreadEntryPaths {

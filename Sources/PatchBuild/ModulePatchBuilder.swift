@@ -32,7 +32,8 @@ public final class ModulePatchBuilder {
 
         // The diff is applied to a private copy first: one that does not apply
         // costs nothing and leaves nothing behind.
-        let patchedTree = ModuleTree(dir: work.appendingPathComponent("patched"), kernel: kernel)
+        let patchedTree = ModuleTree(dir: work.appendingPathComponent("patched"), kernel: kernel,
+                                     authorInclude: AuthorHeaders.directory(template: request.templateDir))
         try clock.run(.patch) {
             try ModuleTree.copySources(from: request.moduleSource, to: patchedTree.dir)
             try DiffApplier(diff: diff, diffFile: request.diffFile).apply(to: patchedTree.dir, copyOf: request.moduleSource)
@@ -83,16 +84,19 @@ public final class ModulePatchBuilder {
                   targetSymbols: deployed ?? builtModule)
         })
         let functions = plans.flatMap(\.replaced)
+        let author = try assembler.authorAPI(plans)
+        assembler.noteIgnored(plans)
         // The call graph of the running code: the original build has full DWARF.
         let analysis = try clock.run(.kthreadAnalysis) {
-            try KthreadAnalysis.analyse(functions: functions, graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }])
+            try KthreadAnalysis.analyse(functions: functions, callbackCallees: author.callees, graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }])
         }
         analysis.warnings.forEach { clock.note(.kthreadAnalysis, "warning: " + $0) }
         let metadata = PatchMetadata(
             arch: "x86_64", kernelRelease: kernel.release, vermagic: original.vermagic ?? "",
             targets: [.init(object: moduleName, buildID: try deployed.flatMap { try KernelModuleFile(path: $0.path).buildID })],
             patchName: patchName, createdAt: UInt64(Date().timeIntervalSince1970), diffSHA256: diff.sha256,
-            functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs)
+            functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
+            replace: request.replace, callbacks: author.callbacks, states: author.states)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: original.vermagic, output: output)
@@ -101,6 +105,7 @@ public final class ModulePatchBuilder {
             targetBuildID: metadata.targets.first?.buildID, functions: functions,
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
             rebuiltObjects: rebuilt, originalBuildCached: cached, kthreadWarnings: analysis.warnings,
-            stages: clock.times)
+            stages: clock.times, replace: request.replace, callbacks: author.callbacks, states: author.states,
+            ignored: plans.flatMap(\.ignored))
     }
 }

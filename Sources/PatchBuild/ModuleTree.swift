@@ -5,12 +5,15 @@ import FoundationEssentials
 struct ModuleTree {
     let dir: URL
     let kernel: TargetKernel
+    /// The author header directory (kmod/include), given to the patched build only:
+    /// the original source never includes it.
+    var authorInclude: URL? = nil
 
     /// Flags both builds get: one section per function and object, and __FILE__
     /// relative to the tree so the original and patched builds (in different
     /// directories) produce the same strings.
     func kcflags() -> String {
-        "-ffunction-sections -fdata-sections -fmacro-prefix-map=\(dir.path)/="
+        "-ffunction-sections -fdata-sections -fmacro-prefix-map=\(dir.path)/=" + (authorInclude.map { " -I\($0.path)" } ?? "")
     }
 
     /// Copies the source files of `source` into `dir`, leaving build products behind.

@@ -63,6 +63,38 @@ struct PatchAssembler {
         }
     }
 
+    /// What the author API markers of all objects add up to: one callback per
+    /// object and kind, one version per state id, and per object the running
+    /// functions the callbacks call (its own code, not vmlinux's exported API),
+    /// which the kthread analysis treats as patched.
+    func authorAPI(_ plans: [PatchPlan]) throws -> (callbacks: [PatchCallback], states: [SystemState], callees: [String: [String]]) {
+        var callbacks: [PatchCallback] = []
+        for c in plans.flatMap(\.callbacks) {
+            if let other = callbacks.first(where: { $0.object == c.object && $0.kind == c.kind }) {
+                throw BuildError.verification("\(c.object) has two \(c.kind.label) callbacks (\(other.function) and \(c.function)); the kernel runs one per object: call both from one function")
+            }
+            callbacks.append(c)
+        }
+        var states: [SystemState] = []
+        for state in plans.flatMap(\.states) where !states.contains(state) {
+            if let other = states.first(where: { $0.id == state.id }) {
+                throw BuildError.verification("state \(state.id) is declared with versions \(other.version) and \(state.version); declare one version per state (KPATCH_STATE)")
+            }
+            states.append(state)
+        }
+        var callees: [String: [String]] = [:]
+        for plan in plans {
+            guard let object = plan.callbacks.first?.object else { continue }
+            callees[object, default: []] += plan.callbackCallees.filter { !exports.isExportedByVmlinux($0) }
+        }
+        return (callbacks, states, callees)
+    }
+
+    /// Build-summary lines for what the author marked as ignored.
+    func noteIgnored(_ plans: [PatchPlan]) {
+        for change in plans.flatMap(\.ignored) { clock.note(.diff, "ignored \(change)") }
+    }
+
     /// Links the patch module and returns it with the klp relocations in place.
     func link(_ plans: [PatchPlan], metadata: PatchMetadata) throws -> URL {
         try clock.run(.link) {

@@ -22,9 +22,9 @@ struct Apply: ParsableCommand {
 
     /// Every check apply runs before loading anything: the runtime's own (privilege,
     /// livepatch support and flag, name free, no transition running), the patch's
-    /// identity (release, vermagic, build ids) and kthread safety.
+    /// identity (release, vermagic, build ids), system states and kthread safety.
     func preflight(kthreads: KthreadSafetyReport?) -> Preflight {
-        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: foreign)]
+        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: foreign), SystemStatePreflight()]
         if let kthreads { checks.append(KthreadSafetyPreflight(report: kthreads)) }
         return Preflight.runtime.appending(checks)
     }

@@ -44,6 +44,8 @@ struct Build: ParsableCommand {
     var name: String?
     @Option(help: "Cache directory (default: $KPATCHCTL_CACHE or ~/.cache/kpatchctl).")
     var cache: String?
+    @Flag(help: "Build a cumulative patch: applying it replaces every enabled livepatch in one transition (klp_patch.replace); functions it does not carry return to their original code.")
+    var replace = false
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
     var json = false
 
@@ -62,18 +64,20 @@ struct Build: ParsableCommand {
         do { template = try TemplateLocator.kmodDirectory() } catch { throw fail(error, code: .failure, json: json) }
         let build: () throws -> BuildResult
         if let moduleSource {
-            let request = ModuleBuildRequest(
+            var request = ModuleBuildRequest(
                 diffFile: URL(fileURLWithPath: diff), moduleSource: URL(fileURLWithPath: moduleSource),
                 kernelRelease: release, headers: url(kernelHeaders), vmlinux: url(vmlinux),
                 deployedModule: url(targetModule), output: url(output), patchName: name,
                 cache: cacheRoot, templateDir: template, toolVersion: KpatchctlVersion.string)
+            request.replace = replace
             build = ModulePatchBuilder(request: request, progress: progress).build
         } else {
-            let request = KernelBuildRequest(
+            var request = KernelBuildRequest(
                 diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
                 source: url(source), config: url(config), vmlinux: url(vmlinux), modulesDir: url(modulesDir), modulesDebugDir: url(modulesDebugDir),
                 output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
                 toolVersion: KpatchctlVersion.string)
+            request.replace = replace
             build = KernelPatchBuilder(request: request, progress: progress).build
         }
         let result: BuildResult
@@ -91,6 +95,10 @@ struct Build: ParsableCommand {
         print("replaces \(result.functions.count) function(s):")
         for f in result.functions { print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")") }
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        for c in result.callbacks { print("callback: \(c.object) \(c.kind.label) \(c.function)") }
+        for s in result.states { print("declares \(s)") }
+        for change in result.ignored { print("ignored: \(change)") }
+        if result.replace { print("cumulative: replaces every enabled livepatch when applied (--replace)") }
         print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
         let total = result.stages.map(\.seconds).reduce(0, +)
         print("stages: " + result.stages.map { "\($0.stage.rawValue) \(fixed($0.seconds, 2))s" }.joined(separator: ", ") + "; total \(fixed(total, 2)) s")

@@ -17,7 +17,7 @@ enum KpatchctlExit: Int32 {
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {
         case .badModule, .refused, .lock, .noSuchPatch, .alreadyDisabled, .interruptedBeforeLoading: return .refused
-        case .loader: return .kernelRefused
+        case .loader, .vetoed, .incompatibleStates: return .kernelRefused
         case .sysfs, .notRegistered: return .failure
         }
     }

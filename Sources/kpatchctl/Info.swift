@@ -18,6 +18,8 @@ struct Info: ParsableCommand {
         let livepatchSymbols: [String]
         let metadata: PatchMetadata
         let kthreadAnalysis: String
+        /// Built with --replace: applying it replaces every enabled patch.
+        let cumulative: Bool
     }
 
     func run() throws {
@@ -31,7 +33,7 @@ struct Info: ParsableCommand {
         let report = Report(file: patch, module: module.name, livepatch: module.isLivepatch,
                             modinfoVermagic: module.vermagic, buildID: module.buildID,
                             livepatchSymbols: module.livepatchSymbols, metadata: meta,
-                            kthreadAnalysis: KthreadAnalysisText.describe(meta))
+                            kthreadAnalysis: KthreadAnalysisText.describe(meta), cumulative: meta.replacesAll)
         if json { return printJSON(report) }
         print("patch:          \(meta.patchName) (\(patch))")
         print("module:         \(module.name ?? "?")\(module.isLivepatch ? "" : "  [WARNING: no livepatch=Y in modinfo]")")
@@ -44,6 +46,9 @@ struct Info: ParsableCommand {
         print("created:        \(Date(timeIntervalSince1970: TimeInterval(meta.createdAt)))")
         print("diff sha256:    \(meta.diffSHA256)")
         print("built by:       kpatchctl \(meta.toolVersion)")
+        print("cumulative:     \(meta.replacesAll ? "yes: applying it replaces every enabled livepatch (--replace)" : "no")")
+        for c in meta.callbacks { print("callback:       \(c.object) \(c.kind.label) \(c.function)") }
+        for s in meta.states { print("declares:       \(s)") }
         print("replaces \(meta.functions.count) function(s):")
         for f in meta.functions {
             print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "") -> \(f.newSymbol)")

@@ -95,6 +95,7 @@ struct LoadInstalledCommand: ParsableCommand {
             for entry in report.patches {
                 switch (entry.action, entry.error) {
                 case (.alreadyLoaded, _): print("\(entry.name): already loaded")
+                case (.superseded, _): print("\(entry.name): superseded by a later cumulative patch, not applied")
                 case (.apply, nil): print("\(entry.name): applied")
                 case (.apply, let error?): print("\(entry.name): not applied: \(error)")
                 }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import PatchCore
 
@@ -30,6 +31,15 @@ func describe(_ blocker: BlockingTask) -> String {
         : "on its stack: \(blocker.patchedFunctionsOnStack.joined(separator: ", "))"
     let check = blocker.lastStackCheckReason.map { "; last stack check: \($0)" } ?? ""
     return "pid \(t.pid) tid \(t.tid) \(t.comm) (\(kind), universe \(t.patchState)): \(reason)\(check)"
+}
+
+/// What apply recorded about a loaded patch: when, cumulative, what it replaced.
+func describe(_ applied: AppliedPatch) -> String {
+    let when = Date(timeIntervalSince1970: applied.appliedAt)
+    var text = "applied \(when)" + (applied.cumulative ? ", cumulative (--replace)" : "")
+    if !applied.replaced.isEmpty { text += ", replaced \(applied.replaced.joined(separator: ", ")) at that time" }
+    if !applied.states.isEmpty { text += ", states: " + applied.states.map(\.description).joined(separator: ", ") }
+    return text
 }
 
 func describeCounts(_ counts: [String: Int]) -> String {
@@ -75,10 +85,14 @@ final class EventPrinter {
 /// The end of apply/revert in text.
 func render(_ report: ControllerReport) {
     let r = report
+    for warning in r.warnings { printError("warning: " + warning) }
     let switches = "\(r.record.switches.count) switched: \(describeCounts(r.record.countsByPath)) (\(r.record.tracking))"
     switch (r.direction, r.outcome) {
     case (.patching, .completed):
         print("patched: \(r.patch) is enabled; every task migrated in \(formatSeconds(r.transitionSeconds)); \(switches)")
+        if !r.replaced.isEmpty {
+            print("replaced \(r.replaced.joined(separator: ", ")) in the same transition; their modules are unloaded")
+        }
     case (.unpatching, .completed):
         print("reverted: \(r.patch) disabled in \(formatSeconds(r.transitionSeconds)), module unloaded; \(switches)")
     case (.patching, .reversed):

@@ -49,6 +49,7 @@ struct Status: ParsableCommand {
         if report.patches.isEmpty { print("no livepatch loaded") }
         for patch in report.patches {
             print("\(patch.name): \(patch.enabled ? "enabled" : "disabled")")
+            if let applied = patch.applied { print("  " + describe(applied)) }
             for object in patch.objects {
                 let functions = object.functions.map(\.name).joined(separator: ", ")
                 print("  \(object.name) (\(object.patched ? "patched" : "not loaded")): \(functions)")

@@ -90,13 +90,41 @@ public struct PatchPlan: Codable, Equatable, Sendable {
     public let exportedUndefined: [String]
     /// The intermediate patch object written (see docs/PATCH-OBJECT.md), if asked for.
     public let patchObject: URL?
+    /// Callbacks the author registered (KPATCH_*_CALLBACK), global in the patch object.
+    public let callbacks: [PatchCallback]
+    /// System states the author declared (KPATCH_STATE).
+    public let states: [SystemState]
+    /// Changes the author marked as ignored (KPATCH_IGNORE_FUNCTION / _SECTION).
+    public let ignored: [IgnoredChange]
+    /// Running-kernel functions the callbacks' code calls (for the kthread analysis).
+    public let callbackCallees: [String]
 
     public init(replaced: [ReplacedFunction], newSymbols: [String], klpSymbols: [KlpSymbol],
-                exportedUndefined: [String], patchObject: URL?) {
+                exportedUndefined: [String], patchObject: URL?, callbacks: [PatchCallback] = [],
+                states: [SystemState] = [], ignored: [IgnoredChange] = [], callbackCallees: [String] = []) {
         self.replaced = replaced
         self.newSymbols = newSymbols
         self.klpSymbols = klpSymbols
         self.exportedUndefined = exportedUndefined
         self.patchObject = patchObject
+        self.callbacks = callbacks
+        self.states = states
+        self.ignored = ignored
+        self.callbackCallees = callbackCallees
+    }
+}
+
+/// A change the differ left out because the author said so.
+public struct IgnoredChange: Codable, Equatable, Hashable, Sendable, CustomStringConvertible {
+    public enum Marker: String, Codable, Sendable {
+        case function = "KPATCH_IGNORE_FUNCTION"
+        case section = "KPATCH_IGNORE_SECTION"
+    }
+    public let symbol: String
+    public let section: String
+    public let marker: Marker
+
+    public var description: String {
+        marker == .function ? "\(symbol) (\(marker.rawValue))" : "\(symbol) in \(section) (\(marker.rawValue))"
     }
 }

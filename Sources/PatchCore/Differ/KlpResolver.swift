@@ -83,6 +83,8 @@ struct KlpResolver {
     /// A symbol this translation unit does not define.
     private func external(_ name: String) throws -> Resolution {
         if exports.isExportedByVmlinux(name) { return .exported(name) }
+        // Defined by the patch-module template (kmod/kpatch-patch.c), for kpatch-macros.h.
+        if AuthorMarkers.templateSymbols.contains(name) { return .exported(name) }
         if target.definesGlobal(name) {
             let location = try target.locate(name, inBlock: nil, sourceFile: sourceFile)
             return .klp(KlpSymbol(object: objectName, name: location.name, sympos: location.sympos))

@@ -29,14 +29,34 @@ public struct ObjectDiffer {
         let original = try ObjectModel(path: originalURL.path)
         let patched = try ObjectModel(path: patchedURL.path)
         let correlation = Correlator().correlate(original: original, patched: patched)
-        let status = try Comparator(original: original, patched: patched, correlation: correlation).compare()
+        var status = try Comparator(original: original, patched: patched, correlation: correlation).compare()
 
-        let refusals = try RefusalChecker(original: original, patched: patched, correlation: correlation, status: status).refusals()
+        // The author's markers (kpatch-macros.h): never copied; what they ignore counts as unchanged.
+        let markers = try AuthorMarkers(patched: patched)
+        for i in markers.markerSymbols { status[i] = nil }
+        let ignored = markers.ignoredSymbols(in: patched)
+        let ignoredChanges = ignored.filter { status[$0] == .changed || status[$0] == .new }
+            .map { IgnoredChange(symbol: patched.symbols[$0].name, section: patched.sectionName(of: $0),
+                                 marker: markers.ignoredFunctions.contains($0) ? .function : .section) }
+            .sorted { ($0.symbol, $0.section) < ($1.symbol, $1.section) }
+        for i in ignored where status[i] != nil { status[i] = .unchanged }
+
+        let refusals = try RefusalChecker(original: original, patched: patched, correlation: correlation, status: status,
+                                          ignored: ignored).refusals()
         guard refusals.isEmpty else { return .refused(refusals) }
 
         let includer = Includer(patched: patched, status: status)
         var inclusion = includer.include()
-        guard !inclusion.replaced.isEmpty || !inclusion.new.isEmpty else { return .noChange }
+        for (kind, function) in markers.callbacks {
+            guard status[function] != .changed else {
+                throw DifferError.unsupported(file: patchedURL.path, symbol: patched.symbols[function].name,
+                    what: "is a \(kind.label) callback and a changed function of the running object; give the callback a function of its own")
+            }
+            includer.close(&inclusion, from: [.symbol(function)])
+        }
+        guard !inclusion.replaced.isEmpty || !inclusion.new.isEmpty || !markers.callbacks.isEmpty else {
+            return .noChange
+        }
 
         let specialSections = SpecialSections(patched: patched, layout: layout) { [exports] section, refs in
             // A static call site is an optimization: without it the call goes
@@ -67,6 +87,12 @@ public struct ObjectDiffer {
             names[p] = newSymbol
             replaced.append(ReplacedFunction(object: objectName, name: location.name, sympos: location.sympos, newSymbol: newSymbol))
         }
+        var callbacks: [PatchCallback] = []
+        for (kind, function) in markers.callbacks.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let symbol = PatchCallback.symbolName(object: objectName, kind: kind)
+            names[function] = symbol
+            callbacks.append(PatchCallback(object: objectName, kind: kind, function: patched.symbols[function].name, newSymbol: symbol))
+        }
         let written = try PatchObjectWriter(patched: patched, inclusion: inclusion, specials: specials,
                                             resolver: resolver, replacementNames: names).build()
         if let output { try ELFWriter.write(written.image, to: output.path) }
@@ -76,7 +102,32 @@ public struct ObjectDiffer {
                 .map { patched.symbols[$0].name }.sorted(),
             klpSymbols: written.klpSymbols.sorted(),
             exportedUndefined: written.exported.sorted(),
-            patchObject: output)
+            patchObject: output,
+            callbacks: callbacks, states: markers.states, ignored: ignoredChanges,
+            callbackCallees: calleesOutsidePatch(from: Array(markers.callbacks.values), inclusion: inclusion,
+                                                 patched: patched, original: original, correlation: correlation))
         return .changed(plan)
+    }
+
+    /// Functions of the running kernel the callbacks' code calls, directly or
+    /// through new code of the patch: the kthread analysis treats them as patched.
+    private func calleesOutsidePatch(from roots: [Int], inclusion: Inclusion, patched: ObjectModel, original: ObjectModel,
+                                     correlation: Correlation) -> [String] {
+        // Replaced functions are patched already; only new code is followed.
+        var seen = Set(roots).union(inclusion.replaced), work = roots, callees: Set<String> = []
+        while let next = work.popLast() {
+            for ref in patched.references(of: next) {
+                guard case .symbol(let i) = ref.target else { continue }
+                let s = patched.symbols[i]
+                if inclusion.symbols.contains(i) {
+                    if s.isFunction, seen.insert(i).inserted { work.append(i) }
+                } else if s.isFunction, let o = correlation.patchedToOriginal[i] {
+                    callees.insert(original.symbols[o].name)
+                } else if s.isUndefined, ref.type.isPCRelative {
+                    callees.insert(s.name)
+                }
+            }
+        }
+        return callees.sorted()
     }
 }

@@ -5,10 +5,12 @@ struct RefusalChecker {
     let patched: ObjectModel
     let correlation: Correlation
     let status: [Int: SymbolChange]
+    /// Patched symbols the author marked as ignored (KPATCH_IGNORE_*): never refused.
+    var ignored: Set<Int> = []
 
     func refusals() throws -> [Refusal] {
         var result: [Refusal] = []
-        for (p, o) in correlation.patchedToOriginal.sorted(by: { $0.key < $1.key }) where patched.aliases[p] == nil {
+        for (p, o) in correlation.patchedToOriginal.sorted(by: { $0.key < $1.key }) where patched.aliases[p] == nil && !ignored.contains(p) {
             let ps = patched.symbols[p], os = original.symbols[o]
             let pSection = patched.sectionName(of: p), oSection = original.sectionName(of: o)
             if SectionKind(oSection) != SectionKind(pSection) {

@@ -4,17 +4,26 @@ public enum LoadInstalledAction: String, Codable, Sendable {
     case apply
     /// Already a livepatch in the kernel: nothing to do (so load-installed can run twice).
     case alreadyLoaded = "already-loaded"
+    /// A later cumulative (`--replace`) patch replaces it: applying it first would
+    /// only be undone, and after the cumulative one replaced it, it must stay out.
+    case superseded
 }
 
 /// The pure decision of load-installed: every installed patch, in install order,
-/// with what to do. Superseding by a later cumulative patch belongs here: a patch
-/// that a later one replaces gets its own action, decided from the records'
-/// feature bits.
+/// with what to do. Every patch installed before the last cumulative one is
+/// superseded by it, unless it is loaded now (then the cumulative one's apply
+/// replaces it).
 public enum LoadInstalledPlan {
     public static func make(installed: [InstalledPatch], loaded: Set<String>)
         -> [(patch: InstalledPatch, action: LoadInstalledAction)]
     {
-        installed.sorted { $0.sequence < $1.sequence }.map { ($0, loaded.contains($0.name) ? .alreadyLoaded : .apply) }
+        let ordered = installed.sorted { $0.sequence < $1.sequence }
+        let lastCumulative = ordered.lastIndex { PatchFeatures(rawValue: $0.requiredFeatures).contains(.replace) }
+        return ordered.enumerated().map { index, patch in
+            if loaded.contains(patch.name) { return (patch, .alreadyLoaded) }
+            if let last = lastCumulative, index < last { return (patch, .superseded) }
+            return (patch, .apply)
+        }
     }
 }
 

@@ -34,10 +34,19 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     /// The kthread analysis, one self-versioned `KthreadReachability` blob per
     /// patched object the builder could analyse.
     public var kthreadReachability: [[UInt8]]
+    /// Per-object callbacks the author registered (kpatch-macros.h).
+    public var callbacks: [PatchCallback] = []
+    /// System states the patch declares (klp_patch.states).
+    public var states: [SystemState] = []
+
+    /// A cumulative patch: built with --replace, it replaces every enabled patch
+    /// (klp_patch.replace) in one transition.
+    public var replacesAll: Bool { requiredFeatures.contains(.replace) }
 
     public init(arch: String, kernelRelease: String, vermagic: String, targets: [Target],
                 patchName: String, createdAt: UInt64, diffSHA256: String, functions: [Function],
-                toolVersion: String, kthreadReachability: [[UInt8]] = []) {
+                toolVersion: String, kthreadReachability: [[UInt8]] = [], replace: Bool = false,
+                callbacks: [PatchCallback] = [], states: [SystemState] = []) {
         self.arch = arch
         self.kernelRelease = kernelRelease
         self.vermagic = vermagic
@@ -49,6 +58,11 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
         self.toolVersion = toolVersion
         self.kthreadReachability = kthreadReachability
         if !kthreadReachability.isEmpty { optionalFeatures.insert(.kthreadReachability) }
+        self.callbacks = callbacks
+        self.states = states
+        if replace { requiredFeatures.insert(.replace) }
+        if !callbacks.isEmpty { optionalFeatures.insert(.callbacks) }
+        if !states.isEmpty { optionalFeatures.insert(.states) }
     }
 }
 
@@ -62,10 +76,20 @@ public struct PatchFeatures: OptionSet, Codable, Hashable, Sendable {
     /// Optional bit 0: the patch carries kthread-reachability records.
     public static let kthreadReachability = PatchFeatures(rawValue: 1 << 0)
 
-    /// Required bits this reader understands (none defined yet).
-    public static let knownRequired: PatchFeatures = []
+    /// Required bit 1: a cumulative patch (klp_patch.replace). Applying it
+    /// replaces and unloads every enabled patch; a reader that does not know
+    /// that would leave the replaced modules behind and misreport what runs.
+    public static let replace = PatchFeatures(rawValue: 1 << 1)
+    /// Optional bit 2: the patch registers callbacks (records of tag 20).
+    public static let callbacks = PatchFeatures(rawValue: 1 << 2)
+    /// Optional bit 3: the patch declares system states (records of tag 21); the
+    /// kernel checks them too, a reader only checks them earlier.
+    public static let states = PatchFeatures(rawValue: 1 << 3)
+
+    /// Required bits this reader understands.
+    public static let knownRequired: PatchFeatures = [.replace]
     /// Optional bits this reader understands.
-    public static let knownOptional: PatchFeatures = [.kthreadReachability]
+    public static let knownOptional: PatchFeatures = [.kthreadReachability, .callbacks, .states]
 }
 
 public enum PatchMetadataError: Error, Equatable, CustomStringConvertible {

@@ -26,6 +26,8 @@ public enum PatchMetadataFormat {
     enum Tag: UInt16 {
         case arch = 1, kernelRelease, vermagic, target, patchName, createdAt, diffSHA256,
              function, toolVersion, kthreadReachability
+        // The author API (docs/AUTHOR-API.md).
+        case callback = 20, state
     }
 
     public static func encode(_ m: PatchMetadata) -> [UInt8] {
@@ -58,6 +60,10 @@ public enum PatchMetadataFormat {
         }
         record(.toolVersion) { $0.string(m.toolVersion) }
         for blob in m.kthreadReachability { record(.kthreadReachability) { $0.blob(blob) } }
+        for c in m.callbacks {
+            record(.callback) { $0.string(c.object); $0.string(c.kind.rawValue); $0.string(c.function); $0.string(c.newSymbol) }
+        }
+        for s in m.states { record(.state) { $0.u64(s.id); $0.u64(UInt64(s.version)) } }
         w.patch(u32: UInt32(w.bytes.count), at: 12)
         return w.bytes
     }
@@ -98,7 +104,7 @@ public enum PatchMetadataFormat {
             diffSHA256: try fields.require(\.diffSHA256, "diff SHA-256"),
             functions: fields.functions,
             toolVersion: try fields.require(\.toolVersion, "tool version"),
-            kthreadReachability: fields.kthreadReachability)
+            kthreadReachability: fields.kthreadReachability, callbacks: fields.callbacks, states: fields.states)
         meta.formatVersion = version
         meta.requiredFeatures = required
         meta.optionalFeatures = optional
@@ -112,6 +118,8 @@ public enum PatchMetadataFormat {
         var targets: [PatchMetadata.Target] = []
         var functions: [PatchMetadata.Function] = []
         var kthreadReachability: [[UInt8]] = []
+        var callbacks: [PatchCallback] = []
+        var states: [SystemState] = []
 
         func require<T>(_ field: KeyPath<RecordFields, T?>, _ name: String) throws -> T {
             guard let v = self[keyPath: field] else { throw PatchMetadataError.missingRecord(name) }
@@ -141,6 +149,21 @@ public enum PatchMetadataFormat {
                                        newSymbol: try r.string("function new symbol")))
             case .toolVersion: toolVersion = try r.string("tool version")
             case .kthreadReachability: kthreadReachability.append(try r.blob("kthread reachability"))
+            case .callback:
+                let object = try r.string("callback object")
+                let kindName = try r.string("callback kind")
+                guard let kind = CallbackKind(rawValue: kindName) else {
+                    throw PatchMetadataError.badRecord(tag: tag.rawValue, why: "unknown callback kind '\(kindName)'")
+                }
+                callbacks.append(PatchCallback(object: object, kind: kind, function: try r.string("callback function"),
+                                               newSymbol: try r.string("callback symbol")))
+            case .state:
+                let id = try r.u64("state id")
+                let version = try r.u64("state version")
+                guard version <= UInt64(UInt32.max) else {
+                    throw PatchMetadataError.badRecord(tag: tag.rawValue, why: "state version \(version) out of range")
+                }
+                states.append(SystemState(id: id, version: UInt32(version)))
             }
         }
     }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Why apply or revert stopped. Every case names the patch, file or task involved.
 public enum ControllerError: Error, CustomStringConvertible {
     /// The module file could not be read as a kernel module.
@@ -16,6 +18,12 @@ public enum ControllerError: Error, CustomStringConvertible {
     case alreadyDisabled(String)
     /// apply: SIGINT/SIGTERM arrived before the module was loaded; nothing was.
     case interruptedBeforeLoading(module: String)
+    /// A pre-patch callback returned an error: the kernel refused the patch and
+    /// nothing stays loaded. `callback` is nil when the log did not say which.
+    case vetoed(patch: String, callback: PatchCallback?, candidates: [PatchCallback], error: ModuleLoaderError)
+    /// The kernel refused the patch's system states (klp_is_patch_compatible);
+    /// apply's own check had no record of the running patches' states.
+    case incompatibleStates(patch: String, states: [SystemState], replace: Bool)
 
     public var description: String {
         switch self {
@@ -35,6 +43,16 @@ public enum ControllerError: Error, CustomStringConvertible {
             return "livepatch \(name) is already disabled and unpatching: wait for it (kpatchctl status)"
         case .interruptedBeforeLoading(let module):
             return "interrupted before loading \(module): nothing was loaded"
+        case .vetoed(let patch, let callback, let candidates, let error):
+            let errnoText = "\(ModuleLoaderError.errnoName(error.errno)) (\(String(cString: strerror(error.errno))))"
+            let who = callback.map { "pre-patch callback \($0.function) of object \($0.object)" }
+                ?? "one of its pre-patch callbacks (" + candidates.map { "\($0.function) of \($0.object)" }.joined(separator: ", ") + ")"
+            return "\(patch): \(who) vetoed the patch with \(errnoText); the kernel refused it and nothing stays loaded"
+        case .incompatibleStates(let patch, let states, let replace):
+            let declared = states.isEmpty ? "declares no system state" : "declares " + states.map(\.description).joined(separator: ", ")
+            return "the kernel refused \(patch): its system states are not compatible with the running livepatches "
+                + "(it \(declared)\(replace ? " and replaces them all" : ""); a running patch set up a state at a newer version, "
+                + "or one this cumulative patch does not declare). Nothing stays loaded; see kpatchctl status and docs/AUTHOR-API.md"
         }
     }
 }

@@ -55,6 +55,10 @@ public struct ControllerReport: Codable, Sendable {
     public var record: TransitionRecord
     /// SIGINT/SIGTERM ended the wait before the deadline.
     public var interrupted = false
+    /// apply of a cumulative patch: the patches it replaced, whose modules it unloaded.
+    public var replaced: [String] = []
+    /// Things that went wrong without changing the outcome.
+    public var warnings: [String] = []
 }
 
 /// Loads a livepatch and follows its transition, or disables one and unloads it.
@@ -66,6 +70,7 @@ public struct LivepatchController {
     public var log = TransitionLog()
     public var lockPath = TransitionLock.defaultPath
     public var follower = TransitionFollower()
+    public var applied = AppliedPatchLog()
     /// Offset of task_struct.pid for the stack-check probe; read from BTF by default.
     public var taskPidOffset: Int? = (try? BTFTypes(rawFile: BTFTypes.kernelPath))?.memberOffset(structure: "task_struct", member: "pid")
     public var useTracefs = true
@@ -91,16 +96,22 @@ public struct LivepatchController {
         // SIGINT/SIGTERM during the preflight: stop before anything is loaded.
         if Interruption.requested { throw ControllerError.interruptedBeforeLoading(module: name) }
 
+        let meta = try? module.patchMetadata()
+        // A cumulative patch replaces every enabled patch in its transition.
+        let replacing = meta?.replacesAll == true ? ((try? sysfs.patches()) ?? []).filter(\.enabled).map(\.name) : []
         let tracker = makeTracker(.patching)
         var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),
                                       tracking: tracker.probes == nil ? "polling" : "tracefs")
         try? log.begin(record)
+        // The kernel log says why klp_enable_patch failed; only what comes after this mark counts.
+        let logMark = KernelLog.records().last?.sequence
         let loadStart = KernelFile.monotonicNow()
         do {
             try KernelModuleLoader.load(path: modulePath)
         } catch let e as ModuleLoaderError {
             tracker.probes?.stop()
             unlink(log.currentPath)
+            if let reason = explainLoadFailure(patch: name, meta: meta, error: e, after: logMark) { throw reason }
             throw ControllerError.loader(e)
         }
         let loadSeconds = KernelFile.monotonicNow() - loadStart
@@ -113,7 +124,56 @@ public struct LivepatchController {
         }
         var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
         report.loadSeconds = loadSeconds
+        if report.outcome == .completed {
+            report.replaced = replacing
+            report.warnings += unloadReplaced(replacing)
+            do {
+                try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
+                                             replaced: report.replaced, states: meta?.states ?? []))
+            } catch {
+                report.warnings.append("could not record \(name) in \(applied.path) (\(error)): status and list will not show "
+                    + "when it was applied or what it replaced, and the system-state check will not see its states")
+            }
+        }
         return report
+    }
+
+    /// The kernel frees the patches a cumulative patch replaced once its transition
+    /// ends (their sysfs directories go); then their modules can be unloaded. The
+    /// new patch is in either way: a module that stays is a warning, not a failure.
+    private func unloadReplaced(_ names: [String]) -> [String] {
+        var warnings: [String] = []
+        for name in names {
+            let deadline = KernelFile.monotonicNow() + 10
+            while (try? sysfs.patch(named: name)) != nil, KernelFile.monotonicNow() < deadline {
+                KernelFile.sleep(seconds: 0.1)
+            }
+            do {
+                _ = try unload(name)
+            } catch {
+                warnings.append("\(name) was replaced but its module stays loaded (\(error)); unload it later with rmmod \(name)")
+            }
+            try? applied.remove(name)
+        }
+        return warnings
+    }
+
+    /// Why the kernel refused the patch, from the lines the load left in the kernel
+    /// log: a pre-patch callback's veto (the generated module logs which callback
+    /// returned what), or the kernel's system-state check (klp_is_patch_compatible).
+    private func explainLoadFailure(patch: String, meta: PatchMetadata?, error: ModuleLoaderError,
+                                    after mark: UInt64?) -> ControllerError? {
+        let fresh = KernelLog.records().filter { record in mark.map { record.sequence > $0 } ?? true }.map(\.text)
+        if fresh.contains(where: { $0.contains("Livepatch patch (\(patch)) is not compatible with the already installed livepatches") }) {
+            return .incompatibleStates(patch: patch, states: meta?.states ?? [], replace: meta?.replacesAll == true)
+        }
+        let candidates = meta?.callbacks.filter { $0.kind == .prePatch } ?? []
+        guard !candidates.isEmpty else { return nil }
+        let prefix = "\(PatchCallback.vetoLogPrefix)\(patch): pre-patch callback "
+        // No such line: the kernel refused before any callback ran.
+        guard let line = fresh.last(where: { $0.hasPrefix(prefix) }) else { return nil }
+        let named = candidates.first { line.hasPrefix(prefix + "\($0.function) of object \($0.object) ") }
+        return .vetoed(patch: patch, callback: named, candidates: candidates, error: error)
     }
 
     /// Disables `name`, follows the unpatching transition and unloads the module.
@@ -202,6 +262,7 @@ public struct LivepatchController {
         var unloaded = false
         if outcome != .stalled && endsDisabled {
             unloaded = try unload(name)
+            try? applied.remove(name)
         }
         try? log.finish(record)
         var report = ControllerReport(patch: name, direction: direction, outcome: outcome, loadSeconds: nil,

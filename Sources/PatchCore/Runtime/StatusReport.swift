@@ -18,6 +18,9 @@ public struct PatchStatus: Codable, Sendable {
     public let transition: Bool
     public let objects: [LivepatchObject]
     public let running: TransitionStatus?
+    /// What apply recorded (nil for a patch kpatchctl did not apply): when,
+    /// whether cumulative, which patches it replaced, its system states.
+    public var applied: AppliedPatch? = nil
 }
 
 /// The last finished transition, summarized.
@@ -57,6 +60,7 @@ public struct StatusReport: Codable, Sendable {
 
     public static func collect(sysfs: LivepatchSysfs = LivepatchSysfs(), proc: ProcTasks = ProcTasks(),
                                log: TransitionLog = TransitionLog()) throws -> StatusReport {
+        let applied = AppliedPatchLog(log: log).all()
         let patches = try sysfs.patches()
         // A record left by a kpatchctl that died says nothing about the running transition.
         let current = log.current().flatMap { kill(pid_t($0.controllerPid), 0) == 0 || errno == EPERM ? $0 : nil }
@@ -75,7 +79,7 @@ public struct StatusReport: Codable, Sendable {
                                                       lastStackChecks: checks))
             }
             return PatchStatus(name: patch.name, enabled: patch.enabled, transition: patch.transition,
-                               objects: patch.objects, running: running)
+                               objects: patch.objects, running: running, applied: applied.first { $0.name == patch.name })
         }
         return StatusReport(patches: statuses, lastTransition: log.last().map { TransitionSummary($0) })
     }

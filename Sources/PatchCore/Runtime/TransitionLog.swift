@@ -75,13 +75,14 @@ public struct TransitionLog: Sendable {
     public func current() -> TransitionRecord? { read(currentPath) }
     public func last() -> TransitionRecord? { read(lastPath) }
 
-    private func read(_ path: String) -> TransitionRecord? {
+    /// nil when the file is missing or unreadable: state files only inform `status`.
+    func read<Record: Decodable>(_ path: String, as type: Record.Type = Record.self) -> Record? {
         guard let bytes = try? KernelFile.readBytes(path) else { return nil }
-        return try? JSONCoding.decoder.decode(TransitionRecord.self, from: JSONCoding.data(bytes))
+        return try? JSONCoding.decoder.decode(Record.self, from: JSONCoding.data(bytes))
     }
 
     /// Written to a temporary file and renamed, so readers never see half a record.
-    private func write(_ record: TransitionRecord, to path: String) throws {
+    func write<Record: Encodable>(_ record: Record, to path: String) throws {
         try StateFile.makeDirectories(directory)
         try StateFile.replace(path, with: try JSONCoding.string(record))
     }

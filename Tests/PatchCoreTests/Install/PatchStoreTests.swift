@@ -152,6 +152,24 @@ final class PatchStoreTests: XCTestCase {
         }
     }
 
+    func testPatchesBeforeTheLastCumulativeOneAreSuperseded() throws {
+        func record(_ name: String, _ sequence: Int, cumulative: Bool) -> InstalledPatch {
+            let meta = PatchMetadata(arch: "x86_64", kernelRelease: release, vermagic: "", targets: [], patchName: name,
+                                     createdAt: 0, diffSHA256: "", functions: [], toolVersion: "t", replace: cumulative)
+            return InstalledPatch(name: name, release: release, sequence: sequence, installedAt: 0, installedFrom: "", metadata: meta)
+        }
+        let installed = [record("a", 1, cumulative: false), record("b", 2, cumulative: true),
+                         record("c", 3, cumulative: false), record("d", 4, cumulative: true), record("e", 5, cumulative: false)]
+        XCTAssertEqual(LoadInstalledPlan.make(installed: installed, loaded: []).map(\.action),
+                       [.superseded, .superseded, .superseded, .apply, .apply])
+        // After d replaced the loaded ones, a second run leaves them out and d loaded.
+        XCTAssertEqual(LoadInstalledPlan.make(installed: installed, loaded: ["d", "e"]).map(\.action),
+                       [.superseded, .superseded, .superseded, .alreadyLoaded, .alreadyLoaded])
+        // A patch loaded before the cumulative one is installed: its apply replaces it.
+        XCTAssertEqual(LoadInstalledPlan.make(installed: installed, loaded: ["a"]).map(\.action),
+                       [.alreadyLoaded, .superseded, .superseded, .apply, .apply])
+    }
+
     func testLoadInstalledAppliesInInstallOrderAndIsIdempotent() throws {
         // Installed b first, then a: install order, not name order.
         try store.install(path: try patch("livepatch_store_b").path, release: release, system: nil)

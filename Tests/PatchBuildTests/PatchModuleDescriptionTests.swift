@@ -1,0 +1,40 @@
+import XCTest
+@testable import PatchBuild
+import PatchCore
+
+/// kpatch-desc.h as generated for the template: callbacks wired into their
+/// object (pre-patch through the logging wrapper apply reads), an object with
+/// callbacks only, states and the replace flag.
+final class PatchModuleDescriptionTests: XCTestCase {
+    private func description(replace: Bool, states: [SystemState]) -> String {
+        let meta = PatchMetadata(
+            arch: "x86_64", kernelRelease: "6.1.0-56-amd64", vermagic: "v", targets: [], patchName: "livepatch_t",
+            createdAt: 0, diffSHA256: String(repeating: "0", count: 64),
+            functions: [.init(object: "kpvictim", name: "kpvictim_sum.constprop.0", sympos: 0, newSymbol: "klp_new_kpvictim_sum")],
+            toolVersion: "0", replace: replace,
+            callbacks: [.init(object: "kpvictim", kind: .postUnpatch, function: "post", newSymbol: "kpatchctl_callback_kpvictim_post_unpatch"),
+                        .init(object: "vmlinux", kind: .prePatch, function: "pre", newSymbol: "kpatchctl_callback_vmlinux_pre_patch")],
+            states: states)
+        return PatchModuleSources(name: "livepatch_t", templateDir: URL(fileURLWithPath: "/nonexistent"), metadata: meta,
+                                  patchObjects: []).description()
+    }
+
+    func testCallbacksStatesAndReplace() {
+        let text = description(replace: true, states: [SystemState(id: 1, version: 2)])
+        XCTAssertTrue(text.contains("#define KPATCH_REPLACE true"), text)
+        XCTAssertTrue(text.contains("{ .name = \"kpvictim\", .funcs = kpatch_funcs_0, .callbacks = { .post_unpatch = kpatchctl_callback_kpvictim_post_unpatch } }"), text)
+        // vmlinux has callbacks only: an empty klp_func array (the kernel requires one).
+        XCTAssertTrue(text.contains("static struct klp_func kpatch_funcs_1[] = {\n\t{ }\n};"), text)
+        XCTAssertTrue(text.contains("{ .name = NULL, .funcs = kpatch_funcs_1, .callbacks = { .pre_patch = kpatchctl_checked_vmlinux_pre_patch } }"), text)
+        XCTAssertTrue(text.contains("int ret = kpatchctl_callback_vmlinux_pre_patch(obj);"), text)
+        XCTAssertTrue(text.contains("\"kpatchctl: %s: pre-patch callback %s of object %s returned %d\\n\""), text)
+        XCTAssertTrue(text.contains("{ .id = 1UL, .version = 2 },"), text)
+        XCTAssertTrue(text.contains("#define KPATCH_STATES kpatch_states"), text)
+    }
+
+    func testPlainPatchHasNoStatesAndDoesNotReplace() {
+        let text = description(replace: false, states: [])
+        XCTAssertTrue(text.contains("#define KPATCH_REPLACE false"), text)
+        XCTAssertTrue(text.contains("#define KPATCH_STATES NULL"), text)
+    }
+}
