@@ -4,7 +4,8 @@ import PatchCore
 /// The build-time half of kthread safety: for each patched object, which
 /// functions reach the replaced ones in the running code (DWARF call graph of the
 /// original object), stored in the patch for `apply`; and a warning for every
-/// kthread entry function of that object that reaches one.
+/// unconverted kthread entry function of that object that reaches one, and for
+/// every kthread entry that is itself replaced.
 struct KthreadAnalysis {
     struct Result {
         var blobs: [[UInt8]] = []
@@ -28,9 +29,16 @@ struct KthreadAnalysis {
             let reach = try KthreadReachability(graph: graph, targets: names)
             result.blobs.append(reach.encode())
             for path in reach.kthreadEntryPaths {
-                result.warnings.append("\(object): kthread entry \(path.first?.name ?? "?") reaches patched \(path.last?.name ?? "?"): "
-                    + path.map(\.name).joined(separator: " -> ")
-                    + " (apply refuses while such a kthread runs, unless --allow-kthread)")
+                guard let entry = path.first?.name, let patched = path.last?.name else { continue }
+                if path.count == 1 {
+                    result.warnings.append("\(object): kthread entry \(entry) is itself replaced: it is resident in its kthreads, "
+                        + "which would never switch (apply refuses while such a kthread runs, unless --allow-kthread)")
+                } else if KthreadConversion.loop(entry: entry) == nil {
+                    // A converted entry (generic dispatch loop) may reach patched code: it switches between units of work.
+                    result.warnings.append("\(object): kthread entry \(entry) reaches patched \(patched): "
+                        + path.map(\.name).joined(separator: " -> ")
+                        + " (apply refuses while such a kthread runs, unless --allow-kthread)")
+                }
             }
         }
         return result

@@ -6,6 +6,6 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kpatchctl-bench",
         abstract: "kpatchctl benchmarks: each subcommand measures one stage and prints figures.",
-        subcommands: [CallGraphBench.self, DifferBench.self, KernelBuildBench.self]
+        subcommands: [CallGraphBench.self, DifferBench.self, KernelBuildBench.self, KthreadSurveyBench.self]
     )
 }

@@ -12,40 +12,44 @@ struct Apply: ParsableCommand {
     @Option(help: "Seconds to wait for every task to migrate.") var timeout: Double = 60
     @Flag(help: "On timeout, leave the transition running instead of reversing it.") var noRevert = false
     @Option(name: .customLong("allow-kthread"), help: ArgumentHelp(
-        "Apply even though the unconverted kthread COMM reaches a patched function (repeatable).", valueName: "COMM"))
+        "Apply even though kthread COMM reaches, or sleeps in, a replaced function (repeatable).", valueName: "COMM"))
     var allowKthread: [String] = []
     @Flag(name: .customLong("allow-all-kthreads"), help: "Apply whatever kthreads reach the patched functions.")
     var allowAllKthreads = false
     @Flag(help: "Load a livepatch module that kpatchctl did not build (no identity or kthread checks).")
     var foreign = false
+    @Flag(help: ArgumentHelp("Run every preflight check and predict which tasks would stall the transition; load nothing. "
+        + "Exit 0 clean, 2 refused, 6 stall predicted (docs/CLI.md)."))
+    var check = false
     @Flag(help: "Print JSON.") var json = false
 
     /// Every check apply runs before loading anything: the runtime's own (privilege,
     /// livepatch support and flag, name free, no transition running), the patch's
     /// identity (release, vermagic, build ids), system states and kthread safety.
     func preflight(kthreads: KthreadSafetyReport?) -> Preflight {
-        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: foreign), SystemStatePreflight()]
-        if let kthreads { checks.append(KthreadSafetyPreflight(report: kthreads)) }
-        return Preflight.runtime.appending(checks)
+        Preflight.forPatch(allowForeign: foreign, kthreads: kthreads)
     }
 
-    /// The kthread analysis stored in the patch against the live kthreads; nil for
-    /// a patch without one (or a file the controller will refuse anyway).
-    func kthreadReport() throws -> KthreadSafetyReport? {
+    /// The patch's replaced functions and kthread analysis against the live
+    /// kthreads, and the tasks in a replaced function now; nil for a file without
+    /// kpatchctl metadata (the identity check refuses it unless --foreign).
+    func assess() throws -> ApplyAssessment? {
         guard let meta = try? KernelModuleFile(path: module).patchMetadata() else { return nil }
-        let report = try KthreadSafetyReport.evaluate(meta, kthreads: ProcKthreads.read(),
-                                                      allowComms: Set(allowKthread), allowAll: allowAllKthreads)
-        if !json {
-            if report == nil { printError("note: the patch carries no kthread analysis: kthread safety not checked") }
-            for finding in report?.allowed ?? [] { printError("allowed: " + finding.description) }
-        }
-        return report
+        let assessment = ApplyAssessment(
+            kthreadSafety: try KthreadSafetyReport.evaluate(meta, kthreads: ProcKthreads.read(),
+                                                            allowComms: Set(allowKthread), allowAll: allowAllKthreads),
+            stallPrediction: StallPrediction.predict(replaced: meta.functions))
+        if !json && !check { assessment.printWarnings() }
+        return assessment
     }
 
     func run() throws {
         Interruption.install()
-        let kthreads: KthreadSafetyReport?
-        do { kthreads = try kthreadReport() } catch { throw fail(error, code: .refused, json: json) }
+        let assessment: ApplyAssessment?
+        do { assessment = try assess() } catch { throw fail(error, code: .refused, json: json) }
+        if check { return try ApplyCheck(module: module, json: json).run(preflight: preflight(kthreads: assessment?.kthreadSafety),
+                                                                       assessment: assessment) }
+        let kthreads = assessment?.kthreadSafety
         let options = TransitionOptions(timeout: max(0, timeout), reverseOnTimeout: !noRevert)
         let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
@@ -57,10 +61,10 @@ struct Apply: ParsableCommand {
         }
         // Said once the patch is in: before, a refusal is the one thing to read.
         if let meta = try? KernelModuleFile(path: module).patchMetadata() {
-            for check in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + check) }
+            for unchecked in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + unchecked) }
         }
         if json {
-            printJSON(report)
+            printJSON(AppliedReport(report: report, assessment: assessment))
         } else {
             render(report)
         }

@@ -13,6 +13,8 @@ enum KpatchctlExit: Int32 {
     case reversed = 4
     /// The transition stalled and is still running (--no-revert, or the reversal stalled too).
     case stalled = 5
+    /// apply --check: no check refuses the patch, but tasks are in replaced functions now.
+    case stallPredicted = 6
 
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {

@@ -76,7 +76,8 @@ enum KthreadAnalysisText {
             let paths = reach.kthreadEntryPaths
             if paths.isEmpty { lines.append("  no kthread entry function of that object reaches them") }
             for path in paths {
-                lines.append("  kthread entry: " + path.map(\.name).joined(separator: " -> "))
+                let converted = path.first.map { KthreadConversion.loop(entry: $0.name) != nil } ?? false
+                lines.append("  kthread entry\(converted ? " (converted)" : ""): " + path.map(\.name).joined(separator: " -> "))
             }
         }
         return lines.joined(separator: "\n")

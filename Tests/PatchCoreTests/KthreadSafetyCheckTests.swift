@@ -9,6 +9,13 @@ final class KthreadSafetyCheckTests: XCTestCase {
         return try KthreadReachability(graph: graph, targets: targets)
     }
 
+    /// The check for a patch replacing `targets` in `object`, with the module's reachability of them.
+    private func check(_ targets: [String], object: String = "kpvictim", reach: KthreadReachability? = nil,
+                       allowComms: Set<String> = [], allowAll: Bool = false) throws -> KthreadSafetyCheck {
+        KthreadSafetyCheck(replaced: targets.map { ReplacedFunction(object: object, name: $0, sympos: 0, newSymbol: "klp_new_" + $0) },
+                           reachabilities: [try reach ?? kpvictimReachability(targets)], allowComms: allowComms, allowAll: allowAll)
+    }
+
     private var tick: LiveKthread {
         LiveKthread(pid: 212, comm: "kpvictim_tick", stack: ProcStack.parse(KthreadsParsingTests.tickStack))
     }
@@ -17,7 +24,7 @@ final class KthreadSafetyCheckTests: XCTestCase {
     }
 
     func testUnconvertedKthreadReachingPatchedFunctionIsRefusedWithPath() throws {
-        let report = KthreadSafetyCheck(reachability: try kpvictimReachability(["kpvictim_tick_once"])).evaluate([tick, kworker])
+        let report = try check(["kpvictim_tick_once"]).evaluate([tick, kworker])
         XCTAssertFalse(report.safe)
         XCTAssertEqual(report.refusals.count, 1)
         let refusal = try XCTUnwrap(report.refusals.first)
@@ -32,7 +39,7 @@ final class KthreadSafetyCheckTests: XCTestCase {
     }
 
     func testUnreachablePatchIsSafe() throws {
-        let report = KthreadSafetyCheck(reachability: try kpvictimReachability(["kpvictim_sum"])).evaluate([tick, kworker])
+        let report = try check(["kpvictim_sum"]).evaluate([tick, kworker])
         XCTAssertTrue(report.safe)
         XCTAssertTrue(report.allowed.isEmpty)
     }
@@ -41,31 +48,65 @@ final class KthreadSafetyCheckTests: XCTestCase {
         // A kworker whose entry is worker_thread: even a patch to worker_thread's callees is fine.
         var reach = try kpvictimReachability(["kpvictim_tick_once"])
         reach.functions.append(.init(name: "worker_thread", unit: "kernel/workqueue.c", next: 0, kind: .call))
-        XCTAssertTrue(KthreadSafetyCheck(reachability: reach).evaluate([kworker]).safe)
+        XCTAssertTrue(try check(["kpvictim_tick_once"], reach: reach).evaluate([kworker]).safe)
     }
 
-    func testKthreadAsleepInPatchedFunctionIsRefusedEvenWhenConverted() throws {
-        let sleeping = LiveKthread(pid: 9, comm: "kworker/1:0", stack: ProcStack.parse("""
+    func testConvertedKthreadInsideAUnitOfWorkIsNotRefused() throws {
+        // Asleep in a replaced function inside a work item: it switches when the item ends (a stall prediction, not a refusal).
+        let busy = LiveKthread(pid: 9, comm: "kworker/1:0", stack: ProcStack.parse("""
             [<0>] msleep_interruptible+0x39/0x60
+            [<0>] process_one_work+0x1c4/0x380
             [<0>] worker_thread+0xb8/0x3c0
             [<0>] kthread+0xe8/0x110
             [<0>] ret_from_fork+0x22/0x30
             """))
-        let graph = try CallGraphBuilder.build(path: CompiledFixtures.kpvictim.get().appendingPathComponent("kpvictim.ko").path)
-        let reach = try KthreadReachability(graph: graph, targets: ["msleep_interruptible"])
-        let report = KthreadSafetyCheck(reachability: reach).evaluate([sleeping])
-        XCTAssertEqual(report.refusals.map(\.reason), [.asleepInPatchedFunction])
-        XCTAssertEqual(report.refusals.first?.frame?.function, "msleep_interruptible")
+        let report = try check(["msleep_interruptible"], object: "vmlinux").evaluate([busy])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+    }
+
+    func testReplacingAConvertedLoopIsRefusedAsResident() throws {
+        let kthreadd = LiveKthread(pid: 2, comm: "kthreadd", stack: ProcStack.parse(KthreadsParsingTests.guestStacks[0].stack))
+        let ksoftirqd = LiveKthread(pid: 14, comm: "ksoftirqd/0", stack: ProcStack.parse(KthreadsParsingTests.guestStacks[1].stack))
+        let report = try check(["smpboot_thread_fn"], object: "vmlinux", reach: kpvictimReachability(["kpvictim_sum"]))
+            .evaluate([kthreadd, ksoftirqd, kworker])
+        XCTAssertEqual(report.refusals.map(\.comm), ["ksoftirqd/0"])
+        let refusal = try XCTUnwrap(report.refusals.first)
+        XCTAssertEqual(refusal.reason, .resident)
+        XCTAssertEqual(refusal.frame?.function, "smpboot_thread_fn")
+        XCTAssertTrue(refusal.description.contains("this kthread would never switch: the transition would stall"), refusal.description)
+        XCTAssertTrue(refusal.description.contains("(ksoftirqd/0)"), refusal.description)
+    }
+
+    func testUnconvertedKthreadAsleepInItsLoopIsResident() throws {
+        let report = try check(["kpvictim_tick_fn"]).evaluate([tick])
+        XCTAssertEqual(report.refusals.map(\.reason).first, .resident)
+        XCTAssertEqual(report.refusals.first?.frame?.function, "kpvictim_tick_fn")
+    }
+
+    func testHiddenSleepFunctionIsResidentInEverySleepingKthread() throws {
+        let report = try check(["schedule_timeout"], object: "vmlinux",
+                               reach: kpvictimReachability(["kpvictim_sum"])).evaluate([tick, kworker])
+        XCTAssertEqual(report.refusals.map(\.comm), ["kpvictim_tick", "kworker/0:1"])
+        XCTAssertTrue(report.refusals.allSatisfy { $0.reason == .resident && $0.frame?.function == "schedule_timeout" })
+        XCTAssertTrue(report.refusals[0].description.contains("hidden from /proc/PID/stack"), report.refusals[0].description)
+    }
+
+    func testUnknownEntryInsideAReplacedFunctionIsRefused() throws {
+        let odd = LiveKthread(pid: 77, comm: "odd", stack: ProcStack.parse("[<0>] kpvictim_tick_once+0x10/0x40 [kpvictim]\n"))
+        XCTAssertNil(odd.entry)
+        let report = try check(["kpvictim_tick_once"]).evaluate([odd])
+        XCTAssertEqual(report.refusals.map(\.reason), [.unknownEntryInPatchedFunction])
+        XCTAssertEqual(report.unknownEntry.map(\.pid), [77])
+        XCTAssertTrue(report.unknownEntry[0].why.contains("no kthread() or ret_from_fork frame"), report.unknownEntry[0].why)
     }
 
     func testOverridesAreReportedAsAllowed() throws {
-        let reach = try kpvictimReachability(["kpvictim_tick_once"])
-        let byComm = KthreadSafetyCheck(reachability: reach, allowComms: ["kpvictim_tick"]).evaluate([tick])
+        let byComm = try check(["kpvictim_tick_once"], allowComms: ["kpvictim_tick"]).evaluate([tick])
         XCTAssertTrue(byComm.safe)
         XCTAssertEqual(byComm.allowed.map(\.allowedBy), ["--allow-kthread kpvictim_tick"])
-        let otherComm = KthreadSafetyCheck(reachability: reach, allowComms: ["kswapd0"]).evaluate([tick])
+        let otherComm = try check(["kpvictim_tick_once"], allowComms: ["kswapd0"]).evaluate([tick])
         XCTAssertFalse(otherComm.safe)
-        let all = KthreadSafetyCheck(reachability: reach, allowAll: true).evaluate([tick])
+        let all = try check(["kpvictim_tick_once"], allowAll: true).evaluate([tick])
         XCTAssertTrue(all.safe)
         XCTAssertEqual(all.allowed.map(\.allowedBy), ["--allow-all-kthreads"])
         XCTAssertTrue(all.allowed[0].description.contains("Allowed by --allow-all-kthreads"))
@@ -74,20 +115,22 @@ final class KthreadSafetyCheckTests: XCTestCase {
     func testSeveralObjectsOfOnePatchAreCheckedTogether() throws {
         // A patch touching the module's /proc helper and its tick helper, analysed as two objects.
         let sum = try kpvictimReachability(["kpvictim_sum"]), tickOnce = try kpvictimReachability(["kpvictim_tick_once"])
-        XCTAssertTrue(KthreadSafetyCheck(reachabilities: [sum]).evaluate([tick]).safe)
-        let report = KthreadSafetyCheck(reachabilities: [sum, tickOnce]).evaluate([tick])
+        let replaced = ["kpvictim_sum", "kpvictim_tick_once"].map { ReplacedFunction(object: "kpvictim", name: $0, sympos: 0, newSymbol: $0) }
+        XCTAssertTrue(KthreadSafetyCheck(replaced: Array(replaced.prefix(1)), reachabilities: [sum]).evaluate([tick]).safe)
+        let report = KthreadSafetyCheck(replaced: replaced, reachabilities: [sum, tickOnce]).evaluate([tick])
         XCTAssertEqual(report.refusals.map { $0.path.map(\.name) }, [["kpvictim_tick_fn", "kpvictim_tick_once"]])
     }
 
     func testUnknownEntryIsListed() throws {
         let running = LiveKthread(pid: 15, comm: "ksoftirqd/1", stack: [])
-        let report = KthreadSafetyCheck(reachability: try kpvictimReachability(["kpvictim_tick_once"])).evaluate([running])
-        XCTAssertEqual(report.unknownEntry, [.init(pid: 15, comm: "ksoftirqd/1")])
+        let report = try check(["kpvictim_tick_once"]).evaluate([running])
+        XCTAssertEqual(report.unknownEntry.map(\.pid), [15])
+        XCTAssertEqual(report.unknownEntry.first?.comm, "ksoftirqd/1")
         XCTAssertTrue(report.safe)
     }
 
     func testReportIsCodable() throws {
-        let report = KthreadSafetyCheck(reachability: try kpvictimReachability(["kpvictim_tick_once"])).evaluate([tick])
+        let report = try check(["kpvictim_tick_once"]).evaluate([tick])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let decoded = try JSONDecoder().decode(KthreadSafetyReport.self, from: encoder.encode(report))

@@ -29,8 +29,8 @@ public struct PatchIdentityPreflight: PreflightCheck {
     }
 }
 
-/// Refuses a patch whose replaced functions an unconverted kthread can reach
-/// (or is asleep in), from the analysis the builder stored in the patch.
+/// Refuses a patch that replaces a kthread's resident function, that an
+/// unconverted kthread can reach, or that a kthread of unknown entry is inside.
 public struct KthreadSafetyPreflight: PreflightCheck {
     public let name = "kthread-safety"
     public let report: KthreadSafetyReport
@@ -40,18 +40,29 @@ public struct KthreadSafetyPreflight: PreflightCheck {
     public func check(_ context: PreflightContext) -> PreflightFailure? {
         guard !report.safe else { return nil }
         return PreflightFailure(check: name, reason: report.refusals.map(\.description).joined(separator: "\n  "),
-                                advice: "allow a kthread you know is safe with --allow-kthread COMM (or --allow-all-kthreads); \(KthreadSafetyReport.limitationText)")
+                                advice: "allow a kthread you know is safe with --allow-kthread COMM (or --allow-all-kthreads). \(KthreadSafetyReport.limitationText)")
     }
 }
 
 extension KthreadSafetyReport {
-    /// Evaluates the reachability records of `meta` against the live kthreads;
-    /// nil when the patch carries none.
+    /// Evaluates the patch's replaced functions and reachability records against
+    /// the live kthreads. Every replaced function of the metadata counts, whatever
+    /// object it is in and whether or not that object carries a record.
     public static func evaluate(_ meta: PatchMetadata, kthreads: [LiveKthread],
-                                allowComms: Set<String>, allowAll: Bool) throws -> KthreadSafetyReport? {
-        guard !meta.kthreadReachability.isEmpty else { return nil }
+                                allowComms: Set<String>, allowAll: Bool) throws -> KthreadSafetyReport {
         let reachabilities = try meta.kthreadReachability.map { try KthreadReachability(decoding: $0) }
-        return KthreadSafetyCheck(reachabilities: reachabilities, allowComms: allowComms, allowAll: allowAll)
-            .evaluate(kthreads)
+        return KthreadSafetyCheck(replaced: meta.functions, reachabilities: reachabilities,
+                                  allowComms: allowComms, allowAll: allowAll).evaluate(kthreads)
+    }
+}
+
+extension Preflight {
+    /// Every check before loading a patch (apply, load-installed): the runtime's
+    /// own, the patch's identity, its system states and, when the patch carries
+    /// an analysis, kthread safety.
+    public static func forPatch(allowForeign: Bool, kthreads: KthreadSafetyReport?) -> Preflight {
+        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: allowForeign), SystemStatePreflight()]
+        if let kthreads { checks.append(KthreadSafetyPreflight(report: kthreads)) }
+        return Preflight.runtime.appending(checks)
     }
 }

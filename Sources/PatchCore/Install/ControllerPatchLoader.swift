@@ -1,5 +1,5 @@
 /// load-installed's loader for the real kernel: the controller, with the same
-/// preflight as `apply` (runtime checks, identity, kthread safety, no allowances).
+/// preflight as `apply` (Preflight.forPatch, no allowances).
 public struct ControllerPatchLoader: InstalledPatchLoader {
     public var controller = LivepatchController()
     public var options: TransitionOptions
@@ -15,12 +15,10 @@ public struct ControllerPatchLoader: InstalledPatchLoader {
     }
 
     public func apply(_ patch: InstalledPatch, modulePath: String) throws -> ControllerReport {
-        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: false)]
-        if let meta = try? KernelModuleFile(path: modulePath).patchMetadata(),
-           let report = try KthreadSafetyReport.evaluate(meta, kthreads: ProcKthreads.read(), allowComms: [], allowAll: false) {
-            checks.append(KthreadSafetyPreflight(report: report))
+        let kthreads = try (try? KernelModuleFile(path: modulePath).patchMetadata()).flatMap {
+            try KthreadSafetyReport.evaluate($0, kthreads: ProcKthreads.read(), allowComms: [], allowAll: false)
         }
-        return try controller.apply(modulePath: modulePath, preflight: Preflight.runtime.appending(checks),
+        return try controller.apply(modulePath: modulePath, preflight: .forPatch(allowForeign: false, kthreads: kthreads),
                                     options: options, events: events)
     }
 }

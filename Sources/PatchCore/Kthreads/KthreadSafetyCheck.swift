@@ -1,10 +1,16 @@
-/// The apply-time decision: may a patch whose kthread reachability is known be
-/// loaded while these kthreads run? Refused, unless allowed by an override:
-/// - an unconverted kthread whose thread function reaches a patched function
-///   (it switches only when no patched function is on its stack, and would run
-///   old and new code across iterations);
-/// - any kthread asleep in a patched function right now (it stalls the transition).
+/// The apply-time decision: may a patch be loaded while these kthreads run?
+/// Refused, unless allowed by an override:
+/// - **resident**: any kthread, converted or not, with a replaced function among
+///   its resident frames (or inlined into one): it never switches, and the
+///   transition stalls;
+/// - **unconverted-reachable**: an unconverted kthread whose thread function
+///   reaches a replaced function (it switches only when none is on its stack, and
+///   could run old and new code across iterations of its own loop);
+/// - **unknown entry, inside a replaced function now**.
+/// A kthread of unknown entry outside replaced functions is listed as a warning.
 public struct KthreadSafetyCheck: Sendable {
+    /// The functions the patch replaces (its metadata), whatever object they are in.
+    public var replaced: [ReplacedFunction]
     /// One per analysed object of the patch (vmlinux, each patched module).
     public var reachabilities: [KthreadReachability]
     /// `--allow-kthread COMM`: findings for kthreads with these comms are allowed.
@@ -12,14 +18,12 @@ public struct KthreadSafetyCheck: Sendable {
     /// `--allow-all-kthreads`.
     public var allowAll: Bool
 
-    public init(reachabilities: [KthreadReachability], allowComms: Set<String> = [], allowAll: Bool = false) {
+    public init(replaced: [ReplacedFunction], reachabilities: [KthreadReachability],
+                allowComms: Set<String> = [], allowAll: Bool = false) {
+        self.replaced = replaced
         self.reachabilities = reachabilities
         self.allowComms = allowComms
         self.allowAll = allowAll
-    }
-
-    public init(reachability: KthreadReachability, allowComms: Set<String> = [], allowAll: Bool = false) {
-        self.init(reachabilities: [reachability], allowComms: allowComms, allowAll: allowAll)
     }
 
     public func evaluate(_ kthreads: [LiveKthread]) -> KthreadSafetyReport {
@@ -33,43 +37,86 @@ public struct KthreadSafetyCheck: Sendable {
                 }
                 if finding.allowedBy == nil { report.refusals.append(finding) } else { report.allowed.append(finding) }
             }
-            if thread.entry == nil { report.unknownEntry.append(KthreadSafetyReport.Unchecked(pid: thread.pid, comm: thread.comm)) }
+            if thread.entry == nil {
+                report.unknownEntry.append(KthreadSafetyReport.Unchecked(pid: thread.pid, comm: thread.comm, why: thread.conversion.reason))
+            }
         }
         report.checked = kthreads.count
+        report.reachabilityChecked = !reachabilities.isEmpty
         return report
     }
 
+    /// Whether `frame` is a function this patch replaces (same object; GCC clone suffixes ignored).
+    public func isReplaced(_ frame: StackFrame) -> Bool {
+        let object = frame.module ?? "vmlinux"
+        return replaced.contains { $0.object == object && FunctionRef.baseName($0.name) == frame.baseFunction }
+    }
+
+    private var replacesHiddenSleepFunction: String? {
+        replaced.first { $0.object == "vmlinux" && KthreadConversion.hiddenSleepFunctions.contains(FunctionRef.baseName($0.name)) }?.name
+    }
+
     private func findings(for thread: LiveKthread) -> [KthreadFinding] {
-        var found: [KthreadFinding] = []
-        if let frame = thread.stack.first(where: { frame in reachabilities.contains { $0.isTarget(named: frame.baseFunction) } }) {
-            found.append(KthreadFinding(pid: thread.pid, comm: thread.comm, entry: thread.entry,
-                                        reason: .asleepInPatchedFunction, path: [], frame: frame))
+        func finding(_ reason: KthreadFinding.Reason, frame: StackFrame?, path: [FunctionRef] = []) -> KthreadFinding {
+            KthreadFinding(pid: thread.pid, comm: thread.comm, entry: thread.entry, converted: thread.converted,
+                           reason: reason, path: path, frame: frame)
         }
+        guard thread.entry != nil else {
+            // Unknown entry: refused only when it is inside a replaced function now.
+            return thread.stack.first(where: isReplaced).map { [finding(.unknownEntryInPatchedFunction, frame: $0)] } ?? []
+        }
+        var found: [KthreadFinding] = []
+        if let frame = thread.residentFrames.first(where: isReplaced) {
+            found.append(finding(.resident, frame: frame))
+        } else if let (frame, path) = inlinedIntoResidentFrame(thread) {
+            found.append(finding(.resident, frame: frame, path: path))
+        } else if let hidden = replacesHiddenSleepFunction, !thread.stack.isEmpty {
+            found.append(finding(.resident, frame: StackFrame(function: hidden, offset: 0, size: 0, module: nil)))
+        }
+        // An entry that is itself replaced is the resident finding already.
         if !thread.converted, let entry = thread.entry,
-           let path = reachabilities.compactMap({ $0.shortestPath(fromFunctionNamed: entry) }).min(by: { $0.count < $1.count }) {
-            found.append(KthreadFinding(pid: thread.pid, comm: thread.comm, entry: entry,
-                                        reason: .reachesPatchedFunction, path: path.map(\.ref), frame: nil))
+           let path = reachabilities.compactMap({ $0.shortestPath(fromFunctionNamed: entry) }).min(by: { $0.count < $1.count }),
+           !(path.count == 1 && found.contains { $0.reason == .resident }) {
+            found.append(finding(.reachesPatchedFunction, frame: nil, path: path.map(\.ref)))
         }
         return found
+    }
+
+    /// A resident frame into which a replaced function was inlined (its stored
+    /// shortest path is inlining only): the kthread keeps running the old copy.
+    private func inlinedIntoResidentFrame(_ thread: LiveKthread) -> (StackFrame, [FunctionRef])? {
+        for frame in thread.residentFrames {
+            for reach in reachabilities {
+                for index in reach.indices(named: frame.baseFunction) where reach.functions[index].next != nil {
+                    let path = reach.path(from: index)
+                    if path.dropLast().allSatisfy({ $0.kind == .inlined }) { return (frame, path.map(\.ref)) }
+                }
+            }
+        }
+        return nil
     }
 }
 
 /// One kthread the patch would endanger.
 public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConvertible {
     public enum Reason: String, Codable, Sendable {
-        /// An unconverted kthread's thread function reaches a patched function.
+        /// A replaced function is one of the kthread's resident frames, or inlined into one.
+        case resident
+        /// An unconverted kthread's thread function reaches a replaced function.
         case reachesPatchedFunction
-        /// A patched function is on the kthread's stack now.
-        case asleepInPatchedFunction
+        /// A kthread whose entry is unknown is inside a replaced function now.
+        case unknownEntryInPatchedFunction
     }
 
     public var pid: Int
     public var comm: String
     public var entry: String?
+    public var converted: Bool
     public var reason: Reason
-    /// `entry -> ... -> patched function` for `reachesPatchedFunction`.
+    /// `entry -> ... -> patched function` for `reachesPatchedFunction`;
+    /// `frame -> ... -> patched function` (inlined) for `resident` via inlining.
     public var path: [FunctionRef]
-    /// The stack frame in a patched function, for `asleepInPatchedFunction`.
+    /// The stack frame in a replaced function (`resident`, `unknownEntryInPatchedFunction`).
     public var frame: StackFrame?
     /// The override that allowed it, nil when it refuses the patch.
     public var allowedBy: String?
@@ -78,13 +125,18 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
         let who = "kthread \(pid) (\(comm)), entry \(entry ?? "unknown")"
         let text: String
         switch reason {
+        case .resident:
+            let frameText = frame.map { $0.offset == 0 && $0.size == 0 ? "\($0.function) (hidden from /proc/PID/stack: it sleeps under it)" : $0.description } ?? "?"
+            let inlined = path.count > 1 ? " (patched \(path.last!.name) is inlined into it: \(path.map(\.name).joined(separator: " -> ")))" : ""
+            text = "\(who), \(converted ? "converted" : "unconverted"): resident frame \(frameText)\(inlined) is replaced by this patch; "
+                + "this kthread would never switch: the transition would stall."
         case .reachesPatchedFunction:
             text = "\(who) reaches a patched function: \(path.map(\.name).joined(separator: " -> ")). "
-                + "It is not a workqueue or kthread worker, so it switches to the patch only when no patched "
-                + "function is on its stack and could run old and new code across iterations."
-        case .asleepInPatchedFunction:
-            text = "\(who) is asleep in patched function \(frame?.description ?? "?") now; the transition would "
-                + "stall until it leaves it."
+                + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md), so it switches to the patch only when no patched "
+                + "function is on its stack and could run old and new code across iterations of its loop."
+        case .unknownEntryInPatchedFunction:
+            text = "\(who) (its thread function is not known) is inside replaced function \(frame?.description ?? "?") now; "
+                + "it may never leave it, and the transition would stall."
         }
         if let allowedBy { return "\(text) Allowed by \(allowedBy)." }
         return "\(text) Stop that kthread (or unload its module) before applying, or pass --allow-kthread \(comm) to accept the risk."
@@ -92,24 +144,35 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
 }
 
 public struct KthreadSafetyReport: Equatable, Codable, Sendable {
-    public struct Unchecked: Equatable, Codable, Sendable {
+    /// A kthread whose thread function /proc did not show.
+    public struct Unchecked: Equatable, Codable, Sendable, CustomStringConvertible {
         public var pid: Int
         public var comm: String
+        public var why: String
+
+        public var description: String {
+            "kthread \(pid) (\(comm)): entry unknown (\(why)); not inside a replaced function now, "
+                + "but whether its loop reaches one was not checked"
+        }
     }
 
     /// Findings that refuse the patch.
     public var refusals: [KthreadFinding] = []
     /// Findings an override allowed, reported so the user sees what was accepted.
     public var allowed: [KthreadFinding] = []
-    /// Kthreads whose thread function /proc did not show (only the asleep check applied to them).
+    /// Kthreads whose thread function /proc did not show (warnings unless also refused).
     public var unknownEntry: [Unchecked] = []
     public var checked = 0
+    /// The patch carried a reachability analysis (else only the resident and
+    /// unknown-entry rules applied).
+    public var reachabilityChecked = true
     /// What the analysis cannot see, to be printed with every result.
     public var limitation = KthreadSafetyReport.limitationText
 
     public var safe: Bool { refusals.isEmpty }
 
-    public static let limitationText = "The call graph is built from DWARF direct calls, tail calls and inlining; "
-        + "it cannot see calls through function pointers (ops tables, callbacks, smpboot_thread_fn's thread_fn), "
-        + "so a kthread reaching a patched function only through a pointer is not detected."
+    public static let limitationText = "Not seen: calls through function pointers (ops tables, callbacks, notifier chains) "
+        + "in the reachability of unconverted kthreads; resident frames of kthreads running on a CPU or with an unreadable "
+        + "stack when checked (listed as unknown entry); functions inlined into a resident frame when the stored call path "
+        + "is not the inlining one; kthreads started after the check."
 }

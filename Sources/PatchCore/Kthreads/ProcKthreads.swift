@@ -6,11 +6,18 @@ import FoundationEssentials
 public enum ProcKthreads {
     public static func read(procRoot: URL = URL(fileURLWithPath: "/proc")) throws -> [LiveKthread] {
         let names = try FileManager.default.contentsOfDirectory(atPath: procRoot.path)
-        return try names.compactMap(Int.init).sorted().compactMap { pid in
+        return try names.compactMap(Int.init).sorted().compactMap { pid -> LiveKthread? in
             let dir = procRoot.appendingPathComponent(String(pid))
             guard let stat = try? String(contentsOf: dir.appendingPathComponent("stat"), encoding: .utf8) else { return nil }
-            let stack = (try? String(contentsOf: dir.appendingPathComponent("stack"), encoding: .utf8)) ?? ""
-            return try LiveKthread(statText: stat, stackText: stack)
+            do {
+                let stack = try KernelFile.read(dir.appendingPathComponent("stack").path)
+                return try LiveKthread(statText: stat, stackText: stack)
+            } catch let error as ProcParseError {
+                throw error
+            } catch {
+                // Not root, or the task exited meanwhile: the kthread is listed with an unknown entry.
+                return try LiveKthread(statText: stat, stackText: "", stackError: "\(error) (reading it needs root)")
+            }
         }
     }
 }

@@ -11,9 +11,13 @@ public enum ProcStack {
     /// itself is started by `ret_from_fork` without `kthread`. Nil when the stack
     /// does not show it (unreadable, or the task was running when read).
     public static func threadFunction(of frames: [StackFrame]) -> String? {
-        let anchor = frames.firstIndex { $0.baseFunction == "kthread" } ?? frames.firstIndex { $0.baseFunction == "ret_from_fork" }
-        guard let anchor, anchor > 0 else { return nil }
-        return frames[anchor - 1].baseFunction
+        threadFunctionIndex(of: frames).map { frames[$0].baseFunction }
     }
 
+    /// The index of the thread function's frame in `frames`.
+    public static func threadFunctionIndex(of frames: [StackFrame]) -> Int? {
+        let anchor = frames.firstIndex { $0.baseFunction == "kthread" } ?? frames.firstIndex { $0.baseFunction == "ret_from_fork" }
+        guard let anchor, anchor > 0 else { return nil }
+        return anchor - 1
+    }
 }

@@ -45,8 +45,11 @@ public struct ProcTasks: Sendable {
     }
 
     /// The task's kernel stack (needs root); empty when it cannot be read.
-    public func stack(pid: Int, tid: Int) -> [StackFrame] {
-        guard let text = try? KernelFile.read("\(root)/\(pid)/task/\(tid)/stack") else { return [] }
+    public func stack(pid: Int, tid: Int) -> [StackFrame] { readableStack(pid: pid, tid: tid) ?? [] }
+
+    /// The task's kernel stack; nil when it cannot be read (not root, or the task exited).
+    public func readableStack(pid: Int, tid: Int) -> [StackFrame]? {
+        guard let text = try? KernelFile.read("\(root)/\(pid)/task/\(tid)/stack") else { return nil }
         return StackFrame.parseStack(text)
     }
 }

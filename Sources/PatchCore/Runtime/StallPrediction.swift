@@ -1,0 +1,44 @@
+/// Which tasks would hold up a patching transition if it started now: every
+/// task, user or kernel, with a replaced function on its stack. The stack check
+/// fails for each of them until that function returns (a user task blocked in one
+/// does not reach the return to user mode either).
+public struct StallPrediction: Codable, Equatable, Sendable {
+    public struct Task: Codable, Equatable, Sendable, CustomStringConvertible {
+        public let pid: Int
+        public let tid: Int
+        public let comm: String
+        public let isKthread: Bool
+        /// The innermost frame in a replaced function.
+        public let frame: StackFrame
+
+        public var description: String {
+            "pid \(pid) tid \(tid) \(comm) (\(isKthread ? "kthread" : "user")) is in replaced function \(frame) now: "
+                + "the transition waits until it returns"
+        }
+    }
+
+    public var tasks: [Task] = []
+    /// Tasks whose stack could not be read (not root): not predicted.
+    public var unreadableStacks = 0
+    public var checkedTasks = 0
+
+    public var clean: Bool { tasks.isEmpty }
+
+    public init() {}
+
+    public static func predict(replaced: [ReplacedFunction], proc: ProcTasks = ProcTasks()) -> StallPrediction {
+        var prediction = StallPrediction()
+        let names = Set(replaced.map { "\($0.object)\u{0}\(FunctionRef.baseName($0.name))" })
+        for task in proc.all() {
+            prediction.checkedTasks += 1
+            guard let stack = proc.readableStack(pid: task.pid, tid: task.tid) else {
+                prediction.unreadableStacks += 1
+                continue
+            }
+            if let frame = stack.first(where: { names.contains("\($0.module ?? "vmlinux")\u{0}\($0.baseFunction)") }) {
+                prediction.tasks.append(Task(pid: task.pid, tid: task.tid, comm: task.comm, isKthread: task.isKthread, frame: frame))
+            }
+        }
+        return prediction
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import PatchBuild
+import PatchCore
+
+/// The false-refusal figure: builds each kernel diff and evaluates its kthread
+/// analysis against a snapshot of live kthreads (`kpatchctl kthreads --json` taken
+/// in the pinned kernel), with today's rules and with the round-1 rule (only
+/// workqueue and kthread workers converted; any kthread asleep in a replaced
+/// function refused). Prints one Markdown table row per diff: the verdict, the
+/// rule that decided it (resident, unconverted-reachable, unknown-entry, none)
+/// and the kthreads named.
+struct KthreadSurveyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kthread-survey",
+        abstract: "Kthread-safety verdicts for a list of kernel diffs, today's rules against round 1's.")
+
+    @Argument(help: "Kernel diffs for the pinned kernel.") var diffs: [String]
+    @Option(help: "`kpatchctl kthreads --json` output taken in the target kernel.") var kthreads: String
+    @Option(help: "Target kernel release.") var kernel: String
+    @Option(help: "The target's debug vmlinux.") var vmlinux: String
+    @Option(help: "The build cache (with the prepared kernel tree).") var cache: String
+    @Option(help: "The target's modules directory (lib/modules/RELEASE).") var modulesDir: String?
+    @Option(help: "Debug builds of the target's modules (for their call graphs).") var modulesDebugDir: String?
+    @Option(help: "The patch-module template directory (kmod/).") var kmod: String = "kmod"
+
+    /// The fields of a `kpatchctl kthreads --json` entry the survey replays.
+    private struct SnapshotKthread: Decodable {
+        let pid: Int
+        let comm: String
+        let stack: [StackFrame]
+    }
+
+    func run() throws {
+        let snapshot = try JSONDecoder().decode([SnapshotKthread].self, from: Data(contentsOf: URL(fileURLWithPath: kthreads)))
+        let live = snapshot.map { LiveKthread(pid: $0.pid, comm: $0.comm, stack: $0.stack) }
+        print("\(live.count) kthreads in \(kthreads)")
+        print("| diff | replaced | verdict | deciding rule | kthreads named | round-1 verdict (kthreads named) |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        var refusedBefore = 0, refusedNow = 0, kthreaddOnly = 0
+        for diff in diffs {
+            let name = URL(fileURLWithPath: diff).deletingPathExtension().lastPathComponent
+            let meta: PatchMetadata
+            do {
+                meta = try build(diff)
+            } catch {
+                print("| \(name) | build failed: \(String(describing: error).split(separator: "\n").first ?? "") | | | | |")
+                continue
+            }
+            let reach = try meta.kthreadReachability.map { try KthreadReachability(decoding: $0) }
+            let report = KthreadSafetyCheck(replaced: meta.functions, reachabilities: reach).evaluate(live)
+            let before = Self.roundOneRefusals(live, replaced: meta.functions, reachabilities: reach)
+            let rule = report.refusals.first.map { Self.ruleName($0.reason) } ?? "none"
+            let named = Set(report.refusals.map(\.comm)).sorted()
+            if !before.isEmpty { refusedBefore += 1 }
+            if !report.safe { refusedNow += 1 }
+            if before == ["kthreadd"] { kthreaddOnly += 1 }
+            let replaced = meta.functions.map(\.name).joined(separator: ", ")
+            print("| \(name) | \(replaced) | \(report.safe ? "applies" : "refused") | \(rule) | \(Self.list(named)) | "
+                  + "\(before.isEmpty ? "applies" : "refused (\(Self.list(before)))") |")
+        }
+        print("\(diffs.count) diffs: refused \(refusedNow) now, \(refusedBefore) by round 1's rule "
+              + "(\(kthreaddOnly) of them only because of kthreadd)")
+    }
+
+    private func build(_ diff: String) throws -> PatchMetadata {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("kthread-survey-\(getpid()).ko")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let request = KernelBuildRequest(
+            diffFile: URL(fileURLWithPath: diff), kernelRelease: kernel, vmlinux: URL(fileURLWithPath: vmlinux),
+            modulesDir: modulesDir.map { URL(fileURLWithPath: $0) }, modulesDebugDir: modulesDebugDir.map { URL(fileURLWithPath: $0) },
+            output: out, cache: BuildCache(root: URL(fileURLWithPath: cache)),
+            templateDir: URL(fileURLWithPath: kmod), toolVersion: "bench")
+        _ = try KernelPatchBuilder(request: request).build()
+        return try KernelModuleFile(path: out.path).patchMetadata()
+    }
+
+    private static func ruleName(_ reason: KthreadFinding.Reason) -> String {
+        switch reason {
+        case .resident: return "resident"
+        case .reachesPatchedFunction: return "unconverted-reachable"
+        case .unknownEntryInPatchedFunction: return "unknown-entry"
+        }
+    }
+
+    private static func list(_ comms: [String]) -> String {
+        comms.count <= 4 ? comms.joined(separator: ", ") : comms.prefix(4).joined(separator: ", ") + " +\(comms.count - 4)"
+    }
+
+    /// Round 1's rule: converted = workqueue workers and kthread workers only;
+    /// refused when an unconverted entry reaches a replaced function or any
+    /// kthread has one on its stack. The comms it names.
+    static func roundOneRefusals(_ threads: [LiveKthread], replaced: [ReplacedFunction],
+                                 reachabilities: [KthreadReachability]) -> [String] {
+        let converted: Set<String> = ["worker_thread", "rescuer_thread", "kthread_worker_fn"]
+        let check = KthreadSafetyCheck(replaced: replaced, reachabilities: reachabilities)
+        return Set(threads.filter { thread in
+            if thread.stack.contains(where: check.isReplaced) { return true }
+            guard let entry = thread.entry, !converted.contains(entry) else { return false }
+            return reachabilities.contains { $0.shortestPath(fromFunctionNamed: entry) != nil }
+        }.map(\.comm)).sorted()
+    }
+}

@@ -1,0 +1,98 @@
+import XCTest
+import TestSupport
+
+/// Kthread safety of vmlinux patches in the pinned kernel (one boot): converted
+/// kthreads (kthreadd, smpboot threads) no longer refuse what they merely reach
+/// (copy_process applies; kfree's slab path is refused only by the unconverted
+/// kthreads whose loops reach kfree, the mission's rule, never by kthreadd);
+/// a patch replacing a kthread's resident function is refused, and forced, it
+/// stalls and is reverted; `apply --check` loads nothing.
+final class KthreadSafetyVMTests: XCTestCase {
+    /// examples/vmlinux/kthread-survey/NAME.diff -> livepatch module lp_NAME.
+    private static let diffs = ["fork-copy-process", "slab-kmem-cache-free", "audit-kauditd-thread", "smpboot-thread-fn"]
+
+    func testConvertedKthreadsResidentFunctionsAndCheck() throws {
+        let bed = TestBed.shared
+        let work = try bed.scratch("kthread-safety")
+        defer { try? FileManager.default.removeItem(at: work) }
+        var files: [String: URL] = [:]
+        for name in Self.diffs {
+            let out = work.appendingPathComponent("\(name).ko")
+            let result = try KpatchctlBinary().buildKernelPatch(
+                diff: bed.root.appendingPathComponent("examples/vmlinux/kthread-survey/\(name).diff"), output: out,
+                extra: ["--name", "lp_" + name.replacingOccurrences(of: "-", with: "_")])
+            XCTAssertEqual(result.status, 0, "\(name):\n\(result.output)")
+            files["\(name).ko"] = out
+        }
+
+        let vm = TestVM()
+        let payload = try vm.payload("kthread-safety", script: """
+            kauditd=$(for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = kauditd ] && basename $d; done)
+            expect_match kauditd-running "$kauditd" "^[0-9]+$"
+
+            # apply --check on a clean patch: exit 0, nothing loaded.
+            out=$(kpatchctl apply --check /payload/fork-copy-process.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq check-clean-exit "$rc" 0
+            expect_match check-clean-says "$out" "would apply"
+            expect_eq check-clean-loads-nothing "$(ls /sys/kernel/livepatch)" ""
+            out=$(kpatchctl apply --check --json /payload/fork-copy-process.ko); rc=$?
+            expect_eq check-json-exit "$rc" 0
+            expect_match check-json-verdict "$(echo "$out" | tr -d ' \\n')" '"verdict":"clean"'
+            expect_eq check-json-loads-nothing "$(ls /sys/kernel/livepatch)" ""
+
+            # copy_process: reached by kthreadd, which is converted now. Applies by default.
+            out=$(kpatchctl apply --json /payload/fork-copy-process.ko); rc=$?
+            echo "$out"
+            expect_eq fork-applies "$rc" 0
+            flat=$(echo "$out" | tr -d ' \\n')
+            expect_match fork-json-kthread-safety "$flat" '"kthreadSafety":\\{.*"refusals":\\[\\]'
+            expect_match fork-json-stall-prediction "$flat" '"stallPrediction":\\{'
+            expect_eq fork-works "$(sh -c 'echo forked')" "forked"
+            check fork-revert kpatchctl revert lp_fork_copy_process
+
+            # kfree's slab path (__kmem_cache_free): kthreadd no longer refuses it; the
+            # unconverted kthreads whose loops reach kfree still do (the mission's rule).
+            out=$(kpatchctl apply /payload/slab-kmem-cache-free.ko 2>&1); rc=$?
+            echo "$out"
+            if echo "$out" | grep -q "(kthreadd)"; then fail slab-not-kthreadd "kthreadd named"; else pass slab-not-kthreadd; fi
+            expect_eq slab-refused-by-mission-rule "$rc" 2
+            expect_match slab-names-kauditd-path "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread reaches a patched function: kauditd_thread -> .* -> kfree -> __kmem_cache_free"
+            expect_eq slab-loads-nothing "$(ls /sys/kernel/livepatch)" ""
+
+            # kauditd_thread is kauditd's resident frame: refused by default, naming both.
+            out=$(kpatchctl apply /payload/audit-kauditd-thread.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq kauditd-refused "$rc" 2
+            expect_match kauditd-names-kthread "$out" "kthread $kauditd \\\\(kauditd\\\\), entry kauditd_thread"
+            expect_match kauditd-names-frame "$out" "resident frame kauditd_thread\\\\+0x"
+            expect_match kauditd-says-stall "$out" "this kthread would never switch: the transition would stall"
+            expect_eq kauditd-loads-nothing "$(ls /sys/kernel/livepatch)" ""
+            # Forced: the transition stalls on kauditd and is reverted at the timeout.
+            out=$(kpatchctl apply --allow-kthread kauditd --timeout 8 /payload/audit-kauditd-thread.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq kauditd-forced-reversed "$rc" 4
+            expect_match kauditd-forced-blocker "$out" "pid $kauditd tid $kauditd kauditd \\\\(kthread"
+            expect_eq kauditd-forced-unloaded "$(ls /sys/kernel/livepatch)" ""
+
+            # smpboot_thread_fn is resident in ksoftirqd, migration and cpuhp, converted or not.
+            out=$(kpatchctl apply /payload/smpboot-thread-fn.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq smpboot-refused "$rc" 2
+            expect_match smpboot-names-ksoftirqd "$out" "\\\\(ksoftirqd/0\\\\), entry smpboot_thread_fn, converted: resident frame smpboot_thread_fn"
+            out=$(kpatchctl apply --check /payload/smpboot-thread-fn.ko 2>&1); rc=$?
+            expect_eq smpboot-check-refused "$rc" 2
+            expect_eq nothing-loaded-at-end "$(ls /sys/kernel/livepatch)" ""
+            """, files: files)
+        defer { try? FileManager.default.removeItem(at: payload) }
+        let outcome = try vm.run(payload: payload, timeout: 300)
+        XCTAssertChecksPassed(outcome, [
+            "kauditd-running", "check-clean-exit", "check-clean-says", "check-clean-loads-nothing", "check-json-exit",
+            "check-json-verdict", "check-json-loads-nothing", "fork-applies", "fork-json-kthread-safety",
+            "fork-json-stall-prediction", "fork-works", "fork-revert", "slab-not-kthreadd", "slab-refused-by-mission-rule",
+            "slab-names-kauditd-path", "slab-loads-nothing", "kauditd-refused",
+            "kauditd-names-kthread", "kauditd-names-frame", "kauditd-says-stall", "kauditd-loads-nothing",
+            "kauditd-forced-reversed", "kauditd-forced-blocker", "kauditd-forced-unloaded", "smpboot-refused",
+            "smpboot-names-ksoftirqd", "smpboot-check-refused", "nothing-loaded-at-end"])
+    }
+}
