@@ -95,4 +95,6 @@ public struct BuildResult: Codable, Sendable {
     public var states: [SystemState] = []
     /// Changes left out because the author marked them (KPATCH_IGNORE_*).
     public var ignored: [IgnoredChange] = []
+    /// Replaced functions per reason, and what the diff left out as noise.
+    public var diff = DiffSummary()
 }

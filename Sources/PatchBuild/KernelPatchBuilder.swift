@@ -110,13 +110,15 @@ public final class KernelPatchBuilder {
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
-        return BuildResult(
+        var result = BuildResult(
             output: output.path, patchName: patchName, targetObject: Set(pairs.map(\.livepatchObject)).sorted().joined(separator: ","),
             targetBuildID: metadata.targets.count == 1 ? metadata.targets[0].buildID : nil, functions: functions,
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
             rebuiltObjects: objects, originalBuildCached: true, kthreadWarnings: analysis.warnings,
             stages: clock.times, replace: request.replace, callbacks: author.callbacks, states: author.states,
             ignored: plans.flatMap(\.ignored))
+        result.diff = DiffSummary(plans: plans)
+        return result
     }
 
     /// Debian's source tarball for the release's major.minor (from the headers' Makefile).

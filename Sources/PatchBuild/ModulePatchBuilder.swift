@@ -100,12 +100,14 @@ public final class ModulePatchBuilder {
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: original.vermagic, output: output)
-        return BuildResult(
+        var result = BuildResult(
             output: output.path, patchName: patchName, targetObject: moduleName,
             targetBuildID: metadata.targets.first?.buildID, functions: functions,
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
             rebuiltObjects: rebuilt, originalBuildCached: cached, kthreadWarnings: analysis.warnings,
             stages: clock.times, replace: request.replace, callbacks: author.callbacks, states: author.states,
             ignored: plans.flatMap(\.ignored))
+        result.diff = DiffSummary(plans: plans)
+        return result
     }
 }

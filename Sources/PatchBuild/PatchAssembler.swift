@@ -44,16 +44,24 @@ struct PatchAssembler {
             let vmlinux = try kernelImage.symbols()
             var plans: [PatchPlan] = []
             var refusals: [Refusal] = []
+            // One patch, one module: what an object adds, the others may call or use.
+            var newGlobals: [String: Set<String>] = [:]
+            for pair in pairs { newGlobals[pair.object] = try ObjectDiffer.newGlobals(original: pair.original, patched: pair.patched) }
             for pair in pairs {
+                let shared = newGlobals.filter { $0.key != pair.object }.values.reduce(into: Set<String>()) { $0.formUnion($1) }
                 let target = pair.livepatchObject == "vmlinux" ? vmlinux
                     : try TargetSymbols(object: ELFObject(url: pair.targetSymbols), objectName: pair.livepatchObject)
                 let differ = ObjectDiffer(objectName: pair.livepatchObject, target: target, vmlinux: vmlinux,
-                                          exports: exports, layout: layout)
+                                          exports: exports, layout: layout, shared: shared)
                 let output = work.appendingPathComponent("diff/\(plans.count)-\(pair.patched.lastPathComponent)")
                 try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
                 switch try differ.diff(original: pair.original, patched: pair.patched, output: output) {
                 case .noChange: clock.note(.diff, "\(pair.object): no function changed")
-                case .changed(let plan): plans.append(plan)
+                case .changed(let plan):
+                    plans.append(plan)
+                    for (body, callers) in plan.notraceCallers {
+                        clock.note(.diff, "\(pair.object): \(body) is notrace (no __fentry__ call): replacing its traced caller(s) \(callers.joined(separator: ", ")), which call the new body")
+                    }
                 case .refused(let r): refusals += r
                 }
             }

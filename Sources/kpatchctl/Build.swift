@@ -48,6 +48,8 @@ struct Build: ParsableCommand {
     var replace = false
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
     var json = false
+    @Flag(help: "Also list the functions left out because only line numbers or counter-numbered names changed.")
+    var verbose = false
 
     func run() throws {
         let progress: (BuildEvent) -> Void = { event in
@@ -93,8 +95,20 @@ struct Build: ParsableCommand {
         if json { return printJSON(result) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
         print("replaces \(result.functions.count) function(s):")
-        for f in result.functions { print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")") }
+        for f in result.functions {
+            print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")\(f.reason.map { " (\($0))" } ?? "")")
+        }
+        print("reasons: " + ChangeReason.Kind.allCases.compactMap { kind in
+            result.diff.reasons[kind.rawValue].map { "\($0) \(kind.rawValue)" }
+        }.joined(separator: ", "))
+        if !result.diff.notraceBodies.isEmpty {
+            print("carries notrace function(s) as new code, called by the replaced callers: \(result.diff.notraceBodies.joined(separator: ", "))")
+        }
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        if !result.diff.ignored.isEmpty {
+            print("\(result.diff.ignored.count) functions ignored: only line numbers/counter-named references changed")
+            if verbose { for name in result.diff.ignored { print("  \(name)") } }
+        }
         for c in result.callbacks { print("callback: \(c.object) \(c.kind.label) \(c.function)") }
         for s in result.states { print("declares \(s)") }
         for change in result.ignored { print("ignored: \(change)") }

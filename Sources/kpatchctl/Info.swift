@@ -51,7 +51,7 @@ struct Info: ParsableCommand {
         for s in meta.states { print("declares:       \(s)") }
         print("replaces \(meta.functions.count) function(s):")
         for f in meta.functions {
-            print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "") -> \(f.newSymbol)")
+            print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "") -> \(f.newSymbol)\(f.reason.map { " (\($0))" } ?? "")")
         }
         print("livepatch relocation symbols: \(module.livepatchSymbols.count)")
         for s in module.livepatchSymbols { print("  \(s)") }

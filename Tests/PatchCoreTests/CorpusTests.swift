@@ -32,7 +32,7 @@ final class CorpusTests: XCTestCase {
         let expected = corpusCase.expectation
         let compiled = try corpusCase.compile(bed: DifferFixture.bed)
         let output = compiled.patchedDir.appendingPathComponent("patch-\(name).o")
-        let outcome = try DifferFixture.differ(for: compiled)
+        let outcome = try DifferFixture.differ(for: compiled, shared: try sharedSymbols(corpusCase, compiled))
             .diff(original: compiled.originalObject, patched: compiled.patchedObject, output: output)
         switch (expected.outcome, outcome) {
         case (.noChange, .noChange):
@@ -58,6 +58,16 @@ final class CorpusTests: XCTestCase {
         }
     }
 
+    /// New globals the case's other objects define: one patch covers the whole module.
+    private func sharedSymbols(_ corpusCase: CorpusCase, _ compiled: CompiledCase) throws -> Set<String> {
+        var shared: Set<String> = []
+        for object in try corpusCase.objects() where object != corpusCase.expectation.object {
+            shared.formUnion(try ObjectDiffer.newGlobals(original: compiled.originalDir.appendingPathComponent(object),
+                                                         patched: compiled.patchedDir.appendingPathComponent(object)))
+        }
+        return shared
+    }
+
     /// The written object reopens, defines every replacement and has one
     /// livepatch record per klp reference, and no SHN_LIVEPATCH symbol yet.
     private func checkPatchObject(_ url: URL, plan: PatchPlan, name: String) throws {
@@ -68,7 +78,8 @@ final class CorpusTests: XCTestCase {
         }
         XCTAssertFalse(symbols.contains { $0.sectionIndex == SpecialSection.livepatch }, name)
         let undefined = Set(symbols.filter(\.isUndefined).map(\.name))
-        XCTAssertEqual(undefined, Set(plan.exportedUndefined), "\(name): undefined symbols")
+        XCTAssertEqual(undefined, Set(plan.exportedUndefined + plan.sharedUndefined), "\(name): undefined symbols")
+        XCTAssertNil(object.section(named: ".BTF_ids"), "\(name): link-time data copied into the patch")
         let strings = try object.data(of: try object.requireSection(named: ".note.kpatch.klp.strings"))
         let names = Set(strings.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
         XCTAssertEqual(names, Set(plan.klpSymbols.map(\.elfName)), "\(name): klp names recorded")

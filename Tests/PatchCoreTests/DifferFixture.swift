@@ -18,10 +18,11 @@ enum DifferFixture {
     }
 
     /// A differ for a corpus case: the case's module is the target.
-    static func differ(for compiled: CompiledCase) throws -> ObjectDiffer {
+    static func differ(for compiled: CompiledCase, shared: Set<String> = []) throws -> ObjectDiffer {
         let module = try ELFObject(url: compiled.originalModule)
         return ObjectDiffer(objectName: compiled.moduleName,
                             target: try TargetSymbols(object: module, objectName: compiled.moduleName),
-                            vmlinux: try vmlinux.get(), exports: try symvers.get(), layout: try layout.get())
+                            vmlinux: try vmlinux.get(), exports: try symvers.get(), layout: try layout.get(),
+                            shared: shared)
     }
 }

@@ -16,9 +16,10 @@ struct StageInput {
     }
 
     var correlation: Correlation { Correlator().correlate(original: original, patched: patched) }
-    func status() throws -> [Int: SymbolChange] {
-        try Comparator(original: original, patched: patched, correlation: correlation).compare()
+    func comparison() throws -> Comparison {
+        try Comparator(original: original, patched: patched, correlation: correlation, layout: DifferFixture.layout.get()).compare()
     }
+    func status() throws -> [Int: SymbolChange] { try comparison().status }
     func patchedIndex(_ name: String) throws -> Int { try XCTUnwrap(patched.definedByName[name]?.first, name) }
     func originalIndex(_ name: String) throws -> Int { try XCTUnwrap(original.definedByName[name]?.first, name) }
     func inclusion() throws -> Inclusion { Includer(patched: patched, status: try status()).include() }
@@ -145,9 +146,46 @@ final class KlpResolverTests: XCTestCase {
     }
 }
 
+final class NoiseAndReasonTests: XCTestCase {
+    private func ignored(_ name: String) throws -> Set<String> {
+        let input = try StageInput(name)
+        return Set(try input.comparison().ignored.map { input.patched.symbols[$0].name })
+    }
+
+    /// Renumbered dynamic-debug descriptors and a moved WARN line are noise, reported as ignored.
+    func testFunctionsBelowAddedPrDebugAreIgnoredNotChanged() throws {
+        let input = try StageInput("pr_debug_above")
+        let comparison = try input.comparison()
+        XCTAssertEqual(comparison.status[try input.patchedIndex("kpc_first")], .changed)
+        for name in ["kpc_second", "kpc_third"] {
+            XCTAssertEqual(comparison.status[try input.patchedIndex(name)], .unchanged, name)
+        }
+        XCTAssertEqual(try ignored("pr_debug_above"), ["kpc_second", "kpc_third"])
+    }
+
+    /// An include that shifts __COUNTER__ renames every later descriptor; the one after the fix is noise.
+    func testCounterShiftFromAnAddedIncludeIsIgnored() throws {
+        XCTAssertEqual(try ignored("counter_shift_include"), ["kpc_scale"])
+        // kpc_show only reads kpc_btf_ids[1], whose __BTF_ID__ symbol was renumbered.
+        XCTAssertEqual(try ignored("btf_id_list"), ["kpc_show"])
+    }
+
+    func testReasonsNameWhatDiffers() throws {
+        func reason(_ name: String, _ function: String) throws -> ChangeReason? {
+            let input = try StageInput(name)
+            return try input.comparison().reasons[try input.patchedIndex(function)]
+        }
+        XCTAssertEqual(try reason("body_change", "kpc_sum"), ChangeReason(.code))
+        XCTAssertEqual(try reason("string_literal", "kpc_show")?.kind, .data)
+        XCTAssertEqual(try reason("inlined_callee", "kpc_show"), ChangeReason(.inlinedCallee, "kpc_report"))
+        // gcc fused kpc_scale into one lea with the caller's own code: no inlined range to tell them apart.
+        XCTAssertEqual(try reason("inlined_helper", "kpc_front"), ChangeReason(.code))
+    }
+}
+
 final class RefusalCheckerTests: XCTestCase {
-    func testNotraceAndInitChangesAreRefusedWithAdvice() throws {
-        for (name, kind, symbol) in [("notrace_changed", RefusalKind.notrace, "kpc_fast"), ("init_changed", .initExitCode, "kpc_init"),
+    func testInitAndDataChangesAreRefusedWithAdvice() throws {
+        for (name, kind, symbol) in [("init_changed", RefusalKind.initExitCode, "kpc_init"),
                                      ("changed_data", .changedData, "kpc_limit"), ("size_changed", .sizeChanged, "kpc_slots")] {
             let input = try StageInput(name)
             let refusals = try RefusalChecker(original: input.original, patched: input.patched,
@@ -159,5 +197,31 @@ final class RefusalCheckerTests: XCTestCase {
         let fine = try StageInput("body_change")
         XCTAssertEqual(try RefusalChecker(original: fine.original, patched: fine.patched, correlation: fine.correlation,
                                           status: try fine.status()).refusals(), [])
+    }
+}
+
+final class NotraceRedirectorTests: XCTestCase {
+    private func redirect(_ input: StageInput) throws -> NotraceRedirection {
+        try NotraceRedirector(original: input.original, patched: input.patched, correlation: input.correlation,
+                              layout: DifferFixture.layout.get()).redirect(try input.comparison())
+    }
+
+    /// The syscall body is carried; both stubs that tail-jump to it are replaced, naming it.
+    func testChangedSyscallBodyRedirectsToItsTracedStubs() throws {
+        let input = try StageInput("syscall_body")
+        let result = try redirect(input)
+        XCTAssertEqual(result.refusals, [])
+        XCTAssertEqual(Set(result.carried.map { input.patched.symbols[$0].name }), ["__do_sys_kpc_probe"])
+        XCTAssertEqual(Set(result.callers.keys.map { input.patched.symbols[$0].name }), ["__x64_sys_kpc_probe", "__ia32_sys_kpc_probe", "kpc_show"])
+        XCTAssertTrue(result.callers.values.allSatisfy { $0 == ChangeReason(.notraceCallee, "__do_sys_kpc_probe") })
+    }
+
+    /// Reached only through a function pointer: refused, naming the function and the pointer.
+    func testNotraceFunctionReachedByPointerIsRefused() throws {
+        let result = try redirect(try StageInput("notrace_pointer_only"))
+        XCTAssertEqual(result.refusals.map(\.kind), [.notrace])
+        XCTAssertEqual(result.refusals.first?.symbol, "kpc_fast")
+        XCTAssertTrue(result.refusals.first?.reason.contains("kpc_op") ?? false, "\(result.refusals)")
+        XCTAssertTrue(result.carried.isEmpty && result.callers.isEmpty)
     }
 }

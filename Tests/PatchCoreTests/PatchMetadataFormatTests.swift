@@ -11,7 +11,11 @@ final class PatchMetadataFormatTests: XCTestCase {
             patchName: "livepatch_fix", createdAt: 1_795_000_000,
             diffSHA256: String(repeating: "ab", count: 32),
             functions: [.init(object: "kpvictim", name: "kpvictim_sum", sympos: 0, newSymbol: "kpvictim_sum"),
-                        .init(object: "vmlinux", name: "s_show", sympos: 3, newSymbol: "s_show")],
+                        .init(object: "vmlinux", name: "s_show", sympos: 3, newSymbol: "s_show"),
+                        .init(object: "vmlinux", name: "__x64_sys_newuname", sympos: 0, newSymbol: "klp_new___x64_sys_newuname",
+                              reason: ChangeReason(.notraceCallee, "__do_sys_newuname")),
+                        .init(object: "vmlinux", name: "seq_show", sympos: 1, newSymbol: "klp_new_seq_show_1",
+                              reason: ChangeReason(.code))],
             toolVersion: "0.1.0", kthreadReachability: reach)
     }
 

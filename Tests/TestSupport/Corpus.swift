@@ -31,7 +31,7 @@ public struct CorpusExpectation: Codable, Equatable {
     /// The refusal kinds of the differ contract, as they appear in JSON.
     public static let refusalKinds: Set<String> = [
         "changed-data", "init-exit-code", "notrace", "section-group",
-        "moved-section", "size-changed", "export-table",
+        "moved-section", "size-changed", "export-table", "link-time-data", "module-static-key",
     ]
     /// Every key expect.json must have, no more.
     public static let keys: Set<String> = [
@@ -62,6 +62,14 @@ public struct CorpusCase {
     public var moduleName: String { "kpc_\(name)" }
     public var originalSources: URL { dir.appendingPathComponent("orig") }
     public var patchedSources: URL { dir.appendingPathComponent("patched") }
+
+    /// The objects of the case's module (orig/Kbuild's `kpc_<case>-y`, else the one object).
+    public func objects() throws -> [String] {
+        let kbuild = try String(contentsOf: originalSources.appendingPathComponent("Kbuild"), encoding: .utf8)
+        let prefix = "\(moduleName)-y := "
+        guard let line = kbuild.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return [expectation.object] }
+        return line.dropFirst(prefix.count).split(separator: " ").map(String.init)
+    }
 
     public static func corpusDirectory(bed: TestBed) -> URL {
         bed.root.appendingPathComponent("Tests/Corpus")

@@ -18,6 +18,10 @@ public enum RefusalKind: String, Codable, CaseIterable, Sendable {
     case movedSection = "moved-section"
     case sizeChanged = "size-changed"
     case exportTable = "export-table"
+    /// Data the kernel fills in when it links the object (`.BTF_ids`): a patch cannot carry it.
+    case linkTimeData = "link-time-data"
+    /// A jump label on a static key defined in a module.
+    case moduleStaticKey = "module-static-key"
 }
 
 /// One refused change: what, where, why, and what to do instead.
@@ -41,6 +45,41 @@ public struct Refusal: Codable, Equatable, Hashable, Sendable, CustomStringConve
     }
 }
 
+/// Why a function is replaced: what differs between its original and patched build.
+public struct ChangeReason: Codable, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Codable, CaseIterable, Sendable {
+        /// Its instructions differ.
+        case code
+        /// Same instructions, but a call or reference goes to another symbol.
+        case relocation
+        /// Same instructions and targets, but data it uses (a string, a constant) differs.
+        case data
+        /// Its instructions differ where a changed inline function was inlined into it.
+        case inlinedCallee = "inlined-callee"
+        /// It is unchanged but calls a changed notrace function, which ftrace cannot
+        /// redirect: the patch replaces it so that it calls the new body.
+        case notraceCallee = "notrace-callee"
+    }
+    public let kind: Kind
+    /// The symbol or string concerned (nil for `code`).
+    public let detail: String?
+
+    public init(_ kind: Kind, _ detail: String? = nil) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String {
+        switch kind {
+        case .code: return "code changed"
+        case .relocation: return "references \(detail ?? "another symbol")"
+        case .data: return "data it uses changed: \(detail ?? "?")"
+        case .inlinedCallee: return "inlined callee \(detail ?? "?") changed"
+        case .notraceCallee: return "calls changed notrace \(detail ?? "?") (carried as a new function)"
+        }
+    }
+}
+
 /// A function of the running object that the patch replaces.
 public struct ReplacedFunction: Codable, Hashable, Sendable {
     /// "vmlinux" or the module name.
@@ -51,12 +90,15 @@ public struct ReplacedFunction: Codable, Hashable, Sendable {
     public let sympos: Int
     /// The global symbol of the replacement in the patch object.
     public let newSymbol: String
+    /// Why it is replaced (nil in metadata of patches built before reasons were recorded).
+    public var reason: ChangeReason?
 
-    public init(object: String, name: String, sympos: Int, newSymbol: String) {
+    public init(object: String, name: String, sympos: Int, newSymbol: String, reason: ChangeReason? = nil) {
         self.object = object
         self.name = name
         self.sympos = sympos
         self.newSymbol = newSymbol
+        self.reason = reason
     }
 }
 
@@ -79,6 +121,25 @@ public struct KlpSymbol: Codable, Hashable, Comparable, Sendable {
     public static func < (a: KlpSymbol, b: KlpSymbol) -> Bool { (a.object, a.name, a.sympos) < (b.object, b.name, b.sympos) }
 }
 
+/// What a build's diff found, over all its objects: counts of replaced
+/// functions per reason, and what was left out as noise.
+public struct DiffSummary: Codable, Equatable, Sendable {
+    /// Replaced functions per `ChangeReason.Kind` raw value.
+    public var reasons: [String: Int] = [:]
+    /// Functions not replaced because only line numbers or counter-numbered names changed.
+    public var ignored: [String] = []
+    /// Changed notrace functions carried as new functions.
+    public var notraceBodies: [String] = []
+
+    public init() {}
+
+    public init(plans: [PatchPlan]) {
+        for f in plans.flatMap(\.replaced) { reasons[(f.reason?.kind ?? .code).rawValue, default: 0] += 1 }
+        ignored = plans.flatMap(\.noiseOnly).sorted()
+        notraceBodies = plans.flatMap(\.notraceBodies).sorted()
+    }
+}
+
 /// What the patch object holds and needs.
 public struct PatchPlan: Codable, Equatable, Sendable {
     public let replaced: [ReplacedFunction]
@@ -98,6 +159,20 @@ public struct PatchPlan: Codable, Equatable, Sendable {
     public let ignored: [IgnoredChange]
     /// Running-kernel functions the callbacks' code calls (for the kthread analysis).
     public let callbackCallees: [String]
+    /// Undefined symbols another object of the same patch defines (new globals).
+    public var sharedUndefined: [String] = []
+    /// Functions that differ only in noise (line numbers in WARN/BUG/dynamic-debug
+    /// data, counter-numbered symbol names) and are therefore not replaced.
+    public var noiseOnly: [String] = []
+    /// Changed notrace functions carried as new functions, reached by their replaced callers.
+    public var notraceBodies: [String] = []
+
+    /// Each changed notrace function with the traced callers replaced for it.
+    public var notraceCallers: [(body: String, callers: [String])] {
+        var map: [String: [String]] = [:]
+        for f in replaced where f.reason?.kind == .notraceCallee { map[f.reason?.detail ?? "?", default: []].append(f.name) }
+        return map.keys.sorted().map { ($0, map[$0]!.sorted()) }
+    }
 
     public init(replaced: [ReplacedFunction], newSymbols: [String], klpSymbols: [KlpSymbol],
                 exportedUndefined: [String], patchObject: URL?, callbacks: [PatchCallback] = [],

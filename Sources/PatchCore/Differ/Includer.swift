@@ -12,15 +12,20 @@ struct Inclusion {
 
 /// Stage 4: include changed and new functions with their cold parts, new
 /// data, and the literals and private data they reference. Unchanged functions
-/// and existing variables stay outside, reached by reference.
+/// and existing variables stay outside, reached by reference, and so does data
+/// resolved at link time (`.BTF_ids`), even when new.
 struct Includer {
     let patched: ObjectModel
     let status: [Int: SymbolChange]
+    /// Changed notrace functions (and their notrace callers) carried as new
+    /// functions: included when their replaced callers reach them, never replaced.
+    let carried: Set<Int>
     private let coldChildren: [String: [Int]]
 
-    init(patched: ObjectModel, status: [Int: SymbolChange]) {
+    init(patched: ObjectModel, status: [Int: SymbolChange], carried: Set<Int> = []) {
         self.patched = patched
         self.status = status
+        self.carried = carried
         var map: [String: [Int]] = [:]
         for s in patched.symbols where s.isFunction && s.isInSection {
             if let parent = SymbolNames.coldParent(of: s.name) { map[parent, default: []].append(s.index) }
@@ -35,7 +40,8 @@ struct Includer {
             let s = patched.symbols[index]
             let kind = SectionKind(patched.sectionName(of: index))
             guard kind != .initText, kind != .exitText, kind != .initData, kind != .exitData,
-                  SymbolNames.coldParent(of: s.name) == nil, !patched.isPrivate(index) else { continue }
+                  SymbolNames.coldParent(of: s.name) == nil, !patched.isPrivate(index), !carried.contains(index),
+                  !patched.isLinkTimeData(index) else { continue }
             if change == .changed {
                 // Changed data is refused; only functions are replaced.
                 if s.isFunction { inclusion.replaced.append(index); roots.append(index) }
@@ -71,7 +77,7 @@ struct Includer {
         switch target {
         case .symbol(let i):
             let s = patched.symbols[i]
-            guard s.isInSection, s.isFunction || s.isObject else { return nil }
+            guard s.isInSection, s.isFunction || s.isObject, !patched.isLinkTimeData(i) else { return nil }
             if patched.isPrivate(i) || SymbolNames.coldParent(of: s.name) != nil { return target }
             switch status[i] {
             case .new?: return target
@@ -80,7 +86,7 @@ struct Includer {
             }
         case .section(let i):
             let kind = SectionKind(patched.sections[i].name)
-            return kind == .initText || kind == .exitText ? nil : target
+            return kind == .initText || kind == .exitText || patched.isLinkTimeSection(i) ? nil : target
         }
     }
 }

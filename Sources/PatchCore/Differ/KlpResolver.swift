@@ -6,6 +6,8 @@ enum Resolution: Hashable {
     case section(Int)
     /// An ordinary undefined symbol, resolved by the module loader (vmlinux exports).
     case exported(String)
+    /// An ordinary undefined symbol another object of the same patch defines.
+    case shared(String)
     /// A livepatch relocation against `.klp.sym.<object>.<name>,<sympos>`.
     case klp(KlpSymbol)
 }
@@ -24,12 +26,15 @@ struct KlpResolver {
     /// The debug vmlinux, for module code that reaches non-exported vmlinux symbols.
     let vmlinux: TargetSymbols?
     let exports: ModuleSymvers
+    /// New global symbols other objects of the same patch define.
+    let shared: Set<String>
     let sourceFile: String
     /// The target's block of local symbols for `sourceFile`, nil when none matched.
     let fileBlock: Int?
 
     init(original: ObjectModel, patched: ObjectModel, correlation: Correlation, inclusion: Inclusion,
-         objectName: String, target: TargetSymbols, vmlinux: TargetSymbols?, exports: ModuleSymvers) {
+         objectName: String, target: TargetSymbols, vmlinux: TargetSymbols?, exports: ModuleSymvers,
+         shared: Set<String> = []) {
         self.original = original
         self.patched = patched
         self.correlation = correlation
@@ -38,6 +43,7 @@ struct KlpResolver {
         self.target = target
         self.vmlinux = vmlinux
         self.exports = exports
+        self.shared = shared
         sourceFile = original.symbols.first { $0.isFile }?.name ?? ""
         let locals = Set(original.symbols.filter {
             $0.isLocal && $0.isInSection && ($0.isFunction || $0.isObject) && !original.isPrivate($0.index)
@@ -82,6 +88,7 @@ struct KlpResolver {
 
     /// A symbol this translation unit does not define.
     private func external(_ name: String) throws -> Resolution {
+        if shared.contains(name) { return .shared(name) }
         if exports.isExportedByVmlinux(name) { return .exported(name) }
         // Defined by the patch-module template (kmod/kpatch-patch.c), for kpatch-macros.h.
         if AuthorMarkers.templateSymbols.contains(name) { return .exported(name) }
@@ -97,6 +104,6 @@ struct KlpResolver {
             }
         }
         throw DifferError.unresolvedSymbol(file: patched.path, symbol: name,
-            why: "not exported by vmlinux (Module.symvers) and not defined in \(target.path)\(objectName == "vmlinux" || vmlinux != nil ? "" : "; pass the debug vmlinux for non-exported kernel symbols")")
+            why: "not exported by vmlinux (Module.symvers), not defined in \(target.path) nor new in another object of this patch\(objectName == "vmlinux" || vmlinux != nil ? "" : "; pass the debug vmlinux for non-exported kernel symbols")")
     }
 }

@@ -13,14 +13,29 @@ public struct ObjectDiffer {
     /// Symbols exported by vmlinux (its Module.symvers).
     public let exports: ModuleSymvers
     public let layout: SpecialSectionLayout
+    /// New global functions and variables other objects of the same patch define
+    /// (`newGlobals`): references to them stay ordinary symbols the patch module's link resolves.
+    public let shared: Set<String>
 
     public init(objectName: String, target: TargetSymbols, vmlinux: TargetSymbols? = nil,
-                exports: ModuleSymvers, layout: SpecialSectionLayout) {
+                exports: ModuleSymvers, layout: SpecialSectionLayout, shared: Set<String> = []) {
         self.objectName = objectName
         self.target = target
         self.vmlinux = vmlinux
         self.exports = exports
         self.layout = layout
+        self.shared = shared
+    }
+
+    /// The global functions and variables `patched` defines and `original` does not:
+    /// what this object adds that other objects of the patch may call or use.
+    public static func newGlobals(original: URL, patched: URL) throws -> Set<String> {
+        func globals(_ url: URL) throws -> Set<String> {
+            Set(try ELFObject(url: url).symbols().filter {
+                !$0.isLocal && $0.isInSection && ($0.isFunction || $0.isObject) && !$0.name.isEmpty
+            }.map(\.name))
+        }
+        return try globals(patched).subtracting(globals(original))
     }
 
     /// Diffs `original` against `patched`; writes the patch object to `output`
@@ -29,23 +44,33 @@ public struct ObjectDiffer {
         let original = try ObjectModel(path: originalURL.path)
         let patched = try ObjectModel(path: patchedURL.path)
         let correlation = Correlator().correlate(original: original, patched: patched)
-        var status = try Comparator(original: original, patched: patched, correlation: correlation).compare()
+        var comparison = try Comparator(original: original, patched: patched, correlation: correlation, layout: layout).compare()
 
         // The author's markers (kpatch-macros.h): never copied; what they ignore counts as unchanged.
         let markers = try AuthorMarkers(patched: patched)
-        for i in markers.markerSymbols { status[i] = nil }
+        for i in markers.markerSymbols { comparison.status[i] = nil }
         let ignored = markers.ignoredSymbols(in: patched)
-        let ignoredChanges = ignored.filter { status[$0] == .changed || status[$0] == .new }
+        let ignoredChanges = ignored.filter { comparison.status[$0] == .changed || comparison.status[$0] == .new }
             .map { IgnoredChange(symbol: patched.symbols[$0].name, section: patched.sectionName(of: $0),
                                  marker: markers.ignoredFunctions.contains($0) ? .function : .section) }
             .sorted { ($0.symbol, $0.section) < ($1.symbol, $1.section) }
-        for i in ignored where status[i] != nil { status[i] = .unchanged }
+        for i in ignored where comparison.status[i] != nil { comparison.status[i] = .unchanged }
+
+        let notrace = try NotraceRedirector(original: original, patched: patched, correlation: correlation, layout: layout)
+            .redirect(comparison)
+        for c in notrace.carried { comparison.status[c] = .changed }
+        for (c, reason) in notrace.callers {
+            comparison.status[c] = .changed
+            comparison.reasons[c] = reason
+        }
+        comparison.ignored.removeAll { notrace.callers[$0] != nil || notrace.carried.contains($0) }
+        let status = comparison.status
 
         let refusals = try RefusalChecker(original: original, patched: patched, correlation: correlation, status: status,
-                                          ignored: ignored).refusals()
+                                          ignored: ignored).refusals() + notrace.refusals
         guard refusals.isEmpty else { return .refused(refusals) }
 
-        let includer = Includer(patched: patched, status: status)
+        let includer = Includer(patched: patched, status: status, carried: notrace.carried)
         var inclusion = includer.include()
         for (kind, function) in markers.callbacks {
             guard status[function] != .changed else {
@@ -77,7 +102,10 @@ public struct ObjectDiffer {
         }
 
         let resolver = KlpResolver(original: original, patched: patched, correlation: correlation, inclusion: inclusion,
-                                   objectName: objectName, target: target, vmlinux: vmlinux, exports: exports)
+                                   objectName: objectName, target: target, vmlinux: vmlinux, exports: exports, shared: shared)
+        let late = try LateRefusals(patched: patched, correlation: correlation, inclusion: inclusion, specials: specials,
+                                    resolver: resolver).refusals()
+        guard late.isEmpty else { return .refused(late) }
         var replaced: [ReplacedFunction] = []
         var names: [Int: String] = [:]
         for p in inclusion.replaced {
@@ -85,7 +113,8 @@ public struct ObjectDiffer {
             let location = try resolver.locate(o)
             let newSymbol = SymbolNames.replacementSymbol(for: location.name, sympos: location.sympos)
             names[p] = newSymbol
-            replaced.append(ReplacedFunction(object: objectName, name: location.name, sympos: location.sympos, newSymbol: newSymbol))
+            replaced.append(ReplacedFunction(object: objectName, name: location.name, sympos: location.sympos, newSymbol: newSymbol,
+                                             reason: comparison.reasons[p] ?? ChangeReason(.code)))
         }
         var callbacks: [PatchCallback] = []
         for (kind, function) in markers.callbacks.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
@@ -96,7 +125,7 @@ public struct ObjectDiffer {
         let written = try PatchObjectWriter(patched: patched, inclusion: inclusion, specials: specials,
                                             resolver: resolver, replacementNames: names).build()
         if let output { try ELFWriter.write(written.image, to: output.path) }
-        let plan = PatchPlan(
+        var plan = PatchPlan(
             replaced: replaced.sorted { ($0.name, $0.sympos) < ($1.name, $1.sympos) },
             newSymbols: inclusion.symbols.filter { status[$0] == .new && !patched.isPrivate($0) }
                 .map { patched.symbols[$0].name }.sorted(),
@@ -106,6 +135,9 @@ public struct ObjectDiffer {
             callbacks: callbacks, states: markers.states, ignored: ignoredChanges,
             callbackCallees: calleesOutsidePatch(from: Array(markers.callbacks.values), inclusion: inclusion,
                                                  patched: patched, original: original, correlation: correlation))
+        plan.sharedUndefined = written.shared.sorted()
+        plan.noiseOnly = comparison.ignored.map { patched.symbols[$0].name }.sorted()
+        plan.notraceBodies = notrace.carried.map { patched.symbols[$0].name }.sorted()
         return .changed(plan)
     }
 

@@ -57,6 +57,17 @@ final class ObjectModel {
         }
         self.aliases = aliases
 
+        // Labels of link-time data (`btf_id_deny:` of BTF_SET_START) are untyped and
+        // unsized; references to them are kept by name so the patch can reach the
+        // running kernel's copy.
+        var labels: [Int: [UInt64: Int]] = [:]
+        for s in symbols where s.isInSection && !s.isSectionSymbol && !s.isFile && !s.name.isEmpty
+            && Int(s.sectionIndex) < elf.sections.count && Self.linkTimeSections.contains(elf.sections[Int(s.sectionIndex)].name) {
+            // Of several names at one place, the one the source wrote (not a __BTF_ID__ helper label).
+            if let known = labels[Int(s.sectionIndex)]?[s.value], !symbols[known].name.hasPrefix(SymbolNames.btfIDPrefix) { continue }
+            labels[Int(s.sectionIndex), default: [:]][s.value] = s.index
+        }
+
         var refs: [Int: [Reference]] = [:]
         for rela in elf.sections where rela.type == .rela {
             let targetIndex = Int(rela.info)
@@ -75,7 +86,7 @@ final class ObjectModel {
                 guard !overflow, end <= target.size else {
                     throw ELFError.malformed(file: path, what: "relocation at \(target.name)+\(r.offset) lies outside the section (\(target.size) bytes)")
                 }
-                list.append(ObjectModel.rewrite(r, symbols: symbols, inSection: inSection, sections: elf.sections))
+                list.append(ObjectModel.rewrite(r, symbols: symbols, inSection: inSection, labels: labels, sections: elf.sections))
             }
             refs[targetIndex, default: []].append(contentsOf: list)
         }
@@ -87,8 +98,15 @@ final class ObjectModel {
     /// that place when the section has one (always, with -ffunction-sections
     /// and -fdata-sections, for functions and variables).
     private static func rewrite(_ r: ELFRelocation, symbols: [ELFSymbol], inSection: [Int: [Int]],
-                                sections: [ELFSection]) -> Reference {
+                                labels: [Int: [UInt64: Int]], sections: [ELFSection]) -> Reference {
         let sym = symbols[r.symbolIndex]
+        if sym.isInSection, let places = labels[Int(sym.sectionIndex)] {
+            let place = (r.type.isPCRelative ? r.addend &+ 4 : r.addend) &+ Int64(bitPattern: sym.value)
+            if place >= 0, let label = places[UInt64(place)] {
+                return Reference(offset: r.offset, type: r.type, addend: r.addend &+ Int64(bitPattern: sym.value) &- place,
+                                 target: .symbol(label))
+            }
+        }
         // Local labels (`.LC1` and the like) are places in a section, not symbols of their own.
         if sym.isLocal, sym.type == .notype, sym.isInSection, Int(sym.sectionIndex) < sections.count {
             return Reference(offset: r.offset, type: r.type, addend: r.addend &+ Int64(bitPattern: sym.value),
@@ -158,9 +176,25 @@ final class ObjectModel {
     /// NL_SET_ERR_MSG). Never correlated; compared by content; copied when used.
     func isPrivate(_ symbolIndex: Int) -> Bool {
         let s = symbols[symbolIndex]
+        if isLinkTimeData(symbolIndex) { return false }
         if SymbolNames.isCompilerPrivate(s.name) { return true }
         guard s.isLocal, s.isObject, s.isInSection, SymbolNames.normalized(s.name) != s.name else { return false }
         return !sections[Int(s.sectionIndex)].flags.contains(.write)
+    }
+
+    /// Sections whose contents the kernel's build fills in when it links the
+    /// object: `resolve_btfids` writes the BTF ids of `BTF_ID_LIST`/`BTF_SET`
+    /// into `.BTF_ids`. A copy in a patch would keep the zeros of the object file,
+    /// so the patch always reaches the running kernel's.
+    static let linkTimeSections: Set<String> = [".BTF_ids"]
+
+    func isLinkTimeSection(_ sectionIndex: Int) -> Bool {
+        sectionIndex > 0 && sectionIndex < sections.count && Self.linkTimeSections.contains(sections[sectionIndex].name)
+    }
+
+    func isLinkTimeData(_ symbolIndex: Int) -> Bool {
+        let s = symbols[symbolIndex]
+        return s.isInSection && isLinkTimeSection(Int(s.sectionIndex))
     }
 
     func sectionName(of symbolIndex: Int) -> String {

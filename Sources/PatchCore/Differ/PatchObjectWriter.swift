@@ -15,6 +15,7 @@ struct PatchObjectWriter {
     struct Written {
         var klpSymbols: Set<KlpSymbol> = []
         var exported: Set<String> = []
+        var shared: Set<String> = []
         var image = ELFImage()
     }
 
@@ -22,7 +23,6 @@ struct PatchObjectWriter {
     private struct Pending {
         var section: ELFImage.Section
         var references: [Reference]
-        var isSpecialJumpTable = false
     }
 
     func build() throws -> Written {
@@ -55,7 +55,7 @@ struct PatchObjectWriter {
             let s = special.source
             pending.append(Pending(section: .init(name: s.name, type: s.type, flags: s.flags.subtracting(.group),
                                                   alignment: s.alignment, entrySize: s.entrySize, content: .bytes(special.bytes)),
-                                   references: special.references, isSpecialJumpTable: s.name == "__jump_table"))
+                                   references: special.references))
         }
 
         // Section indices: [0] null, [1] .shstrtab, [2] .strtab, then the pending sections.
@@ -111,22 +111,19 @@ struct PatchObjectWriter {
         for (p, item) in pending.enumerated() {
             let outIndex = firstPending + p
             for ref in item.references {
-                switch try resolver.resolve(ref.target) {
+                let resolution = try resolver.resolve(ref.target)
+                switch resolution {
                 case .included(let j):
                     let o = outputSymbol[j]!
                     relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: o.index, addend: ref.addend), o.local ? nil : o.index))
                 case .section(let k):
                     let sym = sectionSymbol[firstPending + sectionPlace[k]!]!
                     relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: sym, addend: ref.addend), nil))
-                case .exported(let name):
-                    written.exported.insert(name)
+                case .exported(let name), .shared(let name):
+                    if case .shared = resolution { written.shared.insert(name) } else { written.exported.insert(name) }
                     let g = undefined(name)
                     relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: g, addend: ref.addend), g))
                 case .klp(let klp):
-                    if item.isSpecialJumpTable && klp.object != "vmlinux" {
-                        throw DifferError.unsupported(file: patched.path, symbol: klp.name,
-                            what: "a jump label on a static key defined in module \(klp.object): its livepatch relocation would be applied after jump-label init; use a vmlinux key or a plain condition")
-                    }
                     written.klpSymbols.insert(klp)
                     let name = klp.elfName
                     if stringOffset[name] == nil {

@@ -1,5 +1,6 @@
 /// Stage "refuse": changes a live patch cannot carry safely, each named with
-/// what to do instead. Deny by default: anything here fails the diff.
+/// what to do instead. Deny by default: anything here fails the diff. (Changed
+/// notrace functions are the `NotraceRedirector`'s.)
 struct RefusalChecker {
     let original: ObjectModel
     let patched: ObjectModel
@@ -37,10 +38,6 @@ struct RefusalChecker {
                 result.append(Refusal(kind: .initExitCode, symbol: os.name, section: pSection,
                     reason: "is \(kind == .initText ? "__init" : "__exit") code: it has run already or is not resident, so there is nothing to patch",
                     advice: "move the fix into a function called after initialization, or apply it by reloading the module"))
-            } else if !original.hasFentryCall(o) || !patched.hasFentryCall(p) {
-                result.append(Refusal(kind: .notrace, symbol: os.name, section: pSection,
-                    reason: "has no __fentry__ call (notrace), so ftrace cannot redirect it",
-                    advice: "patch its traced callers instead, or drop notrace from the function"))
             }
         }
         result += sectionGroupRefusals()

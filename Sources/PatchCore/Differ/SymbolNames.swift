@@ -4,11 +4,29 @@ enum SymbolNames {
     /// (`foo.isra.0` -> `foo.isra.#`, `x.12` -> `x.#`), so clones and static
     /// locals renumbered between two compilations still correlate.
     static func normalized(_ name: String) -> String {
+        let name = withoutCounter(name)
         guard name.contains(".") else { return name }
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         return parts.enumerated().map { i, p in
             i > 0 && !p.isEmpty && p.allSatisfy(\.isNumber) ? "#" : String(p)
         }.joined(separator: ".")
+    }
+
+    /// Families of names that end in a `__COUNTER__` value, which shifts whenever
+    /// code above them changes: `__UNIQUE_ID_ddebug123` (dynamic-debug
+    /// descriptors and other `__UNIQUE_ID()` users), `__BTF_ID__struct__sock__42`.
+    static let counterPrefixes = ["__UNIQUE_ID_", btfIDPrefix]
+    /// Labels `BTF_ID()` defines in `.BTF_ids`.
+    static let btfIDPrefix = "__BTF_ID__"
+
+    /// The name with its trailing counter replaced by `#` when it is of a counter-named family.
+    static func withoutCounter(_ name: String) -> String {
+        guard counterPrefixes.contains(where: name.hasPrefix) else { return name }
+        // The counter ends the C name; GCC suffixes (`.0`) may follow it.
+        let head = name.prefix { $0 != "." }
+        let stem = head.reversed().drop { $0.isNumber }
+        guard stem.count < head.count else { return name }
+        return String(stem.reversed()) + "#" + name.dropFirst(head.count)
     }
 
     /// The name before the first GCC suffix (`foo.isra.0` -> `foo`).

@@ -28,6 +28,8 @@ public enum PatchMetadataFormat {
              function, toolVersion, kthreadReachability
         // The author API (docs/AUTHOR-API.md).
         case callback = 20, state
+        /// Why a function is replaced: object, name, sympos, reason kind, detail.
+        case functionReason = 32
     }
 
     public static func encode(_ m: PatchMetadata) -> [UInt8] {
@@ -57,6 +59,13 @@ public enum PatchMetadataFormat {
         record(.diffSHA256) { $0.string(m.diffSHA256) }
         for f in m.functions {
             record(.function) { $0.string(f.object); $0.string(f.name); $0.u64(UInt64(f.sympos)); $0.string(f.newSymbol) }
+        }
+        for f in m.functions {
+            guard let reason = f.reason else { continue }
+            record(.functionReason) {
+                $0.string(f.object); $0.string(f.name); $0.u64(UInt64(f.sympos))
+                $0.string(reason.kind.rawValue); $0.string(reason.detail ?? "")
+            }
         }
         record(.toolVersion) { $0.string(m.toolVersion) }
         for blob in m.kthreadReachability { record(.kthreadReachability) { $0.blob(blob) } }
@@ -102,7 +111,7 @@ public enum PatchMetadataFormat {
             patchName: try fields.require(\.patchName, "patch name"),
             createdAt: try fields.require(\.createdAt, "creation time"),
             diffSHA256: try fields.require(\.diffSHA256, "diff SHA-256"),
-            functions: fields.functions,
+            functions: fields.functionsWithReasons(),
             toolVersion: try fields.require(\.toolVersion, "tool version"),
             kthreadReachability: fields.kthreadReachability, callbacks: fields.callbacks, states: fields.states)
         meta.formatVersion = version
@@ -120,6 +129,16 @@ public enum PatchMetadataFormat {
         var kthreadReachability: [[UInt8]] = []
         var callbacks: [PatchCallback] = []
         var states: [SystemState] = []
+        /// Reasons by (object, name, sympos); a reason of an unknown kind is ignored.
+        var reasons: [String: ChangeReason] = [:]
+
+        func functionsWithReasons() -> [PatchMetadata.Function] {
+            functions.map { f in
+                var f = f
+                f.reason = reasons["\(f.object)\u{0}\(f.name)\u{0}\(f.sympos)"]
+                return f
+            }
+        }
 
         func require<T>(_ field: KeyPath<RecordFields, T?>, _ name: String) throws -> T {
             guard let v = self[keyPath: field] else { throw PatchMetadataError.missingRecord(name) }
@@ -149,6 +168,10 @@ public enum PatchMetadataFormat {
                                        newSymbol: try r.string("function new symbol")))
             case .toolVersion: toolVersion = try r.string("tool version")
             case .kthreadReachability: kthreadReachability.append(try r.blob("kthread reachability"))
+            case .functionReason:
+                let key = "\(try r.string("reason object"))\u{0}\(try r.string("reason function"))\u{0}\(try r.u64("reason sympos"))"
+                let kind = try r.string("reason kind"), detail = try r.string("reason detail")
+                if let known = ChangeReason.Kind(rawValue: kind) { reasons[key] = ChangeReason(known, detail.isEmpty ? nil : detail) }
             case .callback:
                 let object = try r.string("callback object")
                 let kindName = try r.string("callback kind")

@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+
+int kpc_twice(int n)
+{
+	return 2 * n;
+}
