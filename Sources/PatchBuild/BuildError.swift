@@ -14,7 +14,8 @@ public enum BuildError: Error, CustomStringConvertible {
     case diffTouchesNothingBuilt(paths: [String])
     case noModule(dir: String)
     case objectNotInModule(object: String)
-    case notConfigured(object: String)
+    /// Nothing the diff touches is compiled into the target kernel (one line per file, with why).
+    case nothingToPatch(ignored: [String])
     case refused([Refusal])
     case noChange
     case verification(String)
@@ -40,8 +41,9 @@ public enum BuildError: Error, CustomStringConvertible {
             return "the diff changes \(paths.joined(separator: ", ")), which no object of the module is built from: nothing to patch"
         case .noModule(let dir):
             return "\(dir) builds no kernel module (no *.mod after the Kbuild run): is it an out-of-tree module directory?"
-        case .notConfigured(let object):
-            return "\(object) is not built in this kernel's configuration: the running kernel has no code from it to patch"
+        case .nothingToPatch(let ignored):
+            return ignored.count == 1 ? "\(ignored[0]): nothing to patch"
+                : "nothing the diff touches is built into the target: nothing to patch\n" + ignored.map { "  - \($0)" }.joined(separator: "\n")
         case .objectNotInModule(let object):
             return "\(object) is not linked into any module of the tree"
         case .refused(let refusals):

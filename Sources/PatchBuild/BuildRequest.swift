@@ -97,4 +97,6 @@ public struct BuildResult: Codable, Sendable {
     public var ignored: [IgnoredChange] = []
     /// Replaced functions per reason, and what the diff left out as noise.
     public var diff = DiffSummary()
+    /// Kernel targets: touched files no object of the target compiles, each with why.
+    public var ignoredFiles: [String] = []
 }

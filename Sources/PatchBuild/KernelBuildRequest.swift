@@ -22,8 +22,9 @@ public struct KernelBuildRequest: Sendable {
     public var cache: BuildCache
     public var templateDir: URL
     public var toolVersion: String
-    /// More objects than this for one changed header is refused as not sensible.
-    public var maxObjectsPerHeader = 32
+    /// A header change that reaches more objects whose code changes than this is
+    /// refused as not a sensible live patch.
+    public var maxChangedObjects = 32
     /// Build a cumulative patch that replaces every enabled one (klp_patch.replace).
     public var replace = false
 

@@ -3,15 +3,19 @@ import PatchCore
 /// Which objects of the kernel tree a diff touches, or why it cannot be built
 /// as a live patch. Only `.c` files of vmlinux or in-tree modules qualify.
 struct KernelDiffScope {
-    /// Objects of the `.c` files the diff changes.
-    let objects: [String]
-    /// Headers the diff changes: their includers are found in the prepared tree.
+    /// The `.c` files the diff changes.
+    let sources: [String]
+    /// Headers the diff changes: what uses their changed definitions is found in
+    /// the prepared tree (`KernelObjectSelection`).
     let headers: [String]
 
     enum Refusal: Error, CustomStringConvertible {
         case assembly(String)
         case library(String)
-        case headerTooWide(String, Int, Int)
+        /// A header change whose identifiers reach more objects than the limit.
+        case headerTooWide(header: String, identifiers: [String], objects: [String], limit: Int)
+        /// A struct or union whose definition changes: a data change.
+        case recordLayout(header: String, records: [String], objects: [String])
         case notSource(String)
         case removedOrAdded(String)
 
@@ -21,8 +25,11 @@ struct KernelDiffScope {
                 return "\(p): assembly cannot be live-patched (no fentry, no function boundaries the differ can trust); move the fix into C code"
             case .library(let p):
                 return "\(p): lib/ objects are also linked into the decompressor and early boot code, which a live patch cannot reach; fix the callers instead"
-            case .headerTooWide(let p, let count, let limit):
-                return "\(p) is included by \(count) C files (more than \(limit)): rebuilding and patching them all is not a sensible live patch; put the change in the .c files that need it"
+            case .headerTooWide(let header, let identifiers, let objects, let limit):
+                return "\(header): the change to \(KernelObjectSelection.list(identifiers, 8)) reaches \(objects.count) objects whose code changes (more than \(limit)), e.g. \(KernelObjectSelection.list(objects, 5)): that is not a sensible live patch; put the fix in the .c files that need it"
+            case .recordLayout(let header, let records, let objects):
+                let users = objects.isEmpty ? "no built object uses it" : "used by \(objects.count) object(s): \(KernelObjectSelection.list(objects, 8))"
+                return "\(header): \(records.joined(separator: ", ")) changes layout, a data change live code cannot take (\(users)); keep the layout and attach new fields with shadow variables (klp_shadow_alloc/klp_shadow_get)"
             case .notSource(let p):
                 return "\(p): only C sources can be live-patched (not build files, Kconfig or documentation)"
             case .removedOrAdded(let p):
@@ -32,35 +39,32 @@ struct KernelDiffScope {
     }
 
     init(diff: SourceDiff) throws {
-        var objects: [String] = [], headers: [String] = []
+        var sources: [String] = [], headers: [String] = []
         for change in diff.changes {
             let path = change.path
             guard case .modified = change else { throw Refusal.removedOrAdded(path) }
             if path.hasSuffix(".S") || path.hasSuffix(".s") { throw Refusal.assembly(path) }
-            if path.hasPrefix("lib/") || path.hasPrefix("arch/x86/boot/") { throw Refusal.library(path) }
+            if Self.isUnpatchable(path) { throw Refusal.library(path) }
             if path.hasSuffix(".h") { headers.append(path); continue }
             guard path.hasSuffix(".c") else { throw Refusal.notSource(path) }
-            objects.append(String(path.dropLast(2)) + ".o")
+            sources.append(path)
         }
-        self.objects = objects
+        self.sources = sources
         self.headers = headers
     }
 }
 
 extension KernelDiffScope {
-    /// The objects to build: the changed `.c` files' and, for each changed header,
-    /// those of every `.c` file that includes it (refused past `limit` per header).
-    /// Libraries under lib/ reached through a header are left out: they are not
-    /// patchable (see `Refusal.library`).
-    func candidateObjects(graph: () throws -> IncludeGraph, limit: Int) throws -> [String] {
-        var result = Set(objects)
-        guard !headers.isEmpty else { return objects }
-        let graph = try graph()
-        for header in headers {
-            let sources = graph.sourceFiles(reaching: header).filter { !$0.hasPrefix("lib/") && !$0.hasPrefix("arch/x86/boot/") }
-            guard sources.count <= limit else { throw Refusal.headerTooWide(header, sources.count, limit) }
-            for source in sources { result.insert(String(source.dropLast(2)) + ".o") }
-        }
-        return result.sorted()
+    /// `dir/x.c` -> `dir/x.o`.
+    static func object(of source: String) -> String { String(source.dropLast(2)) + ".o" }
+
+    /// lib/ and the decompressor: see `Refusal.library`.
+    static func isUnpatchable(_ path: String) -> Bool { path.hasPrefix("lib/") || path.hasPrefix("arch/x86/boot/") }
+
+    /// Several refusals found together.
+    struct Refusals: Error, CustomStringConvertible {
+        let all: [Refusal]
+        init(_ all: [Refusal]) { self.all = all }
+        var description: String { all.map(\.description).joined(separator: "\n") }
     }
 }

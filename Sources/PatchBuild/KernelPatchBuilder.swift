@@ -39,16 +39,30 @@ public final class KernelPatchBuilder {
         defer { withExtendedLifetime(lock) {} }
         let originals = work.appendingPathComponent("original"), patched = work.appendingPathComponent("patched")
         let applier = DiffApplier(diff: diff, diffFile: request.diffFile)
-        try clock.run(.patch) { try applier.check(tree.dir, copyOf: tree.dir) }
+        let selection = try clock.run(.patch) { () -> KernelObjectSelection in
+            try applier.check(tree.dir, copyOf: tree.dir)
+            // The touched files with the diff applied, to compare headers old and new.
+            let preview = work.appendingPathComponent("preview")
+            try copy(diff.touchedPaths, from: tree.dir, to: preview)
+            try applier.apply(to: preview, copyOf: tree.dir)
+            let built = try KernelBuiltSources.read(
+                image: image, modulesDir: request.modulesDir ?? URL(fileURLWithPath: "/lib/modules/\(kernel.release)"),
+                cache: request.cache)
+            return try KernelObjectSelection.select(scope, .init(
+                tree: tree, preview: preview, graphs: IncludeGraphLoader { try tree.includeGraph() }, built: built, release: kernel.release,
+                limit: request.maxChangedObjects))
+        }
+        selection.notes.forEach { clock.note(.patch, $0) }
+        var ignored = selection.ignored
         let objects = try clock.run(.originalBuild) { () -> [String] in
-            let candidates = try scope.candidateObjects(graph: { try tree.includeGraph() }, limit: request.maxObjectsPerHeader)
-            let built = try tree.buildConfigured(candidates, stage: .originalBuild)
-            if let missing = scope.objects.first(where: { !built.contains($0) }) {
-                throw BuildError.notConfigured(object: missing)
-            }
+            let built = try tree.buildConfigured(selection.objects, stage: .originalBuild)
+            let unconfigured = selection.objects.filter { !built.contains($0) }
+            ignored += unconfigured.map { "\($0) is not built in \(kernel.release)'s configuration (Kbuild has no rule for it)" }
+            guard !built.isEmpty else { throw BuildError.nothingToPatch(ignored: ignored) }
             try copy(built, from: tree.dir, to: originals)
             return built
         }
+        ignored.forEach { clock.note(.originalBuild, "ignored: " + $0) }
         try clock.run(.rebuild) {
             let backup = work.appendingPathComponent("backup")
             try copy(diff.touchedPaths, from: tree.dir, to: backup)
@@ -116,7 +130,7 @@ public final class KernelPatchBuilder {
             newSymbols: plans.flatMap(\.newSymbols).sorted(), livepatchSymbols: module.livepatchSymbols,
             rebuiltObjects: objects, originalBuildCached: true, kthreadWarnings: analysis.warnings,
             stages: clock.times, replace: request.replace, callbacks: author.callbacks, states: author.states,
-            ignored: plans.flatMap(\.ignored))
+            ignored: plans.flatMap(\.ignored), ignoredFiles: ignored)
         result.diff = DiffSummary(plans: plans)
         return result
     }

@@ -98,18 +98,19 @@ struct KernelSourceTree {
         return objects.filter { !unconfigured.contains($0) }
     }
 
-    /// The tree's `#include` graph, read once per prepared tree (grep) and cached
-    /// beside it.
+    /// The tree's `#include` graph, read once per prepared tree (grep, each
+    /// include resolved against the tree) and cached beside it as resolved edges.
     func includeGraph() throws -> IncludeGraph {
-        let cached = dir.deletingLastPathComponent().appendingPathComponent("includes.txt")
-        if !FileManager.default.fileExists(atPath: cached.path) {
-            let output = try CommandRunner.check(.prepare, ["grep", "-rE", "--include=*.c", "--include=*.h",
-                                                            "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]", "."], in: dir)
-            try output.write(to: cached, atomically: true, encoding: .utf8)
+        let cached = dir.deletingLastPathComponent().appendingPathComponent("include-graph.txt")
+        if let text = try? String(contentsOf: cached, encoding: .utf8) {
+            return IncludeGraph(edgeLines: text.split(separator: "\n"))
         }
-        let text = try String(contentsOf: cached, encoding: .utf8)
+        let output = try CommandRunner.check(.prepare, ["grep", "-rE", "--include=*.c", "--include=*.h",
+                                                        "^[[:space:]]*#[[:space:]]*include[[:space:]]*[\"<]", "."], in: dir)
         let fm = FileManager.default
-        return IncludeGraph(grepLines: text.split(separator: "\n")) { fm.fileExists(atPath: dir.appendingPathComponent($0).path) }
+        let graph = IncludeGraph(grepLines: output.split(separator: "\n")) { fm.fileExists(atPath: dir.appendingPathComponent($0).path) }
+        try graph.edgeLines.joined(separator: "\n").write(to: cached, atomically: true, encoding: .utf8)
+        return graph
     }
 
     /// vmlinux or the module an object was compiled for (`-DMODULE` and

@@ -16,17 +16,19 @@ struct KernelBuildBench: ParsableCommand {
     @Option(help: "An empty (or absent) cache directory to prepare.") var cache: String
     @Option(help: "The patch-module template directory (kmod/).") var kmod: String = "kmod"
     @Option(name: .customLong("builds"), help: "Builds from the prepared cache.") var builds: Int = 3
+    @Option(name: .customLong("modules-dir"), help: "The target's /lib/modules/RELEASE (default: the running system's).") var modulesDir: String?
+    @Flag(help: "Use an already prepared cache: skip the first build into an empty one.") var prepared = false
 
     func run() throws {
         let cacheURL = URL(fileURLWithPath: cache)
-        if let items = try? FileManager.default.contentsOfDirectory(atPath: cacheURL.path), !items.isEmpty {
+        if !prepared, let items = try? FileManager.default.contentsOfDirectory(atPath: cacheURL.path), !items.isEmpty {
             throw ValidationError("\(cache) is not empty: the first build must prepare the tree from scratch")
         }
         func build(_ label: String) throws -> BuildResult {
             let out = FileManager.default.temporaryDirectory.appendingPathComponent("kernel-build-bench.ko")
             let request = KernelBuildRequest(
                 diffFile: URL(fileURLWithPath: diff), kernelRelease: kernel, vmlinux: URL(fileURLWithPath: vmlinux),
-                output: out, cache: BuildCache(root: cacheURL), templateDir: URL(fileURLWithPath: kmod),
+                modulesDir: modulesDir.map { URL(fileURLWithPath: $0) }, output: out, cache: BuildCache(root: cacheURL), templateDir: URL(fileURLWithPath: kmod),
                 toolVersion: "bench")
             let start = Date()
             let result = try KernelPatchBuilder(request: request).build()
@@ -35,9 +37,9 @@ struct KernelBuildBench: ParsableCommand {
             try? FileManager.default.removeItem(at: out)
             return result
         }
-        _ = try build("first build, empty cache (prepares the tree)")
+        if !prepared { _ = try build("first build, empty cache (prepares the tree)") }
         for i in 1...max(builds, 1) { _ = try build("build \(i) from the prepared cache") }
-        print("cache size on disk: \(try diskUsage(cacheURL)) MB (\(cache))")
+        if !prepared { print("cache size on disk: \(try diskUsage(cacheURL)) MB (\(cache))") }
     }
 
     /// `du -sm`, in MB.

@@ -86,9 +86,13 @@ struct Build: ParsableCommand {
         do {
             result = try build()
         } catch {
+            let code = { if case .nothingToPatch? = error as? BuildError { return KpatchctlExit.nothingToPatch } else { return .failure } }()
             if json {
                 printJSON(BuildFailure(error))
-                throw ExitCode.failure
+                throw ExitCode(code.rawValue)
+            }
+            if code == .nothingToPatch {
+                throw ExitCode(code.rawValue).with(message: "\(error)")
             }
             throw ExitCode.failure.with(message: "\(error)")
         }
@@ -105,6 +109,10 @@ struct Build: ParsableCommand {
             print("carries notrace function(s) as new code, called by the replaced callers: \(result.diff.notraceBodies.joined(separator: ", "))")
         }
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        if !result.ignoredFiles.isEmpty {
+            print("ignored \(result.ignoredFiles.count) touched file(s):")
+            for line in result.ignoredFiles { print("  \(line)") }
+        }
         if !result.diff.ignored.isEmpty {
             print("\(result.diff.ignored.count) functions ignored: only line numbers/counter-named references changed")
             if verbose { for name in result.diff.ignored { print("  \(name)") } }

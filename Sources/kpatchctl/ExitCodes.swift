@@ -15,6 +15,8 @@ enum KpatchctlExit: Int32 {
     case stalled = 5
     /// apply --check: no check refuses the patch, but tasks are in replaced functions now.
     case stallPredicted = 6
+    /// build: nothing the diff touches is compiled into the target kernel.
+    case nothingToPatch = 7
 
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {

@@ -19,8 +19,14 @@ final class KernelBuildRefusalTests: XCTestCase {
         try refuse("refused-asm.diff", saying: ["arch/x86/lib/clear_page_64.S", "assembly cannot be live-patched"])
     }
 
-    func testHeaderIncludedEverywhereIsRefusedWithTheCount() throws {
-        try refuse("refused-wide-header.diff", saying: ["include/linux/kernel.h is included by", "C files (more than 32)"])
+    func testHeaderChangeReachingTooManyObjectsIsRefusedWithTheCount() throws {
+        try refuse("refused-wide-header.diff", saying: ["include/linux/sched.h: the change to need_resched reaches",
+                                                        "objects whose code changes (more than 32), e.g. arch/x86/"])
+    }
+
+    func testStructLayoutChangeIsRefusedNamingTheStructAndItsUsers() throws {
+        try refuse("refused-struct-layout.diff", saying: ["fs/proc/internal.h: struct proc_maps_private changes layout",
+                                                          "used by 1 object(s): fs/proc/task_mmu.o", "klp_shadow_alloc"])
     }
 
     func testInitCodeIsRefused() throws {

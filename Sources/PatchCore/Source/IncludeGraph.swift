@@ -1,5 +1,5 @@
 /// Which source files include which, from the `#include` lines of a kernel tree,
-/// to find every `.c` file a changed header reaches. Preprocessor conditionals are
+/// to find every `.c` file a changed header (or an included `.c` file) reaches. Preprocessor conditionals are
 /// ignored, so the answer over-approximates: objects that turn out not to change
 /// are dropped later by the differ, objects outside the configuration by Kbuild.
 public struct IncludeGraph: Sendable {
@@ -27,18 +27,42 @@ public struct IncludeGraph: Sendable {
         }
     }
 
-    /// Every `.c` file that includes `header`, directly or through other headers.
-    public func sourceFiles(reaching header: String) -> [String] {
-        var seen: Set<String> = [header]
-        var queue = [header]
-        var sources: Set<String> = []
+    /// Every `.c` file that includes `file` (a header, or a `.c` file other `.c`
+    /// files include, as kernel/sched's unity builds do), directly or through
+    /// other files.
+    public func sourceFiles(reaching file: String) -> [String] {
+        includers(reaching: file).filter { $0.hasSuffix(".c") }
+    }
+
+    /// `edges` are `includer<TAB>included` lines, as `edgeLines` writes them:
+    /// the resolved graph, loaded without looking at the tree again.
+    public init(edgeLines lines: some Sequence<Substring>) {
+        for line in lines {
+            guard let tab = line.firstIndex(of: "\t") else { continue }
+            includers[String(line[line.index(after: tab)...]), default: []].insert(String(line[..<tab]))
+        }
+    }
+
+    /// The resolved graph as `includer<TAB>included` lines, sorted.
+    public var edgeLines: [String] {
+        includers.flatMap { target, files in files.map { "\($0)\t\(target)" } }.sorted()
+    }
+
+    /// Whether another file of the tree includes `file`.
+    public func isIncluded(_ file: String) -> Bool { !(includers[file]?.isEmpty ?? true) }
+
+    /// Every file that includes `file`, directly or through other files, sorted.
+    public func includers(reaching file: String) -> [String] {
+        var seen: Set<String> = [file]
+        var queue = [file]
+        var result: Set<String> = []
         while let next = queue.popLast() {
-            for file in includers[next] ?? [] where seen.insert(file).inserted {
-                if file.hasSuffix(".c") { sources.insert(file) }
-                queue.append(file)
+            for includer in includers[next] ?? [] where seen.insert(includer).inserted {
+                result.insert(includer)
+                queue.append(includer)
             }
         }
-        return sources.sorted()
+        return result.sorted()
     }
 
     /// `#include <a/b.h>` -> ("a/b.h", false); `# include "x.h"` -> ("x.h", true).
