@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// Where `build` keeps what it can reuse: the original (unpatched) builds of module
 /// trees, keyed by the sources' content, the kernel release and the tool version.
@@ -27,18 +27,10 @@ public struct BuildCache: Sendable {
     static func contentKey(of dir: URL, salt: String) throws -> String {
         var hasher = SHA256()
         hasher.update(data: Array(salt.utf8))
-        let fm = FileManager.default
-        let base = dir.standardizedFileURL.path
         var files: [String] = []
-        if let walker = fm.enumerator(at: dir, includingPropertiesForKeys: [.isRegularFileKey]) {
-            for case let url as URL in walker {
-                if url.lastPathComponent.hasPrefix("."), (try? url.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true {
-                    walker.skipDescendants(); continue
-                }
-                guard (try url.resourceValues(forKeys: [.isRegularFileKey])).isRegularFile == true,
-                      !ModuleTree.isBuildProduct(url.lastPathComponent) else { continue }
-                files.append(String(url.standardizedFileURL.path.dropFirst(base.count + 1)))
-            }
+        for entry in try DirectoryWalk.entries(under: dir, descend: { !$0.url.lastPathComponent.hasPrefix(".") })
+            where entry.isRegularFile && !ModuleTree.isBuildProduct(entry.url.lastPathComponent) {
+            files.append(entry.relativePath)
         }
         for rel in files.sorted() {
             hasher.update(data: Array("\u{0}\(rel)\u{0}".utf8))

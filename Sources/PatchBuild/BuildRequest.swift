@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// What `kpatchctl build` was asked to do, for an out-of-tree module target.

@@ -1,33 +1,62 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
-/// Runs the external tools the builder drives (make, patch, modinfo): the only
-/// process spawning in the builder, so failures look alike everywhere.
+/// Runs the external tools the builder drives (make, patch, grep, tar): the only
+/// process spawning in the builder, so failures look alike everywhere. posix_spawn
+/// directly: Foundation's Process would pull the whole of Foundation into the binary.
 struct CommandRunner {
     struct Result {
         let status: Int32
         let output: String
     }
 
-    /// Runs `argv` (looked up on PATH) to completion; stdout and stderr together.
+    /// Runs `argv` (looked up on PATH) to completion; stdout and stderr together,
+    /// stdin from /dev/null, LC_ALL=C.
     static func run(_ argv: [String], in dir: URL? = nil, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = argv
-        if let dir { process.currentDirectoryURL = dir }
+        guard let tool = argv.first else { throw BuildError.toolMissing(tool: "?", underlying: "empty command") }
         var env = ProcessInfo.processInfo.environment
         env["LC_ALL"] = "C"
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw BuildError.toolMissing(tool: argv.first ?? "?", underlying: "\(error)")
+
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+            throw BuildError.toolMissing(tool: tool, underlying: "pipe: \(String(cString: strerror(errno)))")
         }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+
+        // env(1) finds the tool on PATH and, with -C, runs it in `dir` (as Process did through /usr/bin/env).
+        let cArgv = (["/usr/bin/env"] + (dir.map { ["-C", $0.path] } ?? []) + argv).map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgv + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArgv, cEnv)
+        close(fds[1])
+        guard spawned == 0 else {
+            close(fds[0])
+            throw BuildError.toolMissing(tool: tool, underlying: String(cString: strerror(spawned)))
+        }
+
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fds[0], $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output.append(contentsOf: chunk[0..<n])
+        }
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED/WEXITSTATUS are macros Swift cannot import: a signal gives 128 + its number, as a shell does.
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Result(status: exit, output: String(decoding: output, as: UTF8.self))
     }
 
     /// Like `run`, but a non-zero exit is a `BuildError.commandFailed` for `stage`.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// Applies a source diff to the private copy with `patch -p1`, after a dry run,

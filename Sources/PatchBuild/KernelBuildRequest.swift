@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What `kpatchctl build` was asked to do for the kernel itself: vmlinux and the
 /// in-tree modules, from the target release's own source tree.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// Which source files the target kernel was built from, read from the target
@@ -21,8 +21,8 @@ struct KernelBuiltSources {
         var directories: Set<String> = [], files: Set<String> = []
         let base = modulesDir.appendingPathComponent("kernel")
         let prefix = base.standardizedFileURL.path + "/"
-        if let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) {
-            for case let url as URL in walker where url.lastPathComponent.contains(".ko") {
+        if KernelFile.isDirectory(base.path) {
+            for url in try DirectoryWalk.entries(under: base).map(\.url) where url.lastPathComponent.contains(".ko") {
                 let path = url.deletingLastPathComponent().standardizedFileURL.path
                 guard path.hasPrefix(prefix), let ko = url.lastPathComponent.range(of: ".ko") else { continue }
                 let dir = String(path.dropFirst(prefix.count))

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// Which objects of the kernel tree to rebuild for a diff, decided before

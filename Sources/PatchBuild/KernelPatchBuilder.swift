@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// `kpatchctl build` for the kernel itself: prepare the release's source tree once
@@ -162,9 +162,7 @@ public final class KernelPatchBuilder {
     /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-`).
     private func findModule(_ name: String, in dir: URL) -> URL? {
         let candidates: Set<String> = ["\(name).ko", "\(name.replacingOccurrences(of: "_", with: "-")).ko"]
-        guard let walker = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil) else { return nil }
-        for case let url as URL in walker where candidates.contains(url.lastPathComponent) { return url }
-        return nil
+        return (try? DirectoryWalk.entries(under: dir))?.first { candidates.contains($0.url.lastPathComponent) }?.url
     }
 
     private func copy(_ paths: [String], from: URL, to: URL) throws {

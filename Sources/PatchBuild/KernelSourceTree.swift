@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// The target kernel's source tree, prepared once per release into the cache so
@@ -40,9 +40,7 @@ struct KernelSourceTree {
         }
         try? fm.removeItem(at: base)
         try fm.createDirectory(at: base, withIntermediateDirectories: true)
-        var isDir: ObjCBool = false
-        _ = fm.fileExists(atPath: source.path, isDirectory: &isDir)
-        if isDir.boolValue {
+        if KernelFile.isDirectory(source.path) {
             note("copying \(source.path)")
             try CommandRunner.check(.prepare, ["cp", "-a", source.path + "/.", tree.dir.path + "/"], environment: [:])
         } else {
@@ -141,7 +139,7 @@ struct KernelSourceTree {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") }) else {
             throw BuildError.verification("\(config.path) has no CONFIG_CC_VERSION_TEXT: cannot tell which compiler built the target")
         }
-        let expected = line.dropFirst("CONFIG_CC_VERSION_TEXT=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        let expected = line.dropFirst("CONFIG_CC_VERSION_TEXT=".count).trimmingCharacters(in: ["\""])
         let command = String(expected.split(separator: " ").first ?? "gcc")
         let version = try CommandRunner.run([command, "--version"])
         let actual = version.output.split(separator: "\n").first.map(String.init) ?? ""

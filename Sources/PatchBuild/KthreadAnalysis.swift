@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// The build-time half of kthread safety: for each patched object, which

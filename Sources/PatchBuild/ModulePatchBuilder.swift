@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// `kpatchctl build` for an out-of-tree module: prepare, patch a private copy,

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// An out-of-tree module's source directory and the Kbuild runs over a private
 /// copy of it. The user's directory is only ever read.
@@ -23,18 +23,13 @@ struct ModuleTree {
             throw BuildError.missingInput(what: "module source directory", path: source.path)
         }
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-        guard let walker = fm.enumerator(at: source, includingPropertiesForKeys: [.isDirectoryKey, .isSymbolicLinkKey]) else {
-            throw BuildError.missingInput(what: "module source directory", path: source.path)
-        }
-        let base = source.standardizedFileURL.path
-        for case let url as URL in walker {
-            let rel = String(url.standardizedFileURL.path.dropFirst(base.count + 1))
-            let values = try url.resourceValues(forKeys: [.isDirectoryKey, .isSymbolicLinkKey])
-            if values.isDirectory == true {
-                if url.lastPathComponent.hasPrefix(".") { walker.skipDescendants(); continue }
+        for entry in try DirectoryWalk.entries(under: source, descend: { !$0.url.lastPathComponent.hasPrefix(".") }) {
+            let rel = entry.relativePath
+            if entry.isDirectory {
+                if entry.url.lastPathComponent.hasPrefix(".") { continue }
                 try fm.createDirectory(at: dir.appendingPathComponent(rel), withIntermediateDirectories: true)
-            } else if !isBuildProduct(url.lastPathComponent) {
-                try fm.copyItem(at: url, to: dir.appendingPathComponent(rel))
+            } else if !isBuildProduct(entry.url.lastPathComponent) {
+                try fm.copyItem(at: entry.url, to: dir.appendingPathComponent(rel))
             }
         }
     }
@@ -60,10 +55,8 @@ struct ModuleTree {
     /// Kbuild writes.
     func modules() throws -> [String: [String]] {
         var result: [String: [String]] = [:]
-        let fm = FileManager.default
-        guard let walker = fm.enumerator(at: dir, includingPropertiesForKeys: nil) else { return [:] }
         let base = dir.standardizedFileURL.path
-        for case let url as URL in walker where url.pathExtension == "mod" {
+        for url in try DirectoryWalk.entries(under: dir).map(\.url) where url.pathExtension == "mod" {
             let text = try String(contentsOf: url, encoding: .utf8)
             let objects = text.split(whereSeparator: { $0 == "\n" || $0 == " " }).map { path -> String in
                 let p = String(path)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// The stages every target shares once original and patched objects exist:

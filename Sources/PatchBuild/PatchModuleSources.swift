@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// Writes the Kbuild directory of a patch module: the template from kmod/, the

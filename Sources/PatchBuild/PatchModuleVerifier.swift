@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// Checks a linked patch module before `build` declares success: it is a

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Times the build's stages and reports them as progress events.
 final class StageClock {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import PatchCore
 
 /// The kernel a patch is built for: its release and its Kbuild tree (headers).

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// The target kernel's debug vmlinux (Debian's linux-image-<release>-dbg): its full

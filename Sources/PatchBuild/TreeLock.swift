@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An exclusive flock(2) on a file: one build at a time patches a shared tree.
 final class TreeLock {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The exported-symbol list Kbuild writes (`Module.symvers`): one line per
 /// symbol, `0xCRC<TAB>symbol<TAB>module<TAB>EXPORT_SYMBOL[_GPL]<TAB>namespace`.

@@ -29,9 +29,7 @@ struct Apply: ParsableCommand {
     /// livepatch support and flag, name free, no transition running), the patch's
     /// identity (release, vermagic, build ids), system states and kthread safety.
     func preflight(kthreads: KthreadSafetyReport?) -> Preflight {
-        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: foreign), SystemStatePreflight()]
-        if let kthreads { checks.append(KthreadSafetyPreflight(report: kthreads)) }
-        return Preflight.runtime.appending(checks)
+        Preflight.forPatch(allowForeign: foreign, kthreads: kthreads)
     }
 
     /// The patch's replaced functions and kthread analysis against the live
@@ -48,14 +46,15 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
-        let assessment = try assess()
+        Interruption.install()
+        let assessment: ApplyAssessment?
+        do { assessment = try assess() } catch { throw fail(error, code: .refused, json: json) }
         if check { return try ApplyCheck(module: module, json: json).run(preflight: preflight(kthreads: assessment?.kthreadSafety),
                                                                        assessment: assessment) }
         let kthreads = assessment?.kthreadSafety
         let options = TransitionOptions(timeout: max(0, timeout), reverseOnTimeout: !noRevert)
         let printer = EventPrinter(enabled: !json)
         let report: ControllerReport
-        Interruption.install()
         do {
             var controller = LivepatchController()
             controller.useTracefs = !noTrace
@@ -63,6 +62,10 @@ struct Apply: ParsableCommand {
                                           events: { printer($0) })
         } catch let error as ControllerError {
             throw fail(error, json: json, kthreadSafety: kthreads)
+        }
+        // Said once the patch is in: before, a refusal is the one thing to read.
+        if let meta = try? KernelModuleFile(path: module).patchMetadata() {
+            for unchecked in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + unchecked) }
         }
         if json {
             printJSON(AppliedReport(report: report, assessment: assessment))

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PatchBuild
 import PatchCore
 
@@ -7,13 +7,14 @@ struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a livepatch module from a source diff.",
         discussion: """
-            Builds the module's original objects (cached), applies the diff to a private copy
-            (the source directory is never modified), rebuilds only the objects the diff touches
-            with -ffunction-sections -fdata-sections, diffs each pair, and links the changed
-            functions with the patch-module template through Kbuild. Refusals name the symbol
+            Builds the module's original objects (cached), applies the diff to a private copy \
+            (the source directory is never modified), rebuilds only the objects the diff touches \
+            with -ffunction-sections -fdata-sections, diffs each pair, and links the changed \
+            functions with the patch-module template through Kbuild. Refusals name the symbol \
             and say what to do instead; no .ko is written then.
-            Targets: an out-of-tree module (--module-src DIR), or, without --module-src, the kernel
-            itself: vmlinux and its in-tree modules, built from the release's source tree (prepared
+
+            Targets: an out-of-tree module (--module-src DIR), or, without --module-src, the kernel \
+            itself: vmlinux and its in-tree modules, built from the release's source tree (prepared \
             once into the cache: Debian's linux-source tarball, the target's .config).
             """)
 
@@ -54,14 +55,15 @@ struct Build: ParsableCommand {
         let progress: (BuildEvent) -> Void = { event in
             switch event.kind {
             case .started: break
-            case .finished: printError("[\(event.stage.rawValue)] done in \(String(format: "%.2f", event.seconds)) s")
+            case .finished: printError("[\(event.stage.rawValue)] done in \(fixed(event.seconds, 2)) s")
             case .note: printError("[\(event.stage.rawValue)] \(event.message)")
             }
         }
         let url = { (path: String?) in path.map { URL(fileURLWithPath: $0) } }
         let release = kernel ?? TargetKernel.runningRelease
         let cacheRoot = BuildCache(root: url(cache) ?? BuildCache.defaultRoot)
-        let template = try TemplateLocator.kmodDirectory()
+        let template: URL
+        do { template = try TemplateLocator.kmodDirectory() } catch { throw fail(error, code: .failure, json: json) }
         let build: () throws -> BuildResult
         if let moduleSource {
             var request = ModuleBuildRequest(
@@ -84,9 +86,13 @@ struct Build: ParsableCommand {
         do {
             result = try build()
         } catch {
-            if json { printJSON(BuildFailure(error)) }
-            if case .nothingToPatch? = error as? BuildError {
-                throw ExitCode(KpatchctlExit.nothingToPatch.rawValue).with(message: "\(error)")
+            let code = { if case .nothingToPatch? = error as? BuildError { return KpatchctlExit.nothingToPatch } else { return .failure } }()
+            if json {
+                printJSON(BuildFailure(error))
+                throw ExitCode(code.rawValue)
+            }
+            if code == .nothingToPatch {
+                throw ExitCode(code.rawValue).with(message: "\(error)")
             }
             throw ExitCode.failure.with(message: "\(error)")
         }
@@ -117,7 +123,7 @@ struct Build: ParsableCommand {
         if result.replace { print("cumulative: replaces every enabled livepatch when applied (--replace)") }
         print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
         let total = result.stages.map(\.seconds).reduce(0, +)
-        print("stages: " + result.stages.map { "\($0.stage.rawValue) \(String(format: "%.2f", $0.seconds))s" }.joined(separator: ", ") + String(format: "; total %.2f s", total))
+        print("stages: " + result.stages.map { "\($0.stage.rawValue) \(fixed($0.seconds, 2))s" }.joined(separator: ", ") + "; total \(fixed(total, 2)) s")
     }
 }
 

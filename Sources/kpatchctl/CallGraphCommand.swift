@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// `kpatchctl callgraph`: which kthread entry functions reach a function in
@@ -35,9 +35,14 @@ struct CallGraphQuery: ParsableCommand {
     }
 
     func run() throws {
-        let graph = try cacheDir.map { try CallGraphCache.graph(for: file, cacheDirectory: URL(fileURLWithPath: $0)) }
-            ?? CallGraphBuilder.build(path: file)
-        let reach = try KthreadReachability(graph: graph, targets: reaches)
+        let graph: CallGraph, reach: KthreadReachability
+        do {
+            graph = try cacheDir.map { try CallGraphCache.graph(for: file, cacheDirectory: URL(fileURLWithPath: $0)) }
+                ?? CallGraphBuilder.build(path: file)
+            reach = try KthreadReachability(graph: graph, targets: reaches)
+        } catch {
+            throw fail(error, code: .failure, json: json)
+        }
         let result = CallGraphQueryResult(file: file, graph: graph, reachability: reach, sources: sources)
         if json { return try KthreadJSON.print(result) }
         print("\(file): \(result.functions) functions, \(result.edges) direct-call edges"

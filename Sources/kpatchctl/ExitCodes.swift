@@ -20,7 +20,7 @@ enum KpatchctlExit: Int32 {
 
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {
-        case .badModule, .refused, .lock, .noSuchPatch, .alreadyDisabled: return .refused
+        case .badModule, .refused, .lock, .noSuchPatch, .alreadyDisabled, .interruptedBeforeLoading: return .refused
         case .loader, .vetoed, .incompatibleStates: return .kernelRefused
         case .sysfs, .notRegistered: return .failure
         }
@@ -54,6 +54,18 @@ func fail(_ error: ControllerError, json: Bool, kthreadSafety: KthreadSafetyRepo
         if case .refused(let list) = error { failures = list }
         printJSON(ErrorReport(error: error.description, exitCode: code.rawValue, failures: failures,
                               kthreadSafety: kthreadSafety))
+    } else {
+        printError("error: \(error)")
+    }
+    return ExitCode(code.rawValue)
+}
+
+/// Prints any command's error (text to stderr, or the ErrorReport JSON to stdout)
+/// and exits with `code`; a ControllerError keeps its own code and details.
+func fail(_ error: Error, code: KpatchctlExit, json: Bool) -> ExitCode {
+    if let error = error as? ControllerError { return fail(error, json: json) }
+    if json {
+        printJSON(ErrorReport(error: "\(error)", exitCode: code.rawValue, failures: nil))
     } else {
         printError("error: \(error)")
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 struct Info: ParsableCommand {
@@ -23,11 +23,13 @@ struct Info: ParsableCommand {
     }
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: patch) else {
-            throw ValidationError("\(patch) does not exist")
+        let module: KernelModuleFile, meta: PatchMetadata
+        do {
+            module = try KernelModuleFile.forLoading(path: patch)
+            meta = try module.patchMetadata()
+        } catch {
+            throw fail(error, code: .refused, json: json)
         }
-        let module = try KernelModuleFile(path: patch)
-        let meta = try module.patchMetadata()
         let report = Report(file: patch, module: module.name, livepatch: module.isLivepatch,
                             modinfoVermagic: module.vermagic, buildID: module.buildID,
                             livepatchSymbols: module.livepatchSymbols, metadata: meta,

@@ -6,6 +6,7 @@ struct Kpatchctl: ParsableCommand {
         commandName: "kpatchctl",
         abstract: "Live-patch a running Linux kernel: build a patch module from a source diff, apply it, follow every task.",
         version: KpatchctlVersion.string,
-        subcommands: [Build.self, Apply.self, Status.self, Revert.self, List.self, Info.self, Kthreads.self, CallGraphQuery.self, Version.self]
+        subcommands: [Build.self, Apply.self, Status.self, Revert.self, List.self, Info.self, Kthreads.self, CallGraphQuery.self, Version.self,
+                      Install.self, Uninstall.self, LoadInstalledCommand.self]
     )
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PatchCore
 
 /// `kpatchctl kthreads`: the live kernel threads, their thread functions, and
@@ -22,7 +22,10 @@ struct Kthreads: ParsableCommand {
     @Option(help: ArgumentHelp("The proc mount to read.", valueName: "dir")) var proc = "/proc"
 
     func run() throws {
-        let threads = try ProcKthreads.read(procRoot: URL(fileURLWithPath: proc))
+        let threads: [LiveKthread]
+        do { threads = try ProcKthreads.read(procRoot: URL(fileURLWithPath: proc)) } catch {
+            throw fail(error, code: .failure, json: json)
+        }
         if json { return try KthreadJSON.print(threads) }
         let commWidth = threads.map(\.comm.count).max() ?? 4, entryWidth = threads.map { $0.entry?.count ?? 1 }.max() ?? 5
         print(pad("PID", 7), pad("COMM", commWidth), pad("ENTRY", entryWidth), pad("KIND", 11), "RESIDENT / WHY")

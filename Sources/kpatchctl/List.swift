@@ -3,8 +3,10 @@ import PatchCore
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the loaded livepatches: state, patched objects and functions.")
+        abstract: "List the loaded livepatches: state, patched objects and functions (--installed: the install store).")
 
+    @Flag(help: "List the installed patches per kernel release, and whether each is loaded now.") var installed = false
+    @OptionGroup var state: StateDirOption
     @Flag(help: "Print JSON.") var json = false
 
     struct Report: Encodable {
@@ -14,6 +16,7 @@ struct List: ParsableCommand {
     }
 
     func run() throws {
+        if installed { return try listInstalled() }
         let patches: [LivepatchPatch]
         do { patches = try LivepatchSysfs().patches() } catch {
             throw fail(.sysfs(error), json: json)
@@ -30,6 +33,54 @@ struct List: ParsableCommand {
             for object in patch.objects {
                 let functions = object.functions.map { "\($0.name),\($0.sympos)" }.joined(separator: " ")
                 print("  \(object.name) (\(object.patched ? "patched" : "not loaded")): \(functions)")
+            }
+        }
+    }
+
+    struct InstalledRelease: Encodable {
+        struct Patch: Encodable {
+            let patch: InstalledPatch
+            let loaded: Bool
+            func encode(to encoder: Encoder) throws {
+                try patch.encode(to: encoder)
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(loaded, forKey: .loaded)
+            }
+            enum Key: String, CodingKey { case loaded }
+        }
+        let release: String
+        let running: Bool
+        let patches: [Patch]
+    }
+
+    struct InstalledReport: Encodable {
+        let stateDir: String
+        let releases: [InstalledRelease]
+    }
+
+    /// Loaded now means: the running release, and the kernel has a livepatch of that name.
+    private func listInstalled() throws {
+        let store = state.store
+        let running = RunningKernelIdentity.current().release
+        let loaded = Set((try? LivepatchSysfs().patchNames()) ?? [])
+        let report: InstalledReport
+        do {
+            report = InstalledReport(stateDir: store.root, releases: try store.releases().map { release in
+                InstalledRelease(release: release, running: release == running, patches: try store.installed(release: release).map {
+                    .init(patch: $0, loaded: release == running && loaded.contains($0.name))
+                })
+            })
+        } catch {
+            throw fail(error, code: .failure, json: json)
+        }
+        if json { return printJSON(report) }
+        let releases = report.releases.filter { !$0.patches.isEmpty }
+        if releases.isEmpty { return print("no patch installed in \(store.root)") }
+        for release in releases {
+            print("\(release.release)\(release.running ? " (running)" : ""):")
+            for entry in release.patches {
+                let state = release.running ? (entry.loaded ? "loaded" : "not loaded") : "other release"
+                print("  #\(entry.patch.sequence) \(entry.patch.name): \(state); \(entry.patch.functions.joined(separator: " "))")
             }
         }
     }

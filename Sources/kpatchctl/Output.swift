@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import PatchCore
 
 func printJSON<T: Encodable>(_ value: T) {
@@ -6,11 +7,18 @@ func printJSON<T: Encodable>(_ value: T) {
 }
 
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    fputs(text + "\n", stderr)
+}
+
+/// `value` with `digits` decimals, as printf's %.Nf (String(format:) is not in FoundationEssentials).
+func fixed(_ value: Double, _ digits: Int) -> String {
+    var buffer = [CChar](repeating: 0, count: 64)
+    _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.\(digits)f", $0) }
+    return String(cString: buffer)
 }
 
 func formatSeconds(_ s: Double) -> String {
-    s < 1 ? String(format: "%.0f ms", s * 1000) : String(format: "%.1f s", s)
+    s < 1 ? fixed(s * 1000, 0) + " ms" : fixed(s, 1) + " s"
 }
 
 /// One line per task that blocks a transition: who, and the patched functions on its stack.

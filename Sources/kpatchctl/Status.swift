@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import PatchCore
 
 struct Status: ParsableCommand {
@@ -8,20 +9,40 @@ struct Status: ParsableCommand {
 
     @Flag(help: "Print JSON (with --watch: one object per line).") var json = false
     @Flag(help: "Repeat every second until interrupted.") var watch = false
+    @Option(help: ArgumentHelp(
+        "Write the state as a node-exporter textfile instead of printing it (atomically: a temporary file renamed over FILE).",
+        valueName: "file"))
+    var prometheus: String?
+    @OptionGroup var state: StateDirOption
 
     func run() throws {
         repeat {
             let report: StatusReport
             do { report = try StatusReport.collect() } catch { throw fail(.sysfs(error), json: json) }
-            if json {
+            if let prometheus {
+                try writeTextfile(report, to: prometheus)
+            } else if json {
                 printJSON(report)
             } else {
                 if watch { print("\u{1b}[H\u{1b}[2J", terminator: "") }
                 render(report)
             }
             fflush(stdout)
-            if watch { Thread.sleep(forTimeInterval: 1) }
+            if watch { KernelFile.sleep(seconds: 1) }
         } while watch
+    }
+
+    /// Installed-but-not-loaded counts the running release's installed patches
+    /// that the kernel does not have.
+    private func writeTextfile(_ report: StatusReport, to path: String) throws {
+        do {
+            let loaded = Set(report.patches.map(\.name))
+            let installed = try state.store.installed(release: RunningKernelIdentity.current().release)
+            let text = PrometheusTextfile.render(report, installedNotLoaded: installed.filter { !loaded.contains($0.name) }.count)
+            try StateFile.replace(path, with: text)
+        } catch {
+            throw fail(error, code: .failure, json: json)
+        }
     }
 
     private func render(_ report: StatusReport) {

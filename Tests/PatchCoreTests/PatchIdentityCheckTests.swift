@@ -26,7 +26,8 @@ final class PatchIdentityCheckTests: XCTestCase {
 
     func testMatchingPatchPasses() throws {
         let (root, id) = try fixtureRoot()
-        let system = RunningKernelIdentity(release: "6.1.0-56-amd64", machine: "x86_64", vmlinuxBuildID: nil, root: root.path)
+        let system = RunningKernelIdentity(release: "6.1.0-56-amd64", machine: "x86_64", vmlinuxBuildID: nil,
+                                           vermagic: "6.1.0-56-amd64 SMP preempt mod_unload modversions ", root: root.path)
         XCTAssertEqual(system.moduleBuildID("kpvictim"), id)
         let result = PatchIdentityCheck.check(meta(buildID: id), against: system)
         XCTAssertEqual(result.mismatches, [])
@@ -47,6 +48,29 @@ final class PatchIdentityCheckTests: XCTestCase {
         let system = RunningKernelIdentity(release: "6.1.0-56-amd64", machine: "x86_64", vmlinuxBuildID: nil, root: "/nonexistent")
         let result = PatchIdentityCheck.check(meta(buildID: "abcd"), against: system)
         XCTAssertEqual(result.mismatches, [])
-        XCTAssertEqual(result.unchecked, ["kpvictim"])
+        XCTAssertEqual(result.unchecked, [
+            "vermagic beyond the release: no module of the running kernel under /lib/modules/6.1.0-56-amd64 to read it from",
+            "kpvictim build id: not loaded (the kernel patches it when it loads)"])
+    }
+
+    func testWholeVermagicIsComparedAndMissingBuildIDIsReported() throws {
+        // Same release, another preempt model: only the whole string tells them apart.
+        let system = RunningKernelIdentity(release: "6.1.0-56-amd64", machine: "x86_64", vmlinuxBuildID: nil,
+                                           vermagic: "6.1.0-56-amd64 SMP preempt_rt mod_unload modversions ", root: "/nonexistent")
+        let result = PatchIdentityCheck.check(meta(buildID: nil), against: system)
+        XCTAssertEqual(result.mismatches.map(\.kind), [.vermagic])
+        XCTAssertEqual(result.mismatches.first?.actual, "6.1.0-56-amd64 SMP preempt_rt mod_unload modversions ")
+        XCTAssertEqual(result.unchecked, ["kpvictim build id: the patch records none"])
+    }
+
+    func testRunningVermagicIsReadFromAModuleOfTheRelease() throws {
+        let (root, _) = try fixtureRoot()
+        let modules = root.appendingPathComponent("lib/modules/6.1.0-56-amd64/extra")
+        try FileManager.default.createDirectory(at: modules, withIntermediateDirectories: true)
+        let ko = root.deletingLastPathComponent().appendingPathComponent("kpvictim.ko")
+        try FileManager.default.copyItem(at: ko, to: modules.appendingPathComponent("kpvictim.ko"))
+        let expected = try KernelModuleFile(path: ko.path).vermagic
+        XCTAssertNotNil(expected)
+        XCTAssertEqual(RunningKernelIdentity.moduleVermagic(in: root.path + "/lib/modules/6.1.0-56-amd64"), expected)
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The kernel's BPF Type Format data: the `.BTF` section of a vmlinux or the raw
 /// `/sys/kernel/btf/vmlinux` (include/uapi/linux/btf.h: a header, a type section,

@@ -1,5 +1,6 @@
 import CElf
-import Foundation
+import Dispatch
+import FoundationEssentials
 
 /// Reads a direct-call graph from an ELF file's DWARF (a `.o`, a `.ko`, or the
 /// debug vmlinux). With `threads` > 1 each thread opens its own libdwfl session

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The on-disk form of a `CallGraph`: flat little-endian arrays behind a magic
 /// and a version, one file per build id (`callgraph-<build id>.kpcg`) in a

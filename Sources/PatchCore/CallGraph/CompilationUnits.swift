@@ -1,5 +1,5 @@
 import CElf
-import Foundation
+import FoundationEssentials
 
 /// The source files a binary was compiled from: the `DW_AT_name` of each DWARF
 /// compilation unit (`fs/proc/cmdline.c`), which is how the builder tells a file

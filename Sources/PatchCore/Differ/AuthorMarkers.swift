@@ -8,7 +8,7 @@ public enum CallbackKind: String, Codable, CaseIterable, Sendable {
     /// The marker section kpatch-macros.h puts the callback's pointer in.
     var markerSection: String { ".kpatchctl.callback.\(rawValue)" }
     /// As in messages: "pre-patch".
-    public var label: String { rawValue.replacingOccurrences(of: "_", with: "-") }
+    public var label: String { rawValue.replacing("_", with: "-") }
 }
 
 /// A callback the patch registers for one object.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What diffing one translation unit gives: nothing to patch, a plan (and the
 /// patch object written), or the reasons the change cannot be live-patched.

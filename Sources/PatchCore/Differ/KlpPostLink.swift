@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The post-link pass: turns the `.note.kpatch.klp.*` records of a linked patch
 /// module (see `KlpRecords`, docs/PATCH-OBJECT.md) into the form the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Diffs the original and patched object of one translation unit and writes
 /// the patch object. The pipeline: load -> correlate -> compare -> refuse ->

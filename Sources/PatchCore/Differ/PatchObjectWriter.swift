@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Stage 7: write the patch object (ET_REL) in the intermediate form Kbuild
 /// links: included functions and data in sections of their own, regenerated

@@ -39,7 +39,7 @@ enum SymbolNames {
     static func coldParent(of name: String) -> String? {
         let n = normalized(name)
         for suffix in [".cold", ".cold.#"] where n.hasSuffix(suffix) {
-            return String(name[..<name.range(of: ".cold", options: .backwards)!.lowerBound])
+            return String(name[..<name.ranges(of: ".cold").last!.lowerBound])
         }
         return nil
     }

@@ -2,7 +2,7 @@ import CElf
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
+import FoundationEssentials
 
 /// A read-only ELF64 x86-64 file opened through libelf. Owns its file
 /// descriptor and `Elf*`; sections are read and checked once at open, symbols

@@ -14,9 +14,9 @@ public enum PatchIdentityCheck {
         }
     }
 
-    /// Every mismatch between `meta` and `system`. A target module that is not
-    /// loaded cannot be checked now (the kernel patches it when it loads); it is
-    /// listed in `unchecked`.
+    /// Every mismatch between `meta` and `system`, and every check that could not
+    /// be made, each with why (a target module that is not loaded is patched by the
+    /// kernel when it loads; a patch without a build id cannot be matched to a build).
     public static func check(_ meta: PatchMetadata, against system: RunningKernelIdentity)
         -> (mismatches: [Mismatch], unchecked: [String])
     {
@@ -30,14 +30,28 @@ public enum PatchIdentityCheck {
             mismatches.append(.init(kind: .release, object: nil, expected: meta.kernelRelease, actual: system.release,
                                     advice: "build with --kernel \(system.release)"))
         }
-        let vermagicRelease = meta.vermagic.split(separator: " ").first.map(String.init) ?? ""
-        if vermagicRelease != system.release {
-            mismatches.append(.init(kind: .vermagic, object: nil, expected: meta.vermagic, actual: system.release, advice: rebuild))
+        // The whole string: release, SMP, preempt model, mod_unload, modversions.
+        if let vermagic = system.vermagic {
+            if meta.vermagic != vermagic {
+                mismatches.append(.init(kind: .vermagic, object: nil, expected: meta.vermagic, actual: vermagic, advice: rebuild))
+            }
+        } else {
+            let vermagicRelease = meta.vermagic.split(separator: " ").first.map(String.init) ?? ""
+            if vermagicRelease != system.release {
+                mismatches.append(.init(kind: .vermagic, object: nil, expected: meta.vermagic, actual: system.release, advice: rebuild))
+            }
+            unchecked.append("vermagic beyond the release: no module of the running kernel under /lib/modules/\(system.release) to read it from")
         }
         for target in meta.targets {
-            guard let expected = target.buildID else { continue }
+            guard let expected = target.buildID else {
+                unchecked.append("\(target.object) build id: the patch records none")
+                continue
+            }
             if target.object == "vmlinux" {
-                guard let actual = system.vmlinuxBuildID else { unchecked.append("vmlinux"); continue }
+                guard let actual = system.vmlinuxBuildID else {
+                    unchecked.append("vmlinux build id: /sys/kernel/notes has none")
+                    continue
+                }
                 if actual != expected {
                     mismatches.append(.init(kind: .vmlinuxBuildID, object: "vmlinux", expected: expected, actual: actual, advice: rebuild))
                 }
@@ -48,7 +62,7 @@ public enum PatchIdentityCheck {
                                             advice: "the loaded \(target.object) is another build than the one the patch was made for: rebuild with --target-module pointing at the deployed .ko"))
                 }
             } else {
-                unchecked.append(target.object)
+                unchecked.append("\(target.object) build id: not loaded (the kernel patches it when it loads)")
             }
         }
         return (mismatches, unchecked)

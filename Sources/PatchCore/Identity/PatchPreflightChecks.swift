@@ -55,3 +55,14 @@ extension KthreadSafetyReport {
                                   allowComms: allowComms, allowAll: allowAll).evaluate(kthreads)
     }
 }
+
+extension Preflight {
+    /// Every check before loading a patch (apply, load-installed): the runtime's
+    /// own, the patch's identity, its system states and, when the patch carries
+    /// an analysis, kthread safety.
+    public static func forPatch(allowForeign: Bool, kthreads: KthreadSafetyReport?) -> Preflight {
+        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: allowForeign), SystemStatePreflight()]
+        if let kthreads { checks.append(KthreadSafetyPreflight(report: kthreads)) }
+        return Preflight.runtime.appending(checks)
+    }
+}

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A kernel module file (.ko) as the loader and the user see it: its .modinfo
 /// fields, its GNU build id, its undefined symbols, and kpatchctl's metadata

@@ -16,6 +16,8 @@ public enum ControllerError: Error, CustomStringConvertible {
     case noSuchPatch(String, loaded: [String])
     /// revert: the patch is already disabled and unpatching.
     case alreadyDisabled(String)
+    /// apply: SIGINT/SIGTERM arrived before the module was loaded; nothing was.
+    case interruptedBeforeLoading(module: String)
     /// A pre-patch callback returned an error: the kernel refused the patch and
     /// nothing stays loaded. `callback` is nil when the log did not say which.
     case vetoed(patch: String, callback: PatchCallback?, candidates: [PatchCallback], error: ModuleLoaderError)
@@ -39,6 +41,8 @@ public enum ControllerError: Error, CustomStringConvertible {
             return "no livepatch named \(name) (\(list)); see kpatchctl list"
         case .alreadyDisabled(let name):
             return "livepatch \(name) is already disabled and unpatching: wait for it (kpatchctl status)"
+        case .interruptedBeforeLoading(let module):
+            return "interrupted before loading \(module): nothing was loaded"
         case .vetoed(let patch, let callback, let candidates, let error):
             let errnoText = "\(ModuleLoaderError.errnoName(error.errno)) (\(String(cString: strerror(error.errno))))"
             let who = callback.map { "pre-patch callback \($0.function) of object \($0.object)" }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The JSON conventions of every --json output and state file: sorted keys.
 public enum JSONCoding {

@@ -6,8 +6,8 @@ public struct KernelFileError: Error, CustomStringConvertible, Equatable {
     public let operation: String
     public let errno: Int32
 
-    /// Gone, or going: ENODEV is what a sysfs file removed between open and read gives
-    /// (a livepatch's directory vanishing as its unpatching ends; seen in the soak).
+    /// Gone: never there, the task exited, or (ENODEV) the sysfs object was removed
+    /// while open, as a livepatch's directory is when its unpatching finishes.
     public var isMissing: Bool { errno == ENOENT || errno == ESRCH || errno == ENODEV }
 
     public var description: String {

@@ -99,6 +99,8 @@ public struct LivepatchController {
         defer { withExtendedLifetime(lock) {} }
         let failures = preflight.run(context)
         guard failures.isEmpty, let name = module.name else { throw ControllerError.refused(failures) }
+        // SIGINT/SIGTERM during the preflight: stop before anything is loaded.
+        if Interruption.requested { throw ControllerError.interruptedBeforeLoading(module: name) }
 
         let meta = try? module.patchMetadata()
         // A cumulative patch replaces every enabled patch in its transition.

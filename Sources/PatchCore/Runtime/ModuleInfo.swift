@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 public enum ModuleInfoError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, errno: Int32)

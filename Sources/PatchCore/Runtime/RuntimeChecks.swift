@@ -12,7 +12,7 @@ public struct PrivilegeCheck: PreflightCheck {
     public func check() -> PreflightFailure? {
         if PrivilegeCheck.hasModuleCapability(statusPath: statusPath) { return nil }
         return PreflightFailure(check: name, reason: "this process lacks CAP_SYS_MODULE",
-                                advice: "run kpatchctl as root (sudo kpatchctl ...)")
+                                advice: "run kpatchctl as root")
     }
 
     /// Reads the effective capability set (`CapEff:` in hex) from /proc/<pid>/status.

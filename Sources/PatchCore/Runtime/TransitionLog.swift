@@ -83,19 +83,7 @@ public struct TransitionLog: Sendable {
 
     /// Written to a temporary file and renamed, so readers never see half a record.
     func write<Record: Encodable>(_ record: Record, to path: String) throws {
-        // With its parents: a minimal initramfs has no /run.
-        var prefix = ""
-        for component in directory.split(separator: "/") {
-            prefix += "/\(component)"
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw KernelFileError(path: prefix, operation: "mkdir", errno: errno)
-            }
-        }
-        let temporary = "\(path).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw KernelFileError(path: temporary, operation: "open", errno: errno) }
-        close(fd)
-        try KernelFile.write(temporary, try JSONCoding.string(record))
-        guard rename(temporary, path) == 0 else { throw KernelFileError(path: path, operation: "rename", errno: errno) }
+        try StateFile.makeDirectories(directory)
+        try StateFile.replace(path, with: try JSONCoding.string(record))
     }
 }

@@ -212,7 +212,7 @@ public struct HeaderDefinitions: Sendable {
         }
         let hasBody = text.contains("{")
         if startsWithKeyword(head, ["typedef"]) {
-            let declarator = text.range(of: "(*").map { text[$0.upperBound...] }.map { identifierList(in: $0).first }
+            let declarator = text.firstRange(of: "(*").map { text[$0.upperBound...] }.map { identifierList(in: $0).first }
             let name = declarator.flatMap { $0 } ?? identifierList(in: tail(text)).last
             guard let name else { return nil }
             // A typedef'd struct body is a layout like any struct's.

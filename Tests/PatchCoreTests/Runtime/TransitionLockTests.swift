@@ -47,3 +47,26 @@ final class TransitionLockTests: XCTestCase {
         XCTAssertTrue(TransitionLock.recordedHolder(path: path)?.isRunning ?? false)
     }
 }
+
+final class TransitionLockDirectoryTests: XCTestCase {
+    func testMissingDirectoriesAreCreated() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Like a /run without kpatchctl/ (or an early boot without /run at all).
+        let path = dir.appendingPathComponent("run/kpatchctl/lock").path
+        XCTAssertNoThrow(try TransitionLock(path: path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path))
+    }
+
+    func testADirectoryThatCannotBeMadeIsNamedWithoutBlamingPrivilege() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lock-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data("not a directory".utf8).write(to: dir.appendingPathComponent("run"))
+        XCTAssertThrowsError(try TransitionLock(path: dir.appendingPathComponent("run/kpatchctl/lock").path)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("create directory \(dir.path)/run: Not a directory"), text)
+            XCTAssertFalse(text.contains("needs root"), text)
+        }
+    }
+}
