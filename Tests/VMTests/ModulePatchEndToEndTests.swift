@@ -55,10 +55,16 @@ final class ModulePatchEndToEndTests: XCTestCase {
             expect_eq buggy-again "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
             expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
             if grep -q livepatch_fix /proc/modules; then fail unloaded "still in /proc/modules"; else pass unloaded; fi
+            # The switch-log probes fired in an instance without comm recording, so they
+            # never attached to the sched tracepoints (no code patch in __schedule), and
+            # the top-level option is as it was (docs/RELIABILITY.md).
+            expect_eq no-cmdline-recording "$(wc -l < /sys/kernel/tracing/saved_cmdlines)" "0"
+            expect_eq record-cmd-restored "$(cat /sys/kernel/tracing/options/record-cmd)" "1"
             """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch])
         let outcome = try vm.run(payload: payload, timeout: 150)
         XCTAssertChecksPassed(outcome, ["buggy", "info-in-guest", "apply-exit", "no-kthread-warning", "fixed", "enabled",
-                     "status-shows-patch", "revert", "buggy-again", "nothing-loaded", "unloaded"])
+                     "status-shows-patch", "revert", "buggy-again", "nothing-loaded", "unloaded",
+                     "no-cmdline-recording", "record-cmd-restored"])
         // status --json as the guest printed it: it parses and says what sysfs said.
         let console = outcome.consoleLog.replacingOccurrences(of: "\r", with: "")
         let json = try XCTUnwrap(console.components(separatedBy: "STATUS-JSON-BEGIN\n").last?

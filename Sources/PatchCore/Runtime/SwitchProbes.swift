@@ -60,7 +60,7 @@ public final class SwitchProbes {
     /// touches only their own functions; the top-level option is restored at once.
     private static func makeInstanceWithoutCmdlineRecording(tracefs: String, instance: String) throws {
         let option = "\(tracefs)/options/record-cmd"
-        let recording = KernelFile.exists(option) && (try KernelFile.read(option)).hasPrefix("1")
+        let recording = KernelFile.exists(option) ? try KernelFile.read(option).hasPrefix("1") : false
         if recording { try KernelFile.write(option, "0") }
         let made = mkdir(instance, 0o755) == 0 || errno == EEXIST
         let mkdirErrno = errno

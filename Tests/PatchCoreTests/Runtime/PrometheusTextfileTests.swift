@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import PatchCore
 
@@ -13,7 +14,7 @@ final class PrometheusTextfileTests: XCTestCase {
         let status = StatusReport(patches: [
             PatchStatus(name: "livepatch_fix", enabled: true, transition: false, objects: [], running: nil),
             PatchStatus(name: "odd\"name", enabled: true, transition: true, objects: [], running: running),
-        ], lastTransition: TransitionSummary(record))
+        ], lock: nil, lastTransition: TransitionSummary(record))
         let text = PrometheusTextfile.render(status, installedNotLoaded: 2)
         let lines = text.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains("kpatchctl_patches_loaded 2"), text)
@@ -32,7 +33,8 @@ final class PrometheusTextfileTests: XCTestCase {
             let name = String(line.prefix { $0 != "{" && $0 != " " })
             XCTAssertTrue(declared.contains(name), "no TYPE before \(line)")
             XCTAssertTrue(name.hasPrefix("kpatchctl_"), name)
-            XCTAssertNotNil(name.range(of: "^[a-z_][a-z0-9_]*$", options: .regularExpression), name)
+            XCTAssertTrue(name.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+                          && !(name.first?.isNumber ?? true), name)
         }
         XCTAssertEqual(lines.filter { $0.hasPrefix("# HELP ") }.count, declared.count)
         XCTAssertTrue(text.hasSuffix("\n"))

@@ -54,7 +54,7 @@ final class TransitionLockDirectoryTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         // Like a /run without kpatchctl/ (or an early boot without /run at all).
         let path = dir.appendingPathComponent("run/kpatchctl/lock").path
-        XCTAssertNoThrow(try TransitionLock(path: path))
+        XCTAssertNoThrow(try TransitionLock(path: path, purpose: "test"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: path))
     }
 
@@ -63,7 +63,7 @@ final class TransitionLockDirectoryTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data("not a directory".utf8).write(to: dir.appendingPathComponent("run"))
-        XCTAssertThrowsError(try TransitionLock(path: dir.appendingPathComponent("run/kpatchctl/lock").path)) { error in
+        XCTAssertThrowsError(try TransitionLock(path: dir.appendingPathComponent("run/kpatchctl/lock").path, purpose: "test")) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("create directory \(dir.path)/run: Not a directory"), text)
             XCTAssertFalse(text.contains("needs root"), text)
