@@ -35,8 +35,8 @@ struct Apply: ParsableCommand {
     /// The patch's replaced functions and kthread analysis against the live
     /// kthreads, and the tasks in a replaced function now; nil for a file without
     /// kpatchctl metadata (the identity check refuses it unless --foreign).
-    func assess() throws -> ApplyAssessment? {
-        guard let meta = try? KernelModuleFile(path: module).patchMetadata() else { return nil }
+    func assess(_ metadata: PatchMetadata?) throws -> ApplyAssessment? {
+        guard let meta = metadata else { return nil }
         let assessment = ApplyAssessment(
             kthreadSafety: try KthreadSafetyReport.evaluate(meta, kthreads: ProcKthreads.read(),
                                                             allowComms: Set(allowKthread), allowAll: allowAllKthreads),
@@ -47,8 +47,9 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         Interruption.install()
+        let metadata = try? KernelModuleFile(path: module).patchMetadata()
         let assessment: ApplyAssessment?
-        do { assessment = try assess() } catch { throw fail(error, code: .refused, json: json) }
+        do { assessment = try assess(metadata) } catch { throw fail(error, code: .refused, json: json) }
         if check { return try ApplyCheck(module: module, json: json).run(preflight: preflight(kthreads: assessment?.kthreadSafety),
                                                                        assessment: assessment) }
         let kthreads = assessment?.kthreadSafety
@@ -64,7 +65,7 @@ struct Apply: ParsableCommand {
             throw fail(error, json: json, kthreadSafety: kthreads)
         }
         // Said once the patch is in: before, a refusal is the one thing to read.
-        if let meta = try? KernelModuleFile(path: module).patchMetadata() {
+        if let meta = metadata {
             for unchecked in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + unchecked) }
         }
         if json {
