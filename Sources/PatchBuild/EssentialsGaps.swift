@@ -4,19 +4,6 @@ import Glibc
 // What PatchBuild used from the full Foundation that FoundationEssentials lacks,
 // over the standard library, so the binary links FoundationEssentials only.
 
-extension StringProtocol {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        String(self).replacing(target, with: replacement)
-    }
-
-    func range(of other: String) -> Range<Index>? { firstRange(of: other) }
-
-    /// Drops leading and trailing characters of `set`.
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
-    }
-}
-
 extension Set where Element == Character {
     static let whitespaces: Set<Character> = [" ", "\t"]
 }

@@ -24,7 +24,7 @@ struct KernelBuiltSources {
         if KernelFile.isDirectory(base.path) {
             for url in try DirectoryWalk.entries(under: base).map(\.url) where url.lastPathComponent.contains(".ko") {
                 let path = url.deletingLastPathComponent().standardizedFileURL.path
-                guard path.hasPrefix(prefix), let ko = url.lastPathComponent.range(of: ".ko") else { continue }
+                guard path.hasPrefix(prefix), let ko = url.lastPathComponent.firstRange(of: ".ko") else { continue }
                 let dir = String(path.dropFirst(prefix.count))
                 directories.insert(dir)
                 files.insert(dir + "/" + url.lastPathComponent[..<ko.upperBound])

@@ -161,7 +161,7 @@ public final class KernelPatchBuilder {
 
     /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-`).
     private func findModule(_ name: String, in dir: URL) -> URL? {
-        let candidates: Set<String> = ["\(name).ko", "\(name.replacingOccurrences(of: "_", with: "-")).ko"]
+        let candidates: Set<String> = ["\(name).ko", "\(name.replacing("_", with: "-")).ko"]
         return (try? DirectoryWalk.entries(under: dir))?.first { candidates.contains($0.url.lastPathComponent) }?.url
     }
 

@@ -124,9 +124,9 @@ struct KernelSourceTree {
             throw BuildError.objectNotInModule(object: object)
         }
         guard line.contains(" -DMODULE ") else { return .vmlinux }
-        guard let range = line.range(of: "-DKBUILD_MODNAME='\"") else { throw BuildError.objectNotInModule(object: object) }
+        guard let range = line.firstRange(of: "-DKBUILD_MODNAME='\"") else { throw BuildError.objectNotInModule(object: object) }
         let rest = line[range.upperBound...]
-        return .module(String(rest.prefix { $0 != "\"" }).replacingOccurrences(of: "-", with: "_"))
+        return .module(String(rest.prefix { $0 != "\"" }).replacing("-", with: "_"))
     }
 
     /// The target's compiler (CONFIG_CC_VERSION_TEXT of its config, e.g.

@@ -100,7 +100,7 @@ struct ModuleTree {
         for line in text.split(separator: "\n") {
             if line.hasPrefix("deps_") { inDeps = true; continue }
             guard inDeps else { continue }
-            let entry = line.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " \\", with: "")
+            let entry = line.trimmingCharacters(in: .whitespaces).replacing(" \\", with: "")
             if entry.isEmpty || entry.hasPrefix("$(wildcard") { continue }
             if !line.hasPrefix(" ") && !line.hasPrefix("\t") { inDeps = false; continue }
             deps.insert(URL(fileURLWithPath: entry, relativeTo: dir).standardizedFileURL.path)

@@ -28,8 +28,8 @@ struct PatchModuleSources {
             objects.append(base)
         }
         let kbuild = try String(contentsOf: templateDir.appendingPathComponent("Kbuild.in"), encoding: .utf8)
-            .replacingOccurrences(of: "@MODULE@", with: name)
-            .replacingOccurrences(of: "@PATCH_OBJECTS@", with: objects.joined(separator: " "))
+            .replacing("@MODULE@", with: name)
+            .replacing("@PATCH_OBJECTS@", with: objects.joined(separator: " "))
         try kbuild.write(to: dir.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)
         try Data(PatchMetadataFormat.encode(metadata)).write(to: dir.appendingPathComponent("kpatch-meta.bin"))
         try description().write(to: dir.appendingPathComponent("kpatch-desc.h"), atomically: true, encoding: .utf8)
@@ -100,6 +100,6 @@ struct PatchModuleSources {
     }
 
     private func cString(_ s: String) -> String {
-        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        "\"" + s.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
     }
 }

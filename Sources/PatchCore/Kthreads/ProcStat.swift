@@ -19,7 +19,7 @@ public struct ProcStat: Equatable, Sendable {
     /// runs from the first "(" to the last ")", since a comm may contain either.
     public init(parsing text: String) throws {
         guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close,
-              let pid = Int(text[..<open].trimmingCharacters(in: " ")) else {
+              let pid = Int(text[..<open].trimmingCharacters(in: [" "])) else {
             throw ProcParseError.stat(text: text, reason: "no \"pid (comm)\" prefix")
         }
         let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
@@ -46,7 +46,9 @@ public enum ProcParseError: Error, CustomStringConvertible, Equatable {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: Character) -> String {
-        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    /// Drops leading and trailing characters of `set` (Foundation's CharacterSet
+    /// version is not in FoundationEssentials).
+    public func trimmingCharacters(in set: Set<Character>) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }

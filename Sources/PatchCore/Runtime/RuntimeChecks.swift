@@ -19,8 +19,8 @@ public struct PrivilegeCheck: PreflightCheck {
     public static func hasModuleCapability(statusPath: String = "/proc/self/status") -> Bool {
         guard let text = try? KernelFile.read(statusPath) else { return false }
         for line in text.split(separator: "\n") where line.hasPrefix("CapEff:") {
-            guard let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: "\t")
-                .trimmingCharacters(in: " "), radix: 16) else { return false }
+            guard let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: ["\t"])
+                .trimmingCharacters(in: [" "]), radix: 16) else { return false }
             return mask & (UInt64(1) << UInt64(CKERNEL_CAP_SYS_MODULE)) != 0
         }
         return false

@@ -17,7 +17,7 @@ public struct StackFrame: Codable, Equatable, Sendable, CustomStringConvertible 
     public init?(line: Substring) {
         var rest = line.drop { $0 == " " }
         if rest.hasPrefix("[<") {
-            guard let end = rest.range(of: ">] ") else { return nil }
+            guard let end = rest.firstRange(of: ">] ") else { return nil }
             rest = rest[end.upperBound...]
         }
         var module: String?
@@ -49,15 +49,6 @@ extension Substring {
         var s = self
         while let last = s.last, predicate(last) { s = s.dropLast() }
         return s
-    }
-
-    func range(of needle: String) -> Range<Index>? {
-        var i = startIndex
-        while i < endIndex {
-            if self[i...].hasPrefix(needle) { return i..<index(i, offsetBy: needle.count) }
-            i = index(after: i)
-        }
-        return nil
     }
 }
 

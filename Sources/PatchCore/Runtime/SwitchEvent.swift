@@ -30,7 +30,7 @@ public struct SwitchEvent: Equatable, Sendable {
     /// `   comm-123  [001] d..1.  12.345678: user_return: (klp_update_patch_state+0x0/0x50)`.
     /// The comm may contain spaces or dashes: the pid follows the last '-' before " [".
     public init?(line: Substring) {
-        guard !line.hasPrefix("#"), let cpu = line.range(of: " [") else { return nil }
+        guard !line.hasPrefix("#"), let cpu = line.firstRange(of: " [") else { return nil }
         let task = line[..<cpu.lowerBound].dropLast(while: { $0 == " " })
         guard let dash = task.lastIndex(of: "-"), let tid = Int(task[task.index(after: dash)...]) else { return nil }
         let fields = line[cpu.upperBound...].split(separator: " ", omittingEmptySubsequences: true)
