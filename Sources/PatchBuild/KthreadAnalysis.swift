@@ -24,23 +24,55 @@ struct KthreadAnalysis {
             let callees = Set((callbackCallees[object] ?? []).map { FunctionRef.baseName($0) })
             guard !replaced.isEmpty || !callees.isEmpty else { continue }
             let graph = try loadGraph()
-            let names = replaced.union(callees.filter { !graph.nodes(named: $0).isEmpty }).sorted()
-            guard !names.isEmpty else { continue }
-            let reach = try KthreadReachability(graph: graph, targets: names)
-            result.blobs.append(reach.encode())
-            for path in reach.kthreadEntryPaths {
-                guard let entry = path.first?.name, let patched = path.last?.name else { continue }
-                if path.count == 1 {
-                    result.warnings.append("\(object): kthread entry \(entry) is itself replaced: it is resident in its kthreads, "
-                        + "which would never switch (apply refuses while such a kthread runs, unless --allow-kthread)")
-                } else if KthreadConversion.loop(entry: entry) == nil {
-                    // A converted entry (generic dispatch loop) may reach patched code: it switches between units of work.
-                    result.warnings.append("\(object): kthread entry \(entry) reaches patched \(patched): "
-                        + path.map(\.name).joined(separator: " -> ")
-                        + " (apply refuses while such a kthread runs, unless --allow-kthread)")
+            var passingValues: [Int] = [], passingNothing: [String: [Int]] = [:]
+            for name in replaced.sorted() {
+                let nodes = graph.nodes(named: name)
+                guard !nodes.isEmpty else { throw CallGraphError.unknownFunction(name) }
+                if nodes.allSatisfy({ graph.interface(of: $0) == .passesNothingBack }) {
+                    for node in nodes { passingNothing[graph.unit(of: node), default: []].append(node) }
+                } else {
+                    passingValues += nodes
+                }
+            }
+            // What the patch's callbacks call runs at patch time, whatever its prototype: treated as passing values.
+            for name in callees.subtracting(replaced).sorted() { passingValues += graph.nodes(named: name) }
+            if !passingValues.isEmpty {
+                let reach = KthreadReachability(graph: graph, targetNodes: passingValues, scope: .passesValues)
+                result.blobs.append(reach.encode())
+                result.warnings += entryWarnings(object: object, reach.kthreadEntryPaths)
+            }
+            for (unit, nodes) in passingNothing.sorted(by: { $0.key < $1.key }) {
+                let reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .passesNothing)
+                result.blobs.append(reach.encode())
+                let paths = reach.kthreadEntryPaths
+                result.warnings += entryWarnings(object: object, paths.filter { $0.count == 1 || $0.first?.unit == unit })
+                let others = paths.filter { $0.count > 1 && $0.first?.unit != unit && KthreadConversion.loop(entry: $0[0].name) == nil }
+                if !others.isEmpty {
+                    let names = Set(reach.targets.map(\.name)).sorted().joined(separator: ", ")
+                    let entries = others.map { $0[0].name }
+                    result.warnings.append("\(object): \(names) (\(unit)) \(FunctionInterface.passesNothingBack): "
+                        + "not refused for the \(entries.count) kthread entries in other files that reach it ("
+                        + entries.prefix(4).joined(separator: ", ") + (entries.count > 4 ? ", ..." : "")
+                        + "); nothing their loops keep can come from it")
                 }
             }
         }
         return result
+    }
+
+    /// The warning for each statically found kthread entry whose path refuses at apply time.
+    private static func entryWarnings(object: String, _ paths: [[KthreadReachability.Function]]) -> [String] {
+        paths.compactMap { path in
+            guard let entry = path.first?.name, let patched = path.last?.name else { return nil }
+            if path.count == 1 {
+                return "\(object): kthread entry \(entry) is itself replaced: it is resident in its kthreads, "
+                    + "which would never switch (apply refuses while such a kthread runs, unless --allow-kthread)"
+            }
+            // A converted entry (generic dispatch loop) may reach patched code: it switches between units of work.
+            guard KthreadConversion.loop(entry: entry) == nil else { return nil }
+            return "\(object): kthread entry \(entry) reaches patched \(patched): "
+                + path.map(\.name).joined(separator: " -> ")
+                + " (apply refuses while such a kthread runs, unless --allow-kthread)"
+        }
     }
 }

@@ -8,8 +8,9 @@ import PatchCore
 /// in the pinned kernel), with today's rules and with the round-1 rule (only
 /// workqueue and kthread workers converted; any kthread asleep in a replaced
 /// function refused). Prints one Markdown table row per diff: the verdict, the
-/// rule that decided it (resident, unconverted-reachable, unknown-entry, none)
-/// and the kthreads named.
+/// rule that decided it (resident, unconverted-reachable, unknown-entry, none;
+/// for none, the kthreads that reach only functions passing nothing back) and
+/// the kthreads named.
 struct KthreadSurveyBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kthread-survey",
@@ -50,7 +51,9 @@ struct KthreadSurveyBench: ParsableCommand {
             let reach = try meta.kthreadReachability.map { try KthreadReachability(decoding: $0) }
             let report = KthreadSafetyCheck(replaced: meta.functions, reachabilities: reach).evaluate(live)
             let before = Self.roundOneRefusals(live, replaced: meta.functions, reachabilities: reach)
-            let rule = report.refusals.first.map { Self.ruleName($0.reason) } ?? "none"
+            let rule = report.refusals.first.map { Self.ruleName($0.reason) }
+                ?? report.notes.first.map { "none (\(Self.ruleName($0.reason)): \(Self.list(Set(report.notes.map(\.comm)).sorted())))" }
+                ?? "none"
             let named = Set(report.refusals.map(\.comm)).sorted()
             if !before.isEmpty { refusedBefore += 1 }
             if !report.safe { refusedNow += 1 }
@@ -80,6 +83,7 @@ struct KthreadSurveyBench: ParsableCommand {
         case .resident: return "resident"
         case .reachesPatchedFunction: return "unconverted-reachable"
         case .unknownEntryInPatchedFunction: return "unknown-entry"
+        case .reachesFunctionPassingNothingBack: return "passes-nothing-back"
         }
     }
 

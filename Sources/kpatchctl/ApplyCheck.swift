@@ -7,13 +7,15 @@ struct ApplyAssessment: Encodable {
     let kthreadSafety: KthreadSafetyReport
     let stallPrediction: StallPrediction
 
-    /// The text lines beside the verdict: what an override allowed, kthreads not
-    /// fully checked, tasks the transition would wait for.
+    /// The text lines beside the verdict: what an override allowed, kthreads that
+    /// reach patched code without a hazard, kthreads not fully checked, tasks the
+    /// transition would wait for.
     var warnings: [String] {
         var lines = kthreadSafety.allowed.map { "allowed: " + $0.description }
         if !kthreadSafety.reachabilityChecked {
             lines.append("note: the patch carries no kthread reachability analysis: only resident frames were checked")
         }
+        lines += kthreadSafety.notes.map { "note: " + $0.description }
         lines += kthreadSafety.unknownEntry.map { "warning: " + $0.description }
         lines += stallPrediction.tasks.map { "stall predicted: " + $0.description }
         if stallPrediction.unreadableStacks > 0 {

@@ -47,7 +47,8 @@ struct CallGraphQuery: ParsableCommand {
         if json { return try KthreadJSON.print(result) }
         print("\(file): \(result.functions) functions, \(result.edges) direct-call edges"
               + (result.buildID.map { ", build id \($0)" } ?? ""))
-        print("\(result.reachingCount) functions reach \(reach.targets.map(\.ref.description).joined(separator: ", "))")
+        print("\(result.reachingCount) functions reach \(result.targets.map(\.function.description).joined(separator: ", "))")
+        for target in result.targets { print("  \(target.function): \(target.interface)") }
         print("kthread entry functions found statically that reach it: \(result.kthreadEntries.count)")
         for entry in result.kthreadEntries {
             print("  \(entry.entry) (started by \(entry.startedBy.joined(separator: ", ")))")
@@ -70,6 +71,11 @@ struct CallGraphQueryResult: Encodable {
         var startedBy: [String]
         var path: [FunctionRef]
     }
+    struct Target: Encodable {
+        var function: FunctionRef
+        /// What its prototype lets it hand back to callers (`FunctionInterface`).
+        var interface: String
+    }
     struct SourcePath: Encodable {
         var function: String
         var path: [FunctionRef]?
@@ -79,7 +85,7 @@ struct CallGraphQueryResult: Encodable {
     var buildID: String?
     var functions: Int
     var edges: Int
-    var targets: [FunctionRef]
+    var targets: [Target]
     var reachingCount: Int
     var kthreadEntries: [EntryPath]
     var from: [SourcePath]
@@ -90,7 +96,10 @@ struct CallGraphQueryResult: Encodable {
         buildID = graph.buildID
         functions = graph.nodeCount
         edges = graph.edgeCount
-        targets = reach.targets.map(\.ref)
+        targets = reach.targets.map { target in
+            let interface = graph.nodes(named: target.name).first { graph.unit(of: $0) == target.unit }.map { graph.interface(of: $0) }
+            return Target(function: target.ref, interface: (interface ?? .unknown).description)
+        }
         reachingCount = reach.functions.count - reach.targetCount
         kthreadEntries = reach.kthreadEntries.map { index in
             let entry = reach.functions[index].ref

@@ -72,7 +72,8 @@ enum KthreadAnalysisText {
                 continue
             }
             lines.append("kthread analysis (\(reach.source)): \(reach.functions.count - reach.targetCount) function(s) reach "
-                + reach.targets.map(\.name).joined(separator: ", "))
+                + reach.targets.map(\.name).joined(separator: ", ") + ", which " + reach.scope.description
+                + (reach.scope == .passesNothing ? " (refused only for kthread entries in \(reach.targetUnit ?? "their file"))" : ""))
             let paths = reach.kthreadEntryPaths
             if paths.isEmpty { lines.append("  no kthread entry function of that object reaches them") }
             for path in paths {

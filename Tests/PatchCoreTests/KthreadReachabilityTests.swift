@@ -81,6 +81,31 @@ final class KthreadReachabilityTests: XCTestCase {
             XCTAssertEqual($0 as? KthreadReachabilityError, .unsupportedVersion(0x7f))
         }
         XCTAssertThrowsError(try KthreadReachability(decoding: Array("KPKR".utf8) + [1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x07]))
+        var badScope = bytes; badScope[6] = 9
+        XCTAssertThrowsError(try KthreadReachability(decoding: badScope)) {
+            XCTAssertEqual($0 as? KthreadReachabilityError, .malformed("unknown scope 9"))
+        }
+    }
+
+    /// Patches built before the scope byte (version 1) still load, every target refusing when reached.
+    func testVersionOneRecordDecodesAsPassingValues() throws {
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], scope: .passesNothing)
+        var bytes = reach.encode()
+        XCTAssertEqual(bytes[6], KthreadReachability.Scope.passesNothing.rawValue)
+        bytes[4] = 1; bytes[5] = 0
+        bytes.remove(at: 6)
+        let old = try KthreadReachability(decoding: bytes)
+        XCTAssertEqual(old.scope, .passesValues)
+        XCTAssertEqual(old.functions, reach.functions)
+    }
+
+    func testPassingNothingRecordNeedsOneUnit() throws {
+        let graph = try fixtureGraph()
+        let mixed = KthreadReachability(graph: graph, targetNodes: [try graph.node("cg_leaf"), try graph.node("cg_b_global")], scope: .passesNothing)
+        XCTAssertNil(mixed.targetUnit)
+        XCTAssertThrowsError(try KthreadReachability(decoding: mixed.encode())) {
+            XCTAssertEqual($0 as? KthreadReachabilityError, .malformed("a pass-nothing-back record's targets are not in one compilation unit"))
+        }
     }
 
     func testGraphCacheRoundTripAndCorruption() throws {

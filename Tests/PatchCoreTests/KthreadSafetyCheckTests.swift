@@ -38,6 +38,47 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertEqual(report.checked, 2)
     }
 
+    /// kpvictim_tick_once returns nothing and takes nothing, but it is in the tick
+    /// kthread's own file (its static data is the loop's): still refused.
+    func testFunctionPassingNothingBackInTheKthreadsOwnFileIsRefused() throws {
+        let graph = try CallGraphBuilder.build(path: CompiledFixtures.kpvictim.get().appendingPathComponent("kpvictim.ko").path)
+        XCTAssertEqual(graph.interface(of: try graph.node("kpvictim_tick_once")), .passesNothingBack)
+        let reach = try KthreadReachability(graph: graph, targets: ["kpvictim_tick_once"], scope: .passesNothing)
+        let report = try check(["kpvictim_tick_once"], reach: reach).evaluate([tick])
+        XCTAssertEqual(report.refusals.map(\.reason), [.reachesPatchedFunction])
+        XCTAssertEqual(report.refusals.first?.path.map(\.name), ["kpvictim_tick_fn", "kpvictim_tick_once"])
+        XCTAssertTrue(report.notes.isEmpty)
+    }
+
+    /// cg_thread_fn (cg_a.c) reaches cg_if_const_string (cg_iface.c), which passes
+    /// nothing back: a note naming the kthread and path, not a refusal; the same
+    /// record with the `passesValues` scope refuses.
+    func testFunctionPassingNothingBackInAnotherFileIsANote() throws {
+        let graph = try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+        let thread = LiveKthread(pid: 300, comm: "cg_thread", stack: ProcStack.parse("""
+            [<0>] msleep_interruptible+0x39/0x60
+            [<0>] cg_thread_fn+0x27/0x40 [cgfix]
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+        let nothing = try KthreadReachability(graph: graph, targets: ["cg_if_const_string"], scope: .passesNothing)
+        let report = try check(["cg_if_const_string"], object: "cgfix", reach: nothing).evaluate([thread])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+        let note = try XCTUnwrap(report.notes.first)
+        XCTAssertEqual(note.reason, .reachesFunctionPassingNothingBack)
+        XCTAssertEqual(note.path.map(\.name), ["cg_thread_fn", "cg_if_const_string"])
+        XCTAssertTrue(note.description.contains("kthread 300 (cg_thread)"), note.description)
+        XCTAssertTrue(note.description.contains("Not refused: cg_if_const_string returns nothing and takes no writable pointer"), note.description)
+        XCTAssertTrue(note.description.contains("outside "), note.description)
+        let values = try KthreadReachability(graph: graph, targets: ["cg_if_const_string"], scope: .passesValues)
+        XCTAssertEqual(try check(["cg_if_const_string"], object: "cgfix", reach: values).evaluate([thread]).refusals.map(\.comm), ["cg_thread"])
+        // Overrides do not turn a note into an "allowed" finding.
+        let forced = try check(["cg_if_const_string"], object: "cgfix", reach: nothing, allowAll: true).evaluate([thread])
+        XCTAssertTrue(forced.allowed.isEmpty)
+        XCTAssertEqual(forced.notes.count, 1)
+    }
+
     func testUnreachablePatchIsSafe() throws {
         let report = try check(["kpvictim_sum"]).evaluate([tick, kworker])
         XCTAssertTrue(report.safe)

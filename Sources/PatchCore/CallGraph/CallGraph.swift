@@ -33,6 +33,8 @@ public struct CallGraph: Equatable, Sendable {
     public var units = StringTable()
     public var nodeName: [UInt32] = []
     public var nodeUnit: [UInt32] = []
+    /// `FunctionInterface` raw values, per node.
+    public var nodeInterface: [UInt8] = []
     /// Edges sorted by (caller, callee), one per pair.
     public var edgeCaller: [UInt32] = []
     public var edgeCallee: [UInt32] = []
@@ -47,6 +49,10 @@ public struct CallGraph: Equatable, Sendable {
 
     public func name(of node: Int) -> String { names[Int(nodeName[node])] }
     public func unit(of node: Int) -> String { units[Int(nodeUnit[node])] }
+
+    public func interface(of node: Int) -> FunctionInterface {
+        FunctionInterface(rawValue: nodeInterface[node]) ?? .unknown
+    }
 
     public func function(_ node: Int) -> FunctionRef {
         FunctionRef(name: name(of: node), unit: unit(of: node))

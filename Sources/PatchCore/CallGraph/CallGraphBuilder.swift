@@ -59,6 +59,11 @@ public enum CallGraphBuilder {
                 return node
             }
             for (node, unit) in partial.definedIn { graph.nodeUnit[Int(nodeMap[Int(node)])] = unitBase + unit }
+            graph.nodeInterface += Array(repeating: FunctionInterface.unknown.rawValue, count: graph.nodeName.count - graph.nodeInterface.count)
+            for (node, interface) in partial.interfaces {
+                let global = Int(nodeMap[Int(node)])
+                graph.nodeInterface[global] = max(graph.nodeInterface[global], interface.rawValue)
+            }
             for edge in partial.edges {
                 let caller = nodeMap[Int(edge >> 34)]
                 let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]

@@ -10,6 +10,20 @@ enum DwarfTag {
     static let gnuCallSite = Int32(DW_TAG_GNU_call_site)
     static let callSiteParameter = Int32(DW_TAG_call_site_parameter)
     static let gnuCallSiteParameter = Int32(DW_TAG_GNU_call_site_parameter)
+    static let formalParameter = Int32(DW_TAG_formal_parameter)
+    static let unspecifiedParameters = Int32(DW_TAG_unspecified_parameters)
+    static let member = Int32(DW_TAG_member)
+    static let baseType = Int32(DW_TAG_base_type)
+    static let enumerationType = Int32(DW_TAG_enumeration_type)
+    static let pointerType = Int32(DW_TAG_pointer_type)
+    static let constType = Int32(DW_TAG_const_type)
+    static let volatileType = Int32(DW_TAG_volatile_type)
+    static let restrictType = Int32(DW_TAG_restrict_type)
+    static let atomicType = Int32(DW_TAG_atomic_type)
+    static let typedef = Int32(DW_TAG_typedef)
+    static let structureType = Int32(DW_TAG_structure_type)
+    static let unionType = Int32(DW_TAG_union_type)
+    static let arrayType = Int32(DW_TAG_array_type)
 }
 
 enum DwarfAttribute {
@@ -23,6 +37,7 @@ enum DwarfAttribute {
     static let location = UInt32(DW_AT_location)
     static let callValue = UInt32(DW_AT_call_value)
     static let gnuCallSiteValue = UInt32(DW_AT_GNU_call_site_value)
+    static let type = UInt32(DW_AT_type)
 }
 
 enum DwarfOperation {

@@ -4,7 +4,7 @@
 /// storing it. Versioned and compact (`encode()`), embedded in the patch
 /// module's metadata by the builder and read back by `apply` and `info`.
 public struct KthreadReachability: Equatable, Codable, Sendable {
-    public static let formatVersion: UInt16 = 1
+    public static let formatVersion: UInt16 = 2
     static let magic: [UInt8] = Array("KPKR".utf8)
 
     public struct Function: Equatable, Codable, Sendable {
@@ -19,8 +19,28 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
     }
 
+    /// Which rule the targets of this record fall under (docs/KTHREAD-SAFETY.md).
+    public enum Scope: UInt8, Codable, Sendable, CustomStringConvertible {
+        /// Targets that may hand values back to their callers (or whose prototype
+        /// is unknown), and callback callees: an unconverted kthread whose loop
+        /// reaches one is refused.
+        case passesValues = 0
+        /// Targets that pass nothing back (`FunctionInterface.passesNothingBack`),
+        /// all defined in one compilation unit: only an unconverted kthread whose
+        /// thread function is in that unit (it shares the unit's static data) is refused.
+        case passesNothing = 1
+
+        public var description: String {
+            switch self {
+            case .passesValues: return "may pass values back"
+            case .passesNothing: return "pass nothing back"
+            }
+        }
+    }
+
     /// Where the graph came from: the analysed file's build id, or its name.
     public var source: String
+    public var scope: Scope
     /// The patched functions first (`functions[0..<targetCount]`), then the rest in BFS order.
     public var functions: [Function]
     public var targetCount: Int
@@ -30,17 +50,17 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     public var targets: ArraySlice<Function> { functions[0..<targetCount] }
 
     /// Reachability of the functions named `targets` (every same-named static counts).
-    public init(graph: CallGraph, targets: [String], source: String? = nil) throws {
+    public init(graph: CallGraph, targets: [String], source: String? = nil, scope: Scope = .passesValues) throws {
         var nodes: [Int] = []
         for name in targets {
             let found = graph.nodes(named: name)
             guard !found.isEmpty else { throw CallGraphError.unknownFunction(name) }
             nodes += found
         }
-        self.init(graph: graph, targetNodes: nodes, source: source)
+        self.init(graph: graph, targetNodes: nodes, source: source, scope: scope)
     }
 
-    public init(graph: CallGraph, targetNodes: [Int], source: String? = nil) {
+    public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues) {
         let search = ReverseReachability(graph: graph, targets: targetNodes)
         var index: [Int: Int] = [:]
         for (i, node) in search.order.enumerated() { index[node] = i }
@@ -52,6 +72,13 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
         self.source = source ?? graph.buildID ?? ""
+        self.scope = scope
+    }
+
+    /// The compilation unit all targets share (a `passesNothing` record), else nil.
+    public var targetUnit: String? {
+        let units = Set(targets.map(\.unit))
+        return units.count == 1 ? units.first : nil
     }
 
     /// The call path from `functions[index]` to a patched function, both included.
@@ -77,8 +104,9 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     }
 
     /// The shortest path from any function named `name` to a patched one, or nil when none reaches one.
-    public func shortestPath(fromFunctionNamed name: String) -> [Function]? {
-        indices(named: name).map { path(from: $0) }.min { $0.count < $1.count }
+    /// `inUnit`: only from a function defined in that compilation unit.
+    public func shortestPath(fromFunctionNamed name: String, inUnit unit: String? = nil) -> [Function]? {
+        indices(named: name).filter { unit == nil || functions[$0].unit == unit }.map { path(from: $0) }.min { $0.count < $1.count }
     }
 
     /// Whether a function of this name is one of the patched ones.

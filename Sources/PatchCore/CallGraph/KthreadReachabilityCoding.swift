@@ -1,5 +1,5 @@
-/// Binary form of `KthreadReachability`: magic "KPKR", u16 version, then
-/// LEB128 varints. Names and units are stored once each, sorted and front-coded
+/// Binary form of `KthreadReachability`: magic "KPKR", u16 version, (from
+/// version 2) a scope byte, then LEB128 varints. Names and units are stored once each, sorted and front-coded
 /// (kernel names share long prefixes); a function is three small numbers plus
 /// its edge kind.
 extension KthreadReachability {
@@ -11,6 +11,7 @@ extension KthreadReachability {
         var out = BinaryWriter()
         out.raw(Self.magic)
         out.u16(Self.formatVersion)
+        out.u8(scope.rawValue)
         out.string(source)
         Self.writeFrontCoded(nameList, to: &out)
         Self.writeFrontCoded(unitList, to: &out)
@@ -31,7 +32,11 @@ extension KthreadReachability {
         do {
             guard Array(try input.raw(4, "magic")) == Self.magic else { throw KthreadReachabilityError.badMagic }
             let version = try input.u16("version")
-            guard version == Self.formatVersion else { throw KthreadReachabilityError.unsupportedVersion(version) }
+            // Version 1 had no scope: its targets were all refused when reached, as `passesValues` is.
+            guard version == 1 || version == Self.formatVersion else { throw KthreadReachabilityError.unsupportedVersion(version) }
+            let scopeByte = version == 1 ? Scope.passesValues.rawValue : try input.u8("scope")
+            guard let scope = Scope(rawValue: scopeByte) else { throw KthreadReachabilityError.malformed("unknown scope \(scopeByte)") }
+            self.scope = scope
             source = try input.string("source")
             let names = try Self.readFrontCoded(&input, "name")
             let units = try Self.readFrontCoded(&input, "unit")
@@ -60,6 +65,9 @@ extension KthreadReachability {
             kthreadEntries = try (0..<input.count("entry count")).map { _ in try input.varint("entry") }
             guard kthreadEntries.allSatisfy({ $0 < count }) else { throw KthreadReachabilityError.malformed("entry index out of range") }
             guard input.atEnd else { throw KthreadReachabilityError.malformed("trailing bytes") }
+            guard scope == .passesValues || targetUnit != nil else {
+                throw KthreadReachabilityError.malformed("a pass-nothing-back record's targets are not in one compilation unit")
+            }
         } catch let error as BinaryReader.Truncated {
             throw KthreadReachabilityError.malformed(error.description)
         }

@@ -15,6 +15,9 @@ final class PartialCallGraph {
     private var nodeByKey: [UInt64: UInt32] = [:]
     /// For global functions defined here: node -> local unit.
     private(set) var definedIn: [UInt32: UInt32] = [:]
+    /// For functions defined here: what their prototype lets them hand back.
+    private(set) var interfaces: [UInt32: FunctionInterface] = [:]
+    private let interfaceReader = FunctionInterfaceReader()
     /// caller << 34 | callee << 2 | kind.
     private(set) var edges: [UInt64] = []
     private(set) var entryAddresses: [UInt64: UInt32] = [:]
@@ -45,6 +48,7 @@ final class PartialCallGraph {
                 guard dwarf_hasattr(&die, DwarfAttribute.declaration) == 0,
                       let node = resolve(&die) else { break }
                 if nodeKeys[Int(node)] & 0xffff_ffff == 0 { definedIn[node] = currentUnit }
+                interfaces[node] = max(interfaces[node] ?? .unknown, interfaceReader.interface(of: &die))
                 var address: Dwarf_Addr = 0
                 if dwarf_entrypc(&die, &address) == 0 || dwarf_lowpc(&die, &address) == 0 {
                     entryAddresses[address] = node

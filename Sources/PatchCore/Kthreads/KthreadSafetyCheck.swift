@@ -4,10 +4,14 @@
 ///   its resident frames (or inlined into one): it never switches, and the
 ///   transition stalls;
 /// - **unconverted-reachable**: an unconverted kthread whose thread function
-///   reaches a replaced function (it switches only when none is on its stack, and
-///   could run old and new code across iterations of its own loop);
+///   reaches a replaced function that can hand values back to its callers, or one
+///   in the thread function's own compilation unit (it switches only when none is
+///   on its stack, so what its loop keeps across iterations may come from old
+///   code and meet new code);
 /// - **unknown entry, inside a replaced function now**.
-/// A kthread of unknown entry outside replaced functions is listed as a warning.
+/// An unconverted kthread reaching only replaced functions of other files that
+/// pass nothing back is a note; a kthread of unknown entry outside replaced
+/// functions is a warning.
 public struct KthreadSafetyCheck: Sendable {
     /// The functions the patch replaces (its metadata), whatever object they are in.
     public var replaced: [ReplacedFunction]
@@ -30,6 +34,10 @@ public struct KthreadSafetyCheck: Sendable {
         var report = KthreadSafetyReport()
         for thread in kthreads {
             for var finding in findings(for: thread) {
+                if finding.reason == .reachesFunctionPassingNothingBack {
+                    report.notes.append(finding)
+                    continue
+                }
                 if allowAll {
                     finding.allowedBy = "--allow-all-kthreads"
                 } else if allowComms.contains(thread.comm) {
@@ -73,13 +81,31 @@ public struct KthreadSafetyCheck: Sendable {
         } else if let hidden = replacesHiddenSleepFunction, !thread.stack.isEmpty {
             found.append(finding(.resident, frame: StackFrame(function: hidden, offset: 0, size: 0, module: nil)))
         }
-        // An entry that is itself replaced is the resident finding already.
-        if !thread.converted, let entry = thread.entry,
-           let path = reachabilities.compactMap({ $0.shortestPath(fromFunctionNamed: entry) }).min(by: { $0.count < $1.count }),
-           !(path.count == 1 && found.contains { $0.reason == .resident }) {
-            found.append(finding(.reachesPatchedFunction, frame: nil, path: path.map(\.ref)))
+        guard !thread.converted, let entry = thread.entry else { return found }
+        if let path = shortest(reachabilities.compactMap { hazardousPath(from: entry, in: $0) }) {
+            // An entry that is itself replaced is the resident finding already.
+            if !(path.count == 1 && found.contains { $0.reason == .resident }) {
+                found.append(finding(.reachesPatchedFunction, frame: nil, path: path.map(\.ref)))
+            }
+        } else if let path = shortest(reachabilities.filter { $0.scope == .passesNothing }
+                                        .compactMap { $0.shortestPath(fromFunctionNamed: entry) }) {
+            found.append(finding(.reachesFunctionPassingNothingBack, frame: nil, path: path.map(\.ref)))
         }
         return found
+    }
+
+    /// A path from the thread function to a target that refuses: any target of a
+    /// `passesValues` record; a `passesNothing` record's only from a thread function
+    /// defined in the targets' compilation unit (it shares their static data).
+    private func hazardousPath(from entry: String, in reach: KthreadReachability) -> [KthreadReachability.Function]? {
+        switch reach.scope {
+        case .passesValues: return reach.shortestPath(fromFunctionNamed: entry)
+        case .passesNothing: return reach.targetUnit.flatMap { reach.shortestPath(fromFunctionNamed: entry, inUnit: $0) }
+        }
+    }
+
+    private func shortest(_ paths: [[KthreadReachability.Function]]) -> [KthreadReachability.Function]? {
+        paths.min { $0.count < $1.count }
     }
 
     /// A resident frame into which a replaced function was inlined (its stored
@@ -106,6 +132,9 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
         case reachesPatchedFunction
         /// A kthread whose entry is unknown is inside a replaced function now.
         case unknownEntryInPatchedFunction
+        /// An unconverted kthread's thread function reaches only replaced functions
+        /// that pass nothing back, in other files: a note, not a refusal.
+        case reachesFunctionPassingNothingBack
     }
 
     public var pid: Int
@@ -134,6 +163,13 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
             text = "\(who) reaches a patched function: \(path.map(\.name).joined(separator: " -> ")). "
                 + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md), so it switches to the patch only when no patched "
                 + "function is on its stack and could run old and new code across iterations of its loop."
+        case .reachesFunctionPassingNothingBack:
+            let patched = path.last
+            let entryUnit = path.first.map { $0.unit.isEmpty ? "its own file" : $0.unit } ?? "its own file"
+            return "\(who) reaches patched \(patched?.name ?? "?"): \(path.map(\.name).joined(separator: " -> ")). Not refused: "
+                + "\(patched?.name ?? "it") \(FunctionInterface.passesNothingBack) and is outside \(entryUnit), so nothing "
+                + "\(comm)'s loop keeps across iterations can come from it; the data it changes is shared with every task, "
+                + "and every task runs old and new code on it during the transition."
         case .unknownEntryInPatchedFunction:
             text = "\(who) (its thread function is not known) is inside replaced function \(frame?.description ?? "?") now; "
                 + "it may never leave it, and the transition would stall."
@@ -160,6 +196,8 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
     public var refusals: [KthreadFinding] = []
     /// Findings an override allowed, reported so the user sees what was accepted.
     public var allowed: [KthreadFinding] = []
+    /// Unconverted kthreads that reach only replaced functions passing nothing back, in other files: notes.
+    public var notes: [KthreadFinding] = []
     /// Kthreads whose thread function /proc did not show (warnings unless also refused).
     public var unknownEntry: [Unchecked] = []
     public var checked = 0

@@ -9,4 +9,5 @@ int cg_pong(int n);
 int cg_entry(int x);
 int cg_b_global(int x);
 int cg_b_unreached(int x);
+void cg_if_const_string(const char *s);
 #endif

@@ -8,6 +8,7 @@
  *   cg_entry -> cg_b_global                 (call into unit B)
  *   cg_entry -> cg_ping, cg_ping <-> cg_pong (cycle)
  *   cg_entry -> cg_tail_caller -> cg_tail_target (tail call)
+ *   cg_thread_fn -> cg_if_const_string [cg_iface.c] (passes nothing back)
  */
 #include <linux/module.h>
 #include <linux/kthread.h>
@@ -77,6 +78,7 @@ static int cg_thread_fn(void *unused)
 {
 	while (!kthread_should_stop()) {
 		cg_entry(1);
+		cg_if_const_string("cg");
 		msleep_interruptible(100);
 	}
 	return 0;

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Call-graph fixture, unit C: prototypes whose FunctionInterface is known.
+ * "nothing": returns void, every parameter a value or a pointer to const,
+ * pointer-free (or const-pointer-only) data. "values": anything else.
+ */
+#include <linux/module.h>
+#include <linux/compiler.h>
+
+struct cg_ro {
+	int a;
+	const char *name;
+};
+
+struct cg_rw {
+	int a;
+	int *out;
+};
+
+struct cg_node {
+	const struct cg_node *next;
+	int value;
+};
+
+typedef const struct cg_ro cg_const_ro;
+
+static volatile long cg_iface_sink;
+
+/* nothing */
+noinline void cg_if_scalars(int x, unsigned long y) { cg_iface_sink = x + y; }
+noinline void cg_if_const_void(const void *p) { cg_iface_sink = (long)p; }
+noinline void cg_if_const_string(const char *s) { cg_iface_sink = s[0]; }
+noinline void cg_if_const_ro(const struct cg_ro *r) { cg_iface_sink = r->a + r->name[0]; }
+noinline void cg_if_const_list(const struct cg_node *n) { cg_iface_sink = n->next ? n->next->value : n->value; }
+noinline void cg_if_typedef_const(cg_const_ro *r) { cg_iface_sink = r->a; }
+noinline void cg_if_no_parameters(void) { cg_iface_sink++; }
+
+/* values */
+noinline int cg_if_returns(int x) { cg_iface_sink = x; return x + 1; }
+noinline void cg_if_writable(int *p) { *p = 1; }
+noinline void cg_if_void_pointer(void *p) { cg_iface_sink = (long)p; }
+noinline void cg_if_const_rw(const struct cg_rw *r) { *r->out = r->a; }
+noinline void cg_if_callback(void (*fn)(void)) { fn(); }
+noinline void cg_if_varargs(const char *fmt, ...) { cg_iface_sink = fmt[0]; }
+
+EXPORT_SYMBOL(cg_if_scalars);
+EXPORT_SYMBOL(cg_if_const_void);
+EXPORT_SYMBOL(cg_if_const_string);
+EXPORT_SYMBOL(cg_if_const_ro);
+EXPORT_SYMBOL(cg_if_const_list);
+EXPORT_SYMBOL(cg_if_typedef_const);
+EXPORT_SYMBOL(cg_if_no_parameters);
+EXPORT_SYMBOL(cg_if_returns);
+EXPORT_SYMBOL(cg_if_writable);
+EXPORT_SYMBOL(cg_if_void_pointer);
+EXPORT_SYMBOL(cg_if_const_rw);
+EXPORT_SYMBOL(cg_if_callback);
+EXPORT_SYMBOL(cg_if_varargs);
