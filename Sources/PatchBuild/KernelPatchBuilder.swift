@@ -100,9 +100,11 @@ public final class KernelPatchBuilder {
         // vmlinux's graph comes from the debug vmlinux (cached by build id); an
         // in-tree module's from its debug build, when the -dbg package is there.
         var graphs: [String: () throws -> CallGraph] = [:]
+        var resume: [String: KthreadResumeAnalysis] = [:]
         if targets.keys.contains("vmlinux") {
             let cacheDir = request.cache.root.appendingPathComponent("callgraph")
             graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
+            resume["vmlinux"] = try KthreadResumeAnalysis(vmlinux: image.path.path, cacheDirectory: cacheDir)
         }
         let debugModules = request.modulesDebugDir ?? URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(kernel.release)")
         for module in targets.keys where module != "vmlinux" {
@@ -110,7 +112,17 @@ public final class KernelPatchBuilder {
                 graphs[module] = { try CallGraphBuilder.build(path: debug.path) }
             }
         }
-        let analysis = try clock.run(.kthreadAnalysis) { try KthreadAnalysis.analyse(functions: functions, callbackCallees: author.callees, graphs: graphs) }
+        let analysis = try clock.run(.kthreadAnalysis) {
+            try KthreadAnalysis.analyse(functions: functions, callbackCallees: author.callees, graphs: graphs, resume: resume)
+        }
+        for (object, points) in resume.sorted(by: { $0.key < $1.key }) {
+            for failure in points.failures {
+                clock.note(.kthreadAnalysis, "warning: \(object): where the kthread sleeps was not worked out for \(failure); its whole thread function counts")
+            }
+            do { try points.save() } catch {
+                clock.note(.kthreadAnalysis, "warning: could not save the kthread resume-point cache: \(error)")
+            }
+        }
         for object in targets.keys.sorted() where graphs[object] == nil {
             clock.note(.kthreadAnalysis, "warning: \(object): no debug build in \(debugModules.path) (linux-image-\(kernel.release)-dbg, or --modules-debug-dir); the patch carries no kthread analysis for it")
         }

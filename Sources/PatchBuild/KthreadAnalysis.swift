@@ -16,8 +16,10 @@ struct KthreadAnalysis {
     /// module build, or the debug vmlinux) and how to load its graph.
     /// `callbackCallees`: per object, running functions the patch's callbacks call;
     /// they count as patched (those the graph does not know are left out).
+    /// `resume`: per object, where its statically found kthreads can be asleep
+    /// (vmlinux only); recorded for the unconverted ones that reach a target.
     static func analyse(functions: [PatchMetadata.Function], callbackCallees: [String: [String]] = [:],
-                        graphs: [String: () throws -> CallGraph]) throws -> Result {
+                        graphs: [String: () throws -> CallGraph], resume: [String: KthreadResumeAnalysis] = [:]) throws -> Result {
         var result = Result()
         for (object, loadGraph) in graphs.sorted(by: { $0.key < $1.key }) {
             let replaced = Set(functions.filter { $0.object == object }.map { FunctionRef.baseName($0.name) })
@@ -36,13 +38,25 @@ struct KthreadAnalysis {
             }
             // What the patch's callbacks call runs at patch time, whatever its prototype: treated as passing values.
             for name in callees.subtracting(replaced).sorted() { passingValues += graph.nodes(named: name) }
+            func attachResumePoints(_ reach: inout KthreadReachability) {
+                guard let analysis = resume[object] else { return }
+                let entries = Set(reach.kthreadEntries.filter { $0 >= reach.targetCount }.map { reach.functions[$0].name })
+                    .filter { KthreadConversion.loop(entry: $0) == nil }
+                let points = graph.kthreadSpawns.filter { entries.contains(graph.name(of: Int($0.entry))) }
+                    .reduce(into: [String: UInt64]()) { $0[graph.name(of: Int($1.entry))] = $1.address }
+                    .sorted { $0.key < $1.key }
+                    .compactMap { analysis.points(function: $0.key, address: $0.value) }
+                reach.attach(points)
+            }
             if !passingValues.isEmpty {
-                let reach = KthreadReachability(graph: graph, targetNodes: passingValues, scope: .passesValues)
+                var reach = KthreadReachability(graph: graph, targetNodes: passingValues, scope: .passesValues)
+                attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
                 result.warnings += entryWarnings(object: object, reach.kthreadEntryPaths)
             }
             for (unit, nodes) in passingNothing.sorted(by: { $0.key < $1.key }) {
-                let reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .passesNothing)
+                var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .passesNothing)
+                attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
                 let paths = reach.kthreadEntryPaths
                 result.warnings += entryWarnings(object: object, paths.filter { $0.count == 1 || $0.first?.unit == unit })

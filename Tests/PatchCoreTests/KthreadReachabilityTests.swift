@@ -92,11 +92,25 @@ final class KthreadReachabilityTests: XCTestCase {
         let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], scope: .passesNothing)
         var bytes = reach.encode()
         XCTAssertEqual(bytes[6], KthreadReachability.Scope.passesNothing.rawValue)
+        // Version 1: no scope byte after the version, no resume tables (here an empty list, one byte) at the end.
+        XCTAssertEqual(bytes.last, 0)
         bytes[4] = 1; bytes[5] = 0
         bytes.remove(at: 6)
+        bytes.removeLast()
         let old = try KthreadReachability(decoding: bytes)
         XCTAssertEqual(old.scope, .passesValues)
         XCTAssertEqual(old.functions, reach.functions)
+    }
+
+    func testResumeTablesRoundTrip() throws {
+        var reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"])
+        reach.attach([KthreadResumePoints(function: "cg_thread_fn", points: [0x27: ["cg_entry", "msleep_interruptible"], 0x10: []])])
+        XCTAssertEqual(reach.resumeHops(function: "cg_thread_fn", offset: 0x27).map { $0.map { reach.functions[$0].name } }, ["cg_entry"],
+                       "only the hops that reach a target are kept")
+        XCTAssertEqual(reach.resumeHops(function: "cg_thread_fn", offset: 0x10), [])
+        XCTAssertNil(reach.resumeHops(function: "cg_thread_fn", offset: 0x99))
+        XCTAssertNil(reach.resumeHops(function: "cg_entry", offset: 0x27))
+        XCTAssertEqual(try KthreadReachability(decoding: reach.encode()), reach)
     }
 
     func testPassingNothingRecordNeedsOneUnit() throws {

@@ -79,6 +79,34 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertEqual(forced.notes.count, 1)
     }
 
+    /// Where the kthread sleeps decides what it can still run: only the calls that
+    /// come round again from there count for its thread function; every frame it is
+    /// inside counts whole.
+    func testResumePointLimitsTheThreadFunctionButNotTheFramesAboveIt() throws {
+        let graph = try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+        var reach = try KthreadReachability(graph: graph, targets: ["cg_leaf"])
+        reach.attach([KthreadResumePoints(function: "cg_thread_fn", points: [0x27: ["cg_if_const_string", "msleep_interruptible"],
+                                                                             0x10: ["cg_entry", "msleep_interruptible"]])])
+        func thread(_ frames: String) -> LiveKthread {
+            LiveKthread(pid: 301, comm: "cg_thread", stack: ProcStack.parse(frames + """
+                [<0>] kthread+0xe8/0x110
+                [<0>] ret_from_fork+0x22/0x30
+
+                """))
+        }
+        let check = try check(["cg_leaf"], object: "cgfix", reach: reach)
+        // Asleep past the only call to cg_entry: cg_leaf cannot run again.
+        XCTAssertTrue(check.evaluate([thread("[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")]).safe)
+        // Asleep where cg_entry comes round again.
+        let again = check.evaluate([thread("[<0>] cg_thread_fn+0x10/0x40 [cgfix]\n")])
+        XCTAssertEqual(again.refusals.first?.path.map(\.name), ["cg_thread_fn", "cg_entry", "cg_inlined", "cg_leaf"])
+        // A point the record does not know: the whole thread function counts.
+        XCTAssertFalse(check.evaluate([thread("[<0>] cg_thread_fn+0x33/0x40 [cgfix]\n")]).safe)
+        // Inside cg_entry (asleep in it): cg_entry's whole code counts, named from the thread function.
+        let inside = check.evaluate([thread("[<0>] cg_entry+0x10/0x80 [cgfix]\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")])
+        XCTAssertEqual(inside.refusals.first?.path.map(\.name), ["cg_thread_fn", "cg_entry", "cg_inlined", "cg_leaf"])
+    }
+
     func testUnreachablePatchIsSafe() throws {
         let report = try check(["kpvictim_sum"]).evaluate([tick, kworker])
         XCTAssertTrue(report.safe)

@@ -3,13 +3,15 @@ import TestSupport
 
 /// Kthread safety of vmlinux patches in the pinned kernel (one boot): converted
 /// kthreads (kthreadd, smpboot threads) no longer refuse what they merely reach
-/// (copy_process applies; kfree's slab path is refused only by the unconverted
-/// kthreads whose loops reach kfree, the mission's rule, never by kthreadd);
-/// a patch replacing a kthread's resident function is refused, and forced, it
-/// stalls and is reverted; `apply --check` loads nothing.
+/// (copy_process applies); a change to kfree, which passes nothing back to its
+/// callers, applies by default with a note naming the unconverted kthreads that
+/// reach it, while __kmem_cache_free (writable pointer parameters) is still
+/// refused by them, never by kthreadd; a patch replacing a kthread's resident
+/// function is refused, and forced, it stalls and is reverted; `apply --check`
+/// loads nothing.
 final class KthreadSafetyVMTests: XCTestCase {
     /// examples/vmlinux/kthread-survey/NAME.diff -> livepatch module lp_NAME.
-    private static let diffs = ["fork-copy-process", "slab-kmem-cache-free", "audit-kauditd-thread", "smpboot-thread-fn"]
+    private static let diffs = ["fork-copy-process", "slab-kfree", "slab-kmem-cache-free", "audit-kauditd-thread", "smpboot-thread-fn"]
 
     func testConvertedKthreadsResidentFunctionsAndCheck() throws {
         let bed = TestBed.shared
@@ -51,8 +53,23 @@ final class KthreadSafetyVMTests: XCTestCase {
             expect_eq fork-works "$(sh -c 'echo forked')" "forked"
             check fork-revert kpatchctl revert lp_fork_copy_process
 
-            # kfree's slab path (__kmem_cache_free): kthreadd no longer refuses it; the
-            # unconverted kthreads whose loops reach kfree still do (the mission's rule).
+            # kfree (slab_common.c) returns nothing and takes a const pointer: no value an
+            # unconverted kthread's loop keeps can come from it. Applies by default; the
+            # kthreads that reach it are named in notes, kthreadd never.
+            out=$(kpatchctl apply /payload/slab-kfree.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq kfree-applies "$rc" 0
+            if echo "$out" | grep -q "(kthreadd)"; then fail kfree-not-kthreadd "kthreadd named"; else pass kfree-not-kthreadd; fi
+            expect_match kfree-note-names-kauditd "$out" "note: kthread $kauditd \\(kauditd\\), entry kauditd_thread reaches patched kfree: kauditd_thread -> .* -> kfree\\. Not refused: kfree returns nothing and takes no writable pointer"
+            expect_eq kfree-enabled "$(cat /sys/kernel/livepatch/lp_slab_kfree/enabled)" 1
+            expect_eq kfree-transition-done "$(cat /sys/kernel/livepatch/lp_slab_kfree/transition)" 0
+            # The patched kfree frees: a few thousand allocations through the shell and /proc.
+            i=0; while [ $i -lt 200 ]; do cat /proc/self/status > /dev/null; ls /proc > /dev/null; i=$((i+1)); done
+            expect_match kfree-slab-alive "$(grep -E '^MemFree' /proc/meminfo)" "^MemFree: +[0-9]+ kB"
+            check kfree-revert kpatchctl revert lp_slab_kfree
+
+            # __kmem_cache_free, one level down, takes writable pointers: the unconverted
+            # kthreads whose loops reach it still refuse it (the mission's rule), kthreadd never.
             out=$(kpatchctl apply /payload/slab-kmem-cache-free.ko 2>&1); rc=$?
             echo "$out"
             if echo "$out" | grep -q "(kthreadd)"; then fail slab-not-kthreadd "kthreadd named"; else pass slab-not-kthreadd; fi
@@ -89,7 +106,8 @@ final class KthreadSafetyVMTests: XCTestCase {
         XCTAssertChecksPassed(outcome, [
             "kauditd-running", "check-clean-exit", "check-clean-says", "check-clean-loads-nothing", "check-json-exit",
             "check-json-verdict", "check-json-loads-nothing", "fork-applies", "fork-json-kthread-safety",
-            "fork-json-stall-prediction", "fork-works", "fork-revert", "slab-not-kthreadd", "slab-refused-by-mission-rule",
+            "fork-json-stall-prediction", "fork-works", "fork-revert", "kfree-applies", "kfree-not-kthreadd",
+            "kfree-note-names-kauditd", "kfree-enabled", "kfree-transition-done", "kfree-slab-alive", "kfree-revert", "slab-not-kthreadd", "slab-refused-by-mission-rule",
             "slab-names-kauditd-path", "slab-loads-nothing", "kauditd-refused",
             "kauditd-names-kthread", "kauditd-names-frame", "kauditd-says-stall", "kauditd-loads-nothing",
             "kauditd-forced-reversed", "kauditd-forced-blocker", "kauditd-forced-unloaded", "smpboot-refused",

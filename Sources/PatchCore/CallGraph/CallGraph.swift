@@ -112,4 +112,6 @@ public struct KthreadSpawn: Equatable, Codable, Sendable {
     public var entry: UInt32
     /// The creator called (`kthread_create_on_node`, `kthread_create_on_cpu`).
     public var creator: UInt32
+    /// The thread function's entry address in the analysed file.
+    public var address: UInt64
 }

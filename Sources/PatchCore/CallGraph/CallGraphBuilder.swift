@@ -88,7 +88,7 @@ public enum CallGraphBuilder {
         var seenSpawns = Set<[UInt32]>()
         for (spawner, address, creator) in spawns {
             guard let entry = addresses[address], seenSpawns.insert([spawner, entry, creator]).inserted else { continue }
-            graph.kthreadSpawns.append(KthreadSpawn(spawner: spawner, entry: entry, creator: creator))
+            graph.kthreadSpawns.append(KthreadSpawn(spawner: spawner, entry: entry, creator: creator, address: address))
         }
         return graph
     }

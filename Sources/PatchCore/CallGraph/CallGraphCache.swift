@@ -6,7 +6,7 @@ import FoundationEssentials
 public enum CallGraphCache {
     static let magic: [UInt8] = Array("KPCG".utf8)
     /// Bump when the layout changes; an old file is then rebuilt, never misread.
-    static let version: UInt16 = 2
+    static let version: UInt16 = 3
 
     public static func file(in directory: URL, buildID: String) -> URL {
         directory.appendingPathComponent("callgraph-\(buildID).kpcg")
@@ -66,6 +66,7 @@ extension CallGraph {
         out.array(nodeName); out.array(nodeUnit); out.array(nodeInterface)
         out.array(edgeCaller); out.array(edgeCallee); out.array(edgeKind)
         out.array(kthreadSpawns.flatMap { [$0.spawner, $0.entry, $0.creator] })
+        out.array(kthreadSpawns.map(\.address))
         return out.bytes
     }
 
@@ -87,9 +88,10 @@ extension CallGraph {
         edgeCaller = try input.array("edge callers"); edgeCallee = try input.array("edge callees")
         edgeKind = try input.array("edge kinds")
         let spawnWords: [UInt32] = try input.array("kthread spawns")
+        let spawnAddresses: [UInt64] = try input.array("kthread spawn addresses")
         guard input.atEnd else { throw MalformedGraph(description: "trailing bytes") }
         guard nodeUnit.count == nodeName.count, nodeInterface.count == nodeName.count, edgeCallee.count == edgeCaller.count, edgeKind.count == edgeCaller.count,
-              spawnWords.count % 3 == 0 else { throw MalformedGraph(description: "array lengths disagree") }
+              spawnWords.count % 3 == 0, spawnAddresses.count == spawnWords.count / 3 else { throw MalformedGraph(description: "array lengths disagree") }
         let nodes = UInt32(nodeName.count)
         guard nodeName.allSatisfy({ Int($0) < names.count }), nodeUnit.allSatisfy({ Int($0) < units.count }),
               nodeInterface.allSatisfy({ FunctionInterface(rawValue: $0) != nil }),
@@ -97,7 +99,7 @@ extension CallGraph {
               edgeKind.allSatisfy({ CallKind(rawValue: $0) != nil }), spawnWords.allSatisfy({ $0 < nodes })
         else { throw MalformedGraph(description: "an index is out of range") }
         kthreadSpawns = stride(from: 0, to: spawnWords.count, by: 3).map {
-            KthreadSpawn(spawner: spawnWords[$0], entry: spawnWords[$0 + 1], creator: spawnWords[$0 + 2])
+            KthreadSpawn(spawner: spawnWords[$0], entry: spawnWords[$0 + 1], creator: spawnWords[$0 + 2], address: spawnAddresses[$0 / 3])
         }
     }
 

@@ -72,6 +72,16 @@ final class DwarfFile {
         return offsets
     }
 
+    /// A subprogram's entry address: DW_AT_entry_pc or DW_AT_low_pc, else (a
+    /// function split into hot and cold parts has only DW_AT_ranges) the start of
+    /// its first range, which GCC makes the hot part's.
+    static func entryAddress(of die: inout Dwarf_Die) -> Dwarf_Addr? {
+        var address: Dwarf_Addr = 0
+        if dwarf_entrypc(&die, &address) == 0 || dwarf_lowpc(&die, &address) == 0 { return address }
+        var base: Dwarf_Addr = 0, end: Dwarf_Addr = 0
+        return dwarf_ranges(&die, 0, &base, &address, &end) > 0 ? address : nil
+    }
+
     static var lastError: String {
         if let message = dwfl_errmsg(-1) { return String(cString: message) }
         return "unknown libdwfl error"

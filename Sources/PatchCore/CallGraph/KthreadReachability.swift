@@ -46,6 +46,16 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     public var targetCount: Int
     /// Indices in `functions` of kthread entry functions found statically in the analysed file.
     public var kthreadEntries: [Int]
+    /// For thread functions whose code was analysed: from each point where the
+    /// kthread can be asleep in it (offset from its entry), the indices of the
+    /// functions it calls or inlines that can still run and reach a target.
+    public var resumeTables: [ResumeTable] = []
+
+    public struct ResumeTable: Equatable, Codable, Sendable {
+        /// Index in `functions` of the thread function.
+        public var function: Int
+        public var points: [UInt32: [Int]]
+    }
 
     public var targets: ArraySlice<Function> { functions[0..<targetCount] }
 
@@ -73,6 +83,27 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
         self.source = source ?? graph.buildID ?? ""
         self.scope = scope
+    }
+
+    /// Records which of each analysed thread function's calls can still run from
+    /// where it sleeps; only the functions of this record (those reaching a target) are kept.
+    public mutating func attach(_ resume: [KthreadResumePoints]) {
+        var byName: [String: [Int]] = [:]
+        for (index, function) in functions.enumerated() { byName[function.name, default: []].append(index) }
+        for table in resume {
+            for function in byName[table.function] ?? [] {
+                let points = table.points.mapValues { hops in hops.sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function } }
+                resumeTables.append(ResumeTable(function: function, points: points))
+            }
+        }
+    }
+
+    /// The functions that can still run from `offset` in the thread function
+    /// `name` and reach a target; nil when the record has no such point.
+    public func resumeHops(function name: String, offset: UInt64) -> [Int]? {
+        let functionIndices = Set(indices(named: name))
+        guard offset <= UInt64(UInt32.max) else { return nil }
+        return resumeTables.first { functionIndices.contains($0.function) }?.points[UInt32(offset)]
     }
 
     /// The compilation unit all targets share (a `passesNothing` record), else nil.

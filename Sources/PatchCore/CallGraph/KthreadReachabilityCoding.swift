@@ -24,6 +24,15 @@ extension KthreadReachability {
             out.u8(function.kind.map { $0.rawValue + 1 } ?? 0)
         }
         out.varint(kthreadEntries.count); kthreadEntries.forEach { out.varint($0) }
+        out.varint(resumeTables.count)
+        for table in resumeTables {
+            out.varint(table.function)
+            out.varint(table.points.count)
+            for (offset, hops) in table.points.sorted(by: { $0.key < $1.key }) {
+                out.varint(Int(offset))
+                out.varint(hops.count); hops.forEach { out.varint($0) }
+            }
+        }
         return out.bytes
     }
 
@@ -64,6 +73,25 @@ extension KthreadReachability {
             }
             kthreadEntries = try (0..<input.count("entry count")).map { _ in try input.varint("entry") }
             guard kthreadEntries.allSatisfy({ $0 < count }) else { throw KthreadReachabilityError.malformed("entry index out of range") }
+            resumeTables = []
+            if version >= 2 {
+                for _ in 0..<(try input.count("resume table count")) {
+                    let function = try input.varint("resume function")
+                    var points: [UInt32: [Int]] = [:]
+                    for _ in 0..<(try input.count("resume point count")) {
+                        let offset = try input.varint("resume offset")
+                        let hops = try (0..<input.count("resume hop count")).map { _ in try input.varint("resume hop") }
+                        guard offset <= Int(UInt32.max), points[UInt32(offset)] == nil else {
+                            throw KthreadReachabilityError.malformed("resume offset \(offset) is repeated or too large")
+                        }
+                        points[UInt32(offset)] = hops
+                    }
+                    guard function < count, points.values.allSatisfy({ $0.allSatisfy { $0 < count } }) else {
+                        throw KthreadReachabilityError.malformed("resume table index out of range")
+                    }
+                    resumeTables.append(ResumeTable(function: function, points: points))
+                }
+            }
             guard input.atEnd else { throw KthreadReachabilityError.malformed("trailing bytes") }
             guard scope == .passesValues || targetUnit != nil else {
                 throw KthreadReachabilityError.malformed("a pass-nothing-back record's targets are not in one compilation unit")

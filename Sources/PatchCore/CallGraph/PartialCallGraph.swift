@@ -49,10 +49,7 @@ final class PartialCallGraph {
                       let node = resolve(&die) else { break }
                 if nodeKeys[Int(node)] & 0xffff_ffff == 0 { definedIn[node] = currentUnit }
                 interfaces[node] = max(interfaces[node] ?? .unknown, interfaceReader.interface(of: &die))
-                var address: Dwarf_Addr = 0
-                if dwarf_entrypc(&die, &address) == 0 || dwarf_lowpc(&die, &address) == 0 {
-                    entryAddresses[address] = node
-                }
+                if let address = DwarfFile.entryAddress(of: &die) { entryAddresses[address] = node }
                 walkChildren(of: &die, owner: node)
             case DwarfTag.inlinedSubroutine:
                 guard let owner else { break }
@@ -158,7 +155,9 @@ final class PartialCallGraph {
             else { continue }
             let value = singleOperation(of: &parameter, DwarfAttribute.callValue)
                 ?? singleOperation(of: &parameter, DwarfAttribute.gnuCallSiteValue)
-            guard let value, value.atom == DwarfOperation.addr else { return .otherValue }
+            // GCC gives a constant address as DW_OP_addr, and in some init code as a plain constant;
+            // the caller matches it against function entries.
+            guard let value, DwarfOperation.constantAddress.contains(value.atom) else { return .otherValue }
             return .constantAddress(value.number)
         } while nextSibling(&parameter)
         return .missing

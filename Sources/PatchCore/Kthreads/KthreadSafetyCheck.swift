@@ -81,31 +81,54 @@ public struct KthreadSafetyCheck: Sendable {
         } else if let hidden = replacesHiddenSleepFunction, !thread.stack.isEmpty {
             found.append(finding(.resident, frame: StackFrame(function: hidden, offset: 0, size: 0, module: nil)))
         }
-        guard !thread.converted, let entry = thread.entry else { return found }
-        if let path = shortest(reachabilities.compactMap { hazardousPath(from: entry, in: $0) }) {
+        guard !thread.converted, thread.entry != nil, let entryIndex = ProcStack.threadFunctionIndex(of: thread.stack) else {
+            return found
+        }
+        var hazards: [[FunctionRef]] = [], harmless: [[FunctionRef]] = []
+        for reach in reachabilities {
+            guard let path = livePath(thread.stack, entryIndex: entryIndex, in: reach) else { continue }
+            switch reach.scope {
+            case .passesValues:
+                hazards.append(path)
+            case .passesNothing:
+                // A target in the kthread's own files shares their static data with its loop.
+                let ownUnits = Set(thread.stack[...entryIndex].flatMap { frame in reach.indices(named: frame.baseFunction).map { reach.functions[$0].unit } })
+                if let unit = reach.targetUnit, ownUnits.contains(unit) { hazards.append(path) } else { harmless.append(path) }
+            }
+        }
+        if let path = hazards.min(by: { $0.count < $1.count }) {
             // An entry that is itself replaced is the resident finding already.
             if !(path.count == 1 && found.contains { $0.reason == .resident }) {
-                found.append(finding(.reachesPatchedFunction, frame: nil, path: path.map(\.ref)))
+                found.append(finding(.reachesPatchedFunction, frame: nil, path: path))
             }
-        } else if let path = shortest(reachabilities.filter { $0.scope == .passesNothing }
-                                        .compactMap { $0.shortestPath(fromFunctionNamed: entry) }) {
-            found.append(finding(.reachesFunctionPassingNothingBack, frame: nil, path: path.map(\.ref)))
+        } else if let path = harmless.min(by: { $0.count < $1.count }) {
+            found.append(finding(.reachesFunctionPassingNothingBack, frame: nil, path: path))
         }
         return found
     }
 
-    /// A path from the thread function to a target that refuses: any target of a
-    /// `passesValues` record; a `passesNothing` record's only from a thread function
-    /// defined in the targets' compilation unit (it shares their static data).
-    private func hazardousPath(from entry: String, in reach: KthreadReachability) -> [KthreadReachability.Function]? {
-        switch reach.scope {
-        case .passesValues: return reach.shortestPath(fromFunctionNamed: entry)
-        case .passesNothing: return reach.targetUnit.flatMap { reach.shortestPath(fromFunctionNamed: entry, inUnit: $0) }
+    /// The shortest call path from what an unconverted kthread can still run to a
+    /// target of `reach`: from its thread function, only through the calls that
+    /// can run again from where it sleeps (when the record knows that point; else
+    /// through all of them), and from every frame it is inside (their whole code).
+    private func livePath(_ stack: [StackFrame], entryIndex: Int, in reach: KthreadReachability) -> [FunctionRef]? {
+        let entryFrame = stack[entryIndex]
+        var candidates: [[FunctionRef]] = []
+        if let hops = reach.resumeHops(function: entryFrame.baseFunction, offset: entryFrame.offset) {
+            let entryRef = reach.indices(named: entryFrame.baseFunction).first.map { reach.functions[$0].ref }
+                ?? FunctionRef(name: entryFrame.baseFunction, unit: "")
+            if let best = hops.map({ reach.path(from: $0) }).min(by: { $0.count < $1.count }) {
+                candidates.append([entryRef] + best.map(\.ref))
+            }
+        } else if let path = reach.shortestPath(fromFunctionNamed: entryFrame.baseFunction) {
+            candidates.append(path.map(\.ref))
         }
-    }
-
-    private func shortest(_ paths: [[KthreadReachability.Function]]) -> [KthreadReachability.Function]? {
-        paths.min { $0.count < $1.count }
+        for inner in stride(from: entryIndex - 1, through: 0, by: -1) {
+            guard let path = reach.shortestPath(fromFunctionNamed: stack[inner].baseFunction) else { continue }
+            let outer = stack[(inner + 1)...entryIndex].reversed().map { FunctionRef(name: $0.baseFunction, unit: "") }
+            candidates.append(outer + path.map(\.ref))
+        }
+        return candidates.min { $0.count < $1.count }
     }
 
     /// A resident frame into which a replaced function was inlined (its stored

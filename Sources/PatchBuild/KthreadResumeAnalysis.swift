@@ -1,0 +1,77 @@
+import FoundationEssentials
+import PatchCore
+
+/// Where in its thread function each vmlinux kthread can be asleep, and which
+/// calls can still run from there (`KthreadResumePoints`): the function's code
+/// disassembled by objdump, its calls and inlined bodies from the debug
+/// vmlinux's DWARF, the hidden edges from the kernel's tables. Results are
+/// cached per build id, beside the call graph, as they do not depend on the patch.
+final class KthreadResumeAnalysis {
+    private let vmlinux: String
+    private let cacheFile: URL?
+    private var reader: FunctionLayoutReader?
+    private var cached: [String: KthreadResumePoints] = [:]
+    private var dirty = false
+    /// Why points could not be computed for a function (it then counts whole).
+    private(set) var failures: [String] = []
+
+    init(vmlinux: String, cacheDirectory: URL?) throws {
+        self.vmlinux = vmlinux
+        if let cacheDirectory, let buildID = try ELFBuildID.read(path: vmlinux) {
+            let file = cacheDirectory.appendingPathComponent("kthread-resume-\(buildID).json")
+            cacheFile = file
+            // A cache that does not decode is rebuilt: it only holds what this class computes.
+            if let data = try? Data(contentsOf: file),
+               let decoded = try? JSONDecoder().decode([String: KthreadResumePoints].self, from: data) {
+                cached = decoded
+            }
+        } else {
+            cacheFile = nil
+        }
+    }
+
+    /// The points of the thread function `name` whose entry is at `address`, or nil (recorded in `failures`).
+    func points(function name: String, address: UInt64) -> KthreadResumePoints? {
+        let key = "\(name)@\(String(address, radix: 16))"
+        if let known = cached[key] { return known }
+        do {
+            if reader == nil { reader = try FunctionLayoutReader(path: vmlinux) }
+            guard let reader, let layout = reader.layout(at: address) else {
+                failures.append("\(name): no DWARF subprogram at 0x\(String(address, radix: 16))")
+                return nil
+            }
+            var instructions: [Instruction] = []
+            for range in layout.ranges {
+                let listing = try CommandRunner.run(["objdump", "-d", "--no-show-raw-insn",
+                                                     "--start-address=0x\(String(range.lowerBound, radix: 16))",
+                                                     "--stop-address=0x\(String(range.upperBound, radix: 16))", vmlinux])
+                guard listing.status == 0 else {
+                    failures.append("\(name): objdump exited \(listing.status)")
+                    return nil
+                }
+                let decoded = ObjdumpListing.instructions(listing.output, rangeEnd: range.upperBound)
+                guard decoded.first?.address == range.lowerBound else {
+                    failures.append("\(name): objdump did not disassemble 0x\(String(range.lowerBound, radix: 16))")
+                    return nil
+                }
+                instructions += decoded
+            }
+            let flow = ControlFlow(instructions: instructions, ranges: layout.ranges, extraEdges: try reader.hiddenEdges(in: layout.ranges))
+            let points = KthreadResumePoints(layout: layout, flow: flow)
+            cached[key] = points
+            dirty = true
+            return points
+        } catch {
+            failures.append("\(name): \(error)")
+            return nil
+        }
+    }
+
+    /// Writes the cache if anything was added (atomically; a failure only costs the next build time).
+    func save() throws {
+        guard dirty, let cacheFile else { return }
+        try FileManager.default.createDirectory(at: cacheFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try JSONEncoder().encode(cached).write(to: cacheFile, options: .atomic)
+        dirty = false
+    }
+}
