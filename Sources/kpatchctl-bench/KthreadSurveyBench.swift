@@ -24,6 +24,7 @@ struct KthreadSurveyBench: ParsableCommand {
     @Option(help: "The target's modules directory (lib/modules/RELEASE).") var modulesDir: String?
     @Option(help: "Debug builds of the target's modules (for their call graphs).") var modulesDebugDir: String?
     @Option(help: "The patch-module template directory (kmod/).") var kmod: String = "kmod"
+    @Flag(help: "After each row, the path of every refusal and note.") var paths = false
 
     /// The fields of a `kpatchctl kthreads --json` entry the survey replays.
     private struct SnapshotKthread: Decodable {
@@ -61,6 +62,12 @@ struct KthreadSurveyBench: ParsableCommand {
             let replaced = meta.functions.map(\.name).joined(separator: ", ")
             print("| \(name) | \(replaced) | \(report.safe ? "applies" : "refused") | \(rule) | \(Self.list(named)) | "
                   + "\(before.isEmpty ? "applies" : "refused (\(Self.list(before)))") |")
+            if paths {
+                for finding in report.refusals + report.notes {
+                    print("    \(finding.reason == .reachesFunctionPassingNothingBack ? "note" : "refused"): \(finding.comm): "
+                          + (finding.frame.map { "frame \($0)" } ?? finding.path.map(\.name).joined(separator: " -> ")))
+                }
+            }
         }
         print("\(diffs.count) diffs: refused \(refusedNow) now, \(refusedBefore) by round 1's rule "
               + "(\(kthreaddOnly) of them only because of kthreadd)")

@@ -15,13 +15,25 @@ struct ApplyAssessment: Encodable {
         if !kthreadSafety.reachabilityChecked {
             lines.append("note: the patch carries no kthread reachability analysis: only resident frames were checked")
         }
-        lines += kthreadSafety.notes.map { "note: " + $0.description }
+        lines += Self.noteLines(kthreadSafety.notes)
         lines += kthreadSafety.unknownEntry.map { "warning: " + $0.description }
         lines += stallPrediction.tasks.map { "stall predicted: " + $0.description }
         if stallPrediction.unreadableStacks > 0 {
             lines.append("note: \(stallPrediction.unreadableStacks) task stack(s) unreadable (not root): no stall prediction for them")
         }
         return lines
+    }
+
+    /// Notes grouped by the patched function they reach: one explanation, then a line per kthread.
+    private static func noteLines(_ notes: [KthreadFinding]) -> [String] {
+        let byFunction = Dictionary(grouping: notes) { $0.path.last?.name ?? "?" }
+        return byFunction.keys.sorted().flatMap { function -> [String] in
+            let group = byFunction[function]!
+            return ["note: \(function) \(FunctionInterface.passesNothingBack): not refused for the \(group.count) unconverted "
+                    + "kthread(s) whose loops reach it from other files; nothing they keep across iterations can come from it "
+                    + "(the data it changes is shared with every task, and every task runs old and new code on it during the transition):"]
+                + group.map { "  kthread \($0.pid) (\($0.comm)), entry \($0.entry ?? "?"): " + $0.path.map(\.name).joined(separator: " -> ") }
+        }
     }
 
     /// apply: the warnings on stderr, before loading.

@@ -75,6 +75,10 @@ enum KthreadAnalysisText {
                 + reach.targets.map(\.name).joined(separator: ", ") + ", which " + reach.scope.description
                 + (reach.scope == .passesNothing ? " (refused only for kthread entries in \(reach.targetUnit ?? "their file"))" : ""))
             let paths = reach.kthreadEntryPaths
+            if !reach.resumeTables.isEmpty {
+                lines.append("  where they sleep is known for: "
+                    + reach.resumeTables.map { "\(reach.functions[$0.function].name) (\($0.points.count) points)" }.joined(separator: ", "))
+            }
             if paths.isEmpty { lines.append("  no kthread entry function of that object reaches them") }
             for path in paths {
                 let converted = path.first.map { KthreadConversion.loop(entry: $0.name) != nil } ?? false
