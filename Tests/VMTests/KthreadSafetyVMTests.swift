@@ -6,12 +6,14 @@ import TestSupport
 /// (copy_process applies); a change to kfree, which passes nothing back to its
 /// callers, applies by default with a note naming the unconverted kthreads that
 /// reach it, while __kmem_cache_free (writable pointer parameters) is still
-/// refused by them, never by kthreadd; a patch replacing a kthread's resident
+/// refused by them, never by kthreadd; set_user_nice, which those kthreads call
+/// only before their loops, applies; a patch replacing a kthread's resident
 /// function is refused, and forced, it stalls and is reverted; `apply --check`
 /// loads nothing.
 final class KthreadSafetyVMTests: XCTestCase {
     /// examples/vmlinux/kthread-survey/NAME.diff -> livepatch module lp_NAME.
-    private static let diffs = ["fork-copy-process", "slab-kfree", "slab-kmem-cache-free", "audit-kauditd-thread", "smpboot-thread-fn"]
+    private static let diffs = ["fork-copy-process", "slab-kfree", "slab-kmem-cache-free", "sched-set-user-nice", "audit-kauditd-thread",
+                                        "smpboot-thread-fn"]
 
     func testConvertedKthreadsResidentFunctionsAndCheck() throws {
         let bed = TestBed.shared
@@ -78,6 +80,16 @@ final class KthreadSafetyVMTests: XCTestCase {
             expect_match slab-names-kauditd-path "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread reaches a patched function: kauditd_thread -> .* -> kfree -> __kmem_cache_free"
             expect_eq slab-loads-nothing "$(ls /sys/kernel/livepatch)" ""
 
+            # set_user_nice: khungtaskd, ksmd and khugepaged call it once, before their loops;
+            # asleep in their loops they never call it again. Applies by default.
+            out=$(kpatchctl apply --json /payload/sched-set-user-nice.ko); rc=$?
+            echo "$out"
+            expect_eq nice-applies "$rc" 0
+            expect_match nice-no-refusal "$(echo "$out" | tr -d ' \\n')" '"refusals":\\[\\]'
+            # setpriority() -> set_one_prio() -> the patched set_user_nice().
+            expect_eq nice-works "$(sh -c 'renice -n 7 -p $$ > /dev/null; cut -d" " -f19 /proc/$$/stat')" 7
+            check nice-revert kpatchctl revert lp_sched_set_user_nice
+
             # kauditd_thread is kauditd's resident frame: refused by default, naming both.
             out=$(kpatchctl apply /payload/audit-kauditd-thread.ko 2>&1); rc=$?
             echo "$out"
@@ -109,7 +121,7 @@ final class KthreadSafetyVMTests: XCTestCase {
             "check-json-verdict", "check-json-loads-nothing", "fork-applies", "fork-json-kthread-safety",
             "fork-json-stall-prediction", "fork-works", "fork-revert", "kfree-applies", "kfree-not-kthreadd",
             "kfree-note-says-why", "kfree-note-names-kauditd", "kfree-enabled", "kfree-transition-done", "kfree-slab-alive", "kfree-revert", "slab-not-kthreadd", "slab-refused-by-mission-rule",
-            "slab-names-kauditd-path", "slab-loads-nothing", "kauditd-refused",
+            "slab-names-kauditd-path", "slab-loads-nothing", "nice-applies", "nice-no-refusal", "nice-works", "nice-revert", "kauditd-refused",
             "kauditd-names-kthread", "kauditd-names-frame", "kauditd-says-stall", "kauditd-loads-nothing",
             "kauditd-forced-reversed", "kauditd-forced-blocker", "kauditd-forced-unloaded", "smpboot-refused",
             "smpboot-names-ksoftirqd", "smpboot-check-refused", "nothing-loaded-at-end"])
