@@ -52,14 +52,14 @@ struct KthreadAnalysis {
                 var reach = KthreadReachability(graph: graph, targetNodes: passingValues, scope: .passesValues)
                 attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
-                result.warnings += entryWarnings(object: object, reach.kthreadEntryPaths)
+                result.warnings += entryWarnings(object: object, reach: reach, reach.kthreadEntryPaths)
             }
             for (unit, nodes) in passingNothing.sorted(by: { $0.key < $1.key }) {
                 var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .passesNothing)
                 attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
                 let paths = reach.kthreadEntryPaths
-                result.warnings += entryWarnings(object: object, paths.filter { $0.count == 1 || $0.first?.unit == unit })
+                result.warnings += entryWarnings(object: object, reach: reach, paths.filter { $0.count == 1 || $0.first?.unit == unit })
                 let others = paths.filter { $0.count > 1 && $0.first?.unit != unit && KthreadConversion.loop(entry: $0[0].name) == nil }
                 if !others.isEmpty {
                     let names = Set(reach.targets.map(\.name)).sorted().joined(separator: ", ")
@@ -75,7 +75,7 @@ struct KthreadAnalysis {
     }
 
     /// The warning for each statically found kthread entry whose path refuses at apply time.
-    private static func entryWarnings(object: String, _ paths: [[KthreadReachability.Function]]) -> [String] {
+    private static func entryWarnings(object: String, reach: KthreadReachability, _ paths: [[KthreadReachability.Function]]) -> [String] {
         paths.compactMap { path in
             guard let entry = path.first?.name, let patched = path.last?.name else { return nil }
             if path.count == 1 {
@@ -84,9 +84,13 @@ struct KthreadAnalysis {
             }
             // A converted entry (generic dispatch loop) may reach patched code: it switches between units of work.
             guard KthreadConversion.loop(entry: entry) == nil else { return nil }
-            return "\(object): kthread entry \(entry) reaches patched \(patched): "
-                + path.map(\.name).joined(separator: " -> ")
-                + " (apply refuses while such a kthread runs, unless --allow-kthread)"
+            let line = "\(object): kthread entry \(entry) reaches patched \(patched): " + path.map(\.name).joined(separator: " -> ")
+            guard let table = reach.resumeTables.first(where: { reach.functions[$0.function].name == entry }) else {
+                return line + " (apply refuses while such a kthread runs, unless --allow-kthread)"
+            }
+            let reaching = table.points.values.filter { !$0.isEmpty }.count
+            return line + " (from \(reaching) of the \(table.points.count) calls it can sleep after; apply refuses while such a "
+                + "kthread sleeps where a path can still run, unless --allow-kthread)"
         }
     }
 }
