@@ -26,14 +26,15 @@ struct KthreadAnalysis {
             let callees = Set((callbackCallees[object] ?? []).map { FunctionRef.baseName($0) })
             guard !replaced.isEmpty || !callees.isEmpty else { continue }
             let graph = try loadGraph()
-            var passingValues: [Int] = [], passingNothing: [String: [Int]] = [:]
+            // Every replaced function is in its file's record; those that can hand values back also in the one
+            // record whose paths carry a value back to the caller.
+            var passingValues: [Int] = [], byUnit: [String: [Int]] = [:]
             for name in replaced.sorted() {
                 let nodes = graph.nodes(named: name)
                 guard !nodes.isEmpty else { throw CallGraphError.unknownFunction(name) }
-                if nodes.allSatisfy({ graph.interface(of: $0) == .passesNothingBack }) {
-                    for node in nodes { passingNothing[graph.unit(of: node), default: []].append(node) }
-                } else {
-                    passingValues += nodes
+                for node in nodes {
+                    byUnit[graph.unit(of: node), default: []].append(node)
+                    if graph.interface(of: node) != .passesNothingBack { passingValues.append(node) }
                 }
             }
             // What the patch's callbacks call runs at patch time, whatever its prototype: treated as passing values.
@@ -48,26 +49,28 @@ struct KthreadAnalysis {
                     .compactMap { analysis.points(function: $0.key, address: $0.value) }
                 reach.attach(points)
             }
+            var warned: Set<String> = []
             if !passingValues.isEmpty {
                 var reach = KthreadReachability(graph: graph, targetNodes: passingValues, scope: .passesValues)
                 attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
                 result.warnings += entryWarnings(object: object, reach: reach, reach.kthreadEntryPaths)
+                warned = Set(reach.kthreadEntryPaths.compactMap { $0.first?.name })
             }
-            for (unit, nodes) in passingNothing.sorted(by: { $0.key < $1.key }) {
-                var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .passesNothing)
+            for (unit, nodes) in byUnit.sorted(by: { $0.key < $1.key }) {
+                var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .unit)
                 attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
-                let paths = reach.kthreadEntryPaths
+                let paths = reach.kthreadEntryPaths.filter { !warned.contains($0[0].name) }
                 result.warnings += entryWarnings(object: object, reach: reach, paths.filter { $0.count == 1 || $0.first?.unit == unit })
                 let others = paths.filter { $0.count > 1 && $0.first?.unit != unit && KthreadConversion.loop(entry: $0[0].name) == nil }
                 if !others.isEmpty {
                     let names = Set(reach.targets.map(\.name)).sorted().joined(separator: ", ")
                     let entries = others.map { $0[0].name }
-                    result.warnings.append("\(object): \(names) (\(unit)) \(FunctionInterface.passesNothingBack): "
-                        + "not refused for the \(entries.count) kthread entries in other files that reach it ("
-                        + entries.prefix(4).joined(separator: ", ") + (entries.count > 4 ? ", ..." : "")
-                        + "); nothing their loops keep can come from it")
+                    result.warnings.append("\(object): \(names) (\(unit)): not refused for the \(entries.count) kthread entries "
+                        + "in other files that reach it (" + entries.prefix(4).joined(separator: ", ") + (entries.count > 4 ? ", ..." : "")
+                        + "): no value can come back from it to their loops (it, or a function on each path, returns nothing "
+                        + "and takes no writable pointer)")
                 }
             }
         }

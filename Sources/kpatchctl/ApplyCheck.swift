@@ -29,10 +29,14 @@ struct ApplyAssessment: Encodable {
         let byFunction = Dictionary(grouping: notes) { $0.path.last?.name ?? "?" }
         return byFunction.keys.sorted().flatMap { function -> [String] in
             let group = byFunction[function]!
-            return ["note: \(function) \(FunctionInterface.passesNothingBack): not refused for the \(group.count) unconverted "
-                    + "kthread(s) whose loops reach it from other files; nothing they keep across iterations can come from it "
-                    + "(the data it changes is shared with every task, and every task runs old and new code on it during the transition):"]
-                + group.map { "  kthread \($0.pid) (\($0.comm)), entry \($0.entry ?? "?"): " + $0.path.map(\.name).joined(separator: " -> ") }
+            return ["note: \(function): not refused for the \(group.count) unconverted kthread(s) that can still reach it from "
+                    + "other files: no value can come back from it to their loops, since a function on the way (named below) "
+                    + "\(FunctionInterface.passesNothingBack); the data it changes is shared with every task, and every task "
+                    + "runs old and new code on it during the transition:"]
+                + group.map { note in
+                    "  kthread \(note.pid) (\(note.comm)), entry \(note.entry ?? "?"): " + note.path.map(\.name).joined(separator: " -> ")
+                        + " (nothing comes back through \(note.nothingComesBackThrough ?? function))"
+                }
         }
     }
 

@@ -73,7 +73,7 @@ enum KthreadAnalysisText {
             }
             lines.append("kthread analysis (\(reach.source)): \(reach.functions.count - reach.targetCount) function(s) reach "
                 + reach.targets.map(\.name).joined(separator: ", ") + ", which " + reach.scope.description
-                + (reach.scope == .passesNothing ? " (refused only for kthread entries in \(reach.targetUnit ?? "their file"))" : ""))
+                + (reach.scope == .unit ? " (refused for kthreads of \(reach.targetUnit ?? "that file"), noted for the others)" : ""))
             let paths = reach.kthreadEntryPaths
             if !reach.resumeTables.isEmpty {
                 lines.append("  where they sleep is known for: "

@@ -48,14 +48,14 @@ final class CallGraphBuilderTests: XCTestCase {
         let graph = try fixtureGraph()
         let spawns = graph.kthreadSpawns.map { [graph.name(of: Int($0.spawner)), graph.name(of: Int($0.entry)), graph.name(of: Int($0.creator))] }
         XCTAssertEqual(spawns, [["cg_init", "cg_thread_fn", "kthread_create_on_node"]])
-        XCTAssertEqual(graph.calleeNames(of: try graph.node("cg_thread_fn")), ["kthread_should_stop", "cg_entry", "cg_if_const_string", "msleep_interruptible"])
+        XCTAssertEqual(graph.calleeNames(of: try graph.node("cg_thread_fn")), ["kthread_should_stop", "cg_entry", "cg_if_const_string", "cg_if_wrapper", "msleep_interruptible"])
     }
 
     /// Prototypes in Tests/Fixtures/callgraph/cg_iface.c, each with a known verdict.
     func testFunctionInterfacesFromPrototypes() throws {
         let graph = try fixtureGraph()
         let nothing = ["cg_if_scalars", "cg_if_const_void", "cg_if_const_string", "cg_if_const_ro", "cg_if_const_list",
-                       "cg_if_typedef_const", "cg_if_no_parameters"]
+                       "cg_if_typedef_const", "cg_if_no_parameters", "cg_if_wrapper"]
         let values = ["cg_if_returns", "cg_if_writable", "cg_if_void_pointer", "cg_if_const_rw", "cg_if_callback", "cg_if_varargs",
                       "cg_entry", "cg_thread_fn"]
         for name in nothing { XCTAssertEqual(graph.interface(of: try graph.node(name)), .passesNothingBack, name) }

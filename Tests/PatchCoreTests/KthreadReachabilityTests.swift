@@ -89,17 +89,22 @@ final class KthreadReachabilityTests: XCTestCase {
 
     /// Patches built before the scope byte (version 1) still load, every target refusing when reached.
     func testVersionOneRecordDecodesAsPassingValues() throws {
-        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], scope: .passesNothing)
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], scope: .unit)
         var bytes = reach.encode()
-        XCTAssertEqual(bytes[6], KthreadReachability.Scope.passesNothing.rawValue)
-        // Version 1: no scope byte after the version, no resume tables (here an empty list, one byte) at the end.
+        XCTAssertEqual(bytes[6], KthreadReachability.Scope.unit.rawValue)
+        // Version 1: no scope byte after the version, no pass-nothing-back bits before the
+        // entry list, no resume tables (here an empty list, one byte) at the end.
         XCTAssertEqual(bytes.last, 0)
+        bytes.removeLast()
+        XCTAssertTrue(reach.kthreadEntries.allSatisfy { $0 < 128 } && reach.kthreadEntries.count < 128, "one-byte varints")
+        let bitsEnd = bytes.count - (1 + reach.kthreadEntries.count)
+        bytes.removeSubrange((bitsEnd - (reach.functions.count + 7) / 8)..<bitsEnd)
         bytes[4] = 1; bytes[5] = 0
         bytes.remove(at: 6)
-        bytes.removeLast()
         let old = try KthreadReachability(decoding: bytes)
         XCTAssertEqual(old.scope, .passesValues)
-        XCTAssertEqual(old.functions, reach.functions)
+        XCTAssertEqual(old.functions.map(\.name), reach.functions.map(\.name))
+        XCTAssertEqual(old.functions.map(\.next), reach.functions.map(\.next))
     }
 
     func testResumeTablesRoundTrip() throws {
@@ -113,12 +118,24 @@ final class KthreadReachabilityTests: XCTestCase {
         XCTAssertEqual(try KthreadReachability(decoding: reach.encode()), reach)
     }
 
-    func testPassingNothingRecordNeedsOneUnit() throws {
+    /// A value from cg_if_returns stops at cg_if_wrapper (void, const pointer): the
+    /// value record does not go through it, the unit record does; both mark it.
+    func testValueRecordStopsAtFunctionsPassingNothingBack() throws {
         let graph = try fixtureGraph()
-        let mixed = KthreadReachability(graph: graph, targetNodes: [try graph.node("cg_leaf"), try graph.node("cg_b_global")], scope: .passesNothing)
+        let values = try KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .passesValues)
+        XCTAssertEqual(names(values), ["cg_if_returns", "cg_if_wrapper"], "the wrapper is reached, its callers are not")
+        XCTAssertEqual(values.functions.filter(\.passesNothingBack).map(\.name), ["cg_if_wrapper"])
+        let unit = try KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .unit)
+        XCTAssertEqual(path(unit, from: "cg_thread_fn"), ["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"])
+        XCTAssertEqual(try KthreadReachability(decoding: unit.encode()), unit, "the pass-nothing-back marks survive encoding")
+    }
+
+    func testUnitRecordNeedsOneUnit() throws {
+        let graph = try fixtureGraph()
+        let mixed = KthreadReachability(graph: graph, targetNodes: [try graph.node("cg_leaf"), try graph.node("cg_b_global")], scope: .unit)
         XCTAssertNil(mixed.targetUnit)
         XCTAssertThrowsError(try KthreadReachability(decoding: mixed.encode())) {
-            XCTAssertEqual($0 as? KthreadReachabilityError, .malformed("a pass-nothing-back record's targets are not in one compilation unit"))
+            XCTAssertEqual($0 as? KthreadReachabilityError, .malformed("a unit record's targets are not in one compilation unit"))
         }
     }
 

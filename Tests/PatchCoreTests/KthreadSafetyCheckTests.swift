@@ -43,7 +43,7 @@ final class KthreadSafetyCheckTests: XCTestCase {
     func testFunctionPassingNothingBackInTheKthreadsOwnFileIsRefused() throws {
         let graph = try CallGraphBuilder.build(path: CompiledFixtures.kpvictim.get().appendingPathComponent("kpvictim.ko").path)
         XCTAssertEqual(graph.interface(of: try graph.node("kpvictim_tick_once")), .passesNothingBack)
-        let reach = try KthreadReachability(graph: graph, targets: ["kpvictim_tick_once"], scope: .passesNothing)
+        let reach = try KthreadReachability(graph: graph, targets: ["kpvictim_tick_once"], scope: .unit)
         let report = try check(["kpvictim_tick_once"], reach: reach).evaluate([tick])
         XCTAssertEqual(report.refusals.map(\.reason), [.reachesPatchedFunction])
         XCTAssertEqual(report.refusals.first?.path.map(\.name), ["kpvictim_tick_fn", "kpvictim_tick_once"])
@@ -62,7 +62,7 @@ final class KthreadSafetyCheckTests: XCTestCase {
             [<0>] ret_from_fork+0x22/0x30
 
             """))
-        let nothing = try KthreadReachability(graph: graph, targets: ["cg_if_const_string"], scope: .passesNothing)
+        let nothing = try KthreadReachability(graph: graph, targets: ["cg_if_const_string"], scope: .unit)
         let report = try check(["cg_if_const_string"], object: "cgfix", reach: nothing).evaluate([thread])
         XCTAssertTrue(report.safe, "\(report.refusals)")
         let note = try XCTUnwrap(report.notes.first)
@@ -105,6 +105,28 @@ final class KthreadSafetyCheckTests: XCTestCase {
         // Inside cg_entry (asleep in it): cg_entry's whole code counts, named from the thread function.
         let inside = check.evaluate([thread("[<0>] cg_entry+0x10/0x80 [cgfix]\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")])
         XCTAssertEqual(inside.refusals.first?.path.map(\.name), ["cg_thread_fn", "cg_entry", "cg_inlined", "cg_leaf"])
+    }
+
+    /// cg_thread_fn reaches cg_if_returns (returns a value) only through
+    /// cg_if_wrapper (returns nothing): no refusal, a note naming the wrapper.
+    func testValueThatCannotComeBackIsANoteNamingWhereItStops() throws {
+        let graph = try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+        let thread = LiveKthread(pid: 302, comm: "cg_thread", stack: ProcStack.parse("""
+            [<0>] msleep_interruptible+0x39/0x60
+            [<0>] cg_thread_fn+0x27/0x40 [cgfix]
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+        let records = try [KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .passesValues),
+                           KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .unit)]
+        let report = KthreadSafetyCheck(replaced: [ReplacedFunction(object: "cgfix", name: "cg_if_returns", sympos: 0, newSymbol: "x")],
+                                        reachabilities: records).evaluate([thread])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+        let note = try XCTUnwrap(report.notes.first)
+        XCTAssertEqual(note.path.map(\.name), ["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"])
+        XCTAssertEqual(note.nothingComesBackThrough, "cg_if_wrapper")
+        XCTAssertTrue(note.description.contains("Not refused: cg_if_wrapper returns nothing and takes no writable pointer"), note.description)
     }
 
     func testUnreachablePatchIsSafe() throws {

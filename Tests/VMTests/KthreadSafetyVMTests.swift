@@ -3,17 +3,17 @@ import TestSupport
 
 /// Kthread safety of vmlinux patches in the pinned kernel (one boot): converted
 /// kthreads (kthreadd, smpboot threads) no longer refuse what they merely reach
-/// (copy_process applies); a change to kfree, which passes nothing back to its
-/// callers, applies by default with a note naming the unconverted kthreads that
-/// reach it, while __kmem_cache_free (writable pointer parameters) is still
-/// refused by them, never by kthreadd; set_user_nice, which those kthreads call
-/// only before their loops, applies; a patch replacing a kthread's resident
-/// function is refused, and forced, it stalls and is reverted; `apply --check`
-/// loads nothing.
+/// (copy_process applies); kfree, which passes nothing back to its callers, and
+/// __kmem_cache_free, reached only through kfree, apply by default with notes
+/// naming the unconverted kthreads that reach them; netlink_unicast, whose result
+/// kauditd's loop acts on, is refused naming kauditd's path, never kthreadd;
+/// set_user_nice, which khungtaskd, ksmd and khugepaged call only before their
+/// loops, applies; a patch replacing a kthread's resident function is refused,
+/// and forced, it stalls and is reverted; `apply --check` loads nothing.
 final class KthreadSafetyVMTests: XCTestCase {
     /// examples/vmlinux/kthread-survey/NAME.diff -> livepatch module lp_NAME.
-    private static let diffs = ["fork-copy-process", "slab-kfree", "slab-kmem-cache-free", "sched-set-user-nice", "audit-kauditd-thread",
-                                        "smpboot-thread-fn"]
+    private static let diffs = ["fork-copy-process", "slab-kfree", "slab-kmem-cache-free", "net-netlink-unicast", "sched-set-user-nice",
+                                        "audit-kauditd-thread", "smpboot-thread-fn"]
 
     func testConvertedKthreadsResidentFunctionsAndCheck() throws {
         let bed = TestBed.shared
@@ -62,8 +62,8 @@ final class KthreadSafetyVMTests: XCTestCase {
             echo "$out"
             expect_eq kfree-applies "$rc" 0
             if echo "$out" | grep -q "(kthreadd)"; then fail kfree-not-kthreadd "kthreadd named"; else pass kfree-not-kthreadd; fi
-            expect_match kfree-note-says-why "$out" "note: kfree returns nothing and takes no writable pointer: not refused for the [0-9]+ unconverted kthread"
-            expect_match kfree-note-names-kauditd "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread: kauditd_thread -> .* -> kfree"
+            expect_match kfree-note-says-why "$out" "note: kfree: not refused for the [0-9]+ unconverted kthread\\(s\\) that can still reach it from other files: no value can come back"
+            expect_match kfree-note-names-kauditd "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread: kauditd_thread -> .* -> kfree \\(nothing comes back through kfree\\)"
             expect_eq kfree-enabled "$(cat /sys/kernel/livepatch/lp_slab_kfree/enabled)" 1
             expect_eq kfree-transition-done "$(cat /sys/kernel/livepatch/lp_slab_kfree/transition)" 0
             # The patched kfree frees: a few thousand allocations through the shell and /proc.
@@ -71,14 +71,24 @@ final class KthreadSafetyVMTests: XCTestCase {
             expect_match kfree-slab-alive "$(grep -E '^MemFree' /proc/meminfo)" "^MemFree: +[0-9]+ kB"
             check kfree-revert kpatchctl revert lp_slab_kfree
 
-            # __kmem_cache_free, one level down, takes writable pointers: the unconverted
-            # kthreads whose loops reach it still refuse it (the mission's rule), kthreadd never.
+            # __kmem_cache_free, one level down, takes writable pointers, but the kthreads' loops
+            # reach it only through kfree: no value comes back. Applies, with the same notes.
             out=$(kpatchctl apply /payload/slab-kmem-cache-free.ko 2>&1); rc=$?
             echo "$out"
-            if echo "$out" | grep -q "(kthreadd)"; then fail slab-not-kthreadd "kthreadd named"; else pass slab-not-kthreadd; fi
-            expect_eq slab-refused-by-mission-rule "$rc" 2
-            expect_match slab-names-kauditd-path "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread reaches a patched function: kauditd_thread -> .* -> kfree -> __kmem_cache_free"
-            expect_eq slab-loads-nothing "$(ls /sys/kernel/livepatch)" ""
+            expect_eq kmemfree-applies "$rc" 0
+            if echo "$out" | grep -q "(kthreadd)"; then fail kmemfree-not-kthreadd "kthreadd named"; else pass kmemfree-not-kthreadd; fi
+            expect_match kmemfree-note-names-kauditd "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread: kauditd_thread -> .* -> kfree -> __kmem_cache_free \\(nothing comes back through kfree\\)"
+            i=0; while [ $i -lt 200 ]; do cat /proc/self/status > /dev/null; i=$((i+1)); done
+            check kmemfree-revert kpatchctl revert lp_slab_kmem_cache_free
+
+            # netlink_unicast returns a value kauditd's loop acts on (kauditd_send_queue):
+            # refused by default (the mission's rule), naming the path; kthreadd never.
+            out=$(kpatchctl apply /payload/net-netlink-unicast.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq netlink-refused "$rc" 2
+            if echo "$out" | grep -q "(kthreadd)"; then fail netlink-not-kthreadd "kthreadd named"; else pass netlink-not-kthreadd; fi
+            expect_match netlink-names-kauditd-path "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread reaches a patched function: kauditd_thread -> kauditd_send_queue -> netlink_unicast"
+            expect_eq netlink-loads-nothing "$(ls /sys/kernel/livepatch)" ""
 
             # set_user_nice: khungtaskd, ksmd and khugepaged call it once, before their loops;
             # asleep in their loops they never call it again. Applies by default.
@@ -120,8 +130,9 @@ final class KthreadSafetyVMTests: XCTestCase {
             "kauditd-running", "check-clean-exit", "check-clean-says", "check-clean-loads-nothing", "check-json-exit",
             "check-json-verdict", "check-json-loads-nothing", "fork-applies", "fork-json-kthread-safety",
             "fork-json-stall-prediction", "fork-works", "fork-revert", "kfree-applies", "kfree-not-kthreadd",
-            "kfree-note-says-why", "kfree-note-names-kauditd", "kfree-enabled", "kfree-transition-done", "kfree-slab-alive", "kfree-revert", "slab-not-kthreadd", "slab-refused-by-mission-rule",
-            "slab-names-kauditd-path", "slab-loads-nothing", "nice-applies", "nice-no-refusal", "nice-works", "nice-revert", "kauditd-refused",
+            "kfree-note-says-why", "kfree-note-names-kauditd", "kfree-enabled", "kfree-transition-done", "kfree-slab-alive", "kfree-revert", "kmemfree-applies", "kmemfree-not-kthreadd",
+            "kmemfree-note-names-kauditd", "kmemfree-revert", "netlink-refused", "netlink-not-kthreadd", "netlink-names-kauditd-path",
+            "netlink-loads-nothing", "nice-applies", "nice-no-refusal", "nice-works", "nice-revert", "kauditd-refused",
             "kauditd-names-kthread", "kauditd-names-frame", "kauditd-says-stall", "kauditd-loads-nothing",
             "kauditd-forced-reversed", "kauditd-forced-blocker", "kauditd-forced-unloaded", "smpboot-refused",
             "smpboot-names-ksoftirqd", "smpboot-check-refused", "nothing-loaded-at-end"])

@@ -15,6 +15,8 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         public var next: Int?
         /// How this function reaches `next`.
         public var kind: CallKind?
+        /// Returns nothing and takes no writable pointer (`FunctionInterface.passesNothingBack`).
+        public var passesNothingBack = false
 
         public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
     }
@@ -22,18 +24,19 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// Which rule the targets of this record fall under (docs/KTHREAD-SAFETY.md).
     public enum Scope: UInt8, Codable, Sendable, CustomStringConvertible {
         /// Targets that may hand values back to their callers (or whose prototype
-        /// is unknown), and callback callees: an unconverted kthread whose loop
-        /// reaches one is refused.
+        /// is unknown), and callback callees, reached only through functions that
+        /// may pass values back too: values they produce can reach the caller's
+        /// frame. An unconverted kthread that can still reach one is refused.
         case passesValues = 0
-        /// Targets that pass nothing back (`FunctionInterface.passesNothingBack`),
-        /// all defined in one compilation unit: only an unconverted kthread whose
-        /// thread function is in that unit (it shares the unit's static data) is refused.
-        case passesNothing = 1
+        /// All the replaced functions of one compilation unit, reached through any
+        /// function: an unconverted kthread of that unit (sharing its static data)
+        /// is refused, any other gets a note.
+        case unit = 1
 
         public var description: String {
             switch self {
             case .passesValues: return "may pass values back"
-            case .passesNothing: return "pass nothing back"
+            case .unit: return "are all the replaced functions of their file"
             }
         }
     }
@@ -71,13 +74,17 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     }
 
     public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues) {
-        let search = ReverseReachability(graph: graph, targets: targetNodes)
+        // Through a function that passes nothing back no value comes back to its callers.
+        let search = scope == .passesValues
+            ? ReverseReachability(graph: graph, targets: targetNodes) { graph.interface(of: $0) != .passesNothingBack }
+            : ReverseReachability(graph: graph, targets: targetNodes)
         var index: [Int: Int] = [:]
         for (i, node) in search.order.enumerated() { index[node] = i }
         functions = search.order.indices.map { i in
             let node = search.order[i]
             return Function(name: graph.name(of: node), unit: graph.unit(of: node),
-                            next: search.next[i].flatMap { index[$0] }, kind: search.kind[i])
+                            next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
+                            passesNothingBack: graph.interface(of: node) == .passesNothingBack)
         }
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
@@ -106,7 +113,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         return resumeTables.first { functionIndices.contains($0.function) }?.points[UInt32(offset)]
     }
 
-    /// The compilation unit all targets share (a `passesNothing` record), else nil.
+    /// The compilation unit all targets share (a `unit` record), else nil.
     public var targetUnit: String? {
         let units = Set(targets.map(\.unit))
         return units.count == 1 ? units.first : nil

@@ -23,6 +23,9 @@ extension KthreadReachability {
             out.varint(function.next.map { $0 + 1 } ?? 0)
             out.u8(function.kind.map { $0.rawValue + 1 } ?? 0)
         }
+        var bits = [UInt8](repeating: 0, count: (functions.count + 7) / 8)
+        for (i, function) in functions.enumerated() where function.passesNothingBack { bits[i / 8] |= 1 << (i % 8) }
+        out.raw(bits)
         out.varint(kthreadEntries.count); kthreadEntries.forEach { out.varint($0) }
         out.varint(resumeTables.count)
         for table in resumeTables {
@@ -71,6 +74,10 @@ extension KthreadReachability {
                 functions.append(Function(name: names[name], unit: units[unit],
                                           next: next == 0 ? nil : next - 1, kind: callKind))
             }
+            if version >= 2 {
+                let bits = Array(try input.raw((count + 7) / 8, "pass-nothing-back bits"))
+                for i in functions.indices { functions[i].passesNothingBack = bits[i / 8] & (1 << (i % 8)) != 0 }
+            }
             kthreadEntries = try (0..<input.count("entry count")).map { _ in try input.varint("entry") }
             guard kthreadEntries.allSatisfy({ $0 < count }) else { throw KthreadReachabilityError.malformed("entry index out of range") }
             resumeTables = []
@@ -94,7 +101,7 @@ extension KthreadReachability {
             }
             guard input.atEnd else { throw KthreadReachabilityError.malformed("trailing bytes") }
             guard scope == .passesValues || targetUnit != nil else {
-                throw KthreadReachabilityError.malformed("a pass-nothing-back record's targets are not in one compilation unit")
+                throw KthreadReachabilityError.malformed("a unit record's targets are not in one compilation unit")
             }
         } catch let error as BinaryReader.Truncated {
             throw KthreadReachabilityError.malformed(error.description)

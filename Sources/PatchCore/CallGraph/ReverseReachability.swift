@@ -1,6 +1,7 @@
 /// Breadth-first search over a call graph's reversed edges: every function from
 /// which one of the targets is reachable, each with the next hop of one
-/// shortest call path toward a target.
+/// shortest call path toward a target. A node that does not expand is reached
+/// but leads no further: its callers are not searched through it.
 struct ReverseReachability {
     /// Nodes in BFS order (targets first, then by distance).
     let order: [Int]
@@ -8,7 +9,8 @@ struct ReverseReachability {
     let next: [Int?]
     let kind: [CallKind?]
 
-    init(graph: CallGraph, targets: [Int]) {
+    /// `expands`: whether the callers of a reached node are searched too (targets always are).
+    init(graph: CallGraph, targets: [Int], expands: (Int) -> Bool = { _ in true }) {
         // Callers of each callee, as a compressed sparse row built from the flat edge arrays.
         let nodeCount = graph.nodeCount
         var firstCaller = [Int32](repeating: 0, count: nodeCount + 1)
@@ -30,10 +32,12 @@ struct ReverseReachability {
             position[target] = Int32(order.count)
             order.append(target); next.append(nil); kind.append(nil)
         }
+        let targetCount = order.count
         var head = 0
         while head < order.count {
             let callee = order[head]
             head += 1
+            guard head <= targetCount || expands(callee) else { continue }
             for slot in Int(firstCaller[callee])..<Int(firstCaller[callee + 1]) {
                 let edge = Int(callers[slot])
                 let caller = Int(graph.edgeCaller[edge])

@@ -84,51 +84,70 @@ public struct KthreadSafetyCheck: Sendable {
         guard !thread.converted, thread.entry != nil, let entryIndex = ProcStack.threadFunctionIndex(of: thread.stack) else {
             return found
         }
-        var hazards: [[FunctionRef]] = [], harmless: [[FunctionRef]] = []
+        var hazards: [LivePath] = [], harmless: [LivePath] = []
         for reach in reachabilities {
-            guard let path = livePath(thread.stack, entryIndex: entryIndex, in: reach) else { continue }
             switch reach.scope {
             case .passesValues:
-                hazards.append(path)
-            case .passesNothing:
+                // A call that passes nothing back brings no value back to the frame making it.
+                if let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: true) {
+                    hazards.append(path)
+                }
+            case .unit:
+                guard let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: false) else {
+                    continue
+                }
                 // A target in the kthread's own files shares their static data with its loop.
                 let ownUnits = Set(thread.stack[...entryIndex].flatMap { frame in reach.indices(named: frame.baseFunction).map { reach.functions[$0].unit } })
                 if let unit = reach.targetUnit, ownUnits.contains(unit) { hazards.append(path) } else { harmless.append(path) }
             }
         }
-        if let path = hazards.min(by: { $0.count < $1.count }) {
+        if let path = hazards.min(by: { $0.refs.count < $1.refs.count }) {
             // An entry that is itself replaced is the resident finding already.
-            if !(path.count == 1 && found.contains { $0.reason == .resident }) {
-                found.append(finding(.reachesPatchedFunction, frame: nil, path: path))
+            if !(path.refs.count == 1 && found.contains { $0.reason == .resident }) {
+                found.append(finding(.reachesPatchedFunction, frame: nil, path: path.refs))
             }
-        } else if let path = harmless.min(by: { $0.count < $1.count }) {
-            found.append(finding(.reachesFunctionPassingNothingBack, frame: nil, path: path))
+        } else if let path = harmless.min(by: { $0.refs.count < $1.refs.count }) {
+            var note = finding(.reachesFunctionPassingNothingBack, frame: nil, path: path.refs)
+            note.nothingComesBackThrough = path.passesNothingBack
+            found.append(note)
         }
         return found
+    }
+
+    /// A call path from what a kthread can still run to a target, and the first
+    /// function on it below the kthread's frames that passes nothing back, if any.
+    private struct LivePath {
+        var refs: [FunctionRef]
+        var passesNothingBack: String?
     }
 
     /// The shortest call path from what an unconverted kthread can still run to a
     /// target of `reach`: from its thread function, only through the calls that
     /// can run again from where it sleeps (when the record knows that point; else
     /// through all of them), and from every frame it is inside (their whole code).
-    private func livePath(_ stack: [StackFrame], entryIndex: Int, in reach: KthreadReachability) -> [FunctionRef]? {
+    private func livePath(_ stack: [StackFrame], entryIndex: Int, in reach: KthreadReachability,
+                          skippingHopsThatPassNothingBack: Bool) -> LivePath? {
+        func below(_ frames: [FunctionRef], _ path: ArraySlice<KthreadReachability.Function>) -> LivePath {
+            LivePath(refs: frames + path.map(\.ref), passesNothingBack: path.first { $0.passesNothingBack }?.name)
+        }
         let entryFrame = stack[entryIndex]
-        var candidates: [[FunctionRef]] = []
+        var candidates: [LivePath] = []
         if let hops = reach.resumeHops(function: entryFrame.baseFunction, offset: entryFrame.offset) {
             let entryRef = reach.indices(named: entryFrame.baseFunction).first.map { reach.functions[$0].ref }
                 ?? FunctionRef(name: entryFrame.baseFunction, unit: "")
-            if let best = hops.map({ reach.path(from: $0) }).min(by: { $0.count < $1.count }) {
-                candidates.append([entryRef] + best.map(\.ref))
+            let usable = hops.filter { !(skippingHopsThatPassNothingBack && reach.functions[$0].passesNothingBack) }
+            if let best = usable.map({ reach.path(from: $0) }).min(by: { $0.count < $1.count }) {
+                candidates.append(below([entryRef], best[...]))
             }
         } else if let path = reach.shortestPath(fromFunctionNamed: entryFrame.baseFunction) {
-            candidates.append(path.map(\.ref))
+            candidates.append(below([path[0].ref], path.dropFirst()))
         }
         for inner in stride(from: entryIndex - 1, through: 0, by: -1) {
             guard let path = reach.shortestPath(fromFunctionNamed: stack[inner].baseFunction) else { continue }
             let outer = stack[(inner + 1)...entryIndex].reversed().map { FunctionRef(name: $0.baseFunction, unit: "") }
-            candidates.append(outer + path.map(\.ref))
+            candidates.append(below(outer + [path[0].ref], path.dropFirst()))
         }
-        return candidates.min { $0.count < $1.count }
+        return candidates.min { $0.refs.count < $1.refs.count }
     }
 
     /// A resident frame into which a replaced function was inlined (its stored
@@ -172,6 +191,9 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
     public var frame: StackFrame?
     /// The override that allowed it, nil when it refuses the patch.
     public var allowedBy: String?
+    /// For a note: the function on the path that returns nothing and takes no
+    /// writable pointer (the patched one itself, or one the path goes through).
+    public var nothingComesBackThrough: String?
 
     public var description: String {
         let who = "kthread \(pid) (\(comm)), entry \(entry ?? "unknown")"
@@ -187,12 +209,13 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
                 + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md), so it switches to the patch only when no patched "
                 + "function is on its stack and could run old and new code across iterations of its loop."
         case .reachesFunctionPassingNothingBack:
-            let patched = path.last
+            let patched = path.last?.name ?? "?"
+            let through = nothingComesBackThrough ?? patched
             let entryUnit = path.first.map { $0.unit.isEmpty ? "its own file" : $0.unit } ?? "its own file"
-            return "\(who) reaches patched \(patched?.name ?? "?"): \(path.map(\.name).joined(separator: " -> ")). Not refused: "
-                + "\(patched?.name ?? "it") \(FunctionInterface.passesNothingBack) and is outside \(entryUnit), so nothing "
-                + "\(comm)'s loop keeps across iterations can come from it; the data it changes is shared with every task, "
-                + "and every task runs old and new code on it during the transition."
+            return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: "
+                + "\(through) \(FunctionInterface.passesNothingBack)\(through == patched ? "" : " (and so is every path that can still run)"), "
+                + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
+                + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."
         case .unknownEntryInPatchedFunction:
             text = "\(who) (its thread function is not known) is inside replaced function \(frame?.description ?? "?") now; "
                 + "it may never leave it, and the transition would stall."

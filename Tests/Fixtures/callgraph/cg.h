@@ -10,4 +10,5 @@ int cg_entry(int x);
 int cg_b_global(int x);
 int cg_b_unreached(int x);
 void cg_if_const_string(const char *s);
+void cg_if_wrapper(const char *s);
 #endif

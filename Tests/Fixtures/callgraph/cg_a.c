@@ -9,6 +9,7 @@
  *   cg_entry -> cg_ping, cg_ping <-> cg_pong (cycle)
  *   cg_entry -> cg_tail_caller -> cg_tail_target (tail call)
  *   cg_thread_fn -> cg_if_const_string [cg_iface.c] (passes nothing back)
+ *   cg_thread_fn -> cg_if_wrapper -> cg_if_returns (a value stops at the wrapper)
  */
 #include <linux/module.h>
 #include <linux/kthread.h>
@@ -79,6 +80,7 @@ static int cg_thread_fn(void *unused)
 	while (!kthread_should_stop()) {
 		cg_entry(1);
 		cg_if_const_string("cg");
+		cg_if_wrapper("w");
 		msleep_interruptible(100);
 	}
 	return 0;

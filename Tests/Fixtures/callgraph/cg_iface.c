@@ -43,6 +43,9 @@ noinline void cg_if_const_rw(const struct cg_rw *r) { *r->out = r->a; }
 noinline void cg_if_callback(void (*fn)(void)) { fn(); }
 noinline void cg_if_varargs(const char *fmt, ...) { cg_iface_sink = fmt[0]; }
 
+/* nothing, though what it calls returns a value: no value comes back through it */
+noinline void cg_if_wrapper(const char *s) { cg_iface_sink = cg_if_returns(s[0]); }
+
 EXPORT_SYMBOL(cg_if_scalars);
 EXPORT_SYMBOL(cg_if_const_void);
 EXPORT_SYMBOL(cg_if_const_string);
@@ -56,3 +59,4 @@ EXPORT_SYMBOL(cg_if_void_pointer);
 EXPORT_SYMBOL(cg_if_const_rw);
 EXPORT_SYMBOL(cg_if_callback);
 EXPORT_SYMBOL(cg_if_varargs);
+EXPORT_SYMBOL(cg_if_wrapper);
