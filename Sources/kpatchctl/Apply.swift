@@ -41,7 +41,6 @@ struct Apply: ParsableCommand {
             kthreadSafety: try KthreadSafetyReport.evaluate(meta, kthreads: ProcKthreads.read(),
                                                             allowComms: Set(allowKthread), allowAll: allowAllKthreads),
             stallPrediction: StallPrediction.predict(replaced: meta.functions))
-        if !json && !check { assessment.printWarnings() }
         return assessment
     }
 
@@ -59,8 +58,12 @@ struct Apply: ParsableCommand {
         do {
             var controller = LivepatchController()
             controller.useTracefs = !noTrace
+            // The assessment's warnings come once every check has passed: before, a refusal is the one thing to read.
             report = try controller.apply(modulePath: module, preflight: preflight(kthreads: kthreads), options: options,
-                                          events: { printer($0) })
+                                          events: { event in
+                                              if case .checked = event, !json { assessment?.printWarnings() }
+                                              printer(event)
+                                          })
         } catch let error as ControllerError {
             throw fail(error, json: json, kthreadSafety: kthreads)
         }

@@ -60,6 +60,9 @@ final class EventPrinter {
     func callAsFunction(_ event: ControllerEvent) {
         guard enabled else { return }
         switch event {
+        case .checked:
+            // What apply says then (the kthread notes and warnings) is its own business.
+            return
         case .loaded(let patch, let seconds):
             print("loaded \(patch) in \(formatSeconds(seconds)) (finit_module); following the transition")
         case .disabled(let patch):

@@ -25,6 +25,8 @@ public enum ControllerOutcome: String, Codable, Sendable {
 
 /// What apply and revert report while they run, for a live display.
 public enum ControllerEvent: Sendable {
+    /// Every preflight check passed; the module is loaded next.
+    case checked(patch: String)
     /// finit_module returned: the module is in and its transition started.
     case loaded(patch: String, seconds: Double)
     /// The transition started by writing `enabled` (revert).
@@ -101,6 +103,7 @@ public struct LivepatchController {
         guard failures.isEmpty, let name = module.name else { throw ControllerError.refused(failures) }
         // SIGINT/SIGTERM during the preflight: stop before anything is loaded.
         if Interruption.requested { throw ControllerError.interruptedBeforeLoading(module: name) }
+        events(.checked(patch: name))
 
         let meta = try? module.patchMetadata()
         // A cumulative patch replaces every enabled patch in its transition.
