@@ -258,5 +258,7 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
     public static let limitationText = "Not seen: calls through function pointers (ops tables, callbacks, notifier chains) "
         + "in the reachability of unconverted kthreads; resident frames of kthreads running on a CPU or with an unreadable "
         + "stack when checked (listed as unknown entry); functions inlined into a resident frame when the stored call path "
-        + "is not the inlining one; kthreads started after the check."
+        + "is not the inlining one; kthreads started after the check; a function that casts const away from a parameter "
+        + "(its prototype says it passes nothing back); control flow added at run time beyond the jump, exception and "
+        + "alternative tables, for where a kthread sleeps."
 }
