@@ -25,7 +25,7 @@ final class PackageTests: XCTestCase {
             XCTAssertTrue(contents.contains(" \(path)\n") || contents.hasSuffix(" \(path)"), "\(path) missing from\n\(contents)")
         }
         let control = try runChecked(["dpkg-deb", "-f", deb, "Depends", "Recommends"])
-        for dependency in ["libelf1", "libdw1", "make", "gcc", "patch"] {
+        for dependency in ["libelf1", "libdw1", "make", "gcc", "binutils", "patch"] {
             XCTAssertTrue(control.contains(dependency), control)
         }
         XCTAssertTrue(control.contains("Recommends: linux-headers-amd64"), control)
