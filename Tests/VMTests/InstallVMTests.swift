@@ -5,7 +5,8 @@ import TestSupport
 
 /// The install store and load-installed in the pinned kernel, in one boot: a
 /// kpvictim fix installed, applied by load-installed (sum fixed), a second
-/// load-installed that does nothing, revert and uninstall; refusals that change
+/// load-installed that does nothing, revert and uninstall; a cumulative patch
+/// installed after the fix supersedes it (only it is applied); refusals that change
 /// nothing (duplicate, full disk); the lock and state under a missing /run; a
 /// /run that cannot be made named as such; the Prometheus textfile.
 final class InstallVMTests: XCTestCase {
@@ -20,6 +21,12 @@ final class InstallVMTests: XCTestCase {
             diff: bed.root.appendingPathComponent("examples/kpvictim/fix.diff"), moduleSource: victim, output: patch,
             cache: work.appendingPathComponent("cache"), extra: ["--name", "livepatch_fix"])
         XCTAssertEqual(build.status, 0, build.output)
+        // A cumulative patch (--replace) that does not carry the fix: installed after it, it supersedes it.
+        let cumulative = work.appendingPathComponent("livepatch_show.ko")
+        let cumulativeBuild = try KpatchctlBinary().buildModulePatch(
+            diff: bed.root.appendingPathComponent("examples/kpvictim/replace-show.diff"), moduleSource: victim, output: cumulative,
+            cache: work.appendingPathComponent("cache"), extra: ["--name", "livepatch_show", "--replace"])
+        XCTAssertEqual(cumulativeBuild.status, 0, cumulativeBuild.output)
 
         let vm = TestVM()
         let payload = try vm.payload("install", script: """
@@ -79,6 +86,22 @@ final class InstallVMTests: XCTestCase {
             expect_eq list-gone "$out" "no patch installed in /var/lib/kpatchctl"
             expect_eq store-empty "$(ls /var/lib/kpatchctl/$rel)" ""
 
+            # A cumulative patch installed after the fix supersedes it: load-installed applies
+            # only the cumulative one, and the fix's change is not in the kernel.
+            check install-fix-again kpatchctl install /payload/livepatch_fix.ko
+            check install-cumulative kpatchctl install /payload/livepatch_show.ko
+            out=$(kpatchctl load-installed 2>&1); rc=$?
+            echo "$out"
+            expect_eq supersede-exit "$rc" "0"
+            expect_match supersede-skips-fix "$out" "livepatch_fix: superseded by a later cumulative patch, not applied"
+            expect_match supersede-applies-cumulative "$out" "livepatch_show: applied"
+            expect_eq supersede-only-cumulative "$(ls /sys/kernel/livepatch)" "livepatch_show"
+            expect_eq supersede-fix-not-in "$(grep sum /proc/kpvictim)" "sum(1..10) = 45"
+            expect_eq supersede-show-in "$(grep -c 'patched by the cumulative patch' /proc/kpvictim)" "1"
+            check supersede-revert kpatchctl revert livepatch_show
+            check supersede-uninstall kpatchctl uninstall livepatch_show
+            check supersede-uninstall-fix kpatchctl uninstall livepatch_fix
+
             # /run that cannot be made (a file is in the way): the error says so, nothing loads.
             rm -rf /run; echo x > /run
             out=$(kpatchctl apply /payload/livepatch_fix.ko 2>&1); rc=$?
@@ -88,14 +111,17 @@ final class InstallVMTests: XCTestCase {
             if echo "$out" | grep -q "needs root"; then fail run-blocked-not-root "$out"; else pass run-blocked-not-root; fi
             expect_eq run-blocked-nothing-loaded "$(ls /sys/kernel/livepatch)" ""
             rm -f /run; mkdir /run
-            """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch])
+            """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_fix.ko": patch,
+                         "livepatch_show.ko": cumulative])
         let outcome = try vm.run(payload: payload, timeout: 240)
         XCTAssertChecksPassed(outcome, [
             "no-run", "install-exit", "install-says", "stored", "list-not-loaded", "prom-not-loaded", "still-buggy",
             "duplicate-exit", "duplicate-says", "full-exit", "full-says", "full-left-nothing",
             "load-exit", "load-applied", "fixed", "lock-made", "again-exit", "again-noop", "again-one-patch", "list-loaded",
             "prom-enabled", "prom-installed-loaded", "prom-outcome", "prom-duration",
-            "revert", "buggy-again", "uninstall-exit", "list-gone", "store-empty",
+            "revert", "buggy-again", "uninstall-exit", "list-gone", "store-empty", "install-fix-again", "install-cumulative",
+            "supersede-exit", "supersede-skips-fix", "supersede-applies-cumulative", "supersede-only-cumulative",
+            "supersede-fix-not-in", "supersede-show-in", "supersede-revert", "supersede-uninstall", "supersede-uninstall-fix",
             "run-blocked-exit", "run-blocked-says", "run-blocked-not-root", "run-blocked-nothing-loaded"])
     }
 }
