@@ -136,7 +136,8 @@ final class AuthorAPIVMTests: XCTestCase {
 
     /// vmlinux: a KPATCH_SYSCALL_DEFINE1(newuname) patch changes `uname -s`
     /// (through the traced __x64_sys_newuname), with vmlinux callbacks in dmesg;
-    /// then a callbacks-only patch of binfmt_misc, applied before the module loads.
+    /// then a callbacks-only patch of binfmt_misc, applied before the module loads;
+    /// then KPATCH_SYSCALL_DEFINE3(setpriority) and KPATCH_SYSCALL_DEFINE0(sync) in one patch.
     func testSyscallPatchWithVmlinuxCallbacks() throws {
         let bed = TestBed.shared
         let work = try bed.scratch("author-uname")
@@ -156,6 +157,14 @@ final class AuthorAPIVMTests: XCTestCase {
         XCTAssertEqual(cbBuild.status, 0, cbBuild.output)
         XCTAssertTrue(cbBuild.output.contains("replaces 0 function(s)"), cbBuild.output)
         XCTAssertTrue(cbBuild.output.contains("callback: binfmt_misc pre-patch binfmt_cb_pre_patch"), cbBuild.output)
+        // KPATCH_SYSCALL_DEFINE0(sync) and KPATCH_SYSCALL_DEFINE3(setpriority), two files in one patch.
+        let syscalls = work.appendingPathComponent("syscalls.ko")
+        let syscallBuild = try KpatchctlBinary().buildKernelPatch(
+            diff: bed.root.appendingPathComponent("examples/vmlinux/syscall-define0-define3.diff"), output: syscalls,
+            extra: ["--name", "lp_syscalls"])
+        XCTAssertEqual(syscallBuild.status, 0, syscallBuild.output)
+        XCTAssertTrue(syscallBuild.output.contains("vmlinux: __x64_sys_setpriority"), syscallBuild.output)
+        XCTAssertTrue(syscallBuild.output.contains("vmlinux: __do_sys_sync"), syscallBuild.output)
 
         let vm = TestVM()
         let payload = try vm.payload("author-uname", script: """
@@ -174,10 +183,23 @@ final class AuthorAPIVMTests: XCTestCase {
             expect_eq bcb-on-module-load "$(bcb_log)" "pre-patch binfmt_misc patched=0|post-patch binfmt_misc patched=1|"
             check bcb-revert kpatchctl revert lp_binfmt_cb
             expect_eq bcb-on-revert "$(bcb_log)" "pre-patch binfmt_misc patched=0|post-patch binfmt_misc patched=1|post-unpatch binfmt_misc patched=0|"
-            """, files: ["uname.ko": out, "binfmt-cb.ko": callbacksOnly])
+
+            # DEFINE3: setpriority caps niceness at 10 while patched; DEFINE0: sync logs a line.
+            nice_after() { sh -c "renice -n $1 -p \\$\\$ > /dev/null; cut -d' ' -f19 /proc/\\$\\$/stat"; }
+            expect_eq define3-before "$(nice_after 15)" "15"
+            check syscalls-apply kpatchctl apply /payload/syscalls.ko
+            expect_eq define3-patched "$(nice_after 15)" "10"
+            sync
+            expect_eq define0-patched "$(dmesg | grep -c 'kpatchctl-sync: the patched sync(2) ran')" "1"
+            check syscalls-revert kpatchctl revert lp_syscalls
+            expect_eq define3-restored "$(nice_after 15)" "15"
+            sync
+            expect_eq define0-restored "$(dmesg | grep -c 'kpatchctl-sync: the patched sync(2) ran')" "1"
+            """, files: ["uname.ko": out, "binfmt-cb.ko": callbacksOnly, "syscalls.ko": syscalls])
         let outcome = try vm.run(payload: payload, timeout: 180, modules: ["kernel/fs/binfmt_misc.ko"])
         XCTAssertChecksPassed(outcome, ["uname-before", "uname-apply", "uname-patched", "uname-revert", "uname-restored",
                                         "uname-callback-order", "bcb-apply", "bcb-none-yet", "bcb-on-module-load", "bcb-revert",
-                                        "bcb-on-revert"])
+                                        "bcb-on-revert", "define3-before", "syscalls-apply", "define3-patched", "define0-patched",
+                                        "syscalls-revert", "define3-restored", "define0-restored"])
     }
 }
