@@ -206,14 +206,18 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
                 + "this kthread would never switch: the transition would stall."
         case .reachesPatchedFunction:
             text = "\(who) reaches a patched function: \(path.map(\.name).joined(separator: " -> ")). "
-                + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md), so it switches to the patch only when no patched "
-                + "function is on its stack and could run old and new code across iterations of its loop."
+                + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md) and can still run this path, through calls that can "
+                + "hand a value back (or into its own files); it switches to the patch only when no patched function is on its "
+                + "stack, so what its loop keeps across iterations could come from the old code and meet the new."
         case .reachesFunctionPassingNothingBack:
             let patched = path.last?.name ?? "?"
             let through = nothingComesBackThrough ?? patched
             let entryUnit = path.first.map { $0.unit.isEmpty ? "its own file" : $0.unit } ?? "its own file"
-            return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: "
-                + "\(through) \(FunctionInterface.passesNothingBack)\(through == patched ? "" : " (and so is every path that can still run)"), "
+            let why = through == patched
+                ? "\(patched) \(FunctionInterface.passesNothingBack)"
+                : "every path it can still run to \(patched) goes through a function that returns nothing and takes no "
+                    + "writable pointer (\(through) on this one)"
+            return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
                 + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
                 + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."
         case .unknownEntryInPatchedFunction:
