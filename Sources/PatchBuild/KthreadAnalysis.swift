@@ -34,7 +34,7 @@ struct KthreadAnalysis {
                 guard !nodes.isEmpty else { throw CallGraphError.unknownFunction(name) }
                 for node in nodes {
                     byUnit[graph.unit(of: node), default: []].append(node)
-                    if graph.interface(of: node) != .passesNothingBack { passingValues.append(node) }
+                    if graph.interface(of: node).mayPassValuesBack { passingValues.append(node) }
                 }
             }
             // What the patch's callbacks call runs at patch time, whatever its prototype: treated as passing values.

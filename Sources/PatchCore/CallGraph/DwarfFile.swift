@@ -82,6 +82,12 @@ final class DwarfFile {
         return dwarf_ranges(&die, 0, &base, &address, &end) > 0 ? address : nil
     }
 
+    /// Moves `die` to its next sibling; false at the last one. libdw allows the
+    /// result to overwrite the DIE it starts from.
+    static func nextSibling(_ die: inout Dwarf_Die) -> Bool {
+        withUnsafeMutablePointer(to: &die) { dwarf_siblingof($0, $0) == 0 }
+    }
+
     static var lastError: String {
         if let message = dwfl_errmsg(-1) { return String(cString: message) }
         return "unknown libdwfl error"

@@ -41,7 +41,6 @@ enum DwarfAttribute {
 }
 
 enum DwarfOperation {
-    static let addr = UInt8(DW_OP_addr)
     static let constantAddress: Set<UInt8> = [UInt8(DW_OP_addr), UInt8(DW_OP_constu), UInt8(DW_OP_const8u), UInt8(DW_OP_const4u)]
     /// x86-64 DWARF register 5 is %rdi, the first integer argument.
     static let firstArgumentRegister = UInt8(DW_OP_reg5)

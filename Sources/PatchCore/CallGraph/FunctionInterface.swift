@@ -53,7 +53,7 @@ final class FunctionInterfaceReader {
             default:
                 break
             }
-        } while withUnsafeMutablePointer(to: &child, { dwarf_siblingof($0, $0) == 0 })
+        } while DwarfFile.nextSibling(&child)
         return .passesNothingBack
     }
 
@@ -99,7 +99,7 @@ final class FunctionInterfaceReader {
             repeat {
                 guard dwarf_tag(&member) == DwarfTag.member else { continue }
                 guard let memberType = typeDie(of: &member), isReadOnlyValue(memberType) else { return false }
-            } while withUnsafeMutablePointer(to: &member, { dwarf_siblingof($0, $0) == 0 })
+            } while DwarfFile.nextSibling(&member)
             return true
         default:
             // Function types (a callback can do anything), and anything not understood.

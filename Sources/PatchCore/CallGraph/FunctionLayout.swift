@@ -33,8 +33,6 @@ public final class FunctionLayoutReader {
         file = try DwarfFile(path: path)
     }
 
-    public var path: String { file.path }
-
     /// The layout of the function whose entry is at `address`, or nil when the DWARF has no such function.
     public func layout(at address: UInt64) -> FunctionLayout? {
         var unit = Dwarf_Die()
@@ -48,7 +46,7 @@ public final class FunctionLayoutReader {
             collectHops(in: &die, into: &hops)
             let name = dwarf_diename(&die).map { String(cString: $0) } ?? ""
             return FunctionLayout(name: name, entry: address, ranges: Self.ranges(of: &die), hops: hops)
-        } while withUnsafeMutablePointer(to: &die, { dwarf_siblingof($0, $0) == 0 })
+        } while DwarfFile.nextSibling(&die)
         return nil
     }
 
@@ -73,7 +71,7 @@ public final class FunctionLayoutReader {
             default:
                 break
             }
-        } while withUnsafeMutablePointer(to: &die, { dwarf_siblingof($0, $0) == 0 })
+        } while DwarfFile.nextSibling(&die)
     }
 
     private static func originName(of die: inout Dwarf_Die, _ attribute: UInt32) -> String? {

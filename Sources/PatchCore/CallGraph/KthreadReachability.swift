@@ -76,7 +76,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues) {
         // Through a function that passes nothing back no value comes back to its callers.
         let search = scope == .passesValues
-            ? ReverseReachability(graph: graph, targets: targetNodes) { graph.interface(of: $0) != .passesNothingBack }
+            ? ReverseReachability(graph: graph, targets: targetNodes) { graph.interface(of: $0).mayPassValuesBack }
             : ReverseReachability(graph: graph, targets: targetNodes)
         var index: [Int: Int] = [:]
         for (i, node) in search.order.enumerated() { index[node] = i }

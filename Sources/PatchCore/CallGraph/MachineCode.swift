@@ -66,8 +66,10 @@ public enum ObjdumpListing {
         let operand = parts.dropFirst(mnemonicIndex + 1).first
         let symbol = instruction.firstRange(of: "<").map { String(instruction[$0.upperBound...].prefix { $0 != ">" && $0 != "+" }) }
         switch mnemonic {
-        case "ret", "retq", "retl", "int3", "(bad)":
-            return mnemonic == "(bad)" ? .unknown : .stop
+        case "ret", "retq", "retl", "int3":
+            return .stop
+        case "(bad)":
+            return .unknown
         case "jmp", "jmpq":
             if symbol == "__x86_return_thunk" { return .stop }
             if symbol?.hasPrefix("__x86_indirect_thunk") == true || operand?.hasPrefix("*") == true { return .unknown }
@@ -104,8 +106,6 @@ public struct ControlFlow: Sendable {
         for (i, instruction) in self.instructions.enumerated() { index[instruction.address] = i }
         for edge in extraEdges { self.extraEdges[edge.from, default: []].append(edge.to) }
     }
-
-    public func contains(_ address: UInt64) -> Bool { index[address] != nil }
 
     /// The addresses of the instructions that can run after `start`, `start`
     /// included; nil when the flow is not known (an indirect jump, or a target

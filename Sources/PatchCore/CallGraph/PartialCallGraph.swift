@@ -74,7 +74,7 @@ final class PartialCallGraph {
             default:
                 break
             }
-        } while nextSibling(&die)
+        } while DwarfFile.nextSibling(&die)
     }
 
     private func addEdge(_ caller: UInt32, _ callee: UInt32, _ kind: CallKind) {
@@ -159,7 +159,7 @@ final class PartialCallGraph {
             // the caller matches it against function entries.
             guard let value, DwarfOperation.constantAddress.contains(value.atom) else { return .otherValue }
             return .constantAddress(value.number)
-        } while nextSibling(&parameter)
+        } while DwarfFile.nextSibling(&parameter)
         return .missing
     }
 
@@ -180,10 +180,5 @@ final class PartialCallGraph {
         guard dwarf_attr(&die, attribute, &attr) != nil,
               dwarf_getlocation(&attr, &ops, &count) == 0, count == 1, let ops else { return nil }
         return ops.pointee
-    }
-
-    /// libdw allows the result to overwrite the DIE it starts from.
-    private func nextSibling(_ die: inout Dwarf_Die) -> Bool {
-        withUnsafeMutablePointer(to: &die) { dwarf_siblingof($0, $0) == 0 }
     }
 }
