@@ -104,7 +104,7 @@ public final class KernelPatchBuilder {
         if targets.keys.contains("vmlinux") {
             let cacheDir = request.cache.root.appendingPathComponent("callgraph")
             graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
-            resume["vmlinux"] = try KthreadResumeAnalysis(vmlinux: image.path.path, cacheDirectory: cacheDir)
+            resume["vmlinux"] = KthreadResumeAnalysis(vmlinux: image.path.path, cacheDirectory: cacheDir)
         }
         let debugModules = request.modulesDebugDir ?? URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(kernel.release)")
         for module in targets.keys where module != "vmlinux" {

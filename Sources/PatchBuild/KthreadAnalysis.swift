@@ -39,23 +39,24 @@ struct KthreadAnalysis {
             }
             // What the patch's callbacks call runs at patch time, whatever its prototype: treated as passing values.
             for name in callees.subtracting(replaced).sorted() { passingValues += graph.nodes(named: name) }
+            // Thread function -> entry address, for where its kthreads sleep.
+            let entryAddresses = graph.kthreadSpawns.reduce(into: [String: UInt64]()) { $0[graph.name(of: Int($1.entry))] = $1.address }
             func attachResumePoints(_ reach: inout KthreadReachability) {
                 guard let analysis = resume[object] else { return }
                 let entries = Set(reach.kthreadEntries.filter { $0 >= reach.targetCount }.map { reach.functions[$0].name })
                     .filter { KthreadConversion.loop(entry: $0) == nil }
-                let points = graph.kthreadSpawns.filter { entries.contains(graph.name(of: Int($0.entry))) }
-                    .reduce(into: [String: UInt64]()) { $0[graph.name(of: Int($1.entry))] = $1.address }
-                    .sorted { $0.key < $1.key }
-                    .compactMap { analysis.points(function: $0.key, address: $0.value) }
-                reach.attach(points)
+                reach.attach(entries.sorted().compactMap { entry in
+                    entryAddresses[entry].flatMap { analysis.points(function: entry, address: $0) }
+                })
             }
             var warned: Set<String> = []
             if !passingValues.isEmpty {
                 var reach = KthreadReachability(graph: graph, targetNodes: passingValues, scope: .passesValues)
                 attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
-                result.warnings += entryWarnings(object: object, reach: reach, reach.kthreadEntryPaths)
-                warned = Set(reach.kthreadEntryPaths.compactMap { $0.first?.name })
+                let paths = reach.kthreadEntryPaths
+                result.warnings += entryWarnings(object: object, reach: reach, paths)
+                warned = Set(paths.compactMap { $0.first?.name })
             }
             for (unit, nodes) in byUnit.sorted(by: { $0.key < $1.key }) {
                 var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .unit)

@@ -8,33 +8,39 @@ import PatchCore
 /// cached per build id, beside the call graph, as they do not depend on the patch.
 final class KthreadResumeAnalysis {
     private let vmlinux: String
-    private let cacheFile: URL?
+    private let cacheDirectory: URL?
     private var reader: FunctionLayoutReader?
-    private var cached: [String: KthreadResumePoints] = [:]
+    /// Read from the cache file on first use: a build that needs no points never opens it.
+    private var cache: (file: URL?, points: [String: KthreadResumePoints])?
     private var dirty = false
     /// Why points could not be computed for a function (it then counts whole).
     private(set) var failures: [String] = []
 
-    init(vmlinux: String, cacheDirectory: URL?) throws {
+    init(vmlinux: String, cacheDirectory: URL?) {
         self.vmlinux = vmlinux
+        self.cacheDirectory = cacheDirectory
+    }
+
+    private func loadedCache() throws -> (file: URL?, points: [String: KthreadResumePoints]) {
+        if let cache { return cache }
+        var loaded: (file: URL?, points: [String: KthreadResumePoints]) = (nil, [:])
         if let cacheDirectory, let buildID = try ELFBuildID.read(path: vmlinux) {
-            let file = cacheDirectory.appendingPathComponent("kthread-resume-\(buildID).json")
-            cacheFile = file
+            loaded.file = cacheDirectory.appendingPathComponent("kthread-resume-\(buildID).json")
             // A cache that does not decode is rebuilt: it only holds what this class computes.
-            if let data = try? Data(contentsOf: file),
+            if let data = try? Data(contentsOf: loaded.file!),
                let decoded = try? JSONDecoder().decode([String: KthreadResumePoints].self, from: data) {
-                cached = decoded
+                loaded.points = decoded
             }
-        } else {
-            cacheFile = nil
         }
+        cache = loaded
+        return loaded
     }
 
     /// The points of the thread function `name` whose entry is at `address`, or nil (recorded in `failures`).
     func points(function name: String, address: UInt64) -> KthreadResumePoints? {
         let key = "\(name)@\(String(address, radix: 16))"
-        if let known = cached[key] { return known }
         do {
+            if let known = try loadedCache().points[key] { return known }
             if reader == nil { reader = try FunctionLayoutReader(path: vmlinux) }
             guard let reader, let layout = reader.layout(at: address) else {
                 failures.append("\(name): no DWARF subprogram at 0x\(String(address, radix: 16))")
@@ -58,7 +64,7 @@ final class KthreadResumeAnalysis {
             }
             let flow = ControlFlow(instructions: instructions, ranges: layout.ranges, extraEdges: try reader.hiddenEdges(in: layout.ranges))
             let points = KthreadResumePoints(layout: layout, flow: flow)
-            cached[key] = points
+            cache?.points[key] = points
             dirty = true
             return points
         } catch {
@@ -69,9 +75,9 @@ final class KthreadResumeAnalysis {
 
     /// Writes the cache if anything was added (atomically; a failure only costs the next build time).
     func save() throws {
-        guard dirty, let cacheFile else { return }
-        try FileManager.default.createDirectory(at: cacheFile.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try JSONEncoder().encode(cached).write(to: cacheFile, options: .atomic)
+        guard dirty, let cache, let file = cache.file else { return }
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try JSONEncoder().encode(cache.points).write(to: file, options: .atomic)
         dirty = false
     }
 }

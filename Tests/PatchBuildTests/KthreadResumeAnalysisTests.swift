@@ -16,7 +16,7 @@ final class KthreadResumeAnalysisTests: XCTestCase {
     private func points(_ function: String) throws -> KthreadResumePoints {
         let graph = try Self.graph.get()
         let spawn = try XCTUnwrap(graph.kthreadSpawns.first { graph.name(of: Int($0.entry)) == function }, "\(function) is a static kthread entry")
-        let analysis = try KthreadResumeAnalysis(vmlinux: TestBed.shared.debugVmlinux.path, cacheDirectory: nil)
+        let analysis = KthreadResumeAnalysis(vmlinux: TestBed.shared.debugVmlinux.path, cacheDirectory: nil)
         let points = try XCTUnwrap(analysis.points(function: function, address: spawn.address), "\(analysis.failures)")
         XCTAssertTrue(analysis.failures.isEmpty, "\(analysis.failures)")
         return points

@@ -22,7 +22,8 @@ struct KernelCodeTables {
     /// Throws when a table is missing: without it some paths would go unseen.
     func edges() throws -> [(from: UInt64, to: UInt64)] {
         var edges: [(from: UInt64, to: UInt64)] = []
-        guard let start = symbol("__start___jump_table"), let stop = symbol("__stop___jump_table"), stop >= start,
+        let bounds = symbols(named: ["__start___jump_table", "__stop___jump_table"])
+        guard let start = bounds["__start___jump_table"], let stop = bounds["__stop___jump_table"], stop >= start,
               let jumps = try bytes(at: start, count: Int(stop - start), what: "__jump_table") else { throw missing("__jump_table") }
         for entry in stride(from: 0, to: jumps.count - Layout.jumpEntrySize + 1, by: Layout.jumpEntrySize) {
             let at = start + UInt64(entry)
@@ -56,19 +57,22 @@ struct KernelCodeTables {
         return dwfl_module_getelf(file.module, &bias)
     }
 
-    private func symbol(_ name: String) -> UInt64? {
+    /// The addresses of the named symbols, in one pass over the symbol table.
+    private func symbols(named names: Set<String>) -> [String: UInt64] {
+        var found: [String: UInt64] = [:]
         let count = dwfl_module_getsymtab(file.module)
-        guard count > 0 else { return nil }
-        for i in 0..<count {
+        guard count > 0 else { return found }
+        for i in 0..<count where found.count < names.count {
             var sym = GElf_Sym()
             var address: GElf_Addr = 0
             var shndx: GElf_Word = 0
             var symbolElf: OpaquePointer?
             var bias: Dwarf_Addr = 0
             guard let cName = dwfl_module_getsym_info(file.module, i, &sym, &address, &shndx, &symbolElf, &bias) else { continue }
-            if String(cString: cName) == name { return address }
+            let name = String(cString: cName)
+            if names.contains(name) { found[name] = address }
         }
-        return nil
+        return found
     }
 
     /// A named section's address and contents.
