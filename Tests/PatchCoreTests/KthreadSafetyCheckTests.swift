@@ -16,6 +16,20 @@ final class KthreadSafetyCheckTests: XCTestCase {
                            reachabilities: [try reach ?? kpvictimReachability(targets)], allowComms: allowComms, allowAll: allowAll)
     }
 
+    /// The call-graph fixture module's graph (Tests/Fixtures/callgraph).
+    private func cgfixGraph() throws -> CallGraph {
+        try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+    }
+
+    /// The fixture's kthread, asleep in the given frames (innermost first) above kthread().
+    private func cgThread(pid: Int, _ frames: String) -> LiveKthread {
+        LiveKthread(pid: pid, comm: "cg_thread", stack: ProcStack.parse(frames + """
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+    }
+
     private var tick: LiveKthread {
         LiveKthread(pid: 212, comm: "kpvictim_tick", stack: ProcStack.parse(KthreadsParsingTests.tickStack))
     }
@@ -54,14 +68,8 @@ final class KthreadSafetyCheckTests: XCTestCase {
     /// nothing back: a note naming the kthread and path, not a refusal; the same
     /// record with the `passesValues` scope refuses.
     func testFunctionPassingNothingBackInAnotherFileIsANote() throws {
-        let graph = try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
-        let thread = LiveKthread(pid: 300, comm: "cg_thread", stack: ProcStack.parse("""
-            [<0>] msleep_interruptible+0x39/0x60
-            [<0>] cg_thread_fn+0x27/0x40 [cgfix]
-            [<0>] kthread+0xe8/0x110
-            [<0>] ret_from_fork+0x22/0x30
-
-            """))
+        let graph = try cgfixGraph()
+        let thread = cgThread(pid: 300, "[<0>] msleep_interruptible+0x39/0x60\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")
         let nothing = try KthreadReachability(graph: graph, targets: ["cg_if_const_string"], scope: .unit)
         let report = try check(["cg_if_const_string"], object: "cgfix", reach: nothing).evaluate([thread])
         XCTAssertTrue(report.safe, "\(report.refusals)")
@@ -83,17 +91,11 @@ final class KthreadSafetyCheckTests: XCTestCase {
     /// come round again from there count for its thread function; every frame it is
     /// inside counts whole.
     func testResumePointLimitsTheThreadFunctionButNotTheFramesAboveIt() throws {
-        let graph = try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+        let graph = try cgfixGraph()
         var reach = try KthreadReachability(graph: graph, targets: ["cg_leaf"])
         reach.attach([KthreadResumePoints(function: "cg_thread_fn", points: [0x27: ["cg_if_const_string", "msleep_interruptible"],
                                                                              0x10: ["cg_entry", "msleep_interruptible"]])])
-        func thread(_ frames: String) -> LiveKthread {
-            LiveKthread(pid: 301, comm: "cg_thread", stack: ProcStack.parse(frames + """
-                [<0>] kthread+0xe8/0x110
-                [<0>] ret_from_fork+0x22/0x30
-
-                """))
-        }
+        func thread(_ frames: String) -> LiveKthread { cgThread(pid: 301, frames) }
         let check = try check(["cg_leaf"], object: "cgfix", reach: reach)
         // Asleep past the only call to cg_entry: cg_leaf cannot run again.
         XCTAssertTrue(check.evaluate([thread("[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")]).safe)
@@ -110,14 +112,8 @@ final class KthreadSafetyCheckTests: XCTestCase {
     /// cg_thread_fn reaches cg_if_returns (returns a value) only through
     /// cg_if_wrapper (returns nothing): no refusal, a note naming the wrapper.
     func testValueThatCannotComeBackIsANoteNamingWhereItStops() throws {
-        let graph = try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
-        let thread = LiveKthread(pid: 302, comm: "cg_thread", stack: ProcStack.parse("""
-            [<0>] msleep_interruptible+0x39/0x60
-            [<0>] cg_thread_fn+0x27/0x40 [cgfix]
-            [<0>] kthread+0xe8/0x110
-            [<0>] ret_from_fork+0x22/0x30
-
-            """))
+        let graph = try cgfixGraph()
+        let thread = cgThread(pid: 302, "[<0>] msleep_interruptible+0x39/0x60\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")
         let records = try [KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .passesValues),
                            KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .unit)]
         let report = KthreadSafetyCheck(replaced: [ReplacedFunction(object: "cgfix", name: "cg_if_returns", sympos: 0, newSymbol: "x")],
@@ -145,13 +141,7 @@ final class KthreadSafetyCheckTests: XCTestCase {
 
     func testConvertedKthreadInsideAUnitOfWorkIsNotRefused() throws {
         // Asleep in a replaced function inside a work item: it switches when the item ends (a stall prediction, not a refusal).
-        let busy = LiveKthread(pid: 9, comm: "kworker/1:0", stack: ProcStack.parse("""
-            [<0>] msleep_interruptible+0x39/0x60
-            [<0>] process_one_work+0x1c4/0x380
-            [<0>] worker_thread+0xb8/0x3c0
-            [<0>] kthread+0xe8/0x110
-            [<0>] ret_from_fork+0x22/0x30
-            """))
+        let busy = LiveKthread(pid: 9, comm: "kworker/1:0", stack: ProcStack.parse(KthreadsParsingTests.busyKworkerStack))
         let report = try check(["msleep_interruptible"], object: "vmlinux").evaluate([busy])
         XCTAssertTrue(report.safe, "\(report.refusals)")
     }

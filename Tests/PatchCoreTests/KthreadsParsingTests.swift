@@ -11,6 +11,14 @@ final class KthreadsParsingTests: XCTestCase {
         [<0>] ret_from_fork+0x22/0x30
 
         """
+    /// A kworker asleep inside a work item.
+    static let busyKworkerStack = """
+        [<0>] msleep_interruptible+0x39/0x60
+        [<0>] process_one_work+0x1c4/0x380
+        [<0>] worker_thread+0xb8/0x3c0
+        [<0>] kthread+0xe8/0x110
+        [<0>] ret_from_fork+0x22/0x30
+        """
     static let kworkerStack = """
         [<0>] worker_thread+0xb8/0x3c0
         [<0>] kthread+0xe8/0x110
@@ -123,13 +131,7 @@ final class KthreadsParsingTests: XCTestCase {
     }
 
     func testConvertedKthreadInsideAUnitOfWorkKeepsOnlyTheLoopResident() {
-        let busy = LiveKthread(pid: 9, comm: "kworker/1:0", stack: ProcStack.parse("""
-            [<0>] msleep_interruptible+0x39/0x60
-            [<0>] process_one_work+0x1c4/0x380
-            [<0>] worker_thread+0xb8/0x3c0
-            [<0>] kthread+0xe8/0x110
-            [<0>] ret_from_fork+0x22/0x30
-            """))
+        let busy = LiveKthread(pid: 9, comm: "kworker/1:0", stack: ProcStack.parse(Self.busyKworkerStack))
         XCTAssertEqual(busy.residentFrames.map(\.function), ["worker_thread", "kthread", "ret_from_fork"])
         // An irq thread waiting in irq_wait_for_interrupt is idle, not inside a handler.
         let irq = LiveKthread(pid: 60, comm: "irq/24-pciehp", stack: ProcStack.parse("""

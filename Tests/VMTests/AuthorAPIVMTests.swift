@@ -142,29 +142,25 @@ final class AuthorAPIVMTests: XCTestCase {
         let bed = TestBed.shared
         let work = try bed.scratch("author-uname")
         defer { try? FileManager.default.removeItem(at: work) }
-        let out = work.appendingPathComponent("uname.ko")
-        let build = try KpatchctlBinary().buildKernelPatch(
-            diff: bed.root.appendingPathComponent("examples/vmlinux/uname-syscall.diff"), output: out,
-            extra: ["--name", "lp_uname"])
-        XCTAssertEqual(build.status, 0, build.output)
-        XCTAssertTrue(build.output.contains("vmlinux: __x64_sys_newuname"), build.output)
-        XCTAssertTrue(build.output.contains("callback: vmlinux pre-patch kpatchctl_uname_pre_patch"), build.output)
+        /// examples/vmlinux/DIFF built as livepatch NAME into FILE in `work`; its build output.
+        func buildExample(_ diff: String, name: String, file: String) throws -> (URL, String) {
+            let out = work.appendingPathComponent(file)
+            let result = try KpatchctlBinary().buildKernelPatch(
+                diff: bed.root.appendingPathComponent("examples/vmlinux/\(diff)"), output: out, extra: ["--name", name])
+            XCTAssertEqual(result.status, 0, result.output)
+            return (out, result.output)
+        }
+        let (out, build) = try buildExample("uname-syscall.diff", name: "lp_uname", file: "uname.ko")
+        XCTAssertTrue(build.contains("vmlinux: __x64_sys_newuname"), build)
+        XCTAssertTrue(build.contains("callback: vmlinux pre-patch kpatchctl_uname_pre_patch"), build)
         // Callbacks only, for an in-tree module: an object without functions.
-        let callbacksOnly = work.appendingPathComponent("binfmt-cb.ko")
-        let cbBuild = try KpatchctlBinary().buildKernelPatch(
-            diff: bed.root.appendingPathComponent("examples/vmlinux/binfmt-misc-callbacks.diff"), output: callbacksOnly,
-            extra: ["--name", "lp_binfmt_cb"])
-        XCTAssertEqual(cbBuild.status, 0, cbBuild.output)
-        XCTAssertTrue(cbBuild.output.contains("replaces 0 function(s)"), cbBuild.output)
-        XCTAssertTrue(cbBuild.output.contains("callback: binfmt_misc pre-patch binfmt_cb_pre_patch"), cbBuild.output)
+        let (callbacksOnly, cbBuild) = try buildExample("binfmt-misc-callbacks.diff", name: "lp_binfmt_cb", file: "binfmt-cb.ko")
+        XCTAssertTrue(cbBuild.contains("replaces 0 function(s)"), cbBuild)
+        XCTAssertTrue(cbBuild.contains("callback: binfmt_misc pre-patch binfmt_cb_pre_patch"), cbBuild)
         // KPATCH_SYSCALL_DEFINE0(sync) and KPATCH_SYSCALL_DEFINE3(setpriority), two files in one patch.
-        let syscalls = work.appendingPathComponent("syscalls.ko")
-        let syscallBuild = try KpatchctlBinary().buildKernelPatch(
-            diff: bed.root.appendingPathComponent("examples/vmlinux/syscall-define0-define3.diff"), output: syscalls,
-            extra: ["--name", "lp_syscalls"])
-        XCTAssertEqual(syscallBuild.status, 0, syscallBuild.output)
-        XCTAssertTrue(syscallBuild.output.contains("vmlinux: __x64_sys_setpriority"), syscallBuild.output)
-        XCTAssertTrue(syscallBuild.output.contains("vmlinux: __do_sys_sync"), syscallBuild.output)
+        let (syscalls, syscallBuild) = try buildExample("syscall-define0-define3.diff", name: "lp_syscalls", file: "syscalls.ko")
+        XCTAssertTrue(syscallBuild.contains("vmlinux: __x64_sys_setpriority"), syscallBuild)
+        XCTAssertTrue(syscallBuild.contains("vmlinux: __do_sys_sync"), syscallBuild)
 
         let vm = TestVM()
         let payload = try vm.payload("author-uname", script: """
