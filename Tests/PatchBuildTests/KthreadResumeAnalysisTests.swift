@@ -47,4 +47,17 @@ final class KthreadResumeAnalysisTests: XCTestCase {
         XCTAssertFalse(asleep.contains("set_user_nice"), "\(asleep)")
         XCTAssertTrue(asleep.contains("khugepaged_do_scan"), "\(asleep)")
     }
+
+    /// What cannot be worked out is recorded and gives no points (the whole function then counts).
+    func testFailuresAreNamedAndGiveNoPoints() throws {
+        let bed = TestBed.shared
+        let noFunction = KthreadResumeAnalysis(vmlinux: bed.debugVmlinux.path, cacheDirectory: nil)
+        XCTAssertNil(noFunction.points(function: "not_a_thread_fn", address: 0xffffffff81000001))
+        XCTAssertEqual(noFunction.failures, ["not_a_thread_fn: no DWARF subprogram at 0xffffffff81000001"])
+        // A file without DWARF (the stripped release binary).
+        let noDwarf = KthreadResumeAnalysis(vmlinux: bed.releaseBinary.path, cacheDirectory: nil)
+        XCTAssertNil(noDwarf.points(function: "watchdog", address: 0x1000))
+        XCTAssertEqual(noDwarf.failures.count, 1)
+        XCTAssertTrue(noDwarf.failures[0].hasPrefix("watchdog: "), "\(noDwarf.failures)")
+    }
 }

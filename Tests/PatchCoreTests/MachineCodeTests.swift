@@ -89,4 +89,14 @@ final class MachineCodeTests: XCTestCase {
         XCTAssertEqual(points.points[0x75], ["test_taint", "schedule_timeout_interruptible", "inlined_in_loop", "tail_called"])
         XCTAssertEqual(points.points[0x5].map { $0.contains("set_user_nice") }, true, "from __fentry__'s return the prologue runs")
     }
+
+    /// A file that is not a linked vmlinux has no jump/exception/alternative tables:
+    /// the hidden edges cannot be known, and that is an error, not an empty list.
+    func testMissingKernelTablesAreAnError() throws {
+        let reader = try FunctionLayoutReader(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+        XCTAssertThrowsError(try reader.hiddenEdges(in: [0..<0x100])) { error in
+            XCTAssertTrue("\(error)".contains("__jump_table"), "\(error)")
+            XCTAssertTrue("\(error)".contains("not a linked x86-64 vmlinux"), "\(error)")
+        }
+    }
 }
