@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import PatchCore
 
 /// Where `build` keeps what it can reuse: the original (unpatched) builds of module
 /// trees, keyed by the sources' content, the kernel release and the tool version.
@@ -36,6 +37,6 @@ public struct BuildCache: Sendable {
             hasher.update(data: Array("\u{0}\(rel)\u{0}".utf8))
             hasher.update(data: try Data(contentsOf: dir.appendingPathComponent(rel)))
         }
-        return hasher.finalize().prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return hexString(hasher.finalize().prefix(16))
     }
 }

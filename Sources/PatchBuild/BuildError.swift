@@ -1,3 +1,4 @@
+import Glibc
 import PatchCore
 
 /// The stages of `kpatchctl build`, in order; progress and errors name them.
@@ -20,6 +21,10 @@ public enum BuildError: Error, CustomStringConvertible {
     case noChange
     case verification(String)
     case compilerMismatch(expected: String, actual: String)
+    /// SIGINT or SIGTERM: the running command was stopped and nothing was written.
+    case interrupted(signal: Int32)
+    /// The private overlay of the patched build could not be set up.
+    case overlayUnavailable(String)
 
     public var description: String {
         switch self {
@@ -54,6 +59,10 @@ public enum BuildError: Error, CustomStringConvertible {
             return "the target kernel was built with '\(expected)' but this machine has '\(actual)': objects built here would not match the running kernel; install the target's compiler"
         case .verification(let why):
             return "verify: \(why)"
+        case .interrupted(let signal):
+            return "interrupted by \(signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"): the build stopped; no patch was written and the cache is as it was"
+        case .overlayUnavailable(let why):
+            return "the patched build runs in a private overlay of the prepared tree (so the cached tree never changes), and it could not be set up: \(why); run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
         }
     }
 }

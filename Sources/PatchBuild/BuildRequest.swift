@@ -1,18 +1,20 @@
 import FoundationEssentials
 import PatchCore
 
-/// What `kpatchctl build` was asked to do, for an out-of-tree module target.
-public struct ModuleBuildRequest: Sendable {
+/// What `kpatchctl build` was asked to do: what every target shares, and the
+/// target kind's own part (an out-of-tree module, or the kernel itself).
+public struct BuildRequest: Sendable {
+    public enum Target: Sendable {
+        case module(ModuleTargetOptions)
+        case kernel(KernelTargetOptions)
+    }
+
+    public var target: Target
     public var diffFile: URL
-    public var moduleSource: URL
     public var kernelRelease: String
     public var headers: URL?
     /// The target's debug vmlinux (default /usr/lib/debug/boot/vmlinux-<release>).
     public var vmlinux: URL?
-    /// The module as the user built and deployed it: its build id identifies the
-    /// target at apply time and its symbol table gives sympos. Default: the
-    /// `<module>.ko` in the source directory, if the user built it there.
-    public var deployedModule: URL?
     public var output: URL?
     public var patchName: String?
     public var cache: BuildCache
@@ -22,15 +24,13 @@ public struct ModuleBuildRequest: Sendable {
     /// Build a cumulative patch that replaces every enabled one (klp_patch.replace).
     public var replace = false
 
-    public init(diffFile: URL, moduleSource: URL, kernelRelease: String, headers: URL? = nil,
-                vmlinux: URL? = nil, deployedModule: URL? = nil, output: URL? = nil, patchName: String? = nil,
-                cache: BuildCache, templateDir: URL, toolVersion: String) {
+    public init(target: Target, diffFile: URL, kernelRelease: String, headers: URL? = nil, vmlinux: URL? = nil,
+                output: URL? = nil, patchName: String? = nil, cache: BuildCache, templateDir: URL, toolVersion: String) {
+        self.target = target
         self.diffFile = diffFile
-        self.moduleSource = moduleSource
         self.kernelRelease = kernelRelease
         self.headers = headers
         self.vmlinux = vmlinux
-        self.deployedModule = deployedModule
         self.output = output
         self.patchName = patchName
         self.cache = cache
@@ -62,41 +62,40 @@ public struct ModuleBuildRequest: Sendable {
     }
 }
 
-/// One line of progress: a stage starting or finishing, with its elapsed time.
-public struct BuildEvent: Sendable {
-    public enum Kind: Sendable { case started, finished, note }
-    public let stage: BuildStage
-    public let kind: Kind
-    public let message: String
-    public let seconds: Double
+/// An out-of-tree module target: its source directory (only ever read).
+public struct ModuleTargetOptions: Sendable {
+    public var moduleSource: URL
+    /// The module as the user built and deployed it: its build id identifies the
+    /// target at apply time and its symbol table gives sympos. Default: the
+    /// `<module>.ko` in the source directory, if the user built it there.
+    public var deployedModule: URL?
+
+    public init(moduleSource: URL, deployedModule: URL? = nil) {
+        self.moduleSource = moduleSource
+        self.deployedModule = deployedModule
+    }
 }
 
-/// What a successful build produced.
-public struct BuildResult: Codable, Sendable {
-    public struct StageTime: Codable, Sendable {
-        public let stage: BuildStage
-        public let seconds: Double
+/// The kernel itself: vmlinux and the in-tree modules, from the release's own source tree.
+public struct KernelTargetOptions: Sendable {
+    /// The kernel source: Debian's linux-source tarball (default
+    /// /usr/src/linux-source-<major.minor>.tar.xz) or a directory.
+    public var source: URL?
+    /// The target's .config (default: the headers' .config).
+    public var config: URL?
+    /// The target's modules (default /lib/modules/<release>), for in-tree module objects.
+    public var modulesDir: URL?
+    /// Their debug builds with DWARF, for the kthread analysis (default Debian's
+    /// /usr/lib/debug/lib/modules/<release> from linux-image-<release>-dbg).
+    public var modulesDebugDir: URL?
+    /// A header change that reaches more objects whose code changes than this is
+    /// refused as not a sensible live patch.
+    public var maxChangedObjects = 32
+
+    public init(source: URL? = nil, config: URL? = nil, modulesDir: URL? = nil, modulesDebugDir: URL? = nil) {
+        self.source = source
+        self.config = config
+        self.modulesDir = modulesDir
+        self.modulesDebugDir = modulesDebugDir
     }
-    public let output: String
-    public let patchName: String
-    public let targetObject: String
-    public let targetBuildID: String?
-    public let functions: [PatchMetadata.Function]
-    public let newSymbols: [String]
-    public let livepatchSymbols: [String]
-    public let rebuiltObjects: [String]
-    public let originalBuildCached: Bool
-    /// Kthread entry functions that reach a replaced function, with the path.
-    public let kthreadWarnings: [String]
-    public let stages: [StageTime]
-    /// A cumulative patch (--replace).
-    public var replace = false
-    public var callbacks: [PatchCallback] = []
-    public var states: [SystemState] = []
-    /// Changes left out because the author marked them (KPATCH_IGNORE_*).
-    public var ignored: [IgnoredChange] = []
-    /// Replaced functions per reason, and what the diff left out as noise.
-    public var diff = DiffSummary()
-    /// Kernel targets: touched files no object of the target compiles, each with why.
-    public var ignoredFiles: [String] = []
 }

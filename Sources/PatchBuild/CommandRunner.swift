@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import PatchCore
 
 /// Runs the external tools the builder drives (make, patch, grep, tar): the only
 /// process spawning in the builder, so failures look alike everywhere. posix_spawn
@@ -30,13 +31,20 @@ struct CommandRunner {
         posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
         posix_spawn_file_actions_addclose(&actions, fds[0])
         posix_spawn_file_actions_addclose(&actions, fds[1])
+        // Its own process group, so an interruption stops the command and everything it started
+        // (make's compilers too), whoever the signal was sent to.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
 
         // env(1) finds the tool on PATH and, with -C, runs it in `dir` (as Process did through /usr/bin/env).
         let cArgv = (["/usr/bin/env"] + (dir.map { ["-C", $0.path] } ?? []) + argv).map { strdup($0) } + [nil]
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (cArgv + cEnv).forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cArgv, cEnv)
+        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, cArgv, cEnv)
         close(fds[1])
         guard spawned == 0 else {
             close(fds[0])
@@ -45,7 +53,20 @@ struct CommandRunner {
 
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
+        var pollsSinceStop: Int?
         while true {
+            // Poll rather than block, so a SIGINT/SIGTERM (its handler restarts reads) is seen promptly;
+            // the group gets SIGTERM, and SIGKILL 5 s later if it still holds the pipe.
+            if pollsSinceStop == nil, Interruption.requested {
+                kill(-pid, SIGTERM)
+                pollsSinceStop = 0
+            } else if let polls = pollsSinceStop {
+                if polls == 25 { kill(-pid, SIGKILL) }
+                pollsSinceStop = polls + 1
+            }
+            var ready = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, 200)
+            if polled == 0 || (polled < 0 && errno == EINTR) { continue }
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fds[0], $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
@@ -54,6 +75,10 @@ struct CommandRunner {
         close(fds[0])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if let signal = Interruption.receivedSignal {
+            kill(-pid, SIGKILL)  // anything of the group still running (a compiler that ignored SIGTERM)
+            throw BuildError.interrupted(signal: signal)
+        }
         // WIFEXITED/WEXITSTATUS are macros Swift cannot import: a signal gives 128 + its number, as a shell does.
         let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Result(status: exit, output: String(decoding: output, as: UTF8.self))

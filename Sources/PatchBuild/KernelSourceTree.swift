@@ -1,4 +1,6 @@
+import Crypto
 import FoundationEssentials
+import Glibc
 import PatchCore
 
 /// The target kernel's source tree, prepared once per release into the cache so
@@ -24,21 +26,29 @@ struct KernelSourceTree {
         }
     }
 
-    /// Prepares (or reuses) `<cache>/kernels/<release>/tree`.
+    /// Prepares (or reuses) `<cache>/kernels/<release>/tree`. The caller holds the
+    /// release's `TreeLock`. The `prepared` stamp is written last and names the inputs,
+    /// so a preparation that was interrupted (or made from other inputs, or by a
+    /// kpatchctl that patched trees in place) is redone from scratch, never used.
     static func prepare(release: String, source: URL, config: URL, cache: BuildCache,
                         note: (String) -> Void) throws -> KernelSourceTree {
         let fm = FileManager.default
         let base = cache.root.appendingPathComponent("kernels/\(release)")
         let tree = KernelSourceTree(dir: base.appendingPathComponent("tree"), compiler: try checkCompiler(config: config))
         let stamp = base.appendingPathComponent("prepared")
-        if fm.fileExists(atPath: stamp.path) {
-            note("reusing the prepared tree \(tree.dir.path)")
-            return tree
-        }
         guard fm.fileExists(atPath: source.path) else {
             throw BuildError.missingInput(what: "kernel source", path: source.path)
         }
-        try? fm.removeItem(at: base)
+        let inputs = try preparedStamp(source: source, config: config)
+        if let found = try? String(contentsOf: stamp, encoding: .utf8), found == inputs {  // try?: no stamp means not prepared
+            note("reusing the prepared tree \(tree.dir.path)")
+            return tree
+        }
+        if fm.fileExists(atPath: base.path) {
+            note(fm.fileExists(atPath: stamp.path) ? "the prepared tree was made from other inputs: preparing it again"
+                                                    : "an earlier preparation did not finish: preparing the tree again")
+            try fm.removeItem(at: base)
+        }
         try fm.createDirectory(at: base, withIntermediateDirectories: true)
         if KernelFile.isDirectory(source.path) {
             note("copying \(source.path)")
@@ -55,32 +65,85 @@ struct KernelSourceTree {
             try fm.moveItem(at: unpack.appendingPathComponent(top[0]), to: tree.dir)
             try fm.removeItem(at: unpack)
         }
-        try? fm.removeItem(at: tree.dir.appendingPathComponent(".config"))
         try fm.copyItem(at: config, to: tree.dir.appendingPathComponent(".config"))
         note("make olddefconfig")
         try tree.make(.prepare, ["olddefconfig"])
         note("make modules_prepare")
         try tree.make(.prepare, ["modules_prepare"])
-        _ = fm.createFile(atPath: stamp.path, contents: nil)
+        try Data(inputs.utf8).write(to: stamp, options: .atomic)
         return tree
+    }
+
+    /// What the prepared tree was made from: the stamp's content.
+    private static func preparedStamp(source: URL, config: URL) throws -> String {
+        var info = stat()
+        guard stat(source.path, &info) == 0 else {
+            throw BuildError.missingInput(what: "kernel source (\(String(cString: strerror(errno))))", path: source.path)
+        }
+        let size = Int64(info.st_size), modified = Int64(info.st_mtim.tv_sec)
+        let configHash = hexString(SHA256.hash(data: try Data(contentsOf: config)))
+        return "kpatchctl prepared tree v2\nsource \(source.path) \(size) \(modified)\nconfig sha256 \(configHash)\n"
     }
 
     func make(_ stage: BuildStage, _ targets: [String]) throws {
         try CommandRunner.check(stage, makeCommand(targets))
     }
 
-    /// `make` in the tree with the target's compiler and the differ's flags.
-    /// `authorInclude`: the author header directory (kmod/include), on the patched build's path.
-    private func makeCommand(_ targets: [String], keepGoing: Bool = false, authorInclude: URL? = nil) -> [String] {
+    /// `make` in the tree with the target's compiler and the differ's flags, the same
+    /// for both sides: a flag that differs would make Kbuild rebuild its prepared files.
+    private func makeCommand(_ targets: [String], keepGoing: Bool = false) -> [String] {
         let jobs = ProcessInfo.processInfo.activeProcessorCount
-        let flags = Self.kcflags + (authorInclude.map { " -I\($0.path)" } ?? "")
         return ["make", "-s"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
-                                                             "KCFLAGS=\(flags)"] + targets
+                                                             "KCFLAGS=\(Self.kcflags)"] + targets
     }
 
-    /// Builds the objects (paths relative to the tree, e.g. fs/proc/cmdline.o).
-    func build(_ objects: [String], stage: BuildStage, authorInclude: URL? = nil) throws {
-        try CommandRunner.check(stage, makeCommand(objects, authorInclude: authorInclude))
+    /// Builds `objects` as the patched side: `upper` holds the patched files (paths
+    /// relative to the tree) and is laid over the prepared tree with overlayfs, mounted
+    /// on the tree's own path in a private mount namespace (so paths, and with them
+    /// DWARF and `__FILE__`, are the original's). Kbuild writes every object and
+    /// `.cmd` into `upper`; the cached tree is never written, and the mount dies with
+    /// the command however it ends. `authorInclude` (kmod/include, the author API) is on
+    /// the patched side's include path through gcc's CPATH, which Kbuild does not record,
+    /// so only the objects whose sources changed are rebuilt. Returns each object's path
+    /// in `upper`.
+    func buildPatched(_ objects: [String], upper: URL, stage: BuildStage, authorInclude: URL? = nil) throws -> [URL] {
+        let fm = FileManager.default
+        let scratch = upper.deletingLastPathComponent().appendingPathComponent("overlay-work")
+        try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
+        for path in [dir.path, upper.path, scratch.path] where path.contains(",") || path.contains(":") {
+            throw BuildError.overlayUnavailable("\(path) contains ',' or ':', which overlayfs options cannot name")
+        }
+        // Newer than the original objects, which were compiled after the patched files were written:
+        // make decides by modification time.
+        for entry in try DirectoryWalk.entries(under: upper) where entry.isRegularFile {
+            guard utimes(entry.url.path, nil) == 0 else {
+                throw BuildError.verification("cannot touch \(entry.url.path): \(String(cString: strerror(errno)))")
+            }
+        }
+        // As root a mount namespace is enough; otherwise a user namespace maps us to root in it
+        // (overlayfs then keeps its metadata in user.* extended attributes).
+        let privileged = geteuid() == 0
+        let unshare = privileged ? ["unshare", "--mount", "--propagation", "private"]
+                                 : ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
+        let script = #"mount -t overlay kpatchctl-patched -o "lowerdir=$1,upperdir=$2,workdir=$3$4" "$1" || { echo "kpatchctl-overlay: mount failed" >&2; exit 90; }; shift 4; exec "$@""#
+        let argv = unshare + ["sh", "-c", script, "kpatchctl-overlay", dir.path, upper.path, scratch.path,
+                              privileged ? "" : ",userxattr"] + makeCommand(objects)
+        let result = try CommandRunner.run(argv, environment: authorInclude.map { ["CPATH": $0.path] } ?? [:])
+        if result.status != 0 {
+            let lines = result.output.split(separator: "\n")
+            if let line = lines.first(where: { $0.hasPrefix("unshare:") }) ?? (result.status == 90 ? lines.first : nil) {
+                throw BuildError.overlayUnavailable(result.status == 90 ? result.output : String(line))
+            }
+            throw BuildError.commandFailed(stage: stage, command: "make \(objects.joined(separator: " ")) (patched, in a private overlay)",
+                                           status: result.status, output: result.output)
+        }
+        return try objects.map { object in
+            let built = upper.appendingPathComponent(object)
+            guard fm.fileExists(atPath: built.path) else {
+                throw BuildError.verification("the patched build did not produce \(object) (Kbuild found it up to date): nothing to compare")
+            }
+            return built
+        }
     }
 
     /// Builds what this configuration builds of `objects` and returns those;

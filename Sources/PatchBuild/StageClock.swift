@@ -1,4 +1,5 @@
 import FoundationEssentials
+import PatchCore
 
 /// Times the build's stages and reports them as progress events.
 final class StageClock {
@@ -7,7 +8,9 @@ final class StageClock {
 
     init(progress: @escaping (BuildEvent) -> Void) { self.progress = progress }
 
+    /// Runs one stage; a SIGINT/SIGTERM that arrived before it stops the build here.
     func run<T>(_ stage: BuildStage, _ body: () throws -> T) throws -> T {
+        if let signal = Interruption.receivedSignal { throw BuildError.interrupted(signal: signal) }
         let start = Date()
         progress(BuildEvent(stage: stage, kind: .started, message: "", seconds: 0))
         let value = try body()

@@ -26,12 +26,12 @@ struct KernelBuildBench: ParsableCommand {
         }
         func build(_ label: String) throws -> BuildResult {
             let out = FileManager.default.temporaryDirectory.appendingPathComponent("kernel-build-bench.ko")
-            let request = KernelBuildRequest(
+            let request = BuildRequest(
+                target: .kernel(KernelTargetOptions(modulesDir: modulesDir.map { URL(fileURLWithPath: $0) })),
                 diffFile: URL(fileURLWithPath: diff), kernelRelease: kernel, vmlinux: URL(fileURLWithPath: vmlinux),
-                modulesDir: modulesDir.map { URL(fileURLWithPath: $0) }, output: out, cache: BuildCache(root: cacheURL), templateDir: URL(fileURLWithPath: kmod),
-                toolVersion: "bench")
+                output: out, cache: BuildCache(root: cacheURL), templateDir: URL(fileURLWithPath: kmod), toolVersion: "bench")
             let start = Date()
-            let result = try KernelPatchBuilder(request: request).build()
+            let result = try PatchBuildPipeline(request: request).build()
             let stages = result.stages.map { "\($0.stage.rawValue) \(String(format: "%.2f", $0.seconds))" }.joined(separator: ", ")
             print(String(format: "%@: %.1f s (%@)", label, Date().timeIntervalSince(start), stages))
             try? FileManager.default.removeItem(at: out)

@@ -76,12 +76,13 @@ struct KthreadSurveyBench: ParsableCommand {
     private func build(_ diff: String) throws -> PatchMetadata {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("kthread-survey-\(getpid()).ko")
         defer { try? FileManager.default.removeItem(at: out) }
-        let request = KernelBuildRequest(
+        let request = BuildRequest(
+            target: .kernel(KernelTargetOptions(modulesDir: modulesDir.map { URL(fileURLWithPath: $0) },
+                                                modulesDebugDir: modulesDebugDir.map { URL(fileURLWithPath: $0) })),
             diffFile: URL(fileURLWithPath: diff), kernelRelease: kernel, vmlinux: URL(fileURLWithPath: vmlinux),
-            modulesDir: modulesDir.map { URL(fileURLWithPath: $0) }, modulesDebugDir: modulesDebugDir.map { URL(fileURLWithPath: $0) },
             output: out, cache: BuildCache(root: URL(fileURLWithPath: cache)),
             templateDir: URL(fileURLWithPath: kmod), toolVersion: "bench")
-        _ = try KernelPatchBuilder(request: request).build()
+        _ = try PatchBuildPipeline(request: request).build()
         return try KernelModuleFile(path: out.path).patchMetadata()
     }
 

@@ -64,37 +64,33 @@ struct Build: ParsableCommand {
         let cacheRoot = BuildCache(root: url(cache) ?? BuildCache.defaultRoot)
         let template: URL
         do { template = try TemplateLocator.kmodDirectory() } catch { throw fail(error, code: .failure, json: json) }
-        let build: () throws -> BuildResult
-        if let moduleSource {
-            var request = ModuleBuildRequest(
-                diffFile: URL(fileURLWithPath: diff), moduleSource: URL(fileURLWithPath: moduleSource),
-                kernelRelease: release, headers: url(kernelHeaders), vmlinux: url(vmlinux),
-                deployedModule: url(targetModule), output: url(output), patchName: name,
-                cache: cacheRoot, templateDir: template, toolVersion: KpatchctlVersion.string)
-            request.replace = replace
-            build = ModulePatchBuilder(request: request, progress: progress).build
-        } else {
-            var request = KernelBuildRequest(
-                diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
-                source: url(source), config: url(config), vmlinux: url(vmlinux), modulesDir: url(modulesDir), modulesDebugDir: url(modulesDebugDir),
-                output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
-                toolVersion: KpatchctlVersion.string)
-            request.replace = replace
-            build = KernelPatchBuilder(request: request, progress: progress).build
-        }
+        let target: BuildRequest.Target = moduleSource.map {
+            .module(ModuleTargetOptions(moduleSource: URL(fileURLWithPath: $0), deployedModule: url(targetModule)))
+        } ?? .kernel(KernelTargetOptions(source: url(source), config: url(config), modulesDir: url(modulesDir),
+                                         modulesDebugDir: url(modulesDebugDir)))
+        var request = BuildRequest(
+            target: target, diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
+            vmlinux: url(vmlinux), output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
+            toolVersion: KpatchctlVersion.string)
+        request.replace = replace
+        let build = PatchBuildPipeline(request: request, progress: progress).build
+        // SIGINT/SIGTERM stop the running command and the build: exit 130/143, nothing written.
+        Interruption.install()
         let result: BuildResult
         do {
             result = try build()
         } catch {
-            let code = { if case .nothingToPatch? = error as? BuildError { return KpatchctlExit.nothingToPatch } else { return .failure } }()
+            let code: Int32
+            switch error as? BuildError {
+            case .nothingToPatch?: code = KpatchctlExit.nothingToPatch.rawValue
+            case .interrupted(let signal)?: code = 128 + signal
+            default: code = KpatchctlExit.failure.rawValue
+            }
             if json {
                 printJSON(BuildFailure(error))
-                throw ExitCode(code.rawValue)
+                throw ExitCode(code)
             }
-            if code == .nothingToPatch {
-                throw ExitCode(code.rawValue).with(message: "\(error)")
-            }
-            throw ExitCode.failure.with(message: "\(error)")
+            throw ExitCode(code).with(message: "\(error)")
         }
         if json { return printJSON(result) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")

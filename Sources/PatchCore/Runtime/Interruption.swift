@@ -3,7 +3,8 @@ import Glibc
 /// SIGINT or SIGTERM while a transition is followed: the first one makes the
 /// controller stop waiting and end the transition as on a timeout (reversed,
 /// unless --no-revert), so an interrupted apply still leaves the system fully
-/// patched or fully unpatched. A second signal terminates as usual.
+/// patched or fully unpatched. During `build` it stops the running command and
+/// the build (exit 128 + the signal's number). A second signal terminates as usual.
 public enum Interruption {
     /// Installs the handlers (apply and revert call it before loading anything).
     public static func install() {
@@ -12,6 +13,9 @@ public enum Interruption {
     }
 
     public static var requested: Bool { interruptionSignal != 0 }
+
+    /// The signal that asked to stop, if one did.
+    public static var receivedSignal: Int32? { interruptionSignal == 0 ? nil : interruptionSignal }
 }
 
 /// Written only by the handler; sig_atomic_t is what a handler may set.

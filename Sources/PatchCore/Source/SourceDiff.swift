@@ -22,10 +22,7 @@ public struct SourceDiff: Sendable {
 
     public init(text: String, origin: String = "diff") throws {
         self.text = text
-        sha256 = SHA256.hash(data: Array(text.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        sha256 = hexString(SHA256.hash(data: Array(text.utf8)))
         changes = try Self.parseHeaders(text, origin: origin)
     }
 

@@ -1,0 +1,41 @@
+import FoundationEssentials
+import PatchCore
+
+/// One line of progress: a stage starting or finishing, with its elapsed time.
+public struct BuildEvent: Sendable {
+    public enum Kind: Sendable { case started, finished, note }
+    public let stage: BuildStage
+    public let kind: Kind
+    public let message: String
+    public let seconds: Double
+}
+
+/// What a successful build produced.
+public struct BuildResult: Codable, Sendable {
+    public struct StageTime: Codable, Sendable {
+        public let stage: BuildStage
+        public let seconds: Double
+    }
+    public let output: String
+    public let patchName: String
+    public let targetObject: String
+    public let targetBuildID: String?
+    public let functions: [PatchMetadata.Function]
+    public let newSymbols: [String]
+    public let livepatchSymbols: [String]
+    public let rebuiltObjects: [String]
+    public let originalBuildCached: Bool
+    /// Kthread entry functions that reach a replaced function, with the path.
+    public let kthreadWarnings: [String]
+    public let stages: [StageTime]
+    /// A cumulative patch (--replace).
+    public var replace = false
+    public var callbacks: [PatchCallback] = []
+    public var states: [SystemState] = []
+    /// Changes left out because the author marked them (KPATCH_IGNORE_*).
+    public var ignored: [IgnoredChange] = []
+    /// Replaced functions per reason, and what the diff left out as noise.
+    public var diff = DiffSummary()
+    /// Kernel targets: touched files no object of the target compiles, each with why.
+    public var ignoredFiles: [String] = []
+}

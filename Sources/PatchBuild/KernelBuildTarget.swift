@@ -1,0 +1,166 @@
+import FoundationEssentials
+import PatchCore
+
+/// The kernel itself: vmlinux and the in-tree modules, each patched as its own
+/// livepatch object. The release's source tree is prepared once into the cache;
+/// only the objects the diff touches are compiled, the original side in that tree
+/// and the patched side in a private overlay of it (`KernelSourceTree.buildPatched`),
+/// so a build never writes a patched file into the cache.
+final class KernelBuildTarget: BuildTargetStrategy {
+    let options: KernelTargetOptions
+    /// Held from before the cache is read until the patched objects are out of the tree.
+    private var lock: TreeLock?
+    private var tree: KernelSourceTree?
+    private var vermagic = ""
+    private var selection: KernelObjectSelection?
+    private var objects: [String] = []
+    private var ignored: [String] = []
+    private var targets: [String: String?] = [:]
+
+    init(_ options: KernelTargetOptions) { self.options = options }
+
+    private func modulesDir(_ build: BuildContext) -> URL {
+        options.modulesDir ?? URL(fileURLWithPath: "/lib/modules/\(build.kernel.release)")
+    }
+
+    /// The touched files with the diff applied: compared with the tree's to scope
+    /// header changes, then laid over the tree for the patched build.
+    private func patchedSources(_ build: BuildContext) -> URL { build.work.appendingPathComponent("patched-sources") }
+
+    func prepare(_ build: BuildContext) throws {
+        let release = build.kernel.release
+        lock = try TreeLock.kernelTree(release: release, cache: build.request.cache)
+        tree = try KernelSourceTree.prepare(
+            release: release, source: try options.source ?? defaultSource(build.kernel),
+            config: options.config ?? build.kernel.headers.appendingPathComponent(".config"),
+            cache: build.request.cache) { build.clock.note(.prepare, $0) }
+        vermagic = try build.kernel.vermagic(cache: build.request.cache)
+    }
+
+    func applyDiff(_ build: BuildContext) throws {
+        guard let tree else { throw BuildError.verification("patch before prepare") }
+        let scope = try KernelDiffScope(diff: build.diff)
+        let applier = DiffApplier(diff: build.diff, diffFile: build.request.diffFile)
+        let patched = patchedSources(build)
+        try applier.check(tree.dir, copyOf: tree.dir)
+        try copy(build.diff.touchedPaths, from: tree.dir, to: patched)
+        try applier.apply(to: patched, copyOf: tree.dir)
+        let built = try KernelBuiltSources.read(image: build.image, modulesDir: modulesDir(build), cache: build.request.cache)
+        let selection = try KernelObjectSelection.select(scope, .init(
+            tree: tree, preview: patched, graphs: IncludeGraphLoader { try tree.includeGraph() }, built: built,
+            release: build.kernel.release, limit: options.maxChangedObjects))
+        selection.notes.forEach { build.clock.note(.patch, $0) }
+        ignored = selection.ignored
+        self.selection = selection
+    }
+
+    func buildOriginals(_ build: BuildContext) throws {
+        guard let tree, let selection else { throw BuildError.verification("original build before patch") }
+        let built = try tree.buildConfigured(selection.objects, stage: .originalBuild)
+        let unconfigured = selection.objects.filter { !built.contains($0) }
+        ignored += unconfigured.map { "\($0) is not built in \(build.kernel.release)'s configuration (Kbuild has no rule for it)" }
+        guard !built.isEmpty else { throw BuildError.nothingToPatch(ignored: ignored) }
+        try copy(built, from: tree.dir, to: build.work.appendingPathComponent("original"))
+        objects = built
+        ignored.forEach { build.clock.note(.originalBuild, "ignored: " + $0) }
+    }
+
+    func buildPatched(_ build: BuildContext) throws -> [PatchAssembler.ObjectPair] {
+        guard let tree else { throw BuildError.verification("rebuild before prepare") }
+        let fm = FileManager.default
+        let originals = build.work.appendingPathComponent("original"), patched = build.work.appendingPathComponent("patched")
+        let builtObjects = try tree.buildPatched(objects, upper: patchedSources(build), stage: .rebuild,
+                                                 authorInclude: AuthorHeaders.directory(template: build.request.templateDir))
+        for (object, built) in zip(objects, builtObjects) {
+            let target = patched.appendingPathComponent(object)
+            try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try fm.copyItem(at: built, to: target)
+        }
+        var pairs: [PatchAssembler.ObjectPair] = []
+        for object in objects {
+            let owner = try tree.owner(of: object)
+            let symbols: URL
+            switch owner {
+            case .vmlinux:
+                symbols = build.image.path
+                targets["vmlinux"] = build.image.buildID
+            case .module(let name):
+                let ko = try moduleFile(name, build)
+                symbols = ko
+                targets[name] = try KernelModuleFile(path: ko.path).buildID
+            }
+            pairs.append(.init(object: object, original: originals.appendingPathComponent(object),
+                               patched: patched.appendingPathComponent(object),
+                               livepatchObject: owner.livepatchObjectName, targetSymbols: symbols))
+        }
+        lock?.release()
+        build.clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", ")) with the patched sources in a private overlay of the tree")
+        return pairs
+    }
+
+    func identity(_ build: BuildContext) throws -> (targets: [PatchMetadata.Target], vermagic: String?) {
+        (targets.keys.sorted().map { .init(object: $0, buildID: targets[$0] ?? nil) }, vermagic)
+    }
+
+    /// vmlinux's graph comes from the debug vmlinux (cached by build id); an in-tree
+    /// module's from its debug build, when the -dbg package is there.
+    func kthreadSources(_ build: BuildContext) -> KthreadSources {
+        var sources = KthreadSources()
+        let image = build.image
+        if targets.keys.contains("vmlinux") {
+            let cacheDir = build.request.cache.root.appendingPathComponent("callgraph")
+            sources.graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
+            sources.resume["vmlinux"] = KthreadResumeAnalysis(vmlinux: image.path.path, cacheDirectory: cacheDir)
+        }
+        let debugModules = options.modulesDebugDir ?? URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(build.kernel.release)")
+        for module in targets.keys.sorted() where module != "vmlinux" {
+            if let debug = findModule(module, in: debugModules) {
+                sources.graphs[module] = { try CallGraphBuilder.build(path: debug.path) }
+            } else {
+                sources.missing.append("\(module): no debug build in \(debugModules.path) (linux-image-\(build.kernel.release)-dbg, or --modules-debug-dir); the patch carries no kthread analysis for it")
+            }
+        }
+        return sources
+    }
+
+    var outcome: (rebuilt: [String], originalBuildCached: Bool, ignoredFiles: [String]) { (objects, true, ignored) }
+
+    /// Debian's source tarball for the release's major.minor (from the headers' Makefile).
+    private func defaultSource(_ kernel: TargetKernel) throws -> URL {
+        let makefile = try String(contentsOf: kernel.headers.appendingPathComponent("Makefile"), encoding: .utf8)
+        func value(_ key: String) -> String? {
+            makefile.split(separator: "\n").first { $0.hasPrefix("\(key) = ") }.map { String($0.dropFirst(key.count + 3)) }
+        }
+        // Debian's arch headers Makefile includes the common one, which has VERSION/PATCHLEVEL.
+        if let version = value("VERSION"), let patchlevel = value("PATCHLEVEL") {
+            return URL(fileURLWithPath: "/usr/src/linux-source-\(version).\(patchlevel).tar.xz")
+        }
+        let parts = kernel.release.split(separator: ".")
+        guard parts.count >= 2 else { throw BuildError.missingInput(what: "kernel source (pass --source)", path: kernel.release) }
+        return URL(fileURLWithPath: "/usr/src/linux-source-\(parts[0]).\(parts[1]).tar.xz")
+    }
+
+    /// The target's own build of in-tree module `name`.
+    private func moduleFile(_ name: String, _ build: BuildContext) throws -> URL {
+        let dir = modulesDir(build)
+        guard let found = findModule(name, in: dir) else {
+            throw BuildError.missingInput(what: "module \(name) of \(build.kernel.release) (pass --modules-dir)", path: dir.path)
+        }
+        return found
+    }
+
+    /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-`).
+    private func findModule(_ name: String, in dir: URL) -> URL? {
+        let candidates: Set<String> = ["\(name).ko", "\(name.replacing("_", with: "-")).ko"]
+        return (try? DirectoryWalk.entries(under: dir))?.first { candidates.contains($0.url.lastPathComponent) }?.url
+    }
+
+    private func copy(_ paths: [String], from: URL, to: URL) throws {
+        let fm = FileManager.default
+        for path in paths {
+            let target = to.appendingPathComponent(path)
+            try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try fm.copyItem(at: from.appendingPathComponent(path), to: target)
+        }
+    }
+}

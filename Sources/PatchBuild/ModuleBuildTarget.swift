@@ -1,0 +1,96 @@
+import FoundationEssentials
+import PatchCore
+
+/// An out-of-tree module target: the diff is applied to a private copy of the
+/// user's source directory (only ever read), the original build is cached by
+/// source content, and only the objects the diff touches are rebuilt.
+final class ModuleBuildTarget: BuildTargetStrategy {
+    let options: ModuleTargetOptions
+    private var patchedTree: ModuleTree?
+    private var originalTree: ModuleTree?
+    private var cached = false
+    private var rebuilt: [String] = []
+    private var moduleName = ""
+    private var builtModule: URL?
+    private var deployed: URL?
+
+    init(_ options: ModuleTargetOptions) { self.options = options }
+
+    func prepare(_ build: BuildContext) throws {
+        if let deployed = options.deployedModule, !FileManager.default.fileExists(atPath: deployed.path) {
+            throw BuildError.missingInput(what: "deployed module", path: deployed.path)
+        }
+    }
+
+    /// A diff that does not apply costs nothing and leaves nothing behind.
+    func applyDiff(_ build: BuildContext) throws {
+        let tree = ModuleTree(dir: build.work.appendingPathComponent("patched"), kernel: build.kernel,
+                              authorInclude: AuthorHeaders.directory(template: build.request.templateDir))
+        try ModuleTree.copySources(from: options.moduleSource, to: tree.dir)
+        try DiffApplier(diff: build.diff, diffFile: build.request.diffFile).apply(to: tree.dir, copyOf: options.moduleSource)
+        patchedTree = tree
+    }
+
+    func buildOriginals(_ build: BuildContext) throws {
+        let fm = FileManager.default
+        let dir = try build.request.cache.originalModuleTree(sources: options.moduleSource, release: build.kernel.release,
+                                                             toolVersion: build.request.toolVersion)
+        let tree = ModuleTree(dir: dir, kernel: build.kernel)
+        originalTree = tree
+        // Beside the entry, so concurrent builds of the same sources fill it once.
+        let lock = try TreeLock(path: dir.deletingLastPathComponent().appendingPathExtension("lock"))
+        defer { lock.release() }
+        let stamp = dir.appendingPathComponent(".kpatchctl-complete")
+        if fm.fileExists(atPath: stamp.path) {
+            cached = true
+            build.clock.note(.originalBuild, "reused the cached original build in \(dir.path)")
+            return
+        }
+        if fm.fileExists(atPath: dir.path) { try fm.removeItem(at: dir) }  // an original build that did not finish
+        try ModuleTree.copySources(from: options.moduleSource, to: dir)
+        try tree.buildModules()
+        try Data().write(to: stamp)
+    }
+
+    func buildPatched(_ build: BuildContext) throws -> [PatchAssembler.ObjectPair] {
+        guard let originalTree, let patchedTree else { throw BuildError.verification("rebuild before the original build") }
+        let modules = try originalTree.modules()
+        let objects = try originalTree.objects(affectedBy: build.diff.touchedPaths, builtObjects: Set(modules.values.joined()))
+        guard !objects.isEmpty else { throw BuildError.diffTouchesNothingBuilt(paths: build.diff.touchedPaths) }
+        try patchedTree.buildObjects(objects)
+        build.clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", "))")
+        let owners = Set(objects.compactMap { object in modules.first { $0.value.contains(object) }?.key })
+        guard owners.count == 1, let name = owners.first else {
+            throw BuildError.verification("the diff touches objects of \(owners.count) modules (\(owners.sorted().joined(separator: ", "))): build one patch per module")
+        }
+        rebuilt = objects
+        moduleName = name
+        let built = originalTree.dir.appendingPathComponent("\(name).ko")
+        builtModule = built
+        deployed = options.deployedModule ?? {
+            let inSource = options.moduleSource.appendingPathComponent("\(name).ko")
+            return FileManager.default.fileExists(atPath: inSource.path) ? inSource : nil
+        }()
+        return objects.map {
+            .init(object: $0, original: originalTree.dir.appendingPathComponent($0),
+                  patched: patchedTree.dir.appendingPathComponent($0), livepatchObject: name,
+                  targetSymbols: deployed ?? built)
+        }
+    }
+
+    /// The deployed module's build id; the vermagic of the original build.
+    func identity(_ build: BuildContext) throws -> (targets: [PatchMetadata.Target], vermagic: String?) {
+        guard let builtModule else { throw BuildError.verification("identity before the rebuild") }
+        let original = try KernelModuleFile(path: builtModule.path)
+        return ([.init(object: moduleName, buildID: try deployed.flatMap { try KernelModuleFile(path: $0.path).buildID })],
+                original.vermagic)
+    }
+
+    /// The original build has full DWARF.
+    func kthreadSources(_ build: BuildContext) -> KthreadSources {
+        guard let builtModule else { return KthreadSources() }
+        return KthreadSources(graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }])
+    }
+
+    var outcome: (rebuilt: [String], originalBuildCached: Bool, ignoredFiles: [String]) { (rebuilt, cached, []) }
+}
