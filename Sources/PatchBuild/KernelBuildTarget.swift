@@ -94,7 +94,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
                                livepatchObject: owner.livepatchObjectName, targetSymbols: symbols))
         }
         lock?.release()
-        build.clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", ")) with the patched sources in a private overlay of the tree")
+        build.clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", "))")
         return pairs
     }
 
