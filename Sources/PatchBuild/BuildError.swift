@@ -1,4 +1,4 @@
-import PatchCore
+import PatchModel
 
 /// The stages of `kpatchctl build`, in order; progress and errors name them.
 public enum BuildStage: String, Codable, CaseIterable, Sendable {

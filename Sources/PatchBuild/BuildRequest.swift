@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// What `kpatchctl build` was asked to do, for an out-of-tree module target.
 public struct ModuleBuildRequest: Sendable {

@@ -1,5 +1,6 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 /// `kpatchctl build` for the kernel itself: prepare the release's source tree once
 /// (cached), build only the objects the diff touches, original and patched, in

@@ -1,12 +1,13 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 /// Where in its thread function each vmlinux kthread can be asleep, and which
 /// calls can still run from there (`KthreadResumePoints`): the function's code
 /// disassembled by objdump, its calls and inlined bodies from the debug
 /// vmlinux's DWARF, the hidden edges from the kernel's tables. Results are
 /// cached per build id, beside the call graph, as they do not depend on the patch.
-final class KthreadResumeAnalysis {
+final class KthreadResumeAnalysis: KthreadResumePointSource {
     private let vmlinux: String
     private let cacheDirectory: URL?
     private var reader: FunctionLayoutReader?

@@ -1,5 +1,6 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 /// `kpatchctl build` for an out-of-tree module: prepare, patch a private copy,
 /// original build (cached), rebuild only the touched objects, then the shared

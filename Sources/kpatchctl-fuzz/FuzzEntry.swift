@@ -1,5 +1,5 @@
 import Foundation
-import PatchCore
+import PatchModel
 
 /// libFuzzer entry points (scripts/fuzz builds this target with -sanitize=fuzzer,
 /// which supplies main). KPATCH_FUZZ_TARGET picks what one process fuzzes:

@@ -1,4 +1,4 @@
-import PatchCore
+import PatchModel
 
 /// The input is the text of a /proc, sysfs or tracefs file, given to every parser
 /// of such text: /proc/PID/stat, /proc/PID/stack, patch_state, a livepatch

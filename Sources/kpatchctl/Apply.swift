@@ -1,5 +1,7 @@
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KthreadSafety
+import KernelRuntime
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(

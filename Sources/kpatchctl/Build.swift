@@ -1,7 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import PatchBuild
-import PatchCore
+import PatchModel
 
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 /// Options shared by the commands that use the install store.
 struct StateDirOption: ParsableArguments {

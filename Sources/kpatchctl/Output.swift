@@ -1,6 +1,7 @@
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 func printJSON<T: Encodable>(_ value: T) {
     print((try? JSONCoding.string(value)) ?? #"{"error":"cannot encode the report"}"#)

@@ -1,7 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(

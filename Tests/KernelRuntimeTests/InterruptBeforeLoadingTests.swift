@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// SIGINT while apply's preflight runs: the controller stops before finit_module.
 /// (Were it to go on, the host kernel, another release, would refuse the module:

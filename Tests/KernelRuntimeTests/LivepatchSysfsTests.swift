@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// The sysfs parser on a fixture tree laid out as 6.1 lays out /sys/kernel/livepatch.
 final class LivepatchSysfsTests: XCTestCase {

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// .modinfo of a livepatch fixture compiled at test time against the pinned
 /// headers, and refusals of files that are not modules.

@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// The decision on fixture trees; the VM tests check it against the real /sys.
 final class PatchIdentityCheckTests: XCTestCase {

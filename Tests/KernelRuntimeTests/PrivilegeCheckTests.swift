@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// CAP_SYS_MODULE (bit 16) from the CapEff line of /proc/<pid>/status.
 final class PrivilegeCheckTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// The textfile's format: node-exporter rejects a whole file on one bad line.
 final class PrometheusTextfileTests: XCTestCase {

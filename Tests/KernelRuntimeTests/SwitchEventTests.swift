@@ -1,5 +1,6 @@
 import XCTest
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// Trace lines as the kpatchctl tracefs instance records them, and how they
 /// turn into per-task switches.

@@ -1,5 +1,6 @@
 import XCTest
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// Parsers of /proc/<pid>/task/<tid>/{stat,stack} on text as 6.1 prints it.
 final class TaskParsingTests: XCTestCase {

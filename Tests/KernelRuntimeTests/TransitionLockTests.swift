@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 final class TransitionLockTests: XCTestCase {
     private func lockPath() -> (dir: URL, path: String) {

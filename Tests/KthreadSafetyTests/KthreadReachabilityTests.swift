@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import KthreadSafety
+@testable import PatchModel
 
 /// Reverse reachability and shortest paths on the compiled fixtures, and the
 /// binary form the patch module carries.

@@ -1,5 +1,7 @@
+import TestSupport
 import XCTest
-@testable import PatchCore
+@testable import KthreadSafety
+@testable import PatchModel
 
 /// The apply-time decision, from the kpvictim module's real call graph and
 /// kthreads parsed from /proc text.

@@ -1,16 +1,12 @@
+import TestSupport
 import XCTest
-@testable import PatchCore
+@testable import KthreadSafety
+@testable import PatchModel
 
 /// /proc/PID/stat and /proc/PID/stack parsing, on text as the 6.1 kernel prints it.
 final class KthreadsParsingTests: XCTestCase {
-    static let tickStat = "212 (kpvictim_tick) S 2 0 0 0 -1 2129984 0 0 0 0 0 3 0 0 20 0 1 0 480 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
-    static let tickStack = """
-        [<0>] msleep_interruptible+0x39/0x60
-        [<0>] kpvictim_tick_fn+0x27/0x40 [kpvictim]
-        [<0>] kthread+0xe8/0x110
-        [<0>] ret_from_fork+0x22/0x30
-
-        """
+    static let tickStat = ProcFixtures.tickStat
+    static let tickStack = ProcFixtures.tickStack
     /// A kworker asleep inside a work item.
     static let busyKworkerStack = """
         [<0>] msleep_interruptible+0x39/0x60
@@ -83,22 +79,6 @@ final class KthreadsParsingTests: XCTestCase {
         XCTAssertTrue(worker.converted)
         let user = "300 (sh) S 1 300 300 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 9 0 0\n"
         XCTAssertNil(try LiveKthread(statText: user, stackText: ""))
-    }
-
-    func testProcReaderOnAFixtureTree() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kpatch-proc-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: root) }
-        for (pid, stat, stack) in [(212, Self.tickStat, Self.tickStack),
-                                   (300, "300 (sh) S 1 300 300 0 -1 4194560 0 0 0\n", "")] {
-            let dir = root.appendingPathComponent(String(pid))
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try stat.write(to: dir.appendingPathComponent("stat"), atomically: true, encoding: .utf8)
-            try stack.write(to: dir.appendingPathComponent("stack"), atomically: true, encoding: .utf8)
-        }
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("self"), withIntermediateDirectories: true)
-        let threads = try ProcKthreads.read(procRoot: root)
-        XCTAssertEqual(threads.map(\.pid), [212])
-        XCTAssertEqual(threads.first?.entry, "kpvictim_tick_fn")
     }
 
     /// Stacks as /proc/PID/stack showed them in the pinned kernel (QEMU guest);

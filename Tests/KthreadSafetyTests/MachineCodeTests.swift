@@ -1,5 +1,7 @@
+import TestSupport
 import XCTest
-@testable import PatchCore
+@testable import KthreadSafety
+@testable import PatchModel
 
 /// The objdump listing parser and the control flow over it, on listing text in
 /// objdump's format (the host test on the debug vmlinux is in PatchBuildTests).

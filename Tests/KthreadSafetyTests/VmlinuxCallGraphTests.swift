@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import KthreadSafety
+@testable import PatchModel
 
 /// The call graph of the pinned kernel's debug vmlinux (skipped when the test
 /// bed has not extracted it): unconverted vmlinux kthreads and what they call.

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import PatchModel
 
 /// Member offsets read from the target kernel's BTF (the .BTF section of the
 /// debug vmlinux, the blob /sys/kernel/btf/vmlinux serves) against offsetof() as

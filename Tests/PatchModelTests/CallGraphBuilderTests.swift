@@ -1,6 +1,6 @@
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import PatchModel
 
 /// The DWARF walk over a module compiled with the target's Kbuild, whose edges
 /// are known from its source (Tests/Fixtures/callgraph/cg_a.c, cg_b.c).

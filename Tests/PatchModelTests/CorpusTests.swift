@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 import TestSupport
 
 /// Runs the differ over every corpus case (Tests/Corpus/*) and compares the

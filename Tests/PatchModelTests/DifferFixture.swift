@@ -1,5 +1,5 @@
 import Foundation
-@testable import PatchCore
+@testable import PatchModel
 import TestSupport
 
 /// Inputs every differ test shares: the pinned kernel's Module.symvers, the

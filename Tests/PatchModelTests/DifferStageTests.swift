@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 import TestSupport
 
 /// One corpus case loaded for a single stage: both objects as models.

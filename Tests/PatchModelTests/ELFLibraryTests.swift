@@ -1,5 +1,5 @@
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 
 final class ELFLibraryTests: XCTestCase {
     func testLibelfInitializesAndReportsElfutilsVersion() {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 import TestSupport
 
 /// The demo module compiled once per test process with the target's Kbuild.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 
 /// The header parser that finds which identifiers a header diff changes
 /// (fixture text: it reads source text, not the kernel).

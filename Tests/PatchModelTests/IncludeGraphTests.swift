@@ -1,5 +1,5 @@
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 
 /// The include graph on grep output as a kernel tree gives it.
 final class IncludeGraphTests: XCTestCase {

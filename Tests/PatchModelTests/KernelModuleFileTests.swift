@@ -1,6 +1,6 @@
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import PatchModel
 
 final class KernelModuleFileTests: XCTestCase {
     func testReadsModinfoBuildIDAndUndefinedSymbolsOfARealModule() throws {

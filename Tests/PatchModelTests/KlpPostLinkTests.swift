@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 import TestSupport
 
 /// The post-link pass on a patch module linked by Kbuild (corpus case

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 import TestSupport
 
 /// At least 1,000 deterministic mutations of compiled objects (truncations,

@@ -1,5 +1,5 @@
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 
 final class PatchMetadataFormatTests: XCTestCase {
     private func sample(reach: [[UInt8]] = [[1, 2, 3], [4]]) -> PatchMetadata {

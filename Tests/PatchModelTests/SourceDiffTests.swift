@@ -1,5 +1,5 @@
 import XCTest
-@testable import PatchCore
+@testable import PatchModel
 
 final class SourceDiffTests: XCTestCase {
     func testKpvictimFixTouchesOneFile() throws {

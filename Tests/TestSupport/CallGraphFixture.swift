@@ -1,14 +1,13 @@
 import Foundation
 import XCTest
-import TestSupport
-@testable import PatchCore
+import PatchModel
 
 /// Modules compiled once per test run with the target's Kbuild: the call-graph
 /// fixture (Tests/Fixtures/callgraph) and the kpvictim demo module.
 /// Their scratch directories are removed when the test process exits.
-enum CompiledFixtures {
-    static let callgraph = build("callgraph", "Tests/Fixtures/callgraph")
-    static let kpvictim = build("kpvictim-cg", "examples/kpvictim")
+public enum CompiledFixtures {
+    public static let callgraph = build("callgraph", "Tests/Fixtures/callgraph")
+    public static let kpvictim = build("kpvictim-cg", "examples/kpvictim")
 
     private static var built: [URL] = []
 
@@ -24,7 +23,7 @@ enum CompiledFixtures {
 
 extension CallGraph {
     /// The single node named `name` whose unit ends with `unitSuffix` (all units when nil).
-    func node(_ name: String, unit unitSuffix: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+    public func node(_ name: String, unit unitSuffix: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
         let found = nodes(named: name).filter { unitSuffix == nil || unit(of: $0).hasSuffix(unitSuffix!) }
         guard found.count == 1 else {
             XCTFail("expected one \(name) in \(unitSuffix ?? "any unit"), found \(found.map { function($0) })", file: file, line: line)
@@ -33,9 +32,9 @@ extension CallGraph {
         return found[0]
     }
 
-    func calleeNames(of node: Int) -> Set<String> { Set(callees(of: node).map { name(of: $0.callee) }) }
+    public func calleeNames(of node: Int) -> Set<String> { Set(callees(of: node).map { name(of: $0.callee) }) }
 
-    func kind(from caller: Int, to callee: Int) -> CallKind? {
+    public func kind(from caller: Int, to callee: Int) -> CallKind? {
         callees(of: caller).first { $0.callee == callee }?.kind
     }
 }

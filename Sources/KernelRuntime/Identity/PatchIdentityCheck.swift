@@ -1,3 +1,5 @@
+import PatchModel
+
 /// Does a patch belong to this system? Checked before anything is loaded: a
 /// patch for another release, architecture or build of its target is refused.
 public enum PatchIdentityCheck {

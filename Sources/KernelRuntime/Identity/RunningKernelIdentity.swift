@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import PatchModel
 
 /// What identifies the running kernel and its loaded modules, read from a root
 /// directory ("/" in production): uname, /sys/kernel/notes and

@@ -1,3 +1,6 @@
+import PatchModel
+import KthreadSafety
+
 /// load-installed's loader for the real kernel: the controller, with the same
 /// preflight as `apply` (Preflight.forPatch, no allowances).
 public struct ControllerPatchLoader: InstalledPatchLoader {

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// One patch in the install store: its module file beside this record, for one
 /// kernel release. Records are written last and removed first, so a record
 /// always names a complete module file.

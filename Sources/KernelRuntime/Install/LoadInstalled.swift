@@ -1,3 +1,5 @@
+import PatchModel
+
 /// What load-installed does with each installed patch of the running release.
 public enum LoadInstalledAction: String, Codable, Sendable {
     /// Not loaded now: apply it.

@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// Why install or uninstall refused. Nothing in the store changed.
 public enum PatchStoreError: Error, CustomStringConvertible {

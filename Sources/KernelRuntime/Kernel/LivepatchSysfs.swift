@@ -1,3 +1,5 @@
+import PatchModel
+
 /// A function a livepatch replaces, from its sysfs directory name `<func>,<sympos>`.
 public struct LivepatchFunction: Codable, Equatable, Hashable, Sendable {
     public let name: String

@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import PatchModel
 
 public enum ModuleInfoError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, errno: Int32)

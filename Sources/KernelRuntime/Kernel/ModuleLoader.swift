@@ -1,5 +1,6 @@
 import CKernel
 import Glibc
+import PatchModel
 
 /// A refusal of finit_module(2) or delete_module(2), with what to do about it.
 public struct ModuleLoaderError: Error, CustomStringConvertible, Equatable {

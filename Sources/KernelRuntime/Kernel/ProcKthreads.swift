@@ -1,4 +1,6 @@
 import FoundationEssentials
+import PatchModel
+import KthreadSafety
 
 /// Reads the live kthreads from a proc mount (`/proc`, or a copy of one).
 /// Tasks that exit while being read are skipped; a stack that cannot be read

@@ -1,3 +1,6 @@
+import PatchModel
+import KthreadSafety
+
 /// The checks `apply` adds to the runtime's preflight for patches built by
 /// kpatchctl: the patch's metadata must be readable and match this system.
 public struct PatchIdentityPreflight: PreflightCheck {
@@ -41,18 +44,6 @@ public struct KthreadSafetyPreflight: PreflightCheck {
         guard !report.safe else { return nil }
         return PreflightFailure(check: name, reason: report.refusals.map(\.description).joined(separator: "\n  "),
                                 advice: "allow a kthread you know is safe with --allow-kthread COMM (or --allow-all-kthreads). \(KthreadSafetyReport.limitationText)")
-    }
-}
-
-extension KthreadSafetyReport {
-    /// Evaluates the patch's replaced functions and reachability records against
-    /// the live kthreads. Every replaced function of the metadata counts, whatever
-    /// object it is in and whether or not that object carries a record.
-    public static func evaluate(_ meta: PatchMetadata, kthreads: [LiveKthread],
-                                allowComms: Set<String>, allowAll: Bool) throws -> KthreadSafetyReport {
-        let reachabilities = try meta.kthreadReachability.map { try KthreadReachability(decoding: $0) }
-        return KthreadSafetyCheck(replaced: meta.functions, reachabilities: reachabilities,
-                                  allowComms: allowComms, allowAll: allowAll).evaluate(kthreads)
     }
 }
 

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// What a preflight check sees: the patch module (not loaded) and the running system.
 public struct PreflightContext: Sendable {
     public let modulePath: String

@@ -1,4 +1,5 @@
 import CKernel
+import PatchModel
 
 /// The caller must hold CAP_SYS_MODULE (finit_module and delete_module need it).
 public struct PrivilegeCheck: PreflightCheck {

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// The kernel's rule for system states (klp_is_patch_compatible,
 /// Documentation/livepatch/system-state.rst), checked before loading so the
 /// refusal names the state and both patches instead of a bare EINVAL:

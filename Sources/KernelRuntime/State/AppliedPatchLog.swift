@@ -1,3 +1,5 @@
+import PatchModel
+
 /// What apply records about a patch it loaded, for `status`, `list` and the
 /// system-state check: 6.1 shows neither a patch's states nor `replace` in sysfs
 /// (the `replace` attribute came in 6.11), so kpatchctl keeps them itself.

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import PatchModel
 
 /// The JSON conventions of every --json output and state file: sorted keys.
 public enum JSONCoding {

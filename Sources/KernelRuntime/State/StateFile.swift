@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// Files kpatchctl keeps for itself (/run/kpatchctl, /var/lib/kpatchctl, the
 /// Prometheus textfile): directories made as needed, whole files replaced

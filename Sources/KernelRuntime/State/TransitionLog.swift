@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// The record of one transition, kept in /run/kpatchctl for `status`.
 public struct TransitionRecord: Codable, Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// A running transition as `status` shows it.
 public struct TransitionStatus: Codable, Sendable {

@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// Why apply or revert stopped. Every case names the patch, file or task involved.
 public enum ControllerError: Error, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// SIGINT or SIGTERM while a transition is followed: the first one makes the
 /// controller stop waiting and end the transition as on a timeout (reversed,
@@ -11,13 +12,14 @@ public enum Interruption {
         signal(SIGTERM, interruptionHandler)
     }
 
-    public static var requested: Bool { interruptionSignal != 0 }
+    public static var requested: Bool { interruptionSignal.load(ordering: .relaxed) != 0 }
 }
 
-/// Written only by the handler; sig_atomic_t is what a handler may set.
-private var interruptionSignal: sig_atomic_t = 0
+/// Written only by the handler. A lock-free atomic is what a handler may set
+/// (as sig_atomic_t in C), and a `let` of a Sendable type is safe to share.
+private let interruptionSignal = Atomic<Int32>(0)
 
 private let interruptionHandler: @convention(c) (Int32) -> Void = { signalNumber in
-    interruptionSignal = signalNumber
+    interruptionSignal.store(signalNumber, ordering: .relaxed)
     signal(signalNumber, SIG_DFL)
 }

@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// What apply and revert do when the transition stalls.
 public struct TransitionOptions: Sendable {

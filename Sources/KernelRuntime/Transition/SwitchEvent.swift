@@ -1,3 +1,5 @@
+import PatchModel
+
 /// A switch-related event from the kpatchctl tracefs instance.
 public struct SwitchEvent: Equatable, Sendable {
     public enum Kind: Equatable, Sendable {

@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// Kprobe events that watch tasks switch universe, in a tracefs instance of their
 /// own so the global trace buffer is left alone:

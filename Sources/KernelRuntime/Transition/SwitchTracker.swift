@@ -1,3 +1,5 @@
+import PatchModel
+
 /// How one task switched universe during a transition.
 public struct TaskSwitch: Codable, Equatable, Sendable {
     public let pid: Int

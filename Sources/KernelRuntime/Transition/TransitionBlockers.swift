@@ -1,3 +1,5 @@
+import PatchModel
+
 /// A task still in the old universe during a transition, and why.
 public struct BlockingTask: Codable, Equatable, Sendable {
     public let task: KernelTask

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// A sample of a running transition, for a live count.
 public struct TransitionProgress: Sendable {
     public let patch: String

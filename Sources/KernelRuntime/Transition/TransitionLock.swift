@@ -1,4 +1,5 @@
 import Glibc
+import PatchModel
 
 /// Who holds (or last held) the transition lock, as the holder wrote it into the lock file.
 public struct LockHolder: Codable, Equatable, Sendable, CustomStringConvertible {

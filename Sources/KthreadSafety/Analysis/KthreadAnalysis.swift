@@ -1,15 +1,14 @@
-import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// The build-time half of kthread safety: for each patched object, which
 /// functions reach the replaced ones in the running code (DWARF call graph of the
 /// original object), stored in the patch for `apply`; and a warning for every
 /// unconverted kthread entry function of that object that reaches one, and for
 /// every kthread entry that is itself replaced.
-struct KthreadAnalysis {
-    struct Result {
-        var blobs: [[UInt8]] = []
-        var warnings: [String] = []
+package struct KthreadAnalysis {
+    package struct Result {
+        package var blobs: [[UInt8]] = []
+        package var warnings: [String] = []
     }
 
     /// `sources`: livepatch object name -> the file with its DWARF (the original
@@ -18,8 +17,8 @@ struct KthreadAnalysis {
     /// they count as patched (those the graph does not know are left out).
     /// `resume`: per object, where its statically found kthreads can be asleep
     /// (vmlinux only); recorded for the unconverted ones that reach a target.
-    static func analyse(functions: [PatchMetadata.Function], callbackCallees: [String: [String]] = [:],
-                        graphs: [String: () throws -> CallGraph], resume: [String: KthreadResumeAnalysis] = [:]) throws -> Result {
+    package static func analyse(functions: [PatchMetadata.Function], callbackCallees: [String: [String]] = [:],
+                        graphs: [String: () throws -> CallGraph], resume: [String: any KthreadResumePointSource] = [:]) throws -> Result {
         var result = Result()
         for (object, loadGraph) in graphs.sorted(by: { $0.key < $1.key }) {
             let replaced = Set(functions.filter { $0.object == object }.map { FunctionRef.baseName($0.name) })
@@ -97,4 +96,11 @@ struct KthreadAnalysis {
                 + "kthread sleeps where a path can still run, unless --allow-kthread)"
         }
     }
+}
+
+/// Where a thread function's kthreads can be asleep (`KthreadResumePoints`): PatchBuild's
+/// `KthreadResumeAnalysis` computes them from objdump's listing of the debug vmlinux.
+package protocol KthreadResumePointSource {
+    /// The points of the thread function `name` whose entry is at `address`; nil when unknown.
+    func points(function name: String, address: UInt64) -> KthreadResumePoints?
 }

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// What a patch carries about kthread safety: every function from which one of
 /// the patched functions is reachable in the direct-call graph, each with the
 /// next hop of one shortest call path, so any path can be rebuilt without

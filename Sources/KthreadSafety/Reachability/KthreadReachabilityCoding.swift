@@ -1,3 +1,5 @@
+import PatchModel
+
 /// Binary form of `KthreadReachability`: magic "KPKR", u16 version, (from
 /// version 2) a scope byte, then LEB128 varints. Names and units are stored once each, sorted and front-coded
 /// (kernel names share long prefixes); a function is three small numbers plus

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// Breadth-first search over a call graph's reversed edges: every function from
 /// which one of the targets is reachable, each with the next hop of one
 /// shortest call path toward a target. A node that does not expand is reached

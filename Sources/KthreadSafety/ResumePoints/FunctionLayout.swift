@@ -1,4 +1,5 @@
 import CElf
+import PatchModel
 
 /// Where one function's code is and where, in it, each of its calls and
 /// inlined bodies sits: what it takes to say which calls can still run from a

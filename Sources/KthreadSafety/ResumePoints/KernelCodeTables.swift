@@ -1,4 +1,5 @@
 import CElf
+import PatchModel
 
 /// The x86-64 kernel tables (6.1 layouts) that add control flow the
 /// instructions do not show, read from a linked vmlinux:

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// One x86-64 instruction of a function, as far as control flow goes.
 public struct Instruction: Equatable, Sendable {
     public enum Flow: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// Whether the livepatch consistency model can switch a kthread between units
 /// of work. A kthread is **converted** when its thread function is generic
 /// dispatch code: between units of work it returns to a point in that loop that

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// The apply-time decision: may a patch be loaded while these kthreads run?
 /// Refused, unless allowed by an override:
 /// - **resident**: any kthread, converted or not, with a replaced function among

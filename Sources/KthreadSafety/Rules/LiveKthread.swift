@@ -1,3 +1,5 @@
+import PatchModel
+
 /// A kernel thread as seen in /proc: its thread function, whether the livepatch
 /// consistency model can switch it between units of work (`conversion`), and
 /// which of its stack frames stay there while it waits (`residentFrames`).

@@ -1,3 +1,5 @@
+import PatchModel
+
 /// Which tasks would hold up a patching transition if it started now: every
 /// task, user or kernel, with a replaced function on its stack. The stack check
 /// fails for each of them until that function returns (a user task blocked in one
@@ -26,12 +28,15 @@ public struct StallPrediction: Codable, Equatable, Sendable {
 
     public init() {}
 
-    public static func predict(replaced: [ReplacedFunction], proc: ProcTasks = ProcTasks()) -> StallPrediction {
+    /// `stack`: the task's kernel stack, nil when it cannot be read (KernelRuntime
+    /// passes /proc's tasks and stacks).
+    public static func predict(replaced: [ReplacedFunction], tasks: [KernelTask],
+                               stack readableStack: (KernelTask) -> [StackFrame]?) -> StallPrediction {
         var prediction = StallPrediction()
         let names = Set(replaced.map { "\($0.object)\u{0}\(FunctionRef.baseName($0.name))" })
-        for task in proc.all() {
+        for task in tasks {
             prediction.checkedTasks += 1
-            guard let stack = proc.readableStack(pid: task.pid, tid: task.tid) else {
+            guard let stack = readableStack(task) else {
                 prediction.unreadableStacks += 1
                 continue
             }

@@ -22,16 +22,13 @@ public struct BTFTypes: Sendable {
         }
     }
 
-    /// The raw `/sys/kernel/btf/vmlinux`: sysfs reports no size, so it is read to EOF.
-    public static let kernelPath = "/sys/kernel/btf/vmlinux"
-
     /// The `.BTF` section of an ELF file (the debug vmlinux).
     public init(object: ELFObject) throws {
         let section = try object.requireSection(named: ".BTF")
         try self.init(bytes: try object.data(of: section), source: "\(object.path) .BTF")
     }
 
-    /// A raw BTF blob, e.g. /sys/kernel/btf/vmlinux.
+    /// A raw BTF blob (the running kernel's: `BTFTypes.kernelPath` in KernelRuntime), read to EOF.
     public init(rawFile path: String) throws {
         try self.init(bytes: try KernelFile.readBytes(path), source: path)
     }

@@ -1,6 +1,7 @@
 import CElf
 import Dispatch
 import FoundationEssentials
+import Synchronization
 
 /// Reads a direct-call graph from an ELF file's DWARF (a `.o`, a `.ko`, or the
 /// debug vmlinux). With `threads` > 1 each thread opens its own libdwfl session
@@ -11,20 +12,37 @@ public enum CallGraphBuilder {
         let first = try DwarfFile(path: path)
         let offsets = first.unitOffsets()
         let count = max(1, min(threads, offsets.count))
-        var files = [first]
-        for _ in 1..<count { files.append(try DwarfFile(path: path)) }
-        let partials = (0..<count).map { _ in PartialCallGraph() }
-        let walk = { (slot: Int) in
-            var index = slot
-            while index < offsets.count {
-                partials[slot].walkUnit(of: files[slot], at: offsets[index])
-                index += count
-            }
+        var graph: CallGraph
+        if count == 1 {
+            let partial = PartialCallGraph()
+            for offset in offsets { partial.walkUnit(of: first, at: offset) }
+            graph = merge([partial])
+        } else {
+            graph = try walkInParallel(path: path, offsets: offsets, count: count)
         }
-        if count == 1 { walk(0) } else { DispatchQueue.concurrentPerform(iterations: count, execute: walk) }
-        var graph = merge(partials)
         graph.buildID = first.buildID
         return graph
+    }
+
+    /// `count` workers, each with its own libdwfl session and partial graph, made and
+    /// filled inside the worker: nothing mutable is shared but the result slots, and
+    /// those only under the mutex (the closure is @Sendable, so the compiler checks it).
+    private static func walkInParallel(path: String, offsets: [Dwarf_Off], count: Int) throws -> CallGraph {
+        let slots = Mutex<[Int: Result<PartialCallGraph, any Error>]>([:])
+        DispatchQueue.concurrentPerform(iterations: count) { @Sendable slot in
+            let walked = Result { () throws -> PartialCallGraph in
+                let file = try DwarfFile(path: path)
+                let partial = PartialCallGraph()
+                var index = slot
+                while index < offsets.count {
+                    partial.walkUnit(of: file, at: offsets[index])
+                    index += count
+                }
+                return partial
+            }
+            slots.withLock { $0[slot] = walked }
+        }
+        return try slots.withLock { walked in try merge((0..<count).map { try walked[$0]!.get() }) }
     }
 
     static func merge(_ partials: [PartialCallGraph]) -> CallGraph {

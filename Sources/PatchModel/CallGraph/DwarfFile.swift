@@ -4,16 +4,16 @@ import CElf
 /// `.ko`) get their debug-section relocations applied; a plain `dwarf_begin`
 /// would leave every cross-DIE and string reference of an object file wrong.
 /// The same path serves linked files (the debug vmlinux).
-final class DwarfFile {
-    let path: String
+package final class DwarfFile {
+    package let path: String
     private let session: OpaquePointer
     private let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
-    let module: OpaquePointer
-    let dwarf: OpaquePointer
+    package let module: OpaquePointer
+    package let dwarf: OpaquePointer
     /// What to add to a DWARF address to get libdwfl's address for it.
-    let bias: Dwarf_Addr
+    package let bias: Dwarf_Addr
 
-    init(path: String) throws {
+    package init(path: String) throws {
         ELFLibrary.ensureInitialized()
         self.path = path
         // dwfl keeps a pointer to its callbacks for its whole life: they live on the heap.
@@ -51,7 +51,7 @@ final class DwarfFile {
     }
 
     /// The GNU build id as lowercase hex, or nil when the file has none.
-    var buildID: String? {
+    package var buildID: String? {
         var bits: UnsafePointer<UInt8>?
         var vaddr: GElf_Addr = 0
         let length = dwfl_module_build_id(module, &bits, &vaddr)
@@ -60,7 +60,7 @@ final class DwarfFile {
     }
 
     /// Offsets of every compilation unit's DIE, in file order.
-    func unitOffsets() -> [Dwarf_Off] {
+    package func unitOffsets() -> [Dwarf_Off] {
         var offsets: [Dwarf_Off] = []
         var offset: Dwarf_Off = 0
         var next: Dwarf_Off = 0
@@ -75,7 +75,7 @@ final class DwarfFile {
     /// A subprogram's entry address: DW_AT_entry_pc or DW_AT_low_pc, else (a
     /// function split into hot and cold parts has only DW_AT_ranges) the start of
     /// its first range, which GCC makes the hot part's.
-    static func entryAddress(of die: inout Dwarf_Die) -> Dwarf_Addr? {
+    package static func entryAddress(of die: inout Dwarf_Die) -> Dwarf_Addr? {
         var address: Dwarf_Addr = 0
         if dwarf_entrypc(&die, &address) == 0 || dwarf_lowpc(&die, &address) == 0 { return address }
         var base: Dwarf_Addr = 0, end: Dwarf_Addr = 0
@@ -84,11 +84,11 @@ final class DwarfFile {
 
     /// Moves `die` to its next sibling; false at the last one. libdw allows the
     /// result to overwrite the DIE it starts from.
-    static func nextSibling(_ die: inout Dwarf_Die) -> Bool {
+    package static func nextSibling(_ die: inout Dwarf_Die) -> Bool {
         withUnsafeMutablePointer(to: &die) { dwarf_siblingof($0, $0) == 0 }
     }
 
-    static var lastError: String {
+    package static var lastError: String {
         if let message = dwfl_errmsg(-1) { return String(cString: message) }
         return "unknown libdwfl error"
     }

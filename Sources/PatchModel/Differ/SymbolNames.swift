@@ -1,5 +1,5 @@
 /// Naming rules for symbols GCC generates.
-enum SymbolNames {
+package enum SymbolNames {
     /// The name with every numbered GCC suffix's number replaced by `#`
     /// (`foo.isra.0` -> `foo.isra.#`, `x.12` -> `x.#`), so clones and static
     /// locals renumbered between two compilations still correlate.
@@ -60,7 +60,7 @@ enum SymbolNames {
     }
 
     /// A C identifier for the replacement of `name` in the patch object.
-    static func replacementSymbol(for name: String, sympos: Int) -> String {
+    package static func replacementSymbol(for name: String, sympos: Int) -> String {
         let safe = String(name.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
         return sympos == 0 ? "klp_new_\(safe)" : "klp_new_\(safe)_\(sympos)"
     }

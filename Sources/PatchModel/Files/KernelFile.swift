@@ -6,6 +6,12 @@ public struct KernelFileError: Error, CustomStringConvertible, Equatable {
     public let operation: String
     public let errno: Int32
 
+    package init(path: String, operation: String, errno: Int32) {
+        self.path = path
+        self.operation = operation
+        self.errno = errno
+    }
+
     /// Gone: never there, the task exited, or (ENODEV) the sysfs object was removed
     /// while open, as a livepatch's directory is when its unpatching finishes.
     public var isMissing: Bool { errno == ENOENT || errno == ESRCH || errno == ENODEV }
@@ -80,30 +86,10 @@ public enum KernelFile {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
-
-    /// CLOCK_MONOTONIC in seconds: the clock the tracefs instance is set to.
-    public static func monotonicNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    /// Wall-clock time in seconds since the epoch, for the state files.
-    public static func wallNow() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    public static func sleep(seconds: Double) {
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
-    }
 }
 
 extension String {
-    func trimmingTrailingNewlines() -> String {
+    package func trimmingTrailingNewlines() -> String {
         var s = Substring(self)
         while let last = s.last, last == "\n" || last == "\r" { s = s.dropLast() }
         return String(s)

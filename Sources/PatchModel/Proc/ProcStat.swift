@@ -1,10 +1,8 @@
-import CKernel
-
 /// The fields of `/proc/PID/stat` the kthread check needs.
 public struct ProcStat: Equatable, Sendable {
     /// `PF_KTHREAD` in the task's flags: kernel threads never return to user
     /// mode, so they switch universe only by a stack check.
-    public static let kthreadFlag = UInt64(CKERNEL_PF_KTHREAD)
+    public static let kthreadFlag: UInt64 = 0x0020_0000  // PF_KTHREAD, include/linux/sched.h
 
     public var pid: Int
     /// The task's name; it may contain spaces and parentheses.

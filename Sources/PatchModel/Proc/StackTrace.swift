@@ -45,7 +45,7 @@ public struct StackFrame: Codable, Equatable, Sendable, CustomStringConvertible 
 }
 
 extension Substring {
-    func dropLast(while predicate: (Character) -> Bool) -> Substring {
+    package func dropLast(while predicate: (Character) -> Bool) -> Substring {
         var s = self
         while let last = s.last, predicate(last) { s = s.dropLast() }
         return s
@@ -53,7 +53,7 @@ extension Substring {
 }
 
 extension UInt64 {
-    init?<S: StringProtocol>(hex: S) {
+    package init?<S: StringProtocol>(hex: S) {
         let digits = hex.hasPrefix("0x") ? Substring(hex.dropFirst(2)) : Substring(hex)
         guard let value = UInt64(digits, radix: 16) else { return nil }
         self = value

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import PatchCore
+@testable import KernelRuntime
+@testable import PatchModel
 
 /// The install store on real patch modules built by kpatchctl (examples/kpvictim);
 /// nothing is loaded here: load-installed's kernel side is the VM test's.
