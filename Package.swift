@@ -77,5 +77,5 @@ let package = Package(
 // Fuzz targets (scripts/fuzz): declared only for its build, which uses -sanitize=fuzzer
 // and its own scratch path (.build-fuzz), so a normal `swift build` never sees them.
 if Context.environment["KPATCH_FUZZ"] == "1" {
-    package.targets.append(.executableTarget(name: "kpatchctl-fuzz", dependencies: ["PatchModel", "KthreadSafety"]))
+    package.targets.append(.executableTarget(name: "kpatchctl-fuzz", dependencies: ["PatchModel", "KthreadSafety", "KernelRuntime"]))
 }

@@ -18,7 +18,7 @@ package struct KthreadAnalysis {
     /// `resume`: per object, where its statically found kthreads can be asleep
     /// (vmlinux only); recorded for the unconverted ones that reach a target.
     package static func analyse(functions: [PatchMetadata.Function], callbackCallees: [String: [String]] = [:],
-                        graphs: [String: () throws -> CallGraph], resume: [String: any KthreadResumePointSource] = [:]) throws -> Result {
+                        graphs: [String: () throws -> CallGraph], resume: [String: KthreadResumeAnalysis] = [:]) throws -> Result {
         var result = Result()
         for (object, loadGraph) in graphs.sorted(by: { $0.key < $1.key }) {
             let replaced = Set(functions.filter { $0.object == object }.map { FunctionRef.baseName($0.name) })
@@ -96,11 +96,4 @@ package struct KthreadAnalysis {
                 + "kthread sleeps where a path can still run, unless --allow-kthread)"
         }
     }
-}
-
-/// Where a thread function's kthreads can be asleep (`KthreadResumePoints`): PatchBuild's
-/// `KthreadResumeAnalysis` computes them from objdump's listing of the debug vmlinux.
-package protocol KthreadResumePointSource {
-    /// The points of the thread function `name` whose entry is at `address`; nil when unknown.
-    func points(function name: String, address: UInt64) -> KthreadResumePoints?
 }

@@ -1,25 +1,28 @@
 import FoundationEssentials
 import PatchModel
-import KthreadSafety
 
 /// Where in its thread function each vmlinux kthread can be asleep, and which
 /// calls can still run from there (`KthreadResumePoints`): the function's code
 /// disassembled by objdump, its calls and inlined bodies from the debug
 /// vmlinux's DWARF, the hidden edges from the kernel's tables. Results are
 /// cached per build id, beside the call graph, as they do not depend on the patch.
-final class KthreadResumeAnalysis: KthreadResumePointSource {
+/// objdump itself is run by the caller (`disassemble`: PatchBuild's command runner).
+package final class KthreadResumeAnalysis {
     private let vmlinux: String
     private let cacheDirectory: URL?
+    /// Runs objdump with these arguments: its exit status and output.
+    private let disassemble: ([String]) throws -> (status: Int32, output: String)
     private var reader: FunctionLayoutReader?
     /// Read from the cache file on first use: a build that needs no points never opens it.
     private var cache: (file: URL?, points: [String: KthreadResumePoints])?
     private var dirty = false
     /// Why points could not be computed for a function (it then counts whole).
-    private(set) var failures: [String] = []
+    package private(set) var failures: [String] = []
 
-    init(vmlinux: String, cacheDirectory: URL?) {
+    package init(vmlinux: String, cacheDirectory: URL?, disassemble: @escaping ([String]) throws -> (status: Int32, output: String)) {
         self.vmlinux = vmlinux
         self.cacheDirectory = cacheDirectory
+        self.disassemble = disassemble
     }
 
     private func loadedCache() throws -> (file: URL?, points: [String: KthreadResumePoints]) {
@@ -38,7 +41,7 @@ final class KthreadResumeAnalysis: KthreadResumePointSource {
     }
 
     /// The points of the thread function `name` whose entry is at `address`, or nil (recorded in `failures`).
-    func points(function name: String, address: UInt64) -> KthreadResumePoints? {
+    package func points(function name: String, address: UInt64) -> KthreadResumePoints? {
         let key = "\(name)@\(String(address, radix: 16))"
         do {
             if let known = try loadedCache().points[key] { return known }
@@ -49,7 +52,7 @@ final class KthreadResumeAnalysis: KthreadResumePointSource {
             }
             var instructions: [Instruction] = []
             for range in layout.ranges {
-                let listing = try CommandRunner.run(["objdump", "-d", "--no-show-raw-insn",
+                let listing = try disassemble(["objdump", "-d", "--no-show-raw-insn",
                                                      "--start-address=0x\(String(range.lowerBound, radix: 16))",
                                                      "--stop-address=0x\(String(range.upperBound, radix: 16))", vmlinux])
                 guard listing.status == 0 else {
@@ -75,7 +78,7 @@ final class KthreadResumeAnalysis: KthreadResumePointSource {
     }
 
     /// Writes the cache if anything was added (atomically; a failure only costs the next build time).
-    func save() throws {
+    package func save() throws {
         guard dirty, let cache, let file = cache.file else { return }
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         try JSONEncoder().encode(cache.points).write(to: file, options: .atomic)
