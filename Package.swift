@@ -5,6 +5,8 @@ import PackageDescription
 //   PatchModel <- KthreadSafety <- PatchBuild  <- kpatchctl
 //                              <- KernelRuntime <-
 // PatchModel touches no running system (scripts/check-purity enforces it).
+// Every Sources target builds in Swift 6 language mode (strict concurrency); the
+// test targets stay in 5 (the package default below).
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
@@ -32,10 +34,10 @@ let package = Package(
         .target(name: "PatchModel", dependencies: [
             "CElf",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: strict),
         // Kthread safety, build time and apply time: reachability of the replaced
         // functions, where kthreads sleep, the conversion list, the rules, stall prediction.
-        .target(name: "KthreadSafety", dependencies: ["PatchModel", "CElf"]),
+        .target(name: "KthreadSafety", dependencies: ["PatchModel", "CElf"], swiftSettings: strict),
         // The running kernel and machine: module loading, livepatch sysfs, tracefs,
         // /proc readers, the transition controller, the lock, state files, signals, status.
         .target(name: "KernelRuntime", dependencies: ["PatchModel", "KthreadSafety", "CKernel"],
@@ -50,7 +52,8 @@ let package = Package(
                 "KernelRuntime",
                 "PatchBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // Benchmarks: commands that print figures (docs/BENCHMARKS.md).
         .executableTarget(
@@ -61,7 +64,8 @@ let package = Package(
                 "KernelRuntime",
                 "PatchBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // Shared by the test targets: the pinned kernel, the test VM, Kbuild of fixtures.
         .target(name: "TestSupport", dependencies: ["PatchModel"], path: "Tests/TestSupport"),
@@ -77,5 +81,6 @@ let package = Package(
 // Fuzz targets (scripts/fuzz): declared only for its build, which uses -sanitize=fuzzer
 // and its own scratch path (.build-fuzz), so a normal `swift build` never sees them.
 if Context.environment["KPATCH_FUZZ"] == "1" {
-    package.targets.append(.executableTarget(name: "kpatchctl-fuzz", dependencies: ["PatchModel", "KthreadSafety", "KernelRuntime"]))
+    package.targets.append(.executableTarget(name: "kpatchctl-fuzz", dependencies: ["PatchModel", "KthreadSafety", "KernelRuntime"],
+                                             swiftSettings: strict))
 }

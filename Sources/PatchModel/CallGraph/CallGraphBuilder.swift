@@ -16,7 +16,7 @@ public enum CallGraphBuilder {
         if count == 1 {
             let partial = PartialCallGraph()
             for offset in offsets { partial.walkUnit(of: first, at: offset) }
-            graph = merge([partial])
+            graph = merge([partial.walked])
         } else {
             graph = try walkInParallel(path: path, offsets: offsets, count: count)
         }
@@ -25,12 +25,14 @@ public enum CallGraphBuilder {
     }
 
     /// `count` workers, each with its own libdwfl session and partial graph, made and
-    /// filled inside the worker: nothing mutable is shared but the result slots, and
-    /// those only under the mutex (the closure is @Sendable, so the compiler checks it).
+    /// filled inside the worker, which hands back only a value: nothing mutable is
+    /// shared but the result slots, under the mutex (the closure is @Sendable, so the
+    /// compiler checks it).
     private static func walkInParallel(path: String, offsets: [Dwarf_Off], count: Int) throws -> CallGraph {
-        let slots = Mutex<[Int: Result<PartialCallGraph, any Error>]>([:])
+        let slots = Mutex<[Int: Result<PartialCallGraph.Walked, any Error>]>([:])
         DispatchQueue.concurrentPerform(iterations: count) { @Sendable slot in
-            let walked = Result { () throws -> PartialCallGraph in
+            let walked: Result<PartialCallGraph.Walked, any Error>
+            do {
                 let file = try DwarfFile(path: path)
                 let partial = PartialCallGraph()
                 var index = slot
@@ -38,14 +40,16 @@ public enum CallGraphBuilder {
                     partial.walkUnit(of: file, at: offsets[index])
                     index += count
                 }
-                return partial
+                walked = .success(partial.walked)
+            } catch {
+                walked = .failure(error)
             }
             slots.withLock { $0[slot] = walked }
         }
         return try slots.withLock { walked in try merge((0..<count).map { try walked[$0]!.get() }) }
     }
 
-    static func merge(_ partials: [PartialCallGraph]) -> CallGraph {
+    static func merge(_ partials: [PartialCallGraph.Walked]) -> CallGraph {
         var graph = CallGraph()
         graph.units.append("")
         var nameIDs: [String: UInt32] = [:]

@@ -28,6 +28,24 @@ final class PartialCallGraph {
     private var currentUnit: UInt32 = 0
     private var currentFile: DwarfFile?
 
+    /// What a walk found, as a value: what `CallGraphBuilder.merge` reads, and what
+    /// a worker thread hands back (the walker itself holds libdw state).
+    struct Walked: Sendable {
+        let names: [String]
+        let units: [String]
+        let nodeKeys: [UInt64]
+        let definedIn: [UInt32: UInt32]
+        let interfaces: [UInt32: FunctionInterface]
+        let edges: [UInt64]
+        let entryAddresses: [UInt64: UInt32]
+        let spawns: [(UInt32, UInt64, UInt32)]
+    }
+
+    var walked: Walked {
+        Walked(names: names, units: units, nodeKeys: nodeKeys, definedIn: definedIn, interfaces: interfaces,
+               edges: edges, entryAddresses: entryAddresses, spawns: spawns)
+    }
+
     /// Walks the compilation unit whose DIE is at `offset`.
     func walkUnit(of file: DwarfFile, at offset: Dwarf_Off) {
         var unitDie = Dwarf_Die()
