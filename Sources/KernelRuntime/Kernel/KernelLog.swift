@@ -1,5 +1,4 @@
 import Glibc
-import PatchModel
 
 /// The kernel log as /dev/kmsg gives it: one record per read, "prio,seq,ts,flags;text".
 public enum KernelLog {

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import PatchModel
 
 /// The JSON conventions of every --json output and state file: sorted keys.
 public enum JSONCoding {

@@ -1,5 +1,3 @@
-import PatchModel
-
 /// `status --prometheus FILE`: the livepatch state as a node-exporter textfile
 /// (text exposition format 0.0.4): HELP and TYPE for every metric, base units
 /// (seconds), one-hot gauges for enumerations.

@@ -1,5 +1,3 @@
-import PatchModel
-
 /// For a kthread's thread function: from each point where it can be asleep
 /// (the return address of each of its calls, as /proc/PID/stack shows it),
 /// which of its calls and inlined bodies can still run. A kthread asleep in its
