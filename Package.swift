@@ -4,7 +4,7 @@ import PackageDescription
 // What may import what (docs/ARCHITECTURE.md):
 //   PatchModel <- KthreadSafety <- PatchBuild  <- kpatchctl
 //                              <- KernelRuntime <-
-// PatchModel touches no running system (scripts/check-purity enforces it).
+// PatchModel touches no running system (PatchModelTests/PurityTests enforces it).
 // Every Sources target builds in Swift 6 language mode (strict concurrency); the
 // test targets stay in 5 (the package default below).
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
