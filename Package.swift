@@ -1,6 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// What may import what (docs/ARCHITECTURE.md):
+//   PatchModel <- KthreadSafety <- PatchBuild  <- kpatchctl
+//                              <- KernelRuntime <-
+// PatchModel touches no running system (PatchModelTests/PurityTests enforces it).
+// Every Sources target builds in Swift 6 language mode (strict concurrency); the
+// test targets stay in 5 (the package default below).
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
 let package = Package(
     name: "kpatchctl",
     platforms: [.macOS(.v13)],
@@ -20,36 +28,55 @@ let package = Package(
         ),
         // finit_module(2)/delete_module(2) wrappers: Swift cannot call variadic syscall(2).
         .target(name: "CKernel"),
-        // Pure logic: ELF model, differ, patch format, call graph, parsers. No process spawning.
-        .target(name: "PatchCore", dependencies: [
+        // The pure model: ELF, BTF, differ, patch object, metadata, source/diff analysis,
+        // call graph, .ko reader, parsers of /proc text. Reads and writes only the files
+        // it is given: no syscalls, no paths of the running system, no process control.
+        .target(name: "PatchModel", dependencies: [
             "CElf",
-            "CKernel",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
-        // Orchestration: source trees, Kbuild, caches, linking the patch module.
-        .target(name: "PatchBuild", dependencies: ["PatchCore"]),
+        ], swiftSettings: strict),
+        // Kthread safety, build time and apply time: reachability of the replaced
+        // functions, where kthreads sleep, the conversion list, the rules, stall prediction.
+        .target(name: "KthreadSafety", dependencies: ["PatchModel", "CElf"], swiftSettings: strict),
+        // SIGINT/SIGTERM as a flag: apply/revert end the transition cleanly, build stops its command.
+        .target(name: "Interruption", swiftSettings: strict),
+        // The running kernel and machine: module loading, livepatch sysfs, tracefs,
+        // /proc readers, the transition controller, the lock, state files, status.
+        .target(name: "KernelRuntime", dependencies: ["PatchModel", "KthreadSafety", "CKernel", "Interruption"],
+                swiftSettings: strict),
+        // Orchestration: Debian packages, source trees, Kbuild, caches, linking the patch module.
+        .target(name: "PatchBuild", dependencies: ["PatchModel", "KthreadSafety", "Interruption"], swiftSettings: strict),
         .executableTarget(
             name: "kpatchctl",
             dependencies: [
-                "PatchCore",
+                "PatchModel",
+                "KthreadSafety",
+                "KernelRuntime",
                 "PatchBuild",
+                "Interruption",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // Benchmarks: commands that print figures (docs/BENCHMARKS.md).
         .executableTarget(
             name: "kpatchctl-bench",
             dependencies: [
-                "PatchCore",
+                "PatchModel",
+                "KthreadSafety",
+                "KernelRuntime",
                 "PatchBuild",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         // Shared by the test targets: the pinned kernel, the test VM, Kbuild of fixtures.
-        .target(name: "TestSupport", dependencies: ["PatchCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "PatchCoreTests", dependencies: ["PatchCore", "TestSupport"]),
-        .testTarget(name: "PatchBuildTests", dependencies: ["PatchBuild", "PatchCore", "TestSupport"]),
-        .testTarget(name: "VMTests", dependencies: ["PatchCore", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["PatchModel"], path: "Tests/TestSupport"),
+        .testTarget(name: "PatchModelTests", dependencies: ["PatchModel", "TestSupport"]),
+        .testTarget(name: "KthreadSafetyTests", dependencies: ["KthreadSafety", "PatchModel", "TestSupport"]),
+        .testTarget(name: "KernelRuntimeTests", dependencies: ["KernelRuntime", "KthreadSafety", "PatchModel", "Interruption", "TestSupport"]),
+        .testTarget(name: "PatchBuildTests", dependencies: ["PatchBuild", "KthreadSafety", "PatchModel", "TestSupport"]),
+        .testTarget(name: "VMTests", dependencies: ["PatchModel", "KernelRuntime", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
@@ -57,5 +84,6 @@ let package = Package(
 // Fuzz targets (scripts/fuzz): declared only for its build, which uses -sanitize=fuzzer
 // and its own scratch path (.build-fuzz), so a normal `swift build` never sees them.
 if Context.environment["KPATCH_FUZZ"] == "1" {
-    package.targets.append(.executableTarget(name: "kpatchctl-fuzz", dependencies: ["PatchCore"]))
+    package.targets.append(.executableTarget(name: "kpatchctl-fuzz", dependencies: ["PatchModel", "KthreadSafety", "KernelRuntime"],
+                                             swiftSettings: strict))
 }

@@ -1,6 +1,6 @@
 import Crypto
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// Where `build` keeps what it can reuse: the original (unpatched) builds of module
 /// trees, keyed by the sources' content, the kernel release and the tool version.

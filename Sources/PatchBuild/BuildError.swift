@@ -1,5 +1,5 @@
 import Glibc
-import PatchCore
+import PatchModel
 
 /// The stages of `kpatchctl build`, in order; progress and errors name them.
 public enum BuildStage: String, Codable, CaseIterable, Sendable {

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// What `kpatchctl build` was asked to do: what every target shares, and the
 /// target kind's own part (an out-of-tree module, or the kernel itself).

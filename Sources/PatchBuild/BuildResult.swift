@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// One line of progress: a stage starting or finishing, with its elapsed time.
 public struct BuildEvent: Sendable {

@@ -1,5 +1,6 @@
 import FoundationEssentials
-import PatchCore
+import KthreadSafety
+import PatchModel
 
 /// What every stage of one build sees: the request and what the prepare stage found.
 struct BuildContext {

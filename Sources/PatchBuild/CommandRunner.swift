@@ -1,6 +1,7 @@
+import Interruption
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
 
 /// Runs the external tools the builder drives (make, patch, grep, tar): the only
 /// process spawning in the builder, so failures look alike everywhere. posix_spawn

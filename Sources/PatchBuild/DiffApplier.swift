@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// Applies a source diff to the private copy with `patch -p1`, after a dry run,
 /// so a diff that does not apply stops the build before anything is changed,

@@ -1,5 +1,6 @@
 import FoundationEssentials
-import PatchCore
+import KthreadSafety
+import PatchModel
 
 /// The kernel itself: vmlinux and the in-tree modules, each patched as its own
 /// livepatch object. The release's source tree is prepared once into the cache;

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// Which source files the target kernel was built from, read from the target
 /// itself before anything is compiled: the debug vmlinux's DWARF compilation

@@ -1,4 +1,4 @@
-import PatchCore
+import PatchModel
 
 /// Which objects of the kernel tree a diff touches, or why it cannot be built
 /// as a live patch. Only `.c` files of vmlinux or in-tree modules qualify.

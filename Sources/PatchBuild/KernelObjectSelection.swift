@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// Which objects of the kernel tree to rebuild for a diff, decided before
 /// anything is compiled:

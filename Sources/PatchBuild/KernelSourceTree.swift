@@ -1,7 +1,7 @@
 import Crypto
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
 
 /// The target kernel's source tree, prepared once per release into the cache so
 /// that single objects build: the sources (Debian's linux-source tarball or a

@@ -1,5 +1,6 @@
 import FoundationEssentials
-import PatchCore
+import KthreadSafety
+import PatchModel
 
 /// An out-of-tree module target: the diff is applied to a private copy of the
 /// user's source directory (only ever read), the original build is cached by

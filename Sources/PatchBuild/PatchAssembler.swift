@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// The stages every target shares once original and patched objects exist:
 /// diff each pair, link the patch objects with the template through Kbuild,

@@ -1,5 +1,6 @@
 import FoundationEssentials
-import PatchCore
+import KthreadSafety
+import PatchModel
 
 /// `kpatchctl build`, for every kind of target: prepare, patch, original-build and
 /// rebuild through the target's strategy (`ModuleBuildTarget`, `KernelBuildTarget`),

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// Writes the Kbuild directory of a patch module: the template from kmod/, the
 /// generated description of what it replaces, the metadata blob and the

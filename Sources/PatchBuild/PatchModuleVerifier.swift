@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// Checks a linked patch module before `build` declares success: it is a
 /// livepatch module for the right kernel, and everything it leaves for the

@@ -1,5 +1,6 @@
+import Interruption
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// Times the build's stages and reports them as progress events.
 final class StageClock {

@@ -1,6 +1,6 @@
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
 
 /// The kernel a patch is built for: its release and its Kbuild tree (headers).
 public struct TargetKernel: Sendable {

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import PatchCore
+import PatchModel
 
 /// The target kernel's debug vmlinux (Debian's linux-image-<release>-dbg): its full
 /// symbol table gives sympos and non-exported symbols, its BTF the special

@@ -1,6 +1,7 @@
+import Interruption
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
 
 /// An exclusive flock(2) on a lock file beside what it guards (never inside it, so
 /// preparing the guarded directory afresh cannot remove the lock). Held from before

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 /// Builds the whole debug-vmlinux call graph from DWARF, stores it in the cache,
 /// loads it back and answers one reverse-reachability query.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import PatchCore
+import PatchModel
 #if canImport(Glibc)
 import Glibc
 #endif

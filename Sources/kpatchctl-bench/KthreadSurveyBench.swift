@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import PatchBuild
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 /// The false-refusal figure: builds each kernel diff and evaluates its kthread
 /// analysis against a snapshot of live kthreads (`kpatchctl kthreads --json` taken

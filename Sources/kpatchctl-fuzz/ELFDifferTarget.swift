@@ -1,5 +1,5 @@
 import Foundation
-import PatchCore
+import PatchModel
 
 /// The input is a (mutated) patched object: read in full by the ELF reader, then
 /// diffed against the pristine original of its corpus case. KPATCH_FUZZ_PAIR names

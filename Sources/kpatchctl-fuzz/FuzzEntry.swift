@@ -1,5 +1,5 @@
 import Foundation
-import PatchCore
+import PatchModel
 
 /// libFuzzer entry points (scripts/fuzz builds this target with -sanitize=fuzzer,
 /// which supplies main). KPATCH_FUZZ_TARGET picks what one process fuzzes:
@@ -7,6 +7,7 @@ import PatchCore
 ///   metadata  ELF notes and the patch-metadata decoder
 ///   proc      the /proc, sysfs and tracefs text parsers
 /// A fuzz target must never throw out or trap: every input gives a typed error or a result.
+// libFuzzer sets it once in LLVMFuzzerInitialize, then calls TestOneInput on that one thread.
 nonisolated(unsafe) private var target: FuzzTarget?
 
 protocol FuzzTarget {

@@ -1,4 +1,5 @@
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 /// The input is the content of a `.note.kpatchctl` section: the notes parser,
 /// then the metadata decoder on every note's descriptor (the kthread

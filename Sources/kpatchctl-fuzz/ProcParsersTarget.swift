@@ -1,4 +1,5 @@
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 /// The input is the text of a /proc, sysfs or tracefs file, given to every parser
 /// of such text: /proc/PID/stat, /proc/PID/stack, patch_state, a livepatch

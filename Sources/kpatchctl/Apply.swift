@@ -1,5 +1,8 @@
+import Interruption
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KthreadSafety
+import KernelRuntime
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,7 @@
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KthreadSafety
+import KernelRuntime
 
 /// What apply predicts before loading: the kthread verdicts and the tasks that
 /// would hold up the transition.

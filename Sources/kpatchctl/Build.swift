@@ -1,7 +1,8 @@
+import Interruption
 import ArgumentParser
 import FoundationEssentials
 import PatchBuild
-import PatchCore
+import PatchModel
 
 struct Build: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 /// `kpatchctl callgraph`: which kthread entry functions reach a function in
 /// the direct-call graph read from DWARF.

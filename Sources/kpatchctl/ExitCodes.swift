@@ -1,5 +1,7 @@
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KthreadSafety
+import KernelRuntime
 
 /// kpatchctl's exit codes (docs/CLI.md). ArgumentParser uses 64 for usage errors.
 enum KpatchctlExit: Int32 {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
-import PatchCore
+import PatchModel
+import KthreadSafety
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(

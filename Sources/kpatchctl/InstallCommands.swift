@@ -1,5 +1,7 @@
+import Interruption
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 /// Options shared by the commands that use the install store.
 struct StateDirOption: ParsableArguments {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
-import PatchCore
+import PatchModel
+import KthreadSafety
+import KernelRuntime
 
 /// `kpatchctl kthreads`: the live kernel threads, their thread functions, and
 /// whether the livepatch consistency model can switch them between work items.

@@ -1,5 +1,6 @@
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,13 +1,15 @@
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 func printJSON<T: Encodable>(_ value: T) {
     print((try? JSONCoding.string(value)) ?? #"{"error":"cannot encode the report"}"#)
 }
 
 func printError(_ text: String) {
-    fputs(text + "\n", stderr)
+    let line = Array((text + "\n").utf8)
+    _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
 /// `value` with `digits` decimals, as printf's %.Nf (String(format:) is not in FoundationEssentials).
@@ -86,7 +88,7 @@ final class EventPrinter {
             print(running ? "\(patch) is already disabled and unpatching (a revert died): following the transition"
                           : "\(patch) is already unpatched but its module is loaded (a revert died): unloading it")
         }
-        fflush(stdout)
+        fflush(nil)
     }
 }
 

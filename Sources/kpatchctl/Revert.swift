@@ -1,5 +1,7 @@
+import Interruption
 import ArgumentParser
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 struct Revert: ParsableCommand {
     static let configuration = CommandConfiguration(

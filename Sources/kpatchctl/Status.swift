@@ -1,7 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,7 @@ struct Status: ParsableCommand {
                 if watch { print("\u{1b}[H\u{1b}[2J", terminator: "") }
                 render(report)
             }
-            fflush(stdout)
+            fflush(nil)
             if watch { KernelFile.sleep(seconds: 1) }
         } while watch
     }

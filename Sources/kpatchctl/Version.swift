@@ -1,5 +1,5 @@
 import ArgumentParser
-import PatchCore
+import PatchModel
 
 enum KpatchctlVersion {
     static let string = "0.1.0"

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import PatchCore
+import PatchModel
 import TestSupport
 
 /// Every command's --json covers its errors: stdout is one JSON object with an

@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
-import PatchCore
+import PatchModel
+import KthreadSafety
 @testable import PatchBuild
 
 /// Where the pinned kernel's kthreads sleep in their thread functions, worked out

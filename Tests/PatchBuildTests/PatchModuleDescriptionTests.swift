@@ -1,6 +1,6 @@
 import XCTest
 @testable import PatchBuild
-import PatchCore
+import PatchModel
 
 /// kpatch-desc.h as generated for the template: callbacks wired into their
 /// object (pre-patch through the logging wrapper apply reads), an object with

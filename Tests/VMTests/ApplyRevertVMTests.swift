@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 /// apply and revert against the real livepatch core, with kpvictim as the target.
 final class ApplyRevertVMTests: RuntimeVMTestCase {

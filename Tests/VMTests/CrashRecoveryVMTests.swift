@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 /// apply and revert killed with SIGKILL in the middle of a transition (a reader
 /// asleep in kpvictim_wait_show keeps it running), and two applies racing for the

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import PatchCore
+import PatchModel
 import TestSupport
 
 /// End to end: diff three corpus cases, link each patch object into a

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import PatchCore
+import PatchModel
 import TestSupport
 
 /// The install store and load-installed in the pinned kernel, in one boot: a

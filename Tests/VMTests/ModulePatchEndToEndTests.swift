@@ -1,5 +1,5 @@
 import XCTest
-import PatchCore
+import PatchModel
 import TestSupport
 
 /// `kpatchctl build` on the host, `kpatchctl apply / status / revert` in the

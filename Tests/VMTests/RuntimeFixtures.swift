@@ -1,7 +1,7 @@
 import XCTest
 import Foundation
 import TestSupport
-import PatchCore
+import PatchModel
 
 /// The modules the runtime VM tests load: kpvictim and the hand-written
 /// livepatch fixtures of Tests/Fixtures, built once per test run.

@@ -1,6 +1,7 @@
 import XCTest
 import TestSupport
-import PatchCore
+import PatchModel
+import KernelRuntime
 
 /// Transitions that wait for a task: the /proc/kpvictim_wait reader sleeps in
 /// kpvictim_wait_release with kpvictim_wait_show (the patched function) on its stack.

@@ -8,8 +8,6 @@ int ckernel_finit_module(int fd, const char *params, int flags);
 /* delete_module(2): returns 0 or -1 with errno set. */
 int ckernel_delete_module(const char *name, unsigned int flags);
 
-/* Flag bits of the kernel's task flags (field 9 of /proc/<pid>/stat). */
-#define CKERNEL_PF_KTHREAD 0x00200000u
 /* Capability bit of CAP_SYS_MODULE in /proc/<pid>/status CapEff. */
 #define CKERNEL_CAP_SYS_MODULE 16
 

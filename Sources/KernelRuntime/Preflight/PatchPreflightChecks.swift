@@ -1,0 +1,59 @@
+import PatchModel
+import KthreadSafety
+
+/// The checks `apply` adds to the runtime's preflight for patches built by
+/// kpatchctl: the patch's metadata must be readable and match this system.
+public struct PatchIdentityPreflight: PreflightCheck {
+    public let name = "identity"
+    /// Apply a livepatch module built by another tool (no metadata) anyway.
+    public let allowForeign: Bool
+    public let system: RunningKernelIdentity
+
+    public init(allowForeign: Bool, system: RunningKernelIdentity = .current()) {
+        self.allowForeign = allowForeign
+        self.system = system
+    }
+
+    public func check(_ context: PreflightContext) -> PreflightFailure? {
+        let meta: PatchMetadata
+        do {
+            meta = try context.module.patchMetadata()
+        } catch PatchMetadataError.noMetadataSection {
+            if allowForeign { return nil }
+            return PreflightFailure(check: name, reason: "\(context.modulePath) carries no kpatchctl metadata, so its target release, build ids and kthread safety cannot be checked",
+                                    advice: "build the patch with kpatchctl build, or pass --foreign to load another tool's livepatch module unchecked")
+        } catch {
+            return PreflightFailure(check: name, reason: "\(error)", advice: "rebuild the patch with this kpatchctl")
+        }
+        let result = PatchIdentityCheck.check(meta, against: system)
+        guard !result.mismatches.isEmpty else { return nil }
+        return PreflightFailure(check: name, reason: result.mismatches.map(\.description).joined(separator: "\n  "),
+                                advice: "nothing was loaded")
+    }
+}
+
+/// Refuses a patch that replaces a kthread's resident function, that an
+/// unconverted kthread can reach, or that a kthread of unknown entry is inside.
+public struct KthreadSafetyPreflight: PreflightCheck {
+    public let name = "kthread-safety"
+    public let report: KthreadSafetyReport
+
+    public init(report: KthreadSafetyReport) { self.report = report }
+
+    public func check(_ context: PreflightContext) -> PreflightFailure? {
+        guard !report.safe else { return nil }
+        return PreflightFailure(check: name, reason: report.refusals.map(\.description).joined(separator: "\n  "),
+                                advice: "allow a kthread you know is safe with --allow-kthread COMM (or --allow-all-kthreads). \(KthreadSafetyReport.limitationText)")
+    }
+}
+
+extension Preflight {
+    /// Every check before loading a patch (apply, load-installed): the runtime's
+    /// own, the patch's identity, its system states and, when the patch carries
+    /// an analysis, kthread safety.
+    public static func forPatch(allowForeign: Bool, kthreads: KthreadSafetyReport?) -> Preflight {
+        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: allowForeign), SystemStatePreflight()]
+        if let kthreads { checks.append(KthreadSafetyPreflight(report: kthreads)) }
+        return Preflight.runtime.appending(checks)
+    }
+}

@@ -1,0 +1,339 @@
+import Interruption
+import Glibc
+import PatchModel
+
+/// What apply and revert do when the transition stalls.
+public struct TransitionOptions: Sendable {
+    /// Seconds to wait for every task to switch.
+    public var timeout: Double
+    /// Reverse a stalled transition (the default), or leave it running.
+    public var reverseOnTimeout: Bool
+
+    public init(timeout: Double = 60, reverseOnTimeout: Bool = true) {
+        self.timeout = timeout
+        self.reverseOnTimeout = reverseOnTimeout
+    }
+}
+
+/// Where the system ended up.
+public enum ControllerOutcome: String, Codable, Sendable {
+    /// apply: patched everywhere.  revert: unpatched everywhere and unloaded.
+    case completed
+    /// The transition stalled and was reversed: the system is as before.
+    case reversed
+    /// The transition stalled and was left running (--no-revert), or the reversal stalled too.
+    case stalled
+}
+
+/// What apply and revert report while they run, for a live display.
+public enum ControllerEvent: Sendable {
+    /// Every preflight check passed; the module is loaded next.
+    case checked(patch: String)
+    /// finit_module returned: the module is in and its transition started.
+    case loaded(patch: String, seconds: Double)
+    /// The transition started by writing `enabled` (revert).
+    case disabled(patch: String)
+    case progress(TransitionProgress)
+    /// The deadline passed; these tasks had not switched.
+    case timedOut(blockers: [BlockingTask])
+    /// SIGINT/SIGTERM arrived; the transition is ended as on a timeout.
+    case interrupted(blockers: [BlockingTask])
+    /// The transition is being reversed (after a timeout).
+    case reversing(patch: String)
+    /// The lock's previous holder died without releasing it (kill -9); its record is replaced.
+    case reclaimedLock(LockHolder)
+    /// revert found the patch disabled and unpatching, or unpatched with its module
+    /// still loaded (a revert that died): it takes over from there.
+    case resumed(patch: String, transitionRunning: Bool)
+}
+
+/// The result of apply or revert, for rendering.
+public struct ControllerReport: Codable, Sendable {
+    public let patch: String
+    public let direction: TransitionDirection
+    public let outcome: ControllerOutcome
+    /// finit_module duration (apply) or nil.
+    public var loadSeconds: Double?
+    public var transitionSeconds: Double
+    /// When reversed: how long the reversal took.
+    public var reverseSeconds: Double?
+    /// The module was removed from the kernel (revert, or a reversed apply).
+    public var unloaded: Bool
+    /// Tasks that had not switched at the deadline.
+    public var blockers: [BlockingTask]
+    public var record: TransitionRecord
+    /// SIGINT/SIGTERM ended the wait before the deadline.
+    public var interrupted = false
+    /// apply of a cumulative patch: the patches it replaced, whose modules it unloaded.
+    public var replaced: [String] = []
+    /// Things that went wrong without changing the outcome.
+    public var warnings: [String] = []
+}
+
+/// Loads a livepatch and follows its transition, or disables one and unloads it.
+/// Either way the system ends fully patched or fully unpatched, unless the caller
+/// asked to leave a stalled transition running.
+public struct LivepatchController {
+    public var sysfs = LivepatchSysfs()
+    public var proc = ProcTasks()
+    public var log = TransitionLog()
+    public var lockPath = TransitionLock.defaultPath
+    public var follower = TransitionFollower()
+    public var applied = AppliedPatchLog()
+    /// Offset of task_struct.pid for the stack-check probe; read from BTF by default.
+    public var taskPidOffset: Int? = (try? BTFTypes(rawFile: BTFTypes.kernelPath))?.memberOffset(structure: "task_struct", member: "pid")
+    /// Follow switches with tracefs kprobe events; false (--no-trace): poll only, and
+    /// remove any probes a killed kpatchctl left behind.
+    public var useTracefs = true
+
+    public init() {}
+
+    /// Runs `preflight` on the module (all checks, nothing loaded if one fails),
+    /// takes the lock, loads the module and follows the patching transition.
+    public func apply(modulePath: String, preflight: Preflight = .runtime, options: TransitionOptions = .init(),
+                      events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
+        let module: ModuleInfo
+        do { module = try KernelModuleFile.forLoading(path: modulePath) } catch let e as ModuleInfoError { throw ControllerError.badModule(e) }
+        let context = PreflightContext(modulePath: modulePath, module: module, sysfs: sysfs, proc: proc)
+        // Without the privilege the lock cannot be taken: report every problem unlocked.
+        if PrivilegeCheck().check() != nil { throw ControllerError.refused(preflight.run(context)) }
+        // The lock comes before the other checks, so of two concurrent applies the
+        // second always learns who holds it, whatever the first has loaded by then.
+        let lock = try takeLock(purpose: "apply \(module.name ?? modulePath)", events: events)
+        defer { withExtendedLifetime(lock) {} }
+        let failures = preflight.run(context)
+        guard failures.isEmpty, let name = module.name else { throw ControllerError.refused(failures) }
+        // SIGINT/SIGTERM during the preflight: stop before anything is loaded.
+        if Interruption.requested { throw ControllerError.interruptedBeforeLoading(module: name) }
+        events(.checked(patch: name))
+
+        let meta = try? module.patchMetadata()
+        // A cumulative patch replaces every enabled patch in its transition.
+        let replacing = meta?.replacesAll == true ? ((try? sysfs.patches()) ?? []).filter(\.enabled).map(\.name) : []
+        let tracker = makeTracker(.patching)
+        var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),
+                                      tracking: tracker.probes == nil ? "polling" : "tracefs")
+        try? log.begin(record)
+        // The kernel log says why klp_enable_patch failed; only what comes after this mark counts.
+        let logMark = KernelLog.records().last?.sequence
+        let loadStart = KernelFile.monotonicNow()
+        do {
+            try KernelModuleLoader.load(path: modulePath)
+        } catch let e as ModuleLoaderError {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            if let reason = explainLoadFailure(patch: name, meta: meta, error: e, after: logMark) { throw reason }
+            throw ControllerError.loader(e)
+        }
+        let loadSeconds = KernelFile.monotonicNow() - loadStart
+        events(.loaded(patch: name, seconds: loadSeconds))
+        guard (try? sysfs.patch(named: name)) != nil else {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            try? KernelModuleLoader.unload(name: name)
+            throw ControllerError.notRegistered(module: name)
+        }
+        var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
+        report.loadSeconds = loadSeconds
+        if report.outcome == .completed {
+            report.replaced = replacing
+            report.warnings += unloadReplaced(replacing)
+            do {
+                try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
+                                             replaced: report.replaced, states: meta?.states ?? []))
+            } catch {
+                report.warnings.append("could not record \(name) in \(applied.path) (\(error)): status and list will not show "
+                    + "when it was applied or what it replaced, and the system-state check will not see its states")
+            }
+        }
+        return report
+    }
+
+    /// The kernel frees the patches a cumulative patch replaced once its transition
+    /// ends (their sysfs directories go); then their modules can be unloaded. The
+    /// new patch is in either way: a module that stays is a warning, not a failure.
+    private func unloadReplaced(_ names: [String]) -> [String] {
+        var warnings: [String] = []
+        for name in names {
+            let deadline = KernelFile.monotonicNow() + 10
+            while (try? sysfs.patch(named: name)) != nil, KernelFile.monotonicNow() < deadline {
+                KernelFile.sleep(seconds: 0.1)
+            }
+            do {
+                _ = try unload(name)
+            } catch {
+                warnings.append("\(name) was replaced but its module stays loaded (\(error)); unload it later with rmmod \(name)")
+            }
+            try? applied.remove(name)
+        }
+        return warnings
+    }
+
+    /// Why the kernel refused the patch, from the lines the load left in the kernel
+    /// log: a pre-patch callback's veto (the generated module logs which callback
+    /// returned what), or the kernel's system-state check (klp_is_patch_compatible).
+    private func explainLoadFailure(patch: String, meta: PatchMetadata?, error: ModuleLoaderError,
+                                    after mark: UInt64?) -> ControllerError? {
+        let fresh = KernelLog.records().filter { record in mark.map { record.sequence > $0 } ?? true }.map(\.text)
+        if fresh.contains(where: { $0.contains("Livepatch patch (\(patch)) is not compatible with the already installed livepatches") }) {
+            return .incompatibleStates(patch: patch, states: meta?.states ?? [], replace: meta?.replacesAll == true)
+        }
+        let candidates = meta?.callbacks.filter { $0.kind == .prePatch } ?? []
+        guard !candidates.isEmpty else { return nil }
+        let prefix = "\(PatchCallback.vetoLogPrefix)\(patch): pre-patch callback "
+        // No such line: the kernel refused before any callback ran.
+        guard let line = fresh.last(where: { $0.hasPrefix(prefix) }) else { return nil }
+        let named = candidates.first { line.hasPrefix(prefix + "\($0.function) of object \($0.object) ") }
+        return .vetoed(patch: patch, callback: named, candidates: candidates, error: error)
+    }
+
+    /// Disables `name`, follows the unpatching transition and unloads the module.
+    public func revert(name: String, options: TransitionOptions = .init(),
+                       events: (ControllerEvent) -> Void = { _ in }) throws -> ControllerReport {
+        if let refusal = PrivilegeCheck().check() { throw ControllerError.refused([refusal]) }
+        let lock = try takeLock(purpose: "revert \(name)", events: events)
+        defer { withExtendedLifetime(lock) {} }
+        let patch: LivepatchPatch?
+        do { patch = try sysfs.patch(named: name) } catch { throw ControllerError.sysfs(error) }
+        guard let patch else {
+            // The unpatching finished but its module stayed: a revert died before unloading it.
+            guard KernelModuleLoader.isLivepatchLoaded(name) else {
+                throw ControllerError.noSuchPatch(name, loaded: (try? sysfs.patchNames()) ?? [])
+            }
+            events(.resumed(patch: name, transitionRunning: false))
+            return try finishUnloaded(name: name)
+        }
+        // Under the lock no live kpatchctl follows a transition: a disabled patch still
+        // in transition was left by a revert that died. Follow it to its end.
+        let resuming = !patch.enabled
+        if resuming && !patch.transition { throw ControllerError.alreadyDisabled(name) }
+
+        let tracker = makeTracker(.unpatching)
+        var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(),
+                                      tracking: tracker.probes == nil ? "polling" : "tracefs")
+        try? log.begin(record)
+        if resuming {
+            events(.resumed(patch: name, transitionRunning: true))
+        } else {
+            do { try sysfs.setEnabled(name, false) } catch {
+                tracker.probes?.stop()
+                unlink(log.currentPath)
+                throw ControllerError.sysfs(error)
+            }
+            events(.disabled(patch: name))
+        }
+        return try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
+    }
+
+    private func takeLock(purpose: String, events: (ControllerEvent) -> Void) throws -> TransitionLock {
+        let lock: TransitionLock
+        do { lock = try TransitionLock(path: lockPath, purpose: purpose) } catch let e as TransitionLockError {
+            throw ControllerError.lock(e)
+        }
+        if let dead = lock.reclaimed { events(.reclaimedLock(dead)) }
+        return lock
+    }
+
+    /// One probe instance for the whole transition: registered before the module is
+    /// loaded (or `enabled` written), removed after the transition and any reversal
+    /// ended, never while the kernel patches its code.
+    private func makeTracker(_ direction: TransitionDirection) -> SwitchTracker {
+        if !useTracefs { SwitchProbes.removeLeftovers() }
+        let probes = useTracefs ? SwitchProbes(pidOffset: taskPidOffset) : nil
+        return SwitchTracker(direction: direction, proc: proc, probes: probes)
+    }
+
+    /// revert of a patch already unpatched whose module is still loaded: unload it.
+    private func finishUnloaded(name: String) throws -> ControllerReport {
+        var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(), tracking: "polling")
+        let unloaded = try unload(name)
+        try? applied.remove(name)
+        record.endedAt = KernelFile.wallNow()
+        record.outcome = .completed
+        try? log.finish(record)
+        return ControllerReport(patch: name, direction: .unpatching, outcome: .completed, loadSeconds: nil,
+                                transitionSeconds: 0, reverseSeconds: nil, unloaded: unloaded, blockers: [], record: record)
+    }
+
+    /// Follows the transition; on timeout reverses it (unless told not to) and
+    /// follows the reversal; unloads the module when the patch ends disabled.
+    private func finish(name: String, tracker: SwitchTracker, record: inout TransitionRecord, options: TransitionOptions,
+                        events: (ControllerEvent) -> Void) throws -> ControllerReport {
+        let direction = tracker.direction
+        let end: TransitionEnd
+        do {
+            end = try follower.follow(patch: name, tracker: tracker, timeout: options.timeout, interruptible: true,
+                                      progress: { events(.progress($0)) })
+        } catch {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            throw ControllerError.sysfs(error)
+        }
+        var blockers: [BlockingTask] = []
+        var outcome = ControllerOutcome.completed
+        var reverseSeconds: Double?
+        let seconds: Double
+        switch end {
+        case .completed(let s):
+            seconds = s
+        case .reversedElsewhere(let s):
+            seconds = s
+            outcome = .reversed
+        case .timedOut(let s), .interrupted(let s):
+            seconds = s
+            if let patch = try? sysfs.patch(named: name) {
+                blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc,
+                                                   lastStackChecks: SwitchEvent.lastStackChecks(tracker.probes?.events() ?? []))
+            }
+            outcome = .stalled
+            if case .interrupted = end { events(.interrupted(blockers: blockers)) } else { events(.timedOut(blockers: blockers)) }
+            if options.reverseOnTimeout {
+                events(.reversing(patch: name))
+                try? sysfs.setEnabled(name, direction == .unpatching)
+                let reverse = SwitchTracker(direction: direction.reversed, proc: proc, probes: nil)
+                if case .completed(let r)? = try? follower.follow(patch: name, tracker: reverse, timeout: options.timeout,
+                                                                   progress: { events(.progress($0)) }) {
+                    outcome = .reversed
+                    reverseSeconds = r
+                }
+            }
+        }
+        let completedForward = outcome == .completed
+        record.switches = tracker.switches(end: KernelFile.monotonicNow(), completed: completedForward)
+        tracker.probes?.stop()
+        record.blockers = blockers
+        record.endedAt = KernelFile.wallNow()
+        record.outcome = [.completed: .completed, .reversed: .reversed, .stalled: .stalled][outcome]!
+
+        // The module stays loaded while the patch is enabled; once the kernel freed a
+        // disabled patch it drops its module reference, shortly after the directory goes.
+        let endsDisabled = (direction == .patching) != (outcome == .completed)
+        var unloaded = false
+        if outcome != .stalled && endsDisabled {
+            unloaded = try unload(name)
+            try? applied.remove(name)
+        }
+        try? log.finish(record)
+        var report = ControllerReport(patch: name, direction: direction, outcome: outcome, loadSeconds: nil,
+                                      transitionSeconds: seconds, reverseSeconds: reverseSeconds, unloaded: unloaded,
+                                      blockers: blockers, record: record)
+        if case .interrupted = end { report.interrupted = true }
+        return report
+    }
+
+    /// Unloads once the kernel has released the module (retrying for up to 10 s).
+    private func unload(_ name: String) throws -> Bool {
+        let deadline = KernelFile.monotonicNow() + 10
+        while true {
+            do {
+                try KernelModuleLoader.unload(name: name)
+                return true
+            } catch let e as ModuleLoaderError where e.errno == EWOULDBLOCK || e.errno == EBUSY || e.errno == EAGAIN {
+                if KernelFile.monotonicNow() > deadline { throw ControllerError.loader(e) }
+                KernelFile.sleep(seconds: 0.1)
+            } catch let e as ModuleLoaderError {
+                throw ControllerError.loader(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Glibc
+import PatchModel
+
+/// Kprobe events that watch tasks switch universe, in a tracefs instance of their
+/// own so the global trace buffer is left alone:
+///   user_return      p klp_update_patch_state (fires in the task, at the return to user mode)
+///   stack_check      p klp_check_and_switch_task pid=<task_struct.pid of $arg1>
+///   stack_check_ret  r klp_check_and_switch_task ret=$retval (0: the checked task switched)
+/// The stack-check pair needs the offset of task_struct.pid (from BTF); without it
+/// only user_return is traced.
+public final class SwitchProbes {
+    public static let group = "kpatchctl"
+    public let tracefs: String
+    public let tracesStackChecks: Bool
+    private var instance: String { "\(tracefs)/instances/\(SwitchProbes.group)" }
+    private var live = true
+
+    /// Candidate tracefs mount points, in order.
+    public static let mountPoints = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+
+    /// nil when tracefs or kprobe events are not available (callers then poll).
+    public init?(mountPoints: [String] = SwitchProbes.mountPoints, pidOffset: Int?) {
+        guard let root = mountPoints.first(where: { KernelFile.exists("\($0)/kprobe_events") }) else { return nil }
+        tracefs = root
+        SwitchProbes.removeStale(tracefs: root)
+        let instance = "\(root)/instances/\(SwitchProbes.group)"
+        var events: [String] = []
+        do {
+            try SwitchProbes.define(tracefs: root, SwitchEvent.userReturnEvent, "p klp_update_patch_state")
+            events.append(SwitchEvent.userReturnEvent)
+            if let offset = pidOffset {
+                // Optional: without it, stack-check switches are inferred from polling.
+                if (try? SwitchProbes.define(tracefs: root, SwitchEvent.stackCheckEvent,
+                                             "p klp_check_and_switch_task pid=+\(offset)($arg1):s32")) != nil,
+                   (try? SwitchProbes.define(tracefs: root, SwitchEvent.stackCheckReturnEvent,
+                                             "r klp_check_and_switch_task ret=$retval:s32")) != nil {
+                    events += [SwitchEvent.stackCheckEvent, SwitchEvent.stackCheckReturnEvent]
+                }
+            }
+            try SwitchProbes.makeInstanceWithoutCmdlineRecording(tracefs: root, instance: instance)
+            try KernelFile.write("\(instance)/trace_clock", "mono")
+            // The idle loop calls klp_update_patch_state all the time; idle tasks have pid 0.
+            try KernelFile.write("\(instance)/events/\(SwitchProbes.group)/\(SwitchEvent.userReturnEvent)/filter",
+                                 "common_pid != 0")
+            for event in events {
+                try KernelFile.write("\(instance)/events/\(SwitchProbes.group)/\(event)/enable", "1")
+            }
+        } catch {
+            SwitchProbes.removeStale(tracefs: root)
+            return nil
+        }
+        tracesStackChecks = events.contains(SwitchEvent.stackCheckEvent)
+    }
+
+    /// Creates the instance with comm recording off. An instance copies the top-level
+    /// `record-cmd` option when it is created (the option is top-level only), and an
+    /// event enabled with it on also attaches probes to the sched_switch and
+    /// sched_wakeup tracepoints: a code patch of the static branch in __schedule() on
+    /// every enable and disable. Under QEMU TCG one such patch livelocked a vCPU in
+    /// the int3 handler (docs/RELIABILITY.md). Off in our instance, enabling the probes
+    /// touches only their own functions; the top-level option is restored at once.
+    private static func makeInstanceWithoutCmdlineRecording(tracefs: String, instance: String) throws {
+        let option = "\(tracefs)/options/record-cmd"
+        let recording = KernelFile.exists(option) ? try KernelFile.read(option).hasPrefix("1") : false
+        if recording { try KernelFile.write(option, "0") }
+        let made = mkdir(instance, 0o755) == 0 || errno == EEXIST
+        let mkdirErrno = errno
+        if recording { try KernelFile.write(option, "1") }
+        guard made else { throw KernelFileError(path: instance, operation: "mkdir", errno: mkdirErrno) }
+    }
+
+    /// Appends `p:kpatchctl/<name> <probe>` (or `r:`) to kprobe_events.
+    private static func define(tracefs: String, _ name: String, _ probe: String) throws {
+        let type = probe.prefix(1)
+        try KernelFile.write("\(tracefs)/kprobe_events", "\(type):\(group)/\(name) \(probe.dropFirst(2))\n", append: true)
+    }
+
+    /// The events recorded so far (a non-consuming read of the instance buffer).
+    public func events() -> [SwitchEvent] {
+        guard live, let text = try? KernelFile.read("\(instance)/trace") else { return [] }
+        return SwitchEvent.parse(text)
+    }
+
+    /// The events of a running apply/revert, read by another process (status).
+    public static func recordedEvents(mountPoints: [String] = SwitchProbes.mountPoints) -> [SwitchEvent] {
+        for root in mountPoints {
+            if let text = try? KernelFile.read("\(root)/instances/\(group)/trace") { return SwitchEvent.parse(text) }
+        }
+        return []
+    }
+
+    /// Disables and removes the events and the instance.
+    public func stop() {
+        guard live else { return }
+        live = false
+        SwitchProbes.removeStale(tracefs: tracefs)
+    }
+
+    deinit { stop() }
+
+    /// With tracing off: removes the probes a killed kpatchctl left registered, if any
+    /// (nothing is written to tracefs when there are none).
+    public static func removeLeftovers(mountPoints: [String] = SwitchProbes.mountPoints) {
+        for root in mountPoints where KernelFile.exists("\(root)/instances/\(group)") { removeStale(tracefs: root) }
+    }
+
+    /// Removes what an earlier run (perhaps killed) left behind.
+    static func removeStale(tracefs: String) {
+        let instance = "\(tracefs)/instances/\(group)"
+        for event in [SwitchEvent.userReturnEvent, SwitchEvent.stackCheckEvent, SwitchEvent.stackCheckReturnEvent] {
+            try? KernelFile.write("\(instance)/events/\(group)/\(event)/enable", "0")
+        }
+        rmdir(instance)
+        for event in [SwitchEvent.userReturnEvent, SwitchEvent.stackCheckEvent, SwitchEvent.stackCheckReturnEvent] {
+            try? KernelFile.write("\(tracefs)/kprobe_events", "-:\(group)/\(event)\n", append: true)
+        }
+    }
+}

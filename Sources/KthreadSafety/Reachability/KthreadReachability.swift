@@ -1,0 +1,157 @@
+import PatchModel
+
+/// What a patch carries about kthread safety: every function from which one of
+/// the patched functions is reachable in the direct-call graph, each with the
+/// next hop of one shortest call path, so any path can be rebuilt without
+/// storing it. Versioned and compact (`encode()`), embedded in the patch
+/// module's metadata by the builder and read back by `apply` and `info`.
+public struct KthreadReachability: Equatable, Codable, Sendable {
+    public static let formatVersion: UInt16 = 2
+    static let magic: [UInt8] = Array("KPKR".utf8)
+
+    public struct Function: Equatable, Codable, Sendable {
+        public var name: String
+        /// Compilation unit defining it ("" when defined outside the analysed file).
+        public var unit: String
+        /// Index in `functions` of the next function toward a patched one; nil for a patched function.
+        public var next: Int?
+        /// How this function reaches `next`.
+        public var kind: CallKind?
+        /// Returns nothing and takes no writable pointer (`FunctionInterface.passesNothingBack`).
+        public var passesNothingBack = false
+
+        public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
+    }
+
+    /// Which rule the targets of this record fall under (docs/KTHREAD-SAFETY.md).
+    public enum Scope: UInt8, Codable, Sendable, CustomStringConvertible {
+        /// Targets that may hand values back to their callers (or whose prototype
+        /// is unknown), and callback callees, reached only through functions that
+        /// may pass values back too: values they produce can reach the caller's
+        /// frame. An unconverted kthread that can still reach one is refused.
+        case passesValues = 0
+        /// All the replaced functions of one compilation unit, reached through any
+        /// function: an unconverted kthread of that unit (sharing its static data)
+        /// is refused, any other gets a note.
+        case unit = 1
+
+        public var description: String {
+            switch self {
+            case .passesValues: return "may pass values back"
+            case .unit: return "are all the replaced functions of their file"
+            }
+        }
+    }
+
+    /// Where the graph came from: the analysed file's build id, or its name.
+    public var source: String
+    public var scope: Scope
+    /// The patched functions first (`functions[0..<targetCount]`), then the rest in BFS order.
+    public var functions: [Function]
+    public var targetCount: Int
+    /// Indices in `functions` of kthread entry functions found statically in the analysed file.
+    public var kthreadEntries: [Int]
+    /// For thread functions whose code was analysed: from each point where the
+    /// kthread can be asleep in it (offset from its entry), the indices of the
+    /// functions it calls or inlines that can still run and reach a target.
+    public var resumeTables: [ResumeTable] = []
+
+    public struct ResumeTable: Equatable, Codable, Sendable {
+        /// Index in `functions` of the thread function.
+        public var function: Int
+        public var points: [UInt32: [Int]]
+    }
+
+    public var targets: ArraySlice<Function> { functions[0..<targetCount] }
+
+    /// Reachability of the functions named `targets` (every same-named static counts).
+    public init(graph: CallGraph, targets: [String], source: String? = nil, scope: Scope = .passesValues) throws {
+        var nodes: [Int] = []
+        for name in targets {
+            let found = graph.nodes(named: name)
+            guard !found.isEmpty else { throw CallGraphError.unknownFunction(name) }
+            nodes += found
+        }
+        self.init(graph: graph, targetNodes: nodes, source: source, scope: scope)
+    }
+
+    public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues) {
+        // Through a function that passes nothing back no value comes back to its callers.
+        let search = scope == .passesValues
+            ? ReverseReachability(graph: graph, targets: targetNodes) { graph.interface(of: $0).mayPassValuesBack }
+            : ReverseReachability(graph: graph, targets: targetNodes)
+        var index: [Int: Int] = [:]
+        for (i, node) in search.order.enumerated() { index[node] = i }
+        functions = search.order.indices.map { i in
+            let node = search.order[i]
+            return Function(name: graph.name(of: node), unit: graph.unit(of: node),
+                            next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
+                            passesNothingBack: graph.interface(of: node) == .passesNothingBack)
+        }
+        targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
+        kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
+        self.source = source ?? graph.buildID ?? ""
+        self.scope = scope
+    }
+
+    /// Records which of each analysed thread function's calls can still run from
+    /// where it sleeps; only the functions of this record (those reaching a target) are kept.
+    public mutating func attach(_ resume: [KthreadResumePoints]) {
+        var byName: [String: [Int]] = [:]
+        for (index, function) in functions.enumerated() { byName[function.name, default: []].append(index) }
+        for table in resume {
+            for function in byName[table.function] ?? [] {
+                let points = table.points.mapValues { hops in hops.sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function } }
+                resumeTables.append(ResumeTable(function: function, points: points))
+            }
+        }
+    }
+
+    /// The functions that can still run from `offset` in the thread function
+    /// `name` and reach a target; nil when the record has no such point.
+    public func resumeHops(function name: String, offset: UInt64) -> [Int]? {
+        let functionIndices = Set(indices(named: name))
+        guard offset <= UInt64(UInt32.max) else { return nil }
+        return resumeTables.first { functionIndices.contains($0.function) }?.points[UInt32(offset)]
+    }
+
+    /// The compilation unit all targets share (a `unit` record), else nil.
+    public var targetUnit: String? {
+        let units = Set(targets.map(\.unit))
+        return units.count == 1 ? units.first : nil
+    }
+
+    /// The call path from `functions[index]` to a patched function, both included.
+    public func path(from index: Int) -> [Function] {
+        var path = [functions[index]]
+        var current = index
+        // A well-formed value has acyclic next links; the bound keeps a corrupt one from looping.
+        while let next = functions[current].next, path.count <= functions.count {
+            path.append(functions[next])
+            current = next
+        }
+        return path
+    }
+
+    /// One shortest path from each statically found kthread entry function to a
+    /// patched function: what `build` warns about.
+    public var kthreadEntryPaths: [[Function]] { kthreadEntries.map { path(from: $0) } }
+
+    /// Indices of the functions named `name` (a clone suffix such as `.isra.0` is ignored).
+    public func indices(named name: String) -> [Int] {
+        let base = FunctionRef.baseName(name)
+        return functions.indices.filter { functions[$0].name == base }
+    }
+
+    /// The shortest path from any function named `name` to a patched one, or nil when none reaches one.
+    /// `inUnit`: only from a function defined in that compilation unit.
+    public func shortestPath(fromFunctionNamed name: String, inUnit unit: String? = nil) -> [Function]? {
+        indices(named: name).filter { unit == nil || functions[$0].unit == unit }.map { path(from: $0) }.min { $0.count < $1.count }
+    }
+
+    /// Whether a function of this name is one of the patched ones.
+    public func isTarget(named name: String) -> Bool {
+        let base = FunctionRef.baseName(name)
+        return targets.contains { $0.name == base }
+    }
+}

@@ -1,0 +1,270 @@
+import PatchModel
+
+/// The apply-time decision: may a patch be loaded while these kthreads run?
+/// Refused, unless allowed by an override:
+/// - **resident**: any kthread, converted or not, with a replaced function among
+///   its resident frames (or inlined into one): it never switches, and the
+///   transition stalls;
+/// - **unconverted-reachable**: an unconverted kthread whose thread function
+///   reaches a replaced function that can hand values back to its callers, or one
+///   in the thread function's own compilation unit (it switches only when none is
+///   on its stack, so what its loop keeps across iterations may come from old
+///   code and meet new code);
+/// - **unknown entry, inside a replaced function now**.
+/// An unconverted kthread reaching only replaced functions of other files that
+/// pass nothing back is a note; a kthread of unknown entry outside replaced
+/// functions is a warning.
+public struct KthreadSafetyCheck: Sendable {
+    /// The functions the patch replaces (its metadata), whatever object they are in.
+    public var replaced: [ReplacedFunction]
+    /// One per analysed object of the patch (vmlinux, each patched module).
+    public var reachabilities: [KthreadReachability]
+    /// `--allow-kthread COMM`: findings for kthreads with these comms are allowed.
+    public var allowComms: Set<String>
+    /// `--allow-all-kthreads`.
+    public var allowAll: Bool
+
+    public init(replaced: [ReplacedFunction], reachabilities: [KthreadReachability],
+                allowComms: Set<String> = [], allowAll: Bool = false) {
+        self.replaced = replaced
+        self.reachabilities = reachabilities
+        self.allowComms = allowComms
+        self.allowAll = allowAll
+    }
+
+    public func evaluate(_ kthreads: [LiveKthread]) -> KthreadSafetyReport {
+        var report = KthreadSafetyReport()
+        for thread in kthreads {
+            for var finding in findings(for: thread) {
+                if finding.reason == .reachesFunctionPassingNothingBack {
+                    report.notes.append(finding)
+                    continue
+                }
+                if allowAll {
+                    finding.allowedBy = "--allow-all-kthreads"
+                } else if allowComms.contains(thread.comm) {
+                    finding.allowedBy = "--allow-kthread \(thread.comm)"
+                }
+                if finding.allowedBy == nil { report.refusals.append(finding) } else { report.allowed.append(finding) }
+            }
+            if thread.entry == nil {
+                report.unknownEntry.append(KthreadSafetyReport.Unchecked(pid: thread.pid, comm: thread.comm, why: thread.conversion.reason))
+            }
+        }
+        report.checked = kthreads.count
+        report.reachabilityChecked = !reachabilities.isEmpty
+        return report
+    }
+
+    /// Whether `frame` is a function this patch replaces (same object; GCC clone suffixes ignored).
+    public func isReplaced(_ frame: StackFrame) -> Bool {
+        let object = frame.module ?? "vmlinux"
+        return replaced.contains { $0.object == object && FunctionRef.baseName($0.name) == frame.baseFunction }
+    }
+
+    private var replacesHiddenSleepFunction: String? {
+        replaced.first { $0.object == "vmlinux" && KthreadConversion.hiddenSleepFunctions.contains(FunctionRef.baseName($0.name)) }?.name
+    }
+
+    private func findings(for thread: LiveKthread) -> [KthreadFinding] {
+        func finding(_ reason: KthreadFinding.Reason, frame: StackFrame?, path: [FunctionRef] = []) -> KthreadFinding {
+            KthreadFinding(pid: thread.pid, comm: thread.comm, entry: thread.entry, converted: thread.converted,
+                           reason: reason, path: path, frame: frame)
+        }
+        guard thread.entry != nil else {
+            // Unknown entry: refused only when it is inside a replaced function now.
+            return thread.stack.first(where: isReplaced).map { [finding(.unknownEntryInPatchedFunction, frame: $0)] } ?? []
+        }
+        var found: [KthreadFinding] = []
+        if let frame = thread.residentFrames.first(where: isReplaced) {
+            found.append(finding(.resident, frame: frame))
+        } else if let (frame, path) = inlinedIntoResidentFrame(thread) {
+            found.append(finding(.resident, frame: frame, path: path))
+        } else if let hidden = replacesHiddenSleepFunction, !thread.stack.isEmpty {
+            found.append(finding(.resident, frame: StackFrame(function: hidden, offset: 0, size: 0, module: nil)))
+        }
+        guard !thread.converted, thread.entry != nil, let entryIndex = ProcStack.threadFunctionIndex(of: thread.stack) else {
+            return found
+        }
+        var hazards: [LivePath] = [], harmless: [LivePath] = []
+        for reach in reachabilities {
+            switch reach.scope {
+            case .passesValues:
+                // A call that passes nothing back brings no value back to the frame making it.
+                if let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: true) {
+                    hazards.append(path)
+                }
+            case .unit:
+                guard let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: false) else {
+                    continue
+                }
+                // A target in the kthread's own files shares their static data with its loop.
+                let ownUnits = Set(thread.stack[...entryIndex].flatMap { frame in reach.indices(named: frame.baseFunction).map { reach.functions[$0].unit } })
+                if let unit = reach.targetUnit, ownUnits.contains(unit) { hazards.append(path) } else { harmless.append(path) }
+            }
+        }
+        if let path = hazards.min(by: { $0.refs.count < $1.refs.count }) {
+            // An entry that is itself replaced is the resident finding already.
+            if !(path.refs.count == 1 && found.contains { $0.reason == .resident }) {
+                found.append(finding(.reachesPatchedFunction, frame: nil, path: path.refs))
+            }
+        } else if let path = harmless.min(by: { $0.refs.count < $1.refs.count }) {
+            var note = finding(.reachesFunctionPassingNothingBack, frame: nil, path: path.refs)
+            note.nothingComesBackThrough = path.passesNothingBack
+            found.append(note)
+        }
+        return found
+    }
+
+    /// A call path from what a kthread can still run to a target, and the first
+    /// function on it below the kthread's frames that passes nothing back, if any.
+    private struct LivePath {
+        var refs: [FunctionRef]
+        var passesNothingBack: String?
+    }
+
+    /// The shortest call path from what an unconverted kthread can still run to a
+    /// target of `reach`: from its thread function, only through the calls that
+    /// can run again from where it sleeps (when the record knows that point; else
+    /// through all of them), and from every frame it is inside (their whole code).
+    private func livePath(_ stack: [StackFrame], entryIndex: Int, in reach: KthreadReachability,
+                          skippingHopsThatPassNothingBack: Bool) -> LivePath? {
+        func below(_ frames: [FunctionRef], _ path: ArraySlice<KthreadReachability.Function>) -> LivePath {
+            LivePath(refs: frames + path.map(\.ref), passesNothingBack: path.first { $0.passesNothingBack }?.name)
+        }
+        let entryFrame = stack[entryIndex]
+        var candidates: [LivePath] = []
+        if let hops = reach.resumeHops(function: entryFrame.baseFunction, offset: entryFrame.offset) {
+            let entryRef = reach.indices(named: entryFrame.baseFunction).first.map { reach.functions[$0].ref }
+                ?? FunctionRef(name: entryFrame.baseFunction, unit: "")
+            let usable = hops.filter { !(skippingHopsThatPassNothingBack && reach.functions[$0].passesNothingBack) }
+            if let best = usable.map({ reach.path(from: $0) }).min(by: { $0.count < $1.count }) {
+                candidates.append(below([entryRef], best[...]))
+            }
+        } else if let path = reach.shortestPath(fromFunctionNamed: entryFrame.baseFunction) {
+            candidates.append(below([path[0].ref], path.dropFirst()))
+        }
+        for inner in stride(from: entryIndex - 1, through: 0, by: -1) {
+            guard let path = reach.shortestPath(fromFunctionNamed: stack[inner].baseFunction) else { continue }
+            let outer = stack[(inner + 1)...entryIndex].reversed().map { FunctionRef(name: $0.baseFunction, unit: "") }
+            candidates.append(below(outer + [path[0].ref], path.dropFirst()))
+        }
+        return candidates.min { $0.refs.count < $1.refs.count }
+    }
+
+    /// A resident frame into which a replaced function was inlined (its stored
+    /// shortest path is inlining only): the kthread keeps running the old copy.
+    private func inlinedIntoResidentFrame(_ thread: LiveKthread) -> (StackFrame, [FunctionRef])? {
+        for frame in thread.residentFrames {
+            for reach in reachabilities {
+                for index in reach.indices(named: frame.baseFunction) where reach.functions[index].next != nil {
+                    let path = reach.path(from: index)
+                    if path.dropLast().allSatisfy({ $0.kind == .inlined }) { return (frame, path.map(\.ref)) }
+                }
+            }
+        }
+        return nil
+    }
+}
+
+/// One kthread the patch would endanger.
+public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConvertible {
+    public enum Reason: String, Codable, Sendable {
+        /// A replaced function is one of the kthread's resident frames, or inlined into one.
+        case resident
+        /// An unconverted kthread's thread function reaches a replaced function.
+        case reachesPatchedFunction
+        /// A kthread whose entry is unknown is inside a replaced function now.
+        case unknownEntryInPatchedFunction
+        /// An unconverted kthread's thread function reaches only replaced functions
+        /// that pass nothing back, in other files: a note, not a refusal.
+        case reachesFunctionPassingNothingBack
+    }
+
+    public var pid: Int
+    public var comm: String
+    public var entry: String?
+    public var converted: Bool
+    public var reason: Reason
+    /// `entry -> ... -> patched function` for `reachesPatchedFunction`;
+    /// `frame -> ... -> patched function` (inlined) for `resident` via inlining.
+    public var path: [FunctionRef]
+    /// The stack frame in a replaced function (`resident`, `unknownEntryInPatchedFunction`).
+    public var frame: StackFrame?
+    /// The override that allowed it, nil when it refuses the patch.
+    public var allowedBy: String?
+    /// For a note: the function on the path that returns nothing and takes no
+    /// writable pointer (the patched one itself, or one the path goes through).
+    public var nothingComesBackThrough: String?
+
+    public var description: String {
+        let who = "kthread \(pid) (\(comm)), entry \(entry ?? "unknown")"
+        let text: String
+        switch reason {
+        case .resident:
+            let frameText = frame.map { $0.offset == 0 && $0.size == 0 ? "\($0.function) (hidden from /proc/PID/stack: it sleeps under it)" : $0.description } ?? "?"
+            let inlined = path.count > 1 ? " (patched \(path.last!.name) is inlined into it: \(path.map(\.name).joined(separator: " -> ")))" : ""
+            text = "\(who), \(converted ? "converted" : "unconverted"): resident frame \(frameText)\(inlined) is replaced by this patch; "
+                + "this kthread would never switch: the transition would stall."
+        case .reachesPatchedFunction:
+            text = "\(who) reaches a patched function: \(path.map(\.name).joined(separator: " -> ")). "
+                + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md) and can still run this path, through calls that can "
+                + "hand a value back (or into its own files); it switches to the patch only when no patched function is on its "
+                + "stack, so what its loop keeps across iterations could come from the old code and meet the new."
+        case .reachesFunctionPassingNothingBack:
+            let patched = path.last?.name ?? "?"
+            let through = nothingComesBackThrough ?? patched
+            let entryUnit = path.first.map { $0.unit.isEmpty ? "its own file" : $0.unit } ?? "its own file"
+            let why = through == patched
+                ? "\(patched) \(FunctionInterface.passesNothingBack)"
+                : "every path it can still run to \(patched) goes through a function that returns nothing and takes no "
+                    + "writable pointer (\(through) on this one)"
+            return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
+                + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
+                + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."
+        case .unknownEntryInPatchedFunction:
+            text = "\(who) (its thread function is not known) is inside replaced function \(frame?.description ?? "?") now; "
+                + "it may never leave it, and the transition would stall."
+        }
+        if let allowedBy { return "\(text) Allowed by \(allowedBy)." }
+        return "\(text) Stop that kthread (or unload its module) before applying, or pass --allow-kthread \(comm) to accept the risk."
+    }
+}
+
+public struct KthreadSafetyReport: Equatable, Codable, Sendable {
+    /// A kthread whose thread function /proc did not show.
+    public struct Unchecked: Equatable, Codable, Sendable, CustomStringConvertible {
+        public var pid: Int
+        public var comm: String
+        public var why: String
+
+        public var description: String {
+            "kthread \(pid) (\(comm)): entry unknown (\(why)); not inside a replaced function now, "
+                + "but whether its loop reaches one was not checked"
+        }
+    }
+
+    /// Findings that refuse the patch.
+    public var refusals: [KthreadFinding] = []
+    /// Findings an override allowed, reported so the user sees what was accepted.
+    public var allowed: [KthreadFinding] = []
+    /// Unconverted kthreads that reach only replaced functions passing nothing back, in other files: notes.
+    public var notes: [KthreadFinding] = []
+    /// Kthreads whose thread function /proc did not show (warnings unless also refused).
+    public var unknownEntry: [Unchecked] = []
+    public var checked = 0
+    /// The patch carried a reachability analysis (else only the resident and
+    /// unknown-entry rules applied).
+    public var reachabilityChecked = true
+    /// What the analysis cannot see, to be printed with every result.
+    public var limitation = KthreadSafetyReport.limitationText
+
+    public var safe: Bool { refusals.isEmpty }
+
+    public static let limitationText = "Not seen: calls through function pointers (ops tables, callbacks, notifier chains) "
+        + "in the reachability of unconverted kthreads; resident frames of kthreads running on a CPU or with an unreadable "
+        + "stack when checked (listed as unknown entry); functions inlined into a resident frame when the stored call path "
+        + "is not the inlining one; kthreads started after the check; a function that casts const away from a parameter "
+        + "(its prototype says it passes nothing back); control flow added at run time beyond the jump, exception and "
+        + "alternative tables, for where a kthread sleeps."
+}

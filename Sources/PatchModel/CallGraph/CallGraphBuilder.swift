@@ -1,0 +1,117 @@
+import CElf
+import Dispatch
+import FoundationEssentials
+import Synchronization
+
+/// Reads a direct-call graph from an ELF file's DWARF (a `.o`, a `.ko`, or the
+/// debug vmlinux). With `threads` > 1 each thread opens its own libdwfl session
+/// (libdw 0.188 is not thread-safe within one session) and walks every n-th
+/// compilation unit; the partial graphs are merged by name.
+public enum CallGraphBuilder {
+    public static func build(path: String, threads: Int = 1) throws -> CallGraph {
+        let first = try DwarfFile(path: path)
+        let offsets = first.unitOffsets()
+        let count = max(1, min(threads, offsets.count))
+        var graph: CallGraph
+        if count == 1 {
+            let partial = PartialCallGraph()
+            for offset in offsets { partial.walkUnit(of: first, at: offset) }
+            graph = merge([partial.walked])
+        } else {
+            graph = try walkInParallel(path: path, offsets: offsets, count: count)
+        }
+        graph.buildID = first.buildID
+        return graph
+    }
+
+    /// `count` workers, each with its own libdwfl session and partial graph, made and
+    /// filled inside the worker, which hands back only a value: nothing mutable is
+    /// shared but the result slots, under the mutex (the closure is @Sendable, so the
+    /// compiler checks it).
+    private static func walkInParallel(path: String, offsets: [Dwarf_Off], count: Int) throws -> CallGraph {
+        let slots = Mutex<[Int: Result<PartialCallGraph.Walked, any Error>]>([:])
+        DispatchQueue.concurrentPerform(iterations: count) { @Sendable slot in
+            let walked: Result<PartialCallGraph.Walked, any Error>
+            do {
+                let file = try DwarfFile(path: path)
+                let partial = PartialCallGraph()
+                var index = slot
+                while index < offsets.count {
+                    partial.walkUnit(of: file, at: offsets[index])
+                    index += count
+                }
+                walked = .success(partial.walked)
+            } catch {
+                walked = .failure(error)
+            }
+            slots.withLock { $0[slot] = walked }
+        }
+        return try slots.withLock { walked in try merge((0..<count).map { try walked[$0]!.get() }) }
+    }
+
+    static func merge(_ partials: [PartialCallGraph.Walked]) -> CallGraph {
+        var graph = CallGraph()
+        graph.units.append("")
+        var nameIDs: [String: UInt32] = [:]
+        var nodeByKey: [UInt64: UInt32] = [:]
+        var edges: [UInt64] = []
+        var addresses: [UInt64: UInt32] = [:]
+        var spawns: [(UInt32, UInt64, UInt32)] = []
+
+        for partial in partials {
+            let unitBase = UInt32(graph.units.count)
+            for unit in partial.units { graph.units.append(unit) }
+            let nameMap: [UInt32] = partial.names.map { name in
+                if let id = nameIDs[name] { return id }
+                let id = UInt32(graph.names.append(name))
+                nameIDs[name] = id
+                return id
+            }
+            let nodeMap: [UInt32] = partial.nodeKeys.map { key in
+                let localUnit = UInt32(truncatingIfNeeded: key)
+                let name = nameMap[Int(key >> 32)]
+                let unit = localUnit == 0 ? 0 : unitBase + localUnit - 1
+                let globalKey = UInt64(name) << 32 | UInt64(unit)
+                if let node = nodeByKey[globalKey] { return node }
+                let node = UInt32(graph.nodeName.count)
+                graph.nodeName.append(name)
+                // Global functions start as "defined elsewhere"; definitions fill the unit in below.
+                graph.nodeUnit.append(unit)
+                nodeByKey[globalKey] = node
+                return node
+            }
+            for (node, unit) in partial.definedIn { graph.nodeUnit[Int(nodeMap[Int(node)])] = unitBase + unit }
+            graph.nodeInterface += Array(repeating: FunctionInterface.unknown.rawValue, count: graph.nodeName.count - graph.nodeInterface.count)
+            for (node, interface) in partial.interfaces {
+                let global = Int(nodeMap[Int(node)])
+                graph.nodeInterface[global] = max(graph.nodeInterface[global], interface.rawValue)
+            }
+            for edge in partial.edges {
+                let caller = nodeMap[Int(edge >> 34)]
+                let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]
+                edges.append(UInt64(caller) << 34 | UInt64(callee) << 2 | (edge & 3))
+            }
+            for (address, node) in partial.entryAddresses { addresses[address] = nodeMap[Int(node)] }
+            for (spawner, address, creator) in partial.spawns {
+                spawns.append((nodeMap[Int(spawner)], address, nodeMap[Int(creator)]))
+            }
+        }
+
+        // One edge per (caller, callee): sorting puts the lowest kind (a real call) first.
+        edges.sort()
+        graph.edgeCaller.reserveCapacity(edges.count)
+        var previousPair = UInt64.max
+        for edge in edges where edge >> 2 != previousPair {
+            previousPair = edge >> 2
+            graph.edgeCaller.append(UInt32(edge >> 34))
+            graph.edgeCallee.append(UInt32((edge >> 2) & 0xffff_ffff))
+            graph.edgeKind.append(UInt8(edge & 3))
+        }
+        var seenSpawns = Set<[UInt32]>()
+        for (spawner, address, creator) in spawns {
+            guard let entry = addresses[address], seenSpawns.insert([spawner, entry, creator]).inserted else { continue }
+            graph.kthreadSpawns.append(KthreadSpawn(spawner: spawner, entry: entry, creator: creator, address: address))
+        }
+        return graph
+    }
+}

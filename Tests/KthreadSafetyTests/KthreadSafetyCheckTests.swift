@@ -1,0 +1,223 @@
+import TestSupport
+import XCTest
+@testable import KthreadSafety
+@testable import PatchModel
+
+/// The apply-time decision, from the kpvictim module's real call graph and
+/// kthreads parsed from /proc text.
+final class KthreadSafetyCheckTests: XCTestCase {
+    private func kpvictimReachability(_ targets: [String]) throws -> KthreadReachability {
+        let graph = try CallGraphBuilder.build(path: CompiledFixtures.kpvictim.get().appendingPathComponent("kpvictim.ko").path)
+        return try KthreadReachability(graph: graph, targets: targets)
+    }
+
+    /// The check for a patch replacing `targets` in `object`, with the module's reachability of them.
+    private func check(_ targets: [String], object: String = "kpvictim", reach: KthreadReachability? = nil,
+                       allowComms: Set<String> = [], allowAll: Bool = false) throws -> KthreadSafetyCheck {
+        KthreadSafetyCheck(replaced: targets.map { ReplacedFunction(object: object, name: $0, sympos: 0, newSymbol: "klp_new_" + $0) },
+                           reachabilities: [try reach ?? kpvictimReachability(targets)], allowComms: allowComms, allowAll: allowAll)
+    }
+
+    /// The call-graph fixture module's graph (Tests/Fixtures/callgraph).
+    private func cgfixGraph() throws -> CallGraph {
+        try CallGraphBuilder.build(path: CompiledFixtures.callgraph.get().appendingPathComponent("cgfix.ko").path)
+    }
+
+    /// The fixture's kthread, asleep in the given frames (innermost first) above kthread().
+    private func cgThread(pid: Int, _ frames: String) -> LiveKthread {
+        LiveKthread(pid: pid, comm: "cg_thread", stack: ProcStack.parse(frames + """
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+    }
+
+    private var tick: LiveKthread {
+        LiveKthread(pid: 212, comm: "kpvictim_tick", stack: ProcStack.parse(KthreadsParsingTests.tickStack))
+    }
+    private var kworker: LiveKthread {
+        LiveKthread(pid: 7, comm: "kworker/0:1", stack: ProcStack.parse(KthreadsParsingTests.kworkerStack))
+    }
+
+    func testUnconvertedKthreadReachingPatchedFunctionIsRefusedWithPath() throws {
+        let report = try check(["kpvictim_tick_once"]).evaluate([tick, kworker])
+        XCTAssertFalse(report.safe)
+        XCTAssertEqual(report.refusals.count, 1)
+        let refusal = try XCTUnwrap(report.refusals.first)
+        XCTAssertEqual(refusal.pid, 212)
+        XCTAssertEqual(refusal.comm, "kpvictim_tick")
+        XCTAssertEqual(refusal.entry, "kpvictim_tick_fn")
+        XCTAssertEqual(refusal.reason, .reachesPatchedFunction)
+        XCTAssertEqual(refusal.path.map(\.name), ["kpvictim_tick_fn", "kpvictim_tick_once"])
+        XCTAssertTrue(refusal.description.contains("kpvictim_tick_fn -> kpvictim_tick_once"), refusal.description)
+        XCTAssertTrue(refusal.description.contains("--allow-kthread kpvictim_tick"), refusal.description)
+        XCTAssertEqual(report.checked, 2)
+    }
+
+    /// kpvictim_tick_once returns nothing and takes nothing, but it is in the tick
+    /// kthread's own file (its static data is the loop's): still refused.
+    func testFunctionPassingNothingBackInTheKthreadsOwnFileIsRefused() throws {
+        let graph = try CallGraphBuilder.build(path: CompiledFixtures.kpvictim.get().appendingPathComponent("kpvictim.ko").path)
+        XCTAssertEqual(graph.interface(of: try graph.node("kpvictim_tick_once")), .passesNothingBack)
+        let reach = try KthreadReachability(graph: graph, targets: ["kpvictim_tick_once"], scope: .unit)
+        let report = try check(["kpvictim_tick_once"], reach: reach).evaluate([tick])
+        XCTAssertEqual(report.refusals.map(\.reason), [.reachesPatchedFunction])
+        XCTAssertEqual(report.refusals.first?.path.map(\.name), ["kpvictim_tick_fn", "kpvictim_tick_once"])
+        XCTAssertTrue(report.notes.isEmpty)
+    }
+
+    /// cg_thread_fn (cg_a.c) reaches cg_if_const_string (cg_iface.c), which passes
+    /// nothing back: a note naming the kthread and path, not a refusal; the same
+    /// record with the `passesValues` scope refuses.
+    func testFunctionPassingNothingBackInAnotherFileIsANote() throws {
+        let graph = try cgfixGraph()
+        let thread = cgThread(pid: 300, "[<0>] msleep_interruptible+0x39/0x60\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")
+        let nothing = try KthreadReachability(graph: graph, targets: ["cg_if_const_string"], scope: .unit)
+        let report = try check(["cg_if_const_string"], object: "cgfix", reach: nothing).evaluate([thread])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+        let note = try XCTUnwrap(report.notes.first)
+        XCTAssertEqual(note.reason, .reachesFunctionPassingNothingBack)
+        XCTAssertEqual(note.path.map(\.name), ["cg_thread_fn", "cg_if_const_string"])
+        XCTAssertTrue(note.description.contains("kthread 300 (cg_thread)"), note.description)
+        XCTAssertTrue(note.description.contains("Not refused: cg_if_const_string returns nothing and takes no writable pointer"), note.description)
+        XCTAssertTrue(note.description.contains("outside "), note.description)
+        let values = try KthreadReachability(graph: graph, targets: ["cg_if_const_string"], scope: .passesValues)
+        XCTAssertEqual(try check(["cg_if_const_string"], object: "cgfix", reach: values).evaluate([thread]).refusals.map(\.comm), ["cg_thread"])
+        // Overrides do not turn a note into an "allowed" finding.
+        let forced = try check(["cg_if_const_string"], object: "cgfix", reach: nothing, allowAll: true).evaluate([thread])
+        XCTAssertTrue(forced.allowed.isEmpty)
+        XCTAssertEqual(forced.notes.count, 1)
+    }
+
+    /// Where the kthread sleeps decides what it can still run: only the calls that
+    /// come round again from there count for its thread function; every frame it is
+    /// inside counts whole.
+    func testResumePointLimitsTheThreadFunctionButNotTheFramesAboveIt() throws {
+        let graph = try cgfixGraph()
+        var reach = try KthreadReachability(graph: graph, targets: ["cg_leaf"])
+        reach.attach([KthreadResumePoints(function: "cg_thread_fn", points: [0x27: ["cg_if_const_string", "msleep_interruptible"],
+                                                                             0x10: ["cg_entry", "msleep_interruptible"]])])
+        func thread(_ frames: String) -> LiveKthread { cgThread(pid: 301, frames) }
+        let check = try check(["cg_leaf"], object: "cgfix", reach: reach)
+        // Asleep past the only call to cg_entry: cg_leaf cannot run again.
+        XCTAssertTrue(check.evaluate([thread("[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")]).safe)
+        // Asleep where cg_entry comes round again.
+        let again = check.evaluate([thread("[<0>] cg_thread_fn+0x10/0x40 [cgfix]\n")])
+        XCTAssertEqual(again.refusals.first?.path.map(\.name), ["cg_thread_fn", "cg_entry", "cg_inlined", "cg_leaf"])
+        // A point the record does not know: the whole thread function counts.
+        XCTAssertFalse(check.evaluate([thread("[<0>] cg_thread_fn+0x33/0x40 [cgfix]\n")]).safe)
+        // Inside cg_entry (asleep in it): cg_entry's whole code counts, named from the thread function.
+        let inside = check.evaluate([thread("[<0>] cg_entry+0x10/0x80 [cgfix]\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")])
+        XCTAssertEqual(inside.refusals.first?.path.map(\.name), ["cg_thread_fn", "cg_entry", "cg_inlined", "cg_leaf"])
+    }
+
+    /// cg_thread_fn reaches cg_if_returns (returns a value) only through
+    /// cg_if_wrapper (returns nothing): no refusal, a note naming the wrapper.
+    func testValueThatCannotComeBackIsANoteNamingWhereItStops() throws {
+        let graph = try cgfixGraph()
+        let thread = cgThread(pid: 302, "[<0>] msleep_interruptible+0x39/0x60\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")
+        let records = try [KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .passesValues),
+                           KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .unit)]
+        let report = KthreadSafetyCheck(replaced: [ReplacedFunction(object: "cgfix", name: "cg_if_returns", sympos: 0, newSymbol: "x")],
+                                        reachabilities: records).evaluate([thread])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+        let note = try XCTUnwrap(report.notes.first)
+        XCTAssertEqual(note.path.map(\.name), ["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"])
+        XCTAssertEqual(note.nothingComesBackThrough, "cg_if_wrapper")
+        XCTAssertTrue(note.description.contains("Not refused: every path it can still run to cg_if_returns goes through a function "
+                                                + "that returns nothing and takes no writable pointer (cg_if_wrapper on this one)"), note.description)
+    }
+
+    func testUnreachablePatchIsSafe() throws {
+        let report = try check(["kpvictim_sum"]).evaluate([tick, kworker])
+        XCTAssertTrue(report.safe)
+        XCTAssertTrue(report.allowed.isEmpty)
+    }
+
+    func testConvertedKthreadIsNotRefusedForReachability() throws {
+        // A kworker whose entry is worker_thread: even a patch to worker_thread's callees is fine.
+        var reach = try kpvictimReachability(["kpvictim_tick_once"])
+        reach.functions.append(.init(name: "worker_thread", unit: "kernel/workqueue.c", next: 0, kind: .call))
+        XCTAssertTrue(try check(["kpvictim_tick_once"], reach: reach).evaluate([kworker]).safe)
+    }
+
+    func testConvertedKthreadInsideAUnitOfWorkIsNotRefused() throws {
+        // Asleep in a replaced function inside a work item: it switches when the item ends (a stall prediction, not a refusal).
+        let busy = LiveKthread(pid: 9, comm: "kworker/1:0", stack: ProcStack.parse(KthreadsParsingTests.busyKworkerStack))
+        let report = try check(["msleep_interruptible"], object: "vmlinux").evaluate([busy])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+    }
+
+    func testReplacingAConvertedLoopIsRefusedAsResident() throws {
+        let kthreadd = LiveKthread(pid: 2, comm: "kthreadd", stack: ProcStack.parse(KthreadsParsingTests.guestStacks[0].stack))
+        let ksoftirqd = LiveKthread(pid: 14, comm: "ksoftirqd/0", stack: ProcStack.parse(KthreadsParsingTests.guestStacks[1].stack))
+        let report = try check(["smpboot_thread_fn"], object: "vmlinux", reach: kpvictimReachability(["kpvictim_sum"]))
+            .evaluate([kthreadd, ksoftirqd, kworker])
+        XCTAssertEqual(report.refusals.map(\.comm), ["ksoftirqd/0"])
+        let refusal = try XCTUnwrap(report.refusals.first)
+        XCTAssertEqual(refusal.reason, .resident)
+        XCTAssertEqual(refusal.frame?.function, "smpboot_thread_fn")
+        XCTAssertTrue(refusal.description.contains("this kthread would never switch: the transition would stall"), refusal.description)
+        XCTAssertTrue(refusal.description.contains("(ksoftirqd/0)"), refusal.description)
+    }
+
+    func testUnconvertedKthreadAsleepInItsLoopIsResident() throws {
+        let report = try check(["kpvictim_tick_fn"]).evaluate([tick])
+        XCTAssertEqual(report.refusals.map(\.reason).first, .resident)
+        XCTAssertEqual(report.refusals.first?.frame?.function, "kpvictim_tick_fn")
+    }
+
+    func testHiddenSleepFunctionIsResidentInEverySleepingKthread() throws {
+        let report = try check(["schedule_timeout"], object: "vmlinux",
+                               reach: kpvictimReachability(["kpvictim_sum"])).evaluate([tick, kworker])
+        XCTAssertEqual(report.refusals.map(\.comm), ["kpvictim_tick", "kworker/0:1"])
+        XCTAssertTrue(report.refusals.allSatisfy { $0.reason == .resident && $0.frame?.function == "schedule_timeout" })
+        XCTAssertTrue(report.refusals[0].description.contains("hidden from /proc/PID/stack"), report.refusals[0].description)
+    }
+
+    func testUnknownEntryInsideAReplacedFunctionIsRefused() throws {
+        let odd = LiveKthread(pid: 77, comm: "odd", stack: ProcStack.parse("[<0>] kpvictim_tick_once+0x10/0x40 [kpvictim]\n"))
+        XCTAssertNil(odd.entry)
+        let report = try check(["kpvictim_tick_once"]).evaluate([odd])
+        XCTAssertEqual(report.refusals.map(\.reason), [.unknownEntryInPatchedFunction])
+        XCTAssertEqual(report.unknownEntry.map(\.pid), [77])
+        XCTAssertTrue(report.unknownEntry[0].why.contains("no kthread() or ret_from_fork frame"), report.unknownEntry[0].why)
+    }
+
+    func testOverridesAreReportedAsAllowed() throws {
+        let byComm = try check(["kpvictim_tick_once"], allowComms: ["kpvictim_tick"]).evaluate([tick])
+        XCTAssertTrue(byComm.safe)
+        XCTAssertEqual(byComm.allowed.map(\.allowedBy), ["--allow-kthread kpvictim_tick"])
+        let otherComm = try check(["kpvictim_tick_once"], allowComms: ["kswapd0"]).evaluate([tick])
+        XCTAssertFalse(otherComm.safe)
+        let all = try check(["kpvictim_tick_once"], allowAll: true).evaluate([tick])
+        XCTAssertTrue(all.safe)
+        XCTAssertEqual(all.allowed.map(\.allowedBy), ["--allow-all-kthreads"])
+        XCTAssertTrue(all.allowed[0].description.contains("Allowed by --allow-all-kthreads"))
+    }
+
+    func testSeveralObjectsOfOnePatchAreCheckedTogether() throws {
+        // A patch touching the module's /proc helper and its tick helper, analysed as two objects.
+        let sum = try kpvictimReachability(["kpvictim_sum"]), tickOnce = try kpvictimReachability(["kpvictim_tick_once"])
+        let replaced = ["kpvictim_sum", "kpvictim_tick_once"].map { ReplacedFunction(object: "kpvictim", name: $0, sympos: 0, newSymbol: $0) }
+        XCTAssertTrue(KthreadSafetyCheck(replaced: Array(replaced.prefix(1)), reachabilities: [sum]).evaluate([tick]).safe)
+        let report = KthreadSafetyCheck(replaced: replaced, reachabilities: [sum, tickOnce]).evaluate([tick])
+        XCTAssertEqual(report.refusals.map { $0.path.map(\.name) }, [["kpvictim_tick_fn", "kpvictim_tick_once"]])
+    }
+
+    func testUnknownEntryIsListed() throws {
+        let running = LiveKthread(pid: 15, comm: "ksoftirqd/1", stack: [])
+        let report = try check(["kpvictim_tick_once"]).evaluate([running])
+        XCTAssertEqual(report.unknownEntry.map(\.pid), [15])
+        XCTAssertEqual(report.unknownEntry.first?.comm, "ksoftirqd/1")
+        XCTAssertTrue(report.safe)
+    }
+
+    func testReportIsCodable() throws {
+        let report = try check(["kpvictim_tick_once"]).evaluate([tick])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let decoded = try JSONDecoder().decode(KthreadSafetyReport.self, from: encoder.encode(report))
+        XCTAssertEqual(decoded, report)
+    }
+}

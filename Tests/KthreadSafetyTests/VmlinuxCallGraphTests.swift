@@ -1,0 +1,72 @@
+import XCTest
+import TestSupport
+@testable import KthreadSafety
+@testable import PatchModel
+
+/// The call graph of the pinned kernel's debug vmlinux (skipped when the test
+/// bed has not extracted it): unconverted vmlinux kthreads and what they call.
+final class VmlinuxCallGraphTests: XCTestCase {
+    private static let graph: Result<CallGraph, Error>? = {
+        let path = TestBed.shared.debugVmlinux.path
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return Result { try CallGraphBuilder.build(path: path, threads: 2) }
+    }()
+
+    private func vmlinuxGraph() throws -> CallGraph {
+        guard let graph = Self.graph else { throw XCTSkip("no debug vmlinux at \(TestBed.shared.debugVmlinux.path)") }
+        return try graph.get()
+    }
+
+    func testKswapdReachesBalancePgdatDirectly() throws {
+        let graph = try vmlinuxGraph()
+        let reach = try KthreadReachability(graph: graph, targets: ["balance_pgdat"])
+        XCTAssertEqual(reach.targets.map(\.ref), [FunctionRef(name: "balance_pgdat", unit: "mm/vmscan.c")])
+        let entries = reach.kthreadEntries.map { reach.functions[$0].name }
+        XCTAssertTrue(entries.contains("kswapd"), "static kthread entries reaching balance_pgdat: \(entries)")
+        XCTAssertEqual(reach.shortestPath(fromFunctionNamed: "kswapd")?.map(\.ref),
+                       [FunctionRef(name: "kswapd", unit: "mm/vmscan.c"), FunctionRef(name: "balance_pgdat", unit: "mm/vmscan.c")])
+        let spawners = graph.kthreadSpawns.filter { graph.name(of: Int($0.entry)) == "kswapd" }.map { graph.name(of: Int($0.spawner)) }
+        XCTAssertEqual(spawners, ["kswapd_run"])
+    }
+
+    func testKhugepagedPathThroughItsScanLoop() throws {
+        let graph = try vmlinuxGraph()
+        let direct = try KthreadReachability(graph: graph, targets: ["khugepaged_do_scan"])
+        XCTAssertEqual(direct.shortestPath(fromFunctionNamed: "khugepaged")?.map(\.name), ["khugepaged", "khugepaged_do_scan"])
+        let deeper = try KthreadReachability(graph: graph, targets: ["hpage_collapse_scan_pmd"])
+        XCTAssertEqual(deeper.shortestPath(fromFunctionNamed: "khugepaged")?.map(\.name),
+                       ["khugepaged", "khugepaged_do_scan", "khugepaged_scan_mm_slot", "hpage_collapse_scan_pmd"])
+        XCTAssertNil(deeper.shortestPath(fromFunctionNamed: "kswapd"))
+    }
+
+    func testKthreadEntriesWithoutCallSiteValueComeFromRelocations() throws {
+        // GCC emitted no first-argument DW_TAG_call_site_parameter at these two
+        // kthread_create_on_node calls; the `mov $fn, %rdi` relocation names the function.
+        let graph = try vmlinuxGraph()
+        let spawns = Set(graph.kthreadSpawns.map { "\(graph.name(of: Int($0.spawner))) -> \(graph.name(of: Int($0.entry)))" })
+        XCTAssertTrue(spawns.contains("audit_list_rules_send -> audit_send_list_thread"), "\(spawns.sorted())")
+        XCTAssertTrue(spawns.contains("sugov_kthread_create -> kthread_worker_fn"), "\(spawns.sorted())")
+        // And from DWARF values: kswapd, and the kthread-worker creator passing kthread_worker_fn on.
+        XCTAssertTrue(spawns.contains("kswapd_run -> kswapd"))
+        XCTAssertTrue(spawns.contains("__kthread_create_worker -> kthread_worker_fn"))
+    }
+
+    func testSameNamedStaticsStayDistinctAndBuildIDMatchesTheFile() throws {
+        let graph = try vmlinuxGraph()
+        let showNodes = graph.nodes(named: "s_show")
+        XCTAssertGreaterThanOrEqual(showNodes.count, 4)
+        XCTAssertEqual(Set(showNodes.map { graph.unit(of: $0) }).count, showNodes.count)
+        XCTAssertEqual(graph.buildID, try ELFBuildID.read(path: TestBed.shared.debugVmlinux.path))
+        XCTAssertEqual(graph.buildID?.count, 40)
+    }
+
+    func testCacheRoundTripOfTheWholeGraph() throws {
+        let graph = try vmlinuxGraph()
+        let dir = try TestBed.shared.scratch("cg-vmlinux-cache")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = try CallGraphCache.store(graph, in: dir)
+        XCTAssertEqual(try CallGraphCache.load(from: file), graph)
+        // Keyed by the file's build id: the cache is what graph(for:) returns.
+        XCTAssertEqual(try CallGraphCache.graph(for: TestBed.shared.debugVmlinux.path, cacheDirectory: dir), graph)
+    }
+}

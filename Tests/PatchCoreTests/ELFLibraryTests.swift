@@ -1,9 +1,0 @@
-import XCTest
-@testable import PatchCore
-
-final class ELFLibraryTests: XCTestCase {
-    func testLibelfInitializesAndReportsElfutilsVersion() {
-        XCTAssertTrue(ELFLibrary.ensureInitialized())
-        XCTAssertTrue(ELFLibrary.version.hasPrefix("0."), "elfutils version was \(ELFLibrary.version)")
-    }
-}

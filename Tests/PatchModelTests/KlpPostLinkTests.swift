@@ -1,0 +1,43 @@
+import Foundation
+import XCTest
+@testable import PatchModel
+import TestSupport
+
+/// The post-link pass on a patch module linked by Kbuild (corpus case
+/// module_static_var: kpc_add reaches the module's static kpc_total).
+final class KlpPostLinkTests: XCTestCase {
+    func testLinkedModuleGetsKlpRelaSectionsAndLivepatchSymbols() throws {
+        let (_, module) = try LivepatchFixture.build(caseName: "module_static_var", bed: DifferFixture.bed)
+        let ko = try ELFObject(url: module)
+        XCTAssertNil(ko.section(named: ".note.kpatch.klp.relocs"))
+        XCTAssertNil(ko.section(named: ".note.kpatch.klp.strings"))
+
+        let klpRela = ko.sections.filter { $0.name.hasPrefix(".klp.rela.") }
+        XCTAssertEqual(klpRela.map(\.name), [".klp.rela.kpc_module_static_var.text.kpc_add"])
+        let rela = try XCTUnwrap(klpRela.first)
+        XCTAssertTrue(rela.flags.isSuperset(of: [.relaLivepatch, .alloc, .infoLink]))
+        XCTAssertEqual(Int(rela.link), ko.symbolTable?.index)
+        XCTAssertEqual(ko.sections[Int(rela.info)].name, ".text.kpc_add")
+
+        let symbols = try ko.symbols()
+        let entries = try ko.relocations(in: rela)
+        XCTAssertFalse(entries.isEmpty)
+        for e in entries {
+            XCTAssertEqual(symbols[e.symbolIndex].name, ".klp.sym.kpc_module_static_var.kpc_total,0")
+            XCTAssertEqual(symbols[e.symbolIndex].sectionIndex, SpecialSection.livepatch)
+        }
+        // The places are those of the patched object's references to kpc_total inside kpc_add.
+        let compiled = try CorpusCase.load("module_static_var", bed: DifferFixture.bed).compile(bed: DifferFixture.bed)
+        let patched = try ObjectModel(path: compiled.patchedObject.path)
+        let add = try XCTUnwrap(patched.definedByName["kpc_add"]?.first)
+        let expected = patched.references(of: add).filter {
+            if case .symbol(let t) = $0.target { return patched.symbols[t].name == "kpc_total" }
+            return false
+        }
+        XCTAssertEqual(entries.map { "\($0.offset) \($0.type) \($0.addend)" }.sorted(),
+                       expected.map { "\($0.offset) \($0.type) \($0.addend)" }.sorted())
+        // Every other relocation section still names valid symbols.
+        for s in ko.sections where s.type == .rela { XCTAssertNoThrow(try ko.relocations(in: s), s.name) }
+        XCTAssertFalse(symbols.contains { $0.isUndefined && $0.name == "kpc_total" })
+    }
+}
