@@ -21,6 +21,7 @@ public final class ModulePatchBuilder {
         let (diff, kernel, image, patchName) = try clock.run(.prepare) { () -> (SourceDiff, TargetKernel, TargetKernelImage, String) in
             let diff = try SourceDiff.read(request.diffFile)
             let kernel = try TargetKernel.locate(release: request.kernelRelease, headers: request.headers)
+            try kernel.checkModuleCompiler()
             let image = try TargetKernelImage.locate(release: kernel.release, explicit: request.vmlinux)
             let name = try ModuleBuildRequest.checkedPatchName(request.patchName, diff: request.diffFile)
             if let deployed = request.deployedModule, !fm.fileExists(atPath: deployed.path) {
