@@ -1,17 +1,68 @@
 # Shared by the scripts: the pinned kernel and the test-bed paths. Source it.
 KPATCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The pin: scripts/target-kernel.env (Debian 12's 6.1) unless KPATCH_KERNEL_PIN names
+# another pin file (scripts/target-kernel-6.12.env: Debian 13's 6.12).
+KPATCH_KERNEL_PIN=$(realpath "${KPATCH_KERNEL_PIN:-$KPATCH_ROOT/scripts/target-kernel.env}")
 # shellcheck source=target-kernel.env
-. "$KPATCH_ROOT/scripts/target-kernel.env"
+. "$KPATCH_KERNEL_PIN"
 KPATCH_TESTBED=${KPATCH_TESTBED:-$KPATCH_ROOT/.testbed}
 KPATCH_KERNEL_DIR=$KPATCH_TESTBED/kernel/$KPATCH_KERNEL_RELEASE
 KPATCH_VMLINUZ=$KPATCH_KERNEL_DIR/image/boot/vmlinuz-$KPATCH_KERNEL_RELEASE
 KPATCH_MODULES_DIR=$KPATCH_KERNEL_DIR/image/lib/modules/$KPATCH_KERNEL_RELEASE
+# Debian 13's packages ship modules under /usr/lib (merged /usr), compressed (.ko.xz).
+[ -d "$KPATCH_MODULES_DIR" ] || [ ! -d "$KPATCH_KERNEL_DIR/image/usr/lib/modules" ] ||
+    KPATCH_MODULES_DIR=$KPATCH_KERNEL_DIR/image/usr/lib/modules/$KPATCH_KERNEL_RELEASE
 KPATCH_DEBUG_VMLINUX=$KPATCH_KERNEL_DIR/dbg/vmlinux-$KPATCH_KERNEL_RELEASE
 # In-tree modules whose debug builds (DWARF, for the kthread analysis) the tests use.
 KPATCH_DEBUG_MODULES_DIR=$KPATCH_KERNEL_DIR/dbg/lib/modules/$KPATCH_KERNEL_RELEASE
 KPATCH_DEBUG_MODULES="kernel/fs/binfmt_misc.ko"
-KPATCH_HEADERS=/usr/src/linux-headers-$KPATCH_KERNEL_RELEASE
 KPATCH_BIN=${KPATCH_BIN:-$KPATCH_ROOT/.build/release/kpatchctl}
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian's archive suite that serves a kernel release (and its package version):
+# +deb13 is trixie, +deb12 is bookworm-backports, plain 6.1.0-N is bookworm; a ~bpoNN
+# version is the backports suite of that release.
+kpatch_kernel_suite() { # release [version]
+    case ${2:-} in
+        *~bpo12*) echo bookworm-backports; return ;;
+        *~bpo13*) echo trixie-backports; return ;;
+    esac
+    case $1 in
+        *+deb13-*) echo trixie ;;
+        *+deb12-*) echo bookworm-backports ;;
+        6.1.0-*) echo bookworm ;;
+        *) return 1 ;;
+    esac
+}
+KPATCH_KERNEL_SUITE=$(kpatch_kernel_suite "$KPATCH_KERNEL_RELEASE" "$KPATCH_KERNEL_VERSION") ||
+    die "cannot tell Debian's suite for kernel $KPATCH_KERNEL_RELEASE (expected 6.1.0-N-*, *+deb12-* or *+deb13-*)"
+# The Debian release whose toolchain builds the kernel (backports kernels use their base's).
+KPATCH_KERNEL_DIST=${KPATCH_KERNEL_SUITE%-backports}
+# The host's own kernel (Debian 12's 6.1) builds against the installed headers; any other
+# release against headers and kbuild unpacked into the test bed (scripts/fetch-kernel),
+# never into the host's /usr/src.
+if [ "$KPATCH_KERNEL_SUITE" = bookworm ]; then
+    KPATCH_HEADERS=/usr/src/linux-headers-$KPATCH_KERNEL_RELEASE
+else
+    KPATCH_HEADERS=$KPATCH_KERNEL_DIR/headers/usr/src/linux-headers-$KPATCH_KERNEL_RELEASE
+fi
+# linux-source-<major.minor>'s tarball, unpacked from its package into the test bed.
+KPATCH_SOURCE_TARBALL=$KPATCH_KERNEL_DIR/source/usr/src/linux-source-$(echo "$KPATCH_KERNEL_RELEASE" | cut -d. -f1,2).tar.xz
+# A Debian root of the kernel's toolchain release (scripts/buildroot), for kernels whose
+# compiler the host lacks.
+KPATCH_BUILDROOT=$KPATCH_TESTBED/buildroot/$KPATCH_KERNEL_DIST
+
+# Runs a command with the kernel's own compiler: on the host when the host has it (the
+# first line of `<compiler> --version` is the config's CONFIG_CC_VERSION_TEXT, e.g.
+# bookworm-backports' 6.12 with Debian 12's gcc-12), else inside the build root.
+kpatch_host_has_compiler() {
+    local text cc
+    text=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$KPATCH_HEADERS/.config" 2>/dev/null)
+    cc=${text%% *}
+    [ -n "$cc" ] && [ "$("$cc" --version 2>/dev/null | head -n1)" = "$text" ]
+}
+kpatch_in_toolchain() { # command...
+    if kpatch_host_has_compiler; then "$@"; else "$KPATCH_ROOT/scripts/buildroot" run -- "$@"; fi
+}

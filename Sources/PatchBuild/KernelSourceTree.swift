@@ -183,7 +183,7 @@ struct KernelSourceTree {
         let cmd = dir.appendingPathComponent(url.deletingLastPathComponent().relativePath)
             .appendingPathComponent(".\(url.lastPathComponent).cmd")
         guard let text = try? String(contentsOf: cmd, encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cmd_") }) else {
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cmd_") || $0.hasPrefix("savedcmd_") }) else {
             throw BuildError.objectNotInModule(object: object)
         }
         guard line.contains(" -DMODULE ") else { return .vmlinux }

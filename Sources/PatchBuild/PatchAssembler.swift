@@ -109,6 +109,7 @@ struct PatchAssembler {
             let dir = work.appendingPathComponent("link")
             try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
                                    patchObjects: plans.compactMap(\.patchObject)).write(to: dir)
+            try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
             try CommandRunner.check(.link, ["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"])
             let ko = dir.appendingPathComponent("\(patchName).ko")
             try KlpPostLink().run(module: ko)

@@ -4,6 +4,9 @@
 public struct SpecialSectionLayout: Sendable {
     /// Entry size by section name.
     public let entrySizes: [String: Int]
+    /// Sections whose struct this kernel's BTF lacks (`.parainstructions` from 6.8 on:
+    /// paravirt patching moved into the alternatives): refused if an object has one.
+    public private(set) var missingStructs: [String: LayoutError] = [:]
 
     /// Sections whose entries are instances of a kernel struct.
     static let structs: [String: String] = [
@@ -23,7 +26,7 @@ public struct SpecialSectionLayout: Sendable {
     static let offsetSize = MemoryLayout<Int32>.size
     static let pointerSize = MemoryLayout<UInt64>.size
 
-    public enum LayoutError: Error, CustomStringConvertible, Equatable {
+    public enum LayoutError: Error, CustomStringConvertible, Equatable, Sendable {
         case missingStruct(source: String, name: String, section: String)
 
         public var description: String {
@@ -39,15 +42,18 @@ public struct SpecialSectionLayout: Sendable {
     /// The layout of the kernel described by `btf` (e.g. the debug vmlinux's `.BTF`).
     public init(btf: BTFTypes) throws {
         var sizes: [String: Int] = [:]
+        var missing: [String: LayoutError] = [:]
         for (section, type) in SpecialSectionLayout.structs {
             guard let size = btf.structSizes[type], size > 0 else {
-                throw LayoutError.missingStruct(source: btf.source, name: type, section: section)
+                missing[section] = LayoutError.missingStruct(source: btf.source, name: type, section: section)
+                continue
             }
             sizes[section] = size
         }
         for s in SpecialSectionLayout.offsetArrays { sizes[s] = SpecialSectionLayout.offsetSize }
         for s in SpecialSectionLayout.pointerArrays { sizes[s] = SpecialSectionLayout.pointerSize }
         entrySizes = sizes
+        missingStructs = missing
     }
 
     /// The largest sh_entsize taken from a file (found by the fuzzer: a huge one trapped).
@@ -55,6 +61,7 @@ public struct SpecialSectionLayout: Sendable {
 
     /// The entry size of `section` in `file`, nil when it is not a special section.
     func entrySize(of section: ELFSection, file: String) throws -> Int? {
+        if let missing = missingStructs[section.name] { throw missing }
         guard let known = entrySizes[section.name] else { return nil }
         guard section.entrySize > 0 else { return known }
         guard section.entrySize <= Self.maxFileEntrySize else {
