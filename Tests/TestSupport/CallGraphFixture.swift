@@ -1,5 +1,4 @@
 import Foundation
-import XCTest
 import PatchModel
 
 /// Modules compiled once per test run with the target's Kbuild: the call-graph
@@ -22,12 +21,13 @@ public enum CompiledFixtures {
 }
 
 extension CallGraph {
-    /// The single node named `name` whose unit ends with `unitSuffix` (all units when nil).
-    public func node(_ name: String, unit unitSuffix: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Int {
+    /// The single node named `name` whose unit ends with `unitSuffix` (all units when nil);
+    /// otherwise an error the failing test reports. (TestSupport is built in release
+    /// builds too, where XCTest is not available.)
+    public func node(_ name: String, unit unitSuffix: String? = nil) throws -> Int {
         let found = nodes(named: name).filter { unitSuffix == nil || unit(of: $0).hasSuffix(unitSuffix!) }
         guard found.count == 1 else {
-            XCTFail("expected one \(name) in \(unitSuffix ?? "any unit"), found \(found.map { function($0) })", file: file, line: line)
-            throw CallGraphError.unknownFunction(name)
+            throw TestBedError.fixture("expected one \(name) in \(unitSuffix ?? "any unit"), found \(found.map { function($0) })")
         }
         return found[0]
     }

@@ -59,12 +59,15 @@ public enum TestBedError: Error, CustomStringConvertible {
     case noCheckout
     case badPin(String)
     case commandFailed(String, Int32, String)
+    /// A fixture is not what the test expects.
+    case fixture(String)
 
     public var description: String {
         switch self {
         case .noCheckout: return "no Package.swift above the test sources"
         case .badPin(let text): return "scripts/target-kernel.env lacks KPATCH_KERNEL_RELEASE/VERSION: \(text)"
         case .commandFailed(let cmd, let rc, let out): return "\(cmd) exited \(rc):\n\(out)"
+        case .fixture(let why): return why
         }
     }
 }
