@@ -100,7 +100,17 @@ public final class SwitchProbes {
     /// With tracing off: removes the probes a killed kpatchctl left registered, if any
     /// (nothing is written to tracefs when there are none).
     public static func removeLeftovers(mountPoints: [String] = SwitchProbes.mountPoints) {
-        for root in mountPoints where KernelFile.exists("\(root)/instances/\(group)") { removeStale(tracefs: root) }
+        for root in mountPoints where KernelFile.exists("\(root)/instances/\(group)") || definesProbes(tracefs: root) {
+            removeStale(tracefs: root)
+        }
+    }
+
+    /// kprobe_events lists one of ours: a kpatchctl killed after defining its probes
+    /// but before it made the instance leaves them without one.
+    private static func definesProbes(tracefs: String) -> Bool {
+        let text: String
+        do { text = try KernelFile.read("\(tracefs)/kprobe_events") } catch { return false }   // no kprobe events: nothing left
+        return text.contains(":\(group)/")
     }
 
     /// Removes what an earlier run (perhaps killed) left behind.
