@@ -16,7 +16,8 @@ final class ChaosVMTests: XCTestCase {
         let lines = result.output.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains { $0.hasPrefix("CHAOS summary seed=\(seed) iterations=\(iterations)/\(iterations) ") },
                       result.output)
-        for check in ["chaos-all-iterations", "chaos-nothing-loaded", "chaos-dmesg-clean"] {
+        for check in ["chaos-all-iterations", "chaos-record-cmd-restored", "chaos-no-probes-left", "chaos-lock-free",
+                      "chaos-nothing-loaded", "chaos-dmesg-clean"] {
             XCTAssertTrue(lines.contains("KPTEST PASS \(check)"), "\(check):\n\(result.output)")
         }
         XCTAssertTrue(lines.contains { $0.hasPrefix("VM PASS") }, result.output)

@@ -199,17 +199,25 @@ while [ $n -lt "$CHAOS_ITERATIONS" ]; do
     fi
     settled $n $name || break
     [ $final = patched ] && current=$name || current=""
-    if [ "$(cat $tracing/options/record-cmd 2>/dev/null)" != "$record_cmd_before" ]; then
-        fail chaos-iter-$n "the top-level record-cmd option was left changed"; break
+    # A kill can leave record-cmd off; the next apply or revert turns it back on.
+    if [ $recovery != none ] && [ "$(cat $tracing/options/record-cmd 2>/dev/null)" != "$record_cmd_before" ]; then
+        fail chaos-iter-$n "the top-level record-cmd option was left changed after $recovery"; break
     fi
     ok=$((ok + 1))
     echo "CHAOS iter $n op=$op patch=$name held=$held trace=$([ -z "$flag" ] && echo on || echo off) timeout=$timeout delay=${delay}ms rc=$rc moment=$moment recovery=$recovery final=$final seconds=$(elapsed "$t0" "$(now)")"
     pass chaos-iter-$n
 done
 release_reader
+# End with a command, so what the last kill left is cleaned up, then check it was.
 if [ -n "$current" ] && [ -d $lp/$current ]; then
-    out=$(kpatchctl revert $current 2>&1) || fail chaos-cleanup "revert $current: $(echo "$out" | tail -n 3)"
+    out=$(kpatchctl revert --no-trace $current 2>&1) || fail chaos-cleanup "revert $current: $(echo "$out" | tail -n 3)"
+elif [ -z "$(ls $lp)" ]; then
+    out=$(kpatchctl apply --no-trace /payload/livepatch_sum.ko 2>&1 && kpatchctl revert --no-trace livepatch_sum 2>&1) \
+        || fail chaos-cleanup "apply/revert livepatch_sum: $(echo "$out" | tail -n 3)"
 fi
+expect_eq chaos-record-cmd-restored "$(cat $tracing/options/record-cmd 2>/dev/null)" "$record_cmd_before"
+if probes_left; then fail chaos-no-probes-left "$(cat $tracing/kprobe_events)"; else pass chaos-no-probes-left; fi
+expect_eq chaos-lock-free "$(lock_record)" ""
 for m in $moments; do echo "$m"; done | sort | uniq -c | while read -r n m; do echo "CHAOS moment $m $n"; done
 echo "CHAOS summary seed=$CHAOS_SEED iterations=$ok/$CHAOS_ITERATIONS killed=$kills finished-before-kill=$finished recoveries=$recoveries takeovers=$takeovers seconds=$(elapsed "$start" "$(now)")"
 expect_eq chaos-all-iterations "$ok" "$CHAOS_ITERATIONS"
