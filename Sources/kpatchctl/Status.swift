@@ -47,7 +47,12 @@ struct Status: ParsableCommand {
     }
 
     private func render(_ report: StatusReport) {
-        if report.patches.isEmpty { print("no livepatch loaded") }
+        let unregistered = report.unregisteredModules ?? []
+        if report.patches.isEmpty && unregistered.isEmpty { print("no livepatch loaded") }
+        for module in unregistered {
+            print("\(module.name): module loaded, no patch in /sys/kernel/livepatch (module \(module.state)): nothing of it is patched")
+            if module.state == "live" { print("  kpatchctl revert \(module.name) unloads it") }
+        }
         for patch in report.patches {
             print("\(patch.name): \(patch.enabled ? "enabled" : "disabled")")
             if let applied = patch.applied { print("  " + describe(applied)) }

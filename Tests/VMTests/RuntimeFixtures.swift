@@ -100,10 +100,10 @@ class RuntimeVMTestCase: XCTestCase {
         (try? modules.get())?.remove()
     }
 
-    func boot(_ label: String, _ script: String, timeout: Int = 180) throws -> TestVM.Outcome {
+    func boot(_ label: String, _ script: String, timeout: Int = 180, files: [String: URL] = [:]) throws -> TestVM.Outcome {
         let modules = try Self.modules.get()
         let vm = TestVM()
-        let payload = try vm.payload(label, script: script, files: modules.payloadFiles)
+        let payload = try vm.payload(label, script: script, files: modules.payloadFiles.merging(files) { _, extra in extra })
         defer { try? FileManager.default.removeItem(at: payload) }
         return try vm.run(payload: payload, timeout: timeout)
     }

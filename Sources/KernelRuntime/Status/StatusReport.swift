@@ -60,16 +60,28 @@ public struct LockStatus: Codable, Sendable {
     public let running: Bool
 }
 
+/// A livepatch module (taint K) loaded without a patch in /sys/kernel/livepatch: its
+/// patch finished unpatching but a kpatchctl died before unloading it, or its init
+/// has not registered it yet. Nothing of it is patched.
+public struct UnregisteredModule: Codable, Sendable {
+    public let name: String
+    /// /sys/module/NAME/initstate: "live", "coming" or "going".
+    public let state: String
+}
+
 /// What `kpatchctl status` reports: every loaded patch, the running transition's
 /// blockers, the controller holding the lock, and the last transition's log.
 public struct StatusReport: Codable, Sendable {
     public let patches: [PatchStatus]
+    /// Livepatch modules loaded with no patch in sysfs; absent when there are none.
+    public var unregisteredModules: [UnregisteredModule]? = nil
     public let lock: LockStatus?
     public let lastTransition: TransitionSummary?
 
     public static func collect(sysfs: LivepatchSysfs = LivepatchSysfs(), proc: ProcTasks = ProcTasks(),
                                log: TransitionLog = TransitionLog(),
-                               lockPath: String = TransitionLock.defaultPath) throws -> StatusReport {
+                               lockPath: String = TransitionLock.defaultPath,
+                               sysModule: String = "/sys/module") throws -> StatusReport {
         let applied = AppliedPatchLog(log: log).all()
         let patches = try sysfs.patches()
         // A record left by a kpatchctl that died says nothing about the running transition.
@@ -92,6 +104,22 @@ public struct StatusReport: Codable, Sendable {
                                objects: patch.objects, running: running, applied: applied.first { $0.name == patch.name })
         }
         let lock = TransitionLock.recordedHolder(path: lockPath).map { LockStatus(holder: $0, running: $0.isRunning) }
-        return StatusReport(patches: statuses, lock: lock, lastTransition: log.last().map { TransitionSummary($0) })
+        var report = StatusReport(patches: statuses, lock: lock, lastTransition: log.last().map { TransitionSummary($0) })
+        let unregistered = try unregisteredModules(registered: Set(patches.map(\.name)), sysModule: sysModule)
+        if !unregistered.isEmpty { report.unregisteredModules = unregistered }
+        return report
+    }
+
+    /// Livepatch modules in /sys/module whose patch is not in sysfs.
+    static func unregisteredModules(registered: Set<String>, sysModule: String) throws -> [UnregisteredModule] {
+        var found: [UnregisteredModule] = []
+        for name in try KernelFile.list(sysModule).sorted()
+        where !registered.contains(name) && KernelModuleLoader.isLivepatchLoaded(name, sysModule: sysModule) {
+            // A module unloading between the two reads: its state is no longer there.
+            let state: String?
+            do { state = try KernelFile.readValue("\(sysModule)/\(name)/initstate") } catch { state = nil }
+            found.append(UnregisteredModule(name: name, state: state ?? "gone"))
+        }
+        return found
     }
 }

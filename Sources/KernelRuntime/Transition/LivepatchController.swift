@@ -207,6 +207,17 @@ public struct LivepatchController {
         // in transition was left by a revert that died. Follow it to its end.
         let resuming = !patch.enabled
         if resuming && !patch.transition { throw ControllerError.alreadyDisabled(name) }
+        // The kernel refuses to disable a patch while another is in transition (EBUSY on
+        // `enabled`): say which, before writing anything.
+        if !resuming {
+            let other: LivepatchPatch?
+            do { other = try sysfs.transitioningPatch() } catch { throw ControllerError.sysfs(error) }
+            if let other, other.name != name, let direction = other.direction {
+                throw ControllerError.refused([PreflightFailure(
+                    check: "no-transition", reason: "livepatch \(other.name) is in transition (\(direction.rawValue))",
+                    advice: "wait until it finishes (kpatchctl status) or revert \(other.name) first, then revert \(name)")])
+            }
+        }
 
         let tracker = makeTracker(.unpatching)
         var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(),
@@ -246,6 +257,8 @@ public struct LivepatchController {
     /// revert of a patch already unpatched whose module is still loaded: unload it.
     private func finishUnloaded(name: String) throws -> ControllerReport {
         var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(), tracking: "polling")
+        // The revert that died may have been removing its probes: no transition to follow, so remove them here.
+        SwitchProbes.removeLeftovers()
         let unloaded = try unload(name)
         try? applied.remove(name)
         record.endedAt = KernelFile.wallNow()

@@ -52,6 +52,10 @@ public final class SwitchProbes {
         tracesStackChecks = events.contains(SwitchEvent.stackCheckEvent)
     }
 
+    /// A kpatchctl killed while the option is off cannot restore it: this file says it
+    /// was on, so the next start (removeStale) turns it back on.
+    static let recordCmdMarker = "\(TransitionLog.defaultDirectory)/record-cmd-was-on"
+
     /// Creates the instance with comm recording off. An instance copies the top-level
     /// `record-cmd` option when it is created (the option is top-level only), and an
     /// event enabled with it on also attaches probes to the sched_switch and
@@ -62,11 +66,24 @@ public final class SwitchProbes {
     private static func makeInstanceWithoutCmdlineRecording(tracefs: String, instance: String) throws {
         let option = "\(tracefs)/options/record-cmd"
         let recording = KernelFile.exists(option) ? try KernelFile.read(option).hasPrefix("1") : false
-        if recording { try KernelFile.write(option, "0") }
+        if recording {
+            try StateFile.replace(recordCmdMarker, with: tracefs + "\n")
+            try KernelFile.write(option, "0")
+        }
         let made = mkdir(instance, 0o755) == 0 || errno == EEXIST
         let mkdirErrno = errno
-        if recording { try KernelFile.write(option, "1") }
+        if recording {
+            try KernelFile.write(option, "1")
+            unlink(recordCmdMarker)
+        }
         guard made else { throw KernelFileError(path: instance, operation: "mkdir", errno: mkdirErrno) }
+    }
+
+    /// Turns record-cmd back on when a killed kpatchctl left it off.
+    private static func restoreCmdlineRecording(tracefs: String) {
+        guard KernelFile.exists(recordCmdMarker) else { return }
+        do { try KernelFile.write("\(tracefs)/options/record-cmd", "1") } catch { return }   // keep the marker: the next start retries
+        unlink(recordCmdMarker)
     }
 
     /// Appends `p:kpatchctl/<name> <probe>` (or `r:`) to kprobe_events.
@@ -101,7 +118,18 @@ public final class SwitchProbes {
     /// With tracing off: removes the probes a killed kpatchctl left registered, if any
     /// (nothing is written to tracefs when there are none).
     public static func removeLeftovers(mountPoints: [String] = SwitchProbes.mountPoints) {
-        for root in mountPoints where KernelFile.exists("\(root)/instances/\(group)") { removeStale(tracefs: root) }
+        for root in mountPoints where KernelFile.exists("\(root)/instances/\(group)") || definesProbes(tracefs: root)
+            || KernelFile.exists(recordCmdMarker) {
+            removeStale(tracefs: root)
+        }
+    }
+
+    /// kprobe_events lists one of ours: a kpatchctl killed after defining its probes
+    /// but before it made the instance leaves them without one.
+    private static func definesProbes(tracefs: String) -> Bool {
+        let text: String
+        do { text = try KernelFile.read("\(tracefs)/kprobe_events") } catch { return false }   // no kprobe events: nothing left
+        return text.contains(":\(group)/")
     }
 
     /// Removes what an earlier run (perhaps killed) left behind.
@@ -114,5 +142,6 @@ public final class SwitchProbes {
         for event in [SwitchEvent.userReturnEvent, SwitchEvent.stackCheckEvent, SwitchEvent.stackCheckReturnEvent] {
             try? KernelFile.write("\(tracefs)/kprobe_events", "-:\(group)/\(event)\n", append: true)
         }
+        restoreCmdlineRecording(tracefs: tracefs)
     }
 }
