@@ -16,10 +16,12 @@ enum ObjtoolDeferral {
                                   ".orc_unwind_ip", ".static_call_sites", ".ibt_endbr_seal"]
 
     /// Whether the kernel whose Kbuild tree is `headers` runs objtool on linked modules only.
-    static func isDeferred(headers: URL) -> Bool {
-        guard let config = try? String(contentsOf: headers.appendingPathComponent(".config"), encoding: .utf8) else {
-            return false
+    static func isDeferred(headers: URL) throws -> Bool {
+        let path = headers.appendingPathComponent(".config")
+        guard FileManager.default.fileExists(atPath: path.path) else {
+            throw BuildError.missingInput(what: "the target's kernel config (to tell whether objtool runs on linked modules)", path: path.path)
         }
+        let config = try String(contentsOf: path, encoding: .utf8)
         let lines = Set(config.split(separator: "\n"))
         return lines.contains("CONFIG_X86_KERNEL_IBT=y") || lines.contains("CONFIG_LTO_CLANG=y")
     }
@@ -32,7 +34,7 @@ enum ObjtoolDeferral {
 
     /// Strips the shipped patch objects of the Kbuild directory `dir` when `headers` defers objtool.
     static func prepareShippedObjects(in dir: URL, headers: URL) throws {
-        guard isDeferred(headers: headers) else { return }
+        guard try isDeferred(headers: headers) else { return }
         for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".o_shipped") {
             try strip(dir.appendingPathComponent(name))
         }

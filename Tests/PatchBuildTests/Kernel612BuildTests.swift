@@ -12,11 +12,16 @@ final class Kernel612BuildTests: XCTestCase {
     }
 
     func testIBTAndClangLTOKernelsDeferObjtoolToTheLinkedModule() throws {
-        XCTAssertTrue(ObjtoolDeferral.isDeferred(headers: try headers("CONFIG_X=y\nCONFIG_X86_KERNEL_IBT=y\n")))
-        XCTAssertTrue(ObjtoolDeferral.isDeferred(headers: try headers("CONFIG_LTO_CLANG=y\n")))
-        XCTAssertFalse(ObjtoolDeferral.isDeferred(headers: try headers("# CONFIG_X86_KERNEL_IBT is not set\n")))
+        XCTAssertTrue(try ObjtoolDeferral.isDeferred(headers: try headers("CONFIG_X=y\nCONFIG_X86_KERNEL_IBT=y\n")))
+        XCTAssertTrue(try ObjtoolDeferral.isDeferred(headers: try headers("CONFIG_LTO_CLANG=y\n")))
+        XCTAssertFalse(try ObjtoolDeferral.isDeferred(headers: try headers("# CONFIG_X86_KERNEL_IBT is not set\n")))
         // Debian 12's 6.1 runs objtool on each object.
-        XCTAssertFalse(ObjtoolDeferral.isDeferred(headers: TestBed.shared.headers))
+        XCTAssertFalse(try ObjtoolDeferral.isDeferred(headers: TestBed.shared.headers))
+        // Headers without a config: the build stops naming the file rather than guessing.
+        let empty = try TestBed.shared.scratch("k612-noconfig")
+        XCTAssertThrowsError(try ObjtoolDeferral.isDeferred(headers: empty)) { error in
+            XCTAssertTrue("\(error)".contains(empty.appendingPathComponent(".config").path), "\(error)")
+        }
     }
 
     func testStrippingRemovesObjtoolsSectionsAndKeepsTheCode() throws {
