@@ -12,6 +12,14 @@ public enum Interruption {
     }
 
     public static var requested: Bool { interruptionSignal != 0 }
+
+    /// Forgets a signal that arrived and restores the default dispositions, so a
+    /// process that runs more than one apply (a test run) starts each uninterrupted.
+    public static func reset() {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        interruptionSignal = 0
+    }
 }
 
 /// Written only by the handler; sig_atomic_t is what a handler may set.
