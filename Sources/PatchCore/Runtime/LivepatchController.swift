@@ -358,7 +358,7 @@ public struct LivepatchController {
             if case .interrupted = end { events(.interrupted(blockers: blockers)) } else { events(.timedOut(blockers: blockers)) }
             if options.reverseOnTimeout {
                 events(.reversing(patch: name))
-                let stillThere = "module \(name) is still loaded and its \(direction.rawValue) transition still runs"
+                let stillThere = "module \(name) is still loaded and in transition (\(direction.rawValue), or back if the write took)"
                 do {
                     try sysfs.setEnabled(name, direction == .unpatching)
                     let reverse = SwitchTracker(direction: direction.reversed, proc: proc, probes: nil)
