@@ -20,6 +20,14 @@ public enum Interruption {
         let signal = interruptionSignal.load(ordering: .relaxed)
         return signal == 0 ? nil : signal
     }
+
+    /// Forgets a signal that arrived and restores the default dispositions, so a
+    /// process that runs more than one apply (a test run) starts each uninterrupted.
+    public static func reset() {
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+        interruptionSignal.store(0, ordering: .relaxed)
+    }
 }
 
 /// Written only by the handler. A lock-free atomic is what a handler may set

@@ -79,7 +79,7 @@ struct Apply: ParsableCommand {
         } else {
             render(report)
         }
-        let code = KpatchctlExit.of(report.outcome)
+        let code = KpatchctlExit.of(report)
         if code != .success { throw ExitCode(code.rawValue) }
     }
 }

@@ -19,13 +19,25 @@ enum KpatchctlExit: Int32 {
     case stallPredicted = 6
     /// build: nothing the diff touches is compiled into the target kernel.
     case nothingToPatch = 7
+    /// apply/revert changed the kernel, then a step failed: a module stays loaded, a
+    /// transition may still run, or a record under /run/kpatchctl was not written.
+    /// The message (JSON `problems`) names what was left and the command that ends it.
+    case leftBehind = 8
 
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {
         case .badModule, .refused, .lock, .noSuchPatch, .alreadyDisabled, .interruptedBeforeLoading: return .refused
         case .loader, .vetoed, .incompatibleStates: return .kernelRefused
-        case .sysfs, .notRegistered: return .failure
+        case .sysfs, .stateFile, .notRegistered(_, .none): return .failure
+        case .notRegistered(_, .some), .lostTransition: return .leftBehind
         }
+    }
+
+    /// A stalled transition stays exit 5 whatever else failed; otherwise a problem
+    /// after the kernel changed is exit 8, whatever the outcome.
+    static func of(_ report: ControllerReport) -> KpatchctlExit {
+        if report.outcome == .stalled || report.problems.isEmpty { return of(report.outcome) }
+        return .leftBehind
     }
 
     static func of(_ outcome: ControllerOutcome) -> KpatchctlExit {

@@ -68,8 +68,9 @@ enum KthreadAnalysisText {
         }
         var lines: [String] = []
         for blob in meta.kthreadReachability {
-            guard let reach = try? KthreadReachability(decoding: blob) else {
-                lines.append("kthread analysis: an unreadable record (\(blob.count) bytes)")
+            let reach: KthreadReachability
+            do { reach = try KthreadReachability(decoding: blob) } catch {
+                lines.append("kthread analysis: an unreadable record (\(blob.count) bytes): \(error)")
                 continue
             }
             lines.append("kthread analysis (\(reach.source)): \(reach.functions.count - reach.targetCount) function(s) reach "

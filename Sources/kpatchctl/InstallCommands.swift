@@ -59,9 +59,14 @@ struct Uninstall: ParsableCommand {
         }
         if json { return printJSON(patch) }
         print("uninstalled \(patch.name) for \(release)")
-        if release == RunningKernelIdentity.current().release, LivepatchSysfs().isAvailable,
-           (try? LivepatchSysfs().patch(named: patch.name)) != nil {
-            print("\(patch.name) is still loaded: kpatchctl revert \(patch.name) to remove it from the kernel")
+        if release == RunningKernelIdentity.current().release, LivepatchSysfs().isAvailable {
+            do {
+                if try LivepatchSysfs().patch(named: patch.name) != nil {
+                    print("\(patch.name) is still loaded: kpatchctl revert \(patch.name) to remove it from the kernel")
+                }
+            } catch {
+                printError("warning: cannot tell whether \(patch.name) is still loaded (\(error)): see kpatchctl list")
+            }
         }
     }
 }
@@ -101,6 +106,7 @@ struct LoadInstalledCommand: ParsableCommand {
                 case (.apply, nil): print("\(entry.name): applied")
                 case (.apply, let error?): print("\(entry.name): not applied: \(error)")
                 }
+                for problem in entry.problems ?? [] { print("  error: \(problem)") }
             }
             print("load-installed \(release): \(report.applied.count) applied, "
                   + "\(report.patches.filter { $0.action == .alreadyLoaded }.count) already loaded, \(report.failed.count) failed")

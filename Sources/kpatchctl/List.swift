@@ -63,9 +63,11 @@ struct List: ParsableCommand {
     private func listInstalled() throws {
         let store = state.store
         let running = RunningKernelIdentity.current().release
-        let loaded = Set((try? LivepatchSysfs().patchNames()) ?? [])
         let report: InstalledReport
         do {
+            // No livepatch core: nothing is loaded. Any other error must not show loaded patches as not loaded.
+            var loaded: Set<String> = []
+            do { loaded = Set(try LivepatchSysfs().patchNames()) } catch LivepatchSysfsError.noLivepatchSupport {}
             report = InstalledReport(stateDir: store.root, releases: try store.releases().map { release in
                 InstalledRelease(release: release, running: release == running, patches: try store.installed(release: release).map {
                     .init(patch: $0, loaded: release == running && loaded.contains($0.name))

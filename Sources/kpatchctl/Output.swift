@@ -96,15 +96,18 @@ final class EventPrinter {
 func render(_ report: ControllerReport) {
     let r = report
     for warning in r.warnings { printError("warning: " + warning) }
+    for problem in r.problems { printError("error: \(problem)") }
     let switches = "\(r.record.switches.count) switched: \(describeCounts(r.record.countsByPath)) (\(r.record.tracking))"
     switch (r.direction, r.outcome) {
     case (.patching, .completed):
         print("patched: \(r.patch) is enabled; every task migrated in \(formatSeconds(r.transitionSeconds)); \(switches)")
         if !r.replaced.isEmpty {
-            print("replaced \(r.replaced.joined(separator: ", ")) in the same transition; their modules are unloaded")
+            let stayed = r.problems.isEmpty ? "their modules are unloaded" : "see the errors above for modules that stay loaded"
+            print("replaced \(r.replaced.joined(separator: ", ")) in the same transition; \(stayed)")
         }
     case (.unpatching, .completed):
-        print("reverted: \(r.patch) disabled in \(formatSeconds(r.transitionSeconds)), module unloaded; \(switches)")
+        print("reverted: \(r.patch) disabled in \(formatSeconds(r.transitionSeconds)), "
+              + "\(r.unloaded ? "module unloaded" : "module NOT unloaded"); \(switches)")
     case (.patching, .reversed):
         print("reversed\(r.reverseSeconds.map { " in " + formatSeconds($0) } ?? ""): \(r.patch) "
               + "\(r.unloaded ? "unloaded" : "not unloaded"); the system is unpatched")

@@ -27,7 +27,7 @@ struct Revert: ParsableCommand {
             throw fail(error, json: json)
         }
         if json { printJSON(report) } else { render(report) }
-        let code = KpatchctlExit.of(report.outcome)
+        let code = KpatchctlExit.of(report)
         if code != .success { throw ExitCode(code.rawValue) }
     }
 }

@@ -9,6 +9,13 @@ import TestSupport
 /// (Were it to go on, the host kernel, another release, would refuse the module:
 /// nothing can load here either way, and the test would fail on that error.)
 final class InterruptBeforeLoadingTests: XCTestCase {
+    /// The flag is process-wide: every later test in this process would see the interrupt.
+    override func tearDown() {
+        Interruption.reset()
+        XCTAssertFalse(Interruption.requested, "the interrupt flag outlived the test")
+        super.tearDown()
+    }
+
     func testInterruptBeforeLoadingLoadsNothing() throws {
         let bed = TestBed.shared
         let module = try KbuildModule().build("interrupt", sources: bed.root.appendingPathComponent("examples/kpvictim"))
@@ -34,6 +41,5 @@ final class InterruptBeforeLoadingTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("nothing was loaded"))
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: controller.log.currentPath), "a transition record was started")
-        signal(SIGTERM, SIG_DFL)
     }
 }

@@ -9,24 +9,40 @@ final class TransitionLockTests: XCTestCase {
         return (dir, dir.appendingPathComponent("lock").path)
     }
 
+    /// Another process holds the lock (flock(1) on the same file, its record written
+    /// as kpatchctl writes it): a second holder is refused naming that pid, and
+    /// once the holder is killed with SIGKILL the lock is taken over and reported.
+    private func startHolder(path: String, purpose: String) throws -> Process {
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // fd 9 keeps the flock across the exec: the holder is `sleep`, with the shell's pid.
+        holder.arguments = ["-c", "exec 9<>\"$0\" && flock -x -n 9 && printf '%s\\n%s\\n' $$ \"$1\" >&9 && echo locked && exec sleep 60",
+                            path, purpose]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        let line = String(decoding: out.fileHandleForReading.readData(ofLength: 7), as: UTF8.self)
+        XCTAssertEqual(line, "locked\n", "the holder could not take the lock")
+        return holder
+    }
+
     func testSecondHolderIsRefusedNamingTheFirst() throws {
         let (dir, path) = lockPath()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var first: TransitionLock? = try TransitionLock(path: path, purpose: "apply livepatch_a")
-        XCTAssertNil(first?.reclaimed)
-        XCTAssertEqual(TransitionLock.recordedHolder(path: path), LockHolder(pid: Int(getpid()), purpose: "apply livepatch_a"))
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let holder = try startHolder(path: path, purpose: "apply livepatch_a")
+        defer { if holder.isRunning { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() } }
+        let first = LockHolder(pid: Int(holder.processIdentifier), purpose: "apply livepatch_a")
         XCTAssertThrowsError(try TransitionLock(path: path, purpose: "apply livepatch_b")) { error in
             let e = error as? TransitionLockError
-            XCTAssertEqual(e?.holder, LockHolder(pid: Int(getpid()), purpose: "apply livepatch_a"))
-            XCTAssertEqual("\(error)", "kpatchctl apply livepatch_a (pid \(getpid())) holds the transition lock \(path): "
+            XCTAssertEqual(e?.errno, EWOULDBLOCK)
+            XCTAssertEqual(e?.holder, first)
+            XCTAssertEqual("\(error)", "kpatchctl apply livepatch_a (pid \(holder.processIdentifier)) holds the transition lock \(path): "
                            + "wait for it to finish (kpatchctl status)")
         }
-        first = nil
-        XCTAssertNil(first)
-        // A clean release empties the record: nothing to reclaim.
-        XCTAssertNil(TransitionLock.recordedHolder(path: path))
-        let second = try TransitionLock(path: path, purpose: "revert livepatch_a")
-        XCTAssertNil(second.reclaimed)
+        // The refused attempt left the holder's record alone.
+        XCTAssertEqual(TransitionLock.recordedHolder(path: path), first)
+        XCTAssertTrue(first.isRunning)
     }
 
     /// A holder killed with SIGKILL loses the flock but leaves its record: the next
@@ -34,18 +50,37 @@ final class TransitionLockTests: XCTestCase {
     func testRecordOfADeadHolderIsReclaimed() throws {
         let (dir, path) = lockPath()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/true")
-        try child.run()
-        child.waitUntilExit()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try "\(child.processIdentifier)\napply livepatch_dead\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let dead = try XCTUnwrap(TransitionLock.recordedHolder(path: path))
+        let holder = try startHolder(path: path, purpose: "apply livepatch_dead")
+        let dead = LockHolder(pid: Int(holder.processIdentifier), purpose: "apply livepatch_dead")
+        XCTAssertThrowsError(try TransitionLock(path: path, purpose: "revert livepatch_dead"))
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
         XCTAssertFalse(dead.isRunning)
         let lock = try TransitionLock(path: path, purpose: "revert livepatch_dead")
-        XCTAssertEqual(lock.reclaimed, LockHolder(pid: Int(child.processIdentifier), purpose: "apply livepatch_dead"))
-        XCTAssertEqual(TransitionLock.recordedHolder(path: path)?.purpose, "revert livepatch_dead")
-        XCTAssertTrue(TransitionLock.recordedHolder(path: path)?.isRunning ?? false)
+        XCTAssertEqual(lock.reclaimed, dead)
+        let ours = LockHolder(pid: Int(getpid()), purpose: "revert livepatch_dead")
+        XCTAssertEqual(TransitionLock.recordedHolder(path: path), ours)
+        // Held by us now: another attempt is refused naming us.
+        XCTAssertThrowsError(try TransitionLock(path: path, purpose: "apply livepatch_other")) { error in
+            XCTAssertEqual((error as? TransitionLockError)?.holder, ours)
+        }
+        withExtendedLifetime(lock) {}
+    }
+
+    /// Released cleanly (the value goes), the lock is free and its record empty:
+    /// the next holder has nothing to reclaim.
+    func testCleanReleaseFreesTheLockWithNothingToReclaim() throws {
+        let (dir, path) = lockPath()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            let held = try TransitionLock(path: path, purpose: "apply livepatch_a")
+            XCTAssertNil(held.reclaimed)
+            try withExtendedLifetime(held) { XCTAssertThrowsError(try TransitionLock(path: path, purpose: "apply livepatch_b")) }
+        }
+        XCTAssertNil(TransitionLock.recordedHolder(path: path))
+        let second = try TransitionLock(path: path, purpose: "revert livepatch_a")
+        XCTAssertNil(second.reclaimed)
     }
 }
 

@@ -58,7 +58,7 @@ final class AuthorMarkerBuildTests: XCTestCase {
             .replacingOccurrences(of: "@@ -27,11 +28,19 @@", with: "@@ -27,11 +28,21 @@")
         try text.write(to: diff, atomically: true, encoding: .utf8)
         let (result, out) = try build(diff)
-        XCTAssertNotEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.output.contains("2 pre-patch callbacks in one object"), result.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }

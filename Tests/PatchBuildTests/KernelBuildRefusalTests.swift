@@ -10,7 +10,7 @@ final class KernelBuildRefusalTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: work) }
         let out = work.appendingPathComponent("p.ko")
         let result = try KpatchctlBinary().buildKernelPatch(diff: bed.root.appendingPathComponent("examples/vmlinux/\(diff)"), output: out)
-        XCTAssertNotEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.status, 1, result.output)
         for text in expected { XCTAssertTrue(result.output.contains(text), "\(diff): no '\(text)' in\n\(result.output)") }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
@@ -55,7 +55,7 @@ final class KernelBuildRefusalTests: XCTestCase {
              }
             """.write(to: diff, atomically: true, encoding: .utf8)
         let result = try KpatchctlBinary().buildKernelPatch(diff: diff, output: work.appendingPathComponent("p.ko"))
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.output.contains("does not apply"), result.output)
         // The prepared tree still holds the pristine source.
         let source = try String(contentsOf: bed.buildCache.appendingPathComponent("kernels/\(bed.kernelRelease)/tree/fs/proc/cmdline.c"), encoding: .utf8)

@@ -48,7 +48,7 @@ final class ModuleBuildErrorTests: XCTestCase {
              \treturn sum;
              }
             """)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.output.contains("does not apply"), result.output)
         XCTAssertTrue(result.output.contains("hunk #1"), result.output)
         XCTAssertTrue(result.output.contains("-\tint i, sum = 1000;"), result.output)
@@ -60,19 +60,19 @@ final class ModuleBuildErrorTests: XCTestCase {
         let out = work.appendingPathComponent("out.ko")
         let missingDiff = try KpatchctlBinary().buildModulePatch(
             diff: work.appendingPathComponent("nope.diff"), moduleSource: victim, output: out, cache: work)
-        XCTAssertNotEqual(missingDiff.status, 0)
+        XCTAssertEqual(missingDiff.status, 1, missingDiff.output)
         XCTAssertTrue(missingDiff.output.contains("nope.diff does not exist"), missingDiff.output)
         let missingSource = try KpatchctlBinary().buildModulePatch(
             diff: TestBed.shared.root.appendingPathComponent("examples/kpvictim/fix.diff"),
             moduleSource: work.appendingPathComponent("nosuchdir"), output: out, cache: work)
-        XCTAssertNotEqual(missingSource.status, 0)
+        XCTAssertEqual(missingSource.status, 1, missingSource.output)
         XCTAssertTrue(missingSource.output.contains("nosuchdir does not exist"), missingSource.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
 
     func testNotADiffIsRefused() throws {
         let (result, out) = try build("this is not a diff\n")
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.output.contains("not a unified diff"), result.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
@@ -92,7 +92,7 @@ final class ModuleBuildErrorTests: XCTestCase {
              static DECLARE_WAIT_QUEUE_HEAD(kpvictim_waitq);
              static atomic_t kpvictim_release_gen = ATOMIC_INIT(0);
             """)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.output.contains("kpvictim_ticks"), result.output)
         XCTAssertTrue(result.output.contains("cannot be built safely"), result.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
@@ -112,7 +112,7 @@ final class ModuleBuildErrorTests: XCTestCase {
              \tfor (i = 1; i < n; i++)
              \t\tsum += i;
             """)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.output.contains("changes no function's code"), result.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }

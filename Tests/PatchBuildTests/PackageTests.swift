@@ -2,14 +2,15 @@ import Foundation
 import XCTest
 import TestSupport
 
-/// scripts/package, then the .deb as an operator gets it: its contents, the unit
-/// verified by systemd, `dpkg -i` on this machine, the installed binary's version
-/// and man page, and a module patch built by /usr/bin/kpatchctl from a directory
-/// outside the checkout (so the template must come from /usr/share/kpatchctl).
-/// The package is removed again at the end.
+/// scripts/package, then the .deb as an operator gets it: its contents, `dpkg
+/// --root` into a throwaway root (never this machine's own dpkg database or /usr),
+/// the unit verified by systemd against that root, the installed binary's version
+/// and man page, and a module patch built by the installed kpatchctl from a
+/// directory outside the checkout (so the template must come from the root's
+/// /usr/share/kpatchctl). `dpkg --root -r` removes it again.
 final class PackageTests: XCTestCase {
     func testPackageInstallsAndBuildsAPatchOutsideTheCheckout() throws {
-        guard getuid() == 0 else { throw XCTSkip("dpkg -i needs root (CI runs as root)") }
+        guard getuid() == 0 else { throw XCTSkip("dpkg --root needs root (CI runs as root)") }
         let bed = TestBed.shared
         let package = try runCommand([bed.root.appendingPathComponent("scripts/package").path, "--no-build"])
         XCTAssertEqual(package.status, 0, package.output)
@@ -30,34 +31,61 @@ final class PackageTests: XCTestCase {
         }
         XCTAssertTrue(control.contains("Recommends: linux-headers-amd64"), control)
 
-        defer { _ = try? runCommand(["dpkg", "-r", "kpatchctl"]) }
-        let install = try runCommand(["dpkg", "-i", deb])
-        XCTAssertEqual(install.status, 0, install.output)
-        let verify = try runCommand(["systemd-analyze", "verify", "/lib/systemd/system/kpatchctl.service"])
-        XCTAssertEqual(verify.status, 0, verify.output)
-        XCTAssertFalse(verify.output.contains("kpatchctl.service"), "systemd-analyze verify complains:\n\(verify.output)")
-        XCTAssertEqual(try runChecked(["/usr/bin/kpatchctl", "--version"]).trimmingCharacters(in: .whitespacesAndNewlines),
-                       try runChecked([bed.releaseBinary.path, "--version"]).trimmingCharacters(in: .whitespacesAndNewlines))
-        let man = try runCommand(["man", "-w", "kpatchctl"])
-        XCTAssertEqual(man.status, 0, man.output)
-        XCTAssertTrue(man.output.contains("/usr/share/man/man1/kpatchctl.1.gz"), man.output)
-        XCTAssertEqual(try runCommand(["man", "-w", "kpatchctl-load-installed"]).status, 0)
-        let size = try FileManager.default.attributesOfItem(atPath: "/usr/bin/kpatchctl")[.size] as! Int
-        print("installed /usr/bin/kpatchctl: \(size) bytes (\(String(format: "%.1f", Double(size) / 1_048_576)) MiB), stripped")
-        XCTAssertLessThanOrEqual(size, 25 * 1_048_576)
-
-        // A module build with the installed binary, from a directory outside the checkout.
+        // A throwaway root with an empty dpkg database: the host's packages and /usr stay as they are.
         let outside = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("kpatchctl-pkg-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: outside) }
-        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        let target = outside.appendingPathComponent("root")
+        for dir in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"] {
+            try FileManager.default.createDirectory(at: target.appendingPathComponent(dir), withIntermediateDirectories: true)
+        }
+        for file in ["var/lib/dpkg/status", "var/lib/dpkg/available"] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: target.appendingPathComponent(file).path, contents: Data()))
+        }
+        // nil when the host has no /usr/bin/kpatchctl (the usual case).
+        func hostBinaryDate() throws -> Date? {
+            guard FileManager.default.fileExists(atPath: "/usr/bin/kpatchctl") else { return nil }
+            return try FileManager.default.attributesOfItem(atPath: "/usr/bin/kpatchctl")[.modificationDate] as? Date
+        }
+        let hostBinary = try hostBinaryDate()
+        let hostStatus = try Data(contentsOf: URL(fileURLWithPath: "/var/lib/dpkg/status"))
+        // Its dependencies (libc6, make, gcc, ...) are the host's, not in the empty database.
+        let install = try runCommand(["dpkg", "--root=\(target.path)", "--force-depends", "-i", deb])
+        XCTAssertEqual(install.status, 0, install.output)
+        let status = try runChecked(["dpkg-query", "--admindir=\(target.path)/var/lib/dpkg", "-W", "-f=${Status}", "kpatchctl"])
+        XCTAssertEqual(status, "install ok installed")
+        let binary = target.appendingPathComponent("usr/bin/kpatchctl")
+        let unit = target.appendingPathComponent("lib/systemd/system/kpatchctl.service")
+        // --man=no: systemd would look the unit's Documentation= pages up on the host; `man -M` below checks them in the root.
+        let verify = try runCommand(["systemd-analyze", "verify", "--man=no", "--root=\(target.path)", "/lib/systemd/system/kpatchctl.service"])
+        XCTAssertEqual(verify.status, 0, verify.output)
+        XCTAssertFalse(verify.output.contains("kpatchctl.service"), "systemd-analyze verify complains:\n\(verify.output)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: unit.path))
+        XCTAssertEqual(try runChecked([binary.path, "--version"]).trimmingCharacters(in: .whitespacesAndNewlines),
+                       try runChecked([bed.releaseBinary.path, "--version"]).trimmingCharacters(in: .whitespacesAndNewlines))
+        let manDir = target.appendingPathComponent("usr/share/man").path
+        let man = try runCommand(["man", "-M", manDir, "-w", "kpatchctl"])
+        XCTAssertEqual(man.status, 0, man.output)
+        XCTAssertTrue(man.output.contains("\(manDir)/man1/kpatchctl.1.gz"), man.output)
+        let loadInstalledMan = try runCommand(["man", "-M", manDir, "-w", "kpatchctl-load-installed"])
+        XCTAssertEqual(loadInstalledMan.status, 0, loadInstalledMan.output)
+        let size = try FileManager.default.attributesOfItem(atPath: binary.path)[.size] as! Int
+        print("installed /usr/bin/kpatchctl: \(size) bytes (\(String(format: "%.1f", Double(size) / 1_048_576)) MiB), stripped")
+        XCTAssertLessThanOrEqual(size, 25 * 1_048_576)
         let victim = outside.appendingPathComponent("kpvictim")
         try FileManager.default.copyItem(at: bed.root.appendingPathComponent("examples/kpvictim"), to: victim)
         try runChecked(["make", "-s", "-C", bed.headers.path, "M=\(victim.path)", "modules"])
-        let build = try runCommand(["/usr/bin/kpatchctl", "build", "fix.diff", "--module-src", ".", "--kernel", bed.kernelRelease,
+        let build = try runCommand([binary.path, "build", "fix.diff", "--module-src", ".", "--kernel", bed.kernelRelease,
                                     "--vmlinux", bed.debugVmlinux.path, "--cache", outside.appendingPathComponent("cache").path,
                                     "-o", outside.appendingPathComponent("livepatch_fix.ko").path], in: victim)
         XCTAssertEqual(build.status, 0, build.output)
         XCTAssertTrue(build.output.contains("kpvictim: kpvictim_sum"), build.output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: outside.appendingPathComponent("livepatch_fix.ko").path))
+
+        // Removed from the throwaway root; the host's dpkg database and /usr/bin were never touched.
+        let remove = try runCommand(["dpkg", "--root=\(target.path)", "-r", "kpatchctl"])
+        XCTAssertEqual(remove.status, 0, remove.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: binary.path))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "/var/lib/dpkg/status")), hostStatus, "the host's dpkg database changed")
+        XCTAssertEqual(try hostBinaryDate(), hostBinary, "the host's /usr/bin/kpatchctl changed")
     }
 }

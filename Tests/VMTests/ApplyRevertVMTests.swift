@@ -89,14 +89,14 @@ final class ApplyRevertVMTests: RuntimeVMTestCase {
             head -c 4000 /payload/livepatch_sum.ko > /tmp/truncated.ko
             out=$(kpatchctl apply /tmp/truncated.ko 2>&1); rc=$?
             echo "$out"
-            if [ "$rc" = 2 ] || [ "$rc" = 3 ]; then pass truncated-exit; else fail truncated-exit "rc $rc"; fi
+            expect_eq truncated-exit "$rc" 2
             expect_match truncated-message "$out" "^error: .*truncated.ko"
             nothing_loaded truncated-nothing-loaded
             cp /payload/livepatch_sum.ko /tmp/corrupt.ko
             dd if=/dev/zero of=/tmp/corrupt.ko bs=1 seek=64 count=512 conv=notrunc 2>/dev/null
             out=$(kpatchctl apply /tmp/corrupt.ko 2>&1); rc=$?
             echo "$out"
-            if [ "$rc" = 2 ] || [ "$rc" = 3 ]; then pass corrupt-exit; else fail corrupt-exit "rc $rc"; fi
+            expect_eq corrupt-exit "$rc" 2
             expect_match corrupt-message "$(echo "$out" | head -n 1)" "^error: "
             expect_match corrupt-names-file "$out" "corrupt.ko"
             nothing_loaded corrupt-nothing-loaded

@@ -57,6 +57,7 @@ final class AuthorAPIVMTests: XCTestCase {
             if grep -q "^livepatch_veto " /proc/modules; then fail veto-not-loaded "still in /proc/modules"; else pass veto-not-loaded; fi
             expect_eq veto-still-buggy "$(sum)" "sum(1..10) = 45"
             out=$(kpatchctl apply --json /payload/veto.ko); rc=$?
+            expect_eq veto-json-exit "$rc" "3"
             expect_match veto-json "$(echo "$out" | tr -d '\\n')" '"error" *: *".*kpvictim_veto_pre_patch.*EBUSY'
 
             # Atomic replace: v1 fixes kpvictim_sum (A), v2 changes only kpvictim_show (B).
@@ -114,7 +115,7 @@ final class AuthorAPIVMTests: XCTestCase {
         let outcome = try vm.run(payload: payload, timeout: 300)
         XCTAssertChecksPassed(outcome, [
             "cb-apply", "cb-fixed", "cb-order-patch", "cb-revert", "cb-reverted", "cb-order-unpatch",
-            "veto-exit", "veto-names-callback", "veto-nothing-in-sysfs", "veto-not-loaded", "veto-still-buggy", "veto-json",
+            "veto-exit", "veto-names-callback", "veto-nothing-in-sysfs", "veto-not-loaded", "veto-still-buggy", "veto-json", "veto-json-exit",
             "v1-apply", "v1-fixed", "info-cumulative", "info-not-cumulative", "v2-apply", "v2-says-replaced", "a-original",
             "b-new", "v1-sysfs-gone", "v1-module-gone", "list-replaced", "v2-revert", "all-original", "nothing-loaded",
             "shadow-apply", "shadow-none-yet", "shadow-counted", "state-refused-exit", "state-reason", "state-nothing-loaded",

@@ -57,6 +57,27 @@ final class DifferVMTests: XCTestCase {
 /// Every changed corpus case, live: the original module with the patch
 /// applied must print what the patched module prints when loaded fresh.
 final class DifferCorpusVMTests: XCTestCase {
+    /// Cases whose /proc output is the same before and after the fix with the
+    /// module's default kpc_arg, so "prints what the patched build prints"
+    /// cannot tell the patch ran. Every other case must show its fix; these must not
+    /// (a case that starts showing one leaves the list). Checked in the VM run.
+    static let noVisibleChange: [String: String] = [
+        "atomic_smp_locks": "the fix only clamps negative increments; atomic_add then read and atomic_add_return give the same 3",
+        "clone_part": "the fix is in the slow path (n >= 16); kpc_arg 3, 6 and 10 take the fast path",
+        "exported_call": "int_sqrt(3) and 3 / 2 are both 1",
+        "func_name_string": "the change is in pr_info lines (the kernel log); /proc prints nothing",
+        "jump_label": "sched_smt_active() is false in the VM (-smp 2: no SMT siblings)",
+        "module_exported_call": "kpc_twice(kpc_twice(n)) is n * 4, as before: only the call changes",
+        "new_global_variable": "the fix adds a counter kpc_sum increments; /proc does not print it",
+        "module_static_var": "only non-positive increments change (DifferVMTests sets kpc_arg -1 and sees it)",
+        "new_static_function": "kpc_clamp bounds the argument to 0...1000; 3 is inside",
+        "pr_debug_above": "adds pr_debug lines and an n < 0 early return; n is 3",
+        "static_local": "only non-positive steps change; the step is 3",
+        "static_local_renumbered": "the new counter acts after 1000 calls; the test reads once",
+        "user_copy": "the fix clamps what is written to the module; the test only reads",
+        "warn_on": "the new WARN_ON(n < 0) early return; n is 3",
+    ]
+
     func testLivePatchedModulesBehaveLikeThePatchedBuild() throws {
         let bed = TestBed.shared
         // The patched build of vmlinux_nonexported cannot load: it calls a non-exported function.
@@ -69,7 +90,7 @@ final class DifferCorpusVMTests: XCTestCase {
                 if insmod /payload/$1.patched.ko; then
                     want=$(cat /proc/$m); rmmod $m
                     insmod /payload/$m.ko; before=$(cat /proc/$m); rmmod $m
-                    [ "$before" != "$want" ] && pass "$1-output-differs"
+                    if [ "$before" != "$want" ]; then pass "$1-output-differs"; else pass "$1-output-same"; fi
                     insmod /payload/$m.ko
                     if insmod /payload/lp_$1.ko && wait_for 20 sh -c "[ \\"\\$(cat /sys/kernel/livepatch/lp_$1/transition)\\" = 0 ]"; then
                         expect_eq "$1" "$(cat /proc/$m)" "$want"
@@ -96,9 +117,19 @@ final class DifferCorpusVMTests: XCTestCase {
         XCTAssertTrue(outcome.passed, outcome.report)
         for corpusCase in cases { XCTAssertTrue(outcome.passed(corpusCase.name), "\(corpusCase.name):\n\(outcome.failedChecks)") }
         XCTAssertTrue(outcome.passed("no-oops"), outcome.report)
-        // The comparison means something: for most cases the fix is visible in the output.
+        // The comparison means something: every case shows its fix in the output, but the listed ones.
+        for corpusCase in cases {
+            if let why = Self.noVisibleChange[corpusCase.name] {
+                XCTAssertTrue(outcome.passed("\(corpusCase.name)-output-same"),
+                              "\(corpusCase.name) now shows its fix (\(why) no longer holds): remove it from noVisibleChange")
+            } else {
+                XCTAssertTrue(outcome.passed("\(corpusCase.name)-output-differs"),
+                              "\(corpusCase.name): the output before and after the fix is the same, so the test cannot see the patch run; "
+                              + "make the fix visible with the default kpc_arg, or list it in noVisibleChange with the reason")
+            }
+        }
+        XCTAssertEqual(Set(Self.noVisibleChange.keys).subtracting(cases.map(\.name)), [], "noVisibleChange names no such changed case")
         let visible = cases.filter { outcome.passed("\($0.name)-output-differs") }.count
-        XCTAssertGreaterThanOrEqual(visible, cases.count / 2, "only \(visible) of \(cases.count) cases show the fix in their output")
         print("differ corpus in the VM: \(cases.count) cases patched live, \(visible) with a visible change")
     }
 }

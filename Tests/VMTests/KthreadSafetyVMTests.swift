@@ -66,10 +66,27 @@ final class KthreadSafetyVMTests: XCTestCase {
             expect_match kfree-note-names-kauditd "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread: kauditd_thread -> .* -> kfree \\(nothing comes back through kfree\\)"
             expect_eq kfree-enabled "$(cat /sys/kernel/livepatch/lp_slab_kfree/enabled)" 1
             expect_eq kfree-transition-done "$(cat /sys/kernel/livepatch/lp_slab_kfree/transition)" 0
-            # The patched kfree frees: a few thousand allocations through the shell and /proc.
-            i=0; while [ $i -lt 200 ]; do cat /proc/self/status > /dev/null; ls /proc > /dev/null; i=$((i+1)); done
-            expect_match kfree-slab-alive "$(grep -E '^MemFree' /proc/meminfo)" "^MemFree: +[0-9]+ kB"
+            # The patched kfree frees, and only it counts: it logs every 256th free through it
+            # ("kpatchctl: patched kfree: N frees"). Under load (thousands of frees through
+            # the shell and /proc) the count must climb by several lines.
+            kfree_log() { dmesg | grep -E 'kpatchctl: patched kfree: [0-9]+ frees' || true; }
+            kfree_lines() { kfree_log | grep -c . || true; }
+            kfree_count() { kfree_log | tail -n 1 | sed -E 's/.*: ([0-9]+) frees.*/\\1/'; }
+            # fork, exec and /proc reads: every exec frees its old mm, files and argv copies.
+            free_load() { i=0; while [ $i -lt 300 ]; do /bin/sh -c 'cat /proc/self/status' > /dev/null; ls /proc > /dev/null; i=$((i+1)); done; }
+            before=$(kfree_lines)
+            free_load
+            sleep 1
+            after=$(kfree_lines); count=$(kfree_count)
+            if [ "$after" -ge $((before + 4)) ] && [ "${count:-0}" -ge $((after * 256)) ]; then pass kfree-patched-path-counts
+            else fail kfree-patched-path-counts "log lines $before -> $after, last count '$count'"; fi
             check kfree-revert kpatchctl revert lp_slab_kfree
+            # Reverted, the old kfree runs: the same load adds no line.
+            sleep 1
+            reverted=$(kfree_lines)
+            free_load
+            sleep 1
+            expect_eq kfree-reverted-stops-counting "$(kfree_lines)" "$reverted"
 
             # __kmem_cache_free, one level down, takes writable pointers, but the kthreads' loops
             # reach it only through kfree: no value comes back. Applies, with the same notes.
@@ -130,7 +147,8 @@ final class KthreadSafetyVMTests: XCTestCase {
             "kauditd-running", "check-clean-exit", "check-clean-says", "check-clean-loads-nothing", "check-json-exit",
             "check-json-verdict", "check-json-loads-nothing", "fork-applies", "fork-json-kthread-safety",
             "fork-json-stall-prediction", "fork-works", "fork-revert", "kfree-applies", "kfree-not-kthreadd",
-            "kfree-note-says-why", "kfree-note-names-kauditd", "kfree-enabled", "kfree-transition-done", "kfree-slab-alive", "kfree-revert", "kmemfree-applies", "kmemfree-not-kthreadd",
+            "kfree-note-says-why", "kfree-note-names-kauditd", "kfree-enabled", "kfree-transition-done", "kfree-patched-path-counts",
+            "kfree-revert", "kfree-reverted-stops-counting", "kmemfree-applies", "kmemfree-not-kthreadd",
             "kmemfree-note-names-kauditd", "kmemfree-revert", "netlink-refused", "netlink-not-kthreadd", "netlink-names-kauditd-path",
             "netlink-loads-nothing", "nice-applies", "nice-no-refusal", "nice-works", "nice-revert", "kauditd-refused",
             "kauditd-names-kthread", "kauditd-names-frame", "kauditd-says-stall", "kauditd-loads-nothing",

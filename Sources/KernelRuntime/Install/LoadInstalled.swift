@@ -48,13 +48,18 @@ public struct LoadInstalledReport: Codable, Sendable {
         public var transitionSeconds: Double?
         /// Why this patch was not applied.
         public var error: String?
+        /// Applied, but a step after the transition failed (ControllerProblem), each
+        /// naming what it left behind.
+        public var problems: [String]?
     }
     public let release: String
     public let stateDir: String
     public var patches: [Entry]
 
-    public var applied: [Entry] { patches.filter { $0.action == .apply && $0.outcome == .completed } }
-    public var failed: [Entry] { patches.filter { $0.action == .apply && $0.outcome != .completed } }
+    public var applied: [Entry] { patches.filter { $0.action == .apply && $0.outcome == .completed && $0.problems == nil } }
+    public var failed: [Entry] {
+        patches.filter { $0.action == .apply && ($0.outcome != .completed || $0.problems != nil) }
+    }
 }
 
 /// Applies, in install order, every installed patch of `release` that is not
@@ -83,6 +88,7 @@ public struct LoadInstalled {
                     entry.outcome = result.outcome
                     entry.transitionSeconds = result.transitionSeconds
                     if result.outcome != .completed { entry.error = "transition \(result.outcome.rawValue)" }
+                    if !result.problems.isEmpty { entry.problems = result.problems.map(\.description) }
                 } catch {
                     entry.error = "\(error)"
                 }

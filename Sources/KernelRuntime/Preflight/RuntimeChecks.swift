@@ -75,8 +75,16 @@ public struct NoTransitionRunningCheck: PreflightCheck {
     public let name = "no-transition"
     public init() {}
 
+    /// Fails closed: a sysfs that cannot be read refuses, naming the error.
     public func check(_ context: PreflightContext) -> PreflightFailure? {
-        guard let running = try? context.sysfs.transitioningPatch(), let direction = running.direction else { return nil }
+        let transitioning: LivepatchPatch?
+        do { transitioning = try context.sysfs.transitioningPatch() } catch LivepatchSysfsError.noLivepatchSupport {
+            return nil  // no livepatch core, no transition: livepatch-support refuses
+        } catch {
+            return PreflightFailure(check: name, reason: "cannot tell whether a livepatch is in transition: \(error)",
+                                    advice: "check that \(context.sysfs.root) is readable (mounted sysfs, run as root), then apply again")
+        }
+        guard let running = transitioning, let direction = running.direction else { return nil }
         return PreflightFailure(check: name, reason: "livepatch \(running.name) is in transition (\(direction.rawValue))",
                                 advice: "wait until it finishes (kpatchctl status) or revert it, then apply again")
     }

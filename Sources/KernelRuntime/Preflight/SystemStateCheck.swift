@@ -36,10 +36,36 @@ public struct SystemStatePreflight: PreflightCheck {
 
     public init(applied: AppliedPatchLog = AppliedPatchLog()) { self.applied = applied }
 
+    /// Fails closed: metadata, sysfs or the records that cannot be read refuse,
+    /// naming what could not be read.
     public func check(_ context: PreflightContext) -> PreflightFailure? {
-        guard let meta = try? context.module.patchMetadata() else { return nil }
-        let enabled = Set(((try? context.sysfs.patches()) ?? []).filter(\.enabled).map(\.name))
-        let running = applied.all().filter { enabled.contains($0.name) }
+        let meta: PatchMetadata
+        do { meta = try context.module.patchMetadata() } catch PatchMetadataError.noMetadataSection {
+            // Another tool's livepatch (allowed with --foreign by the identity check): no states to compare.
+            return nil
+        } catch {
+            return PreflightFailure(check: name, reason: "cannot read the system states of \(context.modulePath): \(error)",
+                                    advice: "rebuild the patch with this kpatchctl")
+        }
+        return check(meta, sysfs: context.sysfs)
+    }
+
+    /// The check once the patch's metadata is read.
+    func check(_ meta: PatchMetadata, sysfs: LivepatchSysfs) -> PreflightFailure? {
+        let enabled: Set<String>
+        do { enabled = Set(try sysfs.patches().filter(\.enabled).map(\.name)) } catch LivepatchSysfsError.noLivepatchSupport {
+            return nil  // no livepatch core, no running patch: livepatch-support refuses
+        } catch {
+            return PreflightFailure(check: name, reason: "cannot read which livepatches are enabled: \(error)",
+                                    advice: "check that \(sysfs.root) is readable (mounted sysfs, run as root), then apply again")
+        }
+        let records: [AppliedPatch]
+        do { records = try applied.records() } catch {
+            return PreflightFailure(check: name, reason: "cannot read the system states of the running patches from \(applied.path): \(error)",
+                                    advice: "repair or remove \(applied.path) (apply writes it; removing it forgets the states "
+                                        + "of the running patches, which the kernel still checks), then apply again")
+        }
+        let running = records.filter { enabled.contains($0.name) }
         let reasons = SystemStateRule.conflicts(patch: meta.patchName, states: meta.states, replace: meta.replacesAll,
                                                 running: running)
         guard !reasons.isEmpty else { return nil }

@@ -1,3 +1,4 @@
+import Glibc
 import PatchModel
 
 /// What apply records about a patch it loaded, for `status`, `list` and the
@@ -32,6 +33,17 @@ public struct AppliedPatchLog: Sendable {
     public var path: String { "\(log.directory)/patches.json" }
 
     public func all() -> [AppliedPatch] { log.read(path, as: [AppliedPatch].self) ?? [] }
+
+    /// The records, [] when there is no file yet (nothing applied since boot);
+    /// throws when the file exists but cannot be read or decoded (the
+    /// system-state check must not take a broken file for "nothing running").
+    public func records() throws -> [AppliedPatch] {
+        let bytes: [UInt8]
+        do { bytes = try KernelFile.readBytes(path) } catch let error as KernelFileError where error.errno == ENOENT {
+            return []
+        }
+        return try JSONCoding.decoder.decode([AppliedPatch].self, from: JSONCoding.data(bytes))
+    }
 
     public func record(named name: String) -> AppliedPatch? { all().first { $0.name == name } }
 

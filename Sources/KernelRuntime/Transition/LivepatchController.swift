@@ -68,6 +68,9 @@ public struct ControllerReport: Codable, Sendable {
     public var replaced: [String] = []
     /// Things that went wrong without changing the outcome.
     public var warnings: [String] = []
+    /// Steps that failed after the kernel changed (a reversal, an unload, a record):
+    /// each names what it left behind and what ends it. Not empty: exit 8 (or 5 when stalled).
+    public var problems: [ControllerProblem] = []
 }
 
 /// Loads a livepatch and follows its transition, or disables one and unloads it.
@@ -107,13 +110,22 @@ public struct LivepatchController {
         if Interruption.requested { throw ControllerError.interruptedBeforeLoading(module: name) }
         events(.checked(patch: name))
 
-        let meta = try? module.patchMetadata()
-        // A cumulative patch replaces every enabled patch in its transition.
-        let replacing = meta?.replacesAll == true ? ((try? sysfs.patches()) ?? []).filter(\.enabled).map(\.name) : []
+        let meta: PatchMetadata?
+        do { meta = try module.patchMetadata() } catch PatchMetadataError.noMetadataSection {
+            meta = nil  // another tool's livepatch (--foreign): no states, not cumulative
+        } catch {
+            throw ControllerError.refused([PreflightFailure(check: "identity", reason: "\(error)",
+                                                            advice: "rebuild the patch with this kpatchctl")])
+        }
+        // A cumulative patch replaces every enabled patch in its transition: they must be known before it loads.
+        var replacing: [String] = []
+        if meta?.replacesAll == true {
+            do { replacing = try sysfs.patches().filter(\.enabled).map(\.name) } catch { throw ControllerError.sysfs(error) }
+        }
         let tracker = makeTracker(.patching)
         var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),
                                       tracking: tracker.probes == nil ? "polling" : "tracefs")
-        try? log.begin(record)
+        try begin(record, tracker: tracker)
         // The kernel log says why klp_enable_patch failed; only what comes after this mark counts.
         let logMark = KernelLog.records().last?.sequence
         let loadStart = KernelFile.monotonicNow()
@@ -127,46 +139,82 @@ public struct LivepatchController {
         }
         let loadSeconds = KernelFile.monotonicNow() - loadStart
         events(.loaded(patch: name, seconds: loadSeconds))
-        guard (try? sysfs.patch(named: name)) != nil else {
+        let registered: LivepatchPatch?
+        do { registered = try sysfs.patch(named: name) } catch {
             tracker.probes?.stop()
             unlink(log.currentPath)
-            try? KernelModuleLoader.unload(name: name)
+            throw ControllerError.lostTransition(patch: name, direction: .patching, error: error)
+        }
+        guard registered != nil else {
+            tracker.probes?.stop()
+            unlink(log.currentPath)
+            do { try KernelModuleLoader.unload(name: name) } catch {
+                throw ControllerError.notRegistered(module: name, unloadError: "\(error)")
+            }
             throw ControllerError.notRegistered(module: name)
         }
         var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
         report.loadSeconds = loadSeconds
         if report.outcome == .completed {
             report.replaced = replacing
-            report.warnings += unloadReplaced(replacing)
+            report.problems += unloadReplaced(replacing, by: name)
             do {
                 try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
                                              replaced: report.replaced, states: meta?.states ?? []))
             } catch {
-                report.warnings.append("could not record \(name) in \(applied.path) (\(error)): status and list will not show "
-                    + "when it was applied or what it replaced, and the system-state check will not see its states")
+                report.problems.append(ControllerProblem(
+                    step: "recording \(name) in \(applied.path)", error: "\(error)",
+                    leftBehind: "\(name) is applied, but status and list will not show when it was applied or what it replaced, "
+                        + "and the system-state check of later applies will not see its states",
+                    remedy: "make \(applied.log.directory) writable; revert and apply \(name) again to record it"))
             }
         }
         return report
     }
 
+    /// Writes the record of the transition about to start; on failure nothing was
+    /// changed yet: the probes are removed and apply or revert stops.
+    private func begin(_ record: TransitionRecord, tracker: SwitchTracker) throws {
+        do { try log.begin(record) } catch {
+            tracker.probes?.stop()
+            throw ControllerError.stateFile(path: log.currentPath, error: error)
+        }
+    }
+
     /// The kernel frees the patches a cumulative patch replaced once its transition
     /// ends (their sysfs directories go); then their modules can be unloaded. The
-    /// new patch is in either way: a module that stays is a warning, not a failure.
-    private func unloadReplaced(_ names: [String]) -> [String] {
-        var warnings: [String] = []
+    /// new patch is in either way: a module that stays is a problem to report (exit 8),
+    /// not a failed apply.
+    private func unloadReplaced(_ names: [String], by patch: String) -> [ControllerProblem] {
+        var problems: [ControllerProblem] = []
         for name in names {
             let deadline = KernelFile.monotonicNow() + 10
-            while (try? sysfs.patch(named: name)) != nil, KernelFile.monotonicNow() < deadline {
+            var readError: Error?
+            while KernelFile.monotonicNow() < deadline {
+                do { if try sysfs.patch(named: name) == nil { break } } catch { readError = error; break }
                 KernelFile.sleep(seconds: 0.1)
             }
             do {
                 _ = try unload(name)
             } catch {
-                warnings.append("\(name) was replaced but its module stays loaded (\(error)); unload it later with rmmod \(name)")
+                problems.append(ControllerProblem(
+                    step: "unloading \(name), replaced by \(patch)",
+                    error: "\(error)" + (readError.map { "; reading its livepatch state failed too: \($0)" } ?? ""),
+                    leftBehind: "module \(name) is still loaded (its patch no longer runs)", remedy: "run kpatchctl revert \(name)"))
             }
-            try? applied.remove(name)
+            do { try applied.remove(name) } catch {
+                problems.append(recordProblem(name, error))
+            }
         }
-        return warnings
+        return problems
+    }
+
+    /// patches.json still lists `name` as applied though its patch is gone.
+    private func recordProblem(_ name: String, _ error: Error) -> ControllerProblem {
+        ControllerProblem(step: "removing \(name) from \(applied.path)", error: "\(error)",
+                          leftBehind: "list and status still show \(name) as applied, and later applies' system-state check "
+                              + "counts its states while a patch of that name is enabled",
+                          remedy: "make \(applied.log.directory) writable, then remove \(name) from \(applied.path)")
     }
 
     /// Why the kernel refused the patch, from the lines the load left in the kernel
@@ -198,7 +246,9 @@ public struct LivepatchController {
         guard let patch else {
             // The unpatching finished but its module stayed: a revert died before unloading it.
             guard KernelModuleLoader.isLivepatchLoaded(name) else {
-                throw ControllerError.noSuchPatch(name, loaded: (try? sysfs.patchNames()) ?? [])
+                let loaded: [String]
+                do { loaded = try sysfs.patchNames() } catch { throw ControllerError.sysfs(error) }
+                throw ControllerError.noSuchPatch(name, loaded: loaded)
             }
             events(.resumed(patch: name, transitionRunning: false))
             return try finishUnloaded(name: name)
@@ -222,7 +272,7 @@ public struct LivepatchController {
         let tracker = makeTracker(.unpatching)
         var record = TransitionRecord(patch: name, direction: .unpatching, startedAt: KernelFile.wallNow(),
                                       tracking: tracker.probes == nil ? "polling" : "tracefs")
-        try? log.begin(record)
+        try begin(record, tracker: tracker)
         if resuming {
             events(.resumed(patch: name, transitionRunning: true))
         } else {
@@ -260,12 +310,27 @@ public struct LivepatchController {
         // The revert that died may have been removing its probes: no transition to follow, so remove them here.
         SwitchProbes.removeLeftovers()
         let unloaded = try unload(name)
-        try? applied.remove(name)
+        var problems: [ControllerProblem] = []
+        do { try applied.remove(name) } catch { problems.append(recordProblem(name, error)) }
         record.endedAt = KernelFile.wallNow()
         record.outcome = .completed
-        try? log.finish(record)
-        return ControllerReport(patch: name, direction: .unpatching, outcome: .completed, loadSeconds: nil,
-                                transitionSeconds: 0, reverseSeconds: nil, unloaded: unloaded, blockers: [], record: record)
+        if let problem = finishLog(record) { problems.append(problem) }
+        var report = ControllerReport(patch: name, direction: .unpatching, outcome: .completed, loadSeconds: nil,
+                                      transitionSeconds: 0, reverseSeconds: nil, unloaded: unloaded, blockers: [], record: record)
+        report.problems = problems
+        return report
+    }
+
+    /// Moves the record to last-transition.json; nil when written. The record of the
+    /// running transition goes either way (its transition ended).
+    private func finishLog(_ record: TransitionRecord) -> ControllerProblem? {
+        do { try log.finish(record) } catch {
+            unlink(log.currentPath)
+            return ControllerProblem(step: "writing the transition record \(log.lastPath)", error: "\(error)",
+                                     leftBehind: "status will not show how this transition of \(record.patch) ended",
+                                     remedy: "")
+        }
+        return nil
     }
 
     /// Follows the transition; on timeout reverses it (unless told not to) and
@@ -280,9 +345,11 @@ public struct LivepatchController {
         } catch {
             tracker.probes?.stop()
             unlink(log.currentPath)
-            throw ControllerError.sysfs(error)
+            throw ControllerError.lostTransition(patch: name, direction: direction, error: error)
         }
         var blockers: [BlockingTask] = []
+        var problems: [ControllerProblem] = []
+        var warnings: [String] = []
         var outcome = ControllerOutcome.completed
         var reverseSeconds: Double?
         let seconds: Double
@@ -294,26 +361,42 @@ public struct LivepatchController {
             outcome = .reversed
         case .timedOut(let s), .interrupted(let s):
             seconds = s
-            if let patch = try? sysfs.patch(named: name) {
-                blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc,
-                                                   lastStackChecks: SwitchEvent.lastStackChecks(tracker.probes?.events() ?? []))
+            do {
+                if let patch = try sysfs.patch(named: name) {
+                    blockers = TransitionBlockers.find(patch: patch, tasks: proc.all(), proc: proc,
+                                                       lastStackChecks: SwitchEvent.lastStackChecks(tracker.probes?.events() ?? []))
+                }
+            } catch {
+                warnings.append("the tasks the transition waits for are not listed: \(error)")
             }
             outcome = .stalled
             if case .interrupted = end { events(.interrupted(blockers: blockers)) } else { events(.timedOut(blockers: blockers)) }
             if options.reverseOnTimeout {
                 events(.reversing(patch: name))
-                try? sysfs.setEnabled(name, direction == .unpatching)
-                let reverse = SwitchTracker(direction: direction.reversed, proc: proc, probes: nil)
-                if case .completed(let r)? = try? follower.follow(patch: name, tracker: reverse, timeout: options.timeout,
-                                                                   progress: { events(.progress($0)) }) {
-                    outcome = .reversed
-                    reverseSeconds = r
+                let stillThere = "module \(name) is still loaded and in transition (\(direction.rawValue), or back if the write took)"
+                do {
+                    try sysfs.setEnabled(name, direction == .unpatching)
+                    let reverse = SwitchTracker(direction: direction.reversed, proc: proc, probes: nil)
+                    let back = try follower.follow(patch: name, tracker: reverse, timeout: options.timeout,
+                                                   progress: { events(.progress($0)) })
+                    if case .completed(let r) = back {
+                        outcome = .reversed
+                        reverseSeconds = r
+                    }
+                    // A reversal that stalls too is exit 5, as documented: status shows it.
+                } catch {
+                    problems.append(ControllerProblem(step: "reversal", error: "\(error)",
+                                                      leftBehind: stillThere, remedy: "run kpatchctl revert \(name)"))
                 }
             }
         }
         let completedForward = outcome == .completed
         record.switches = tracker.switches(end: KernelFile.monotonicNow(), completed: completedForward)
-        tracker.probes?.stop()
+        if let left = tracker.probes?.stop() {
+            problems.append(ControllerProblem(step: "removing the switch-tracking probes", error: "tracefs kept them",
+                                              leftBehind: "\(left) stay (they only record; the patch is not affected)",
+                                              remedy: "remove them as said, or run the next apply or revert with --no-trace"))
+        }
         record.blockers = blockers
         record.endedAt = KernelFile.wallNow()
         record.outcome = [.completed: .completed, .reversed: .reversed, .stalled: .stalled][outcome]!
@@ -323,14 +406,20 @@ public struct LivepatchController {
         let endsDisabled = (direction == .patching) != (outcome == .completed)
         var unloaded = false
         if outcome != .stalled && endsDisabled {
-            unloaded = try unload(name)
-            try? applied.remove(name)
+            do { unloaded = try unload(name) } catch {
+                problems.append(ControllerProblem(step: "unload", error: "\(error)",
+                                                  leftBehind: "module \(name) is still loaded (its patch is disabled)",
+                                                  remedy: "run kpatchctl revert \(name)"))
+            }
+            do { try applied.remove(name) } catch { problems.append(recordProblem(name, error)) }
         }
-        try? log.finish(record)
+        if let problem = finishLog(record) { problems.append(problem) }
         var report = ControllerReport(patch: name, direction: direction, outcome: outcome, loadSeconds: nil,
                                       transitionSeconds: seconds, reverseSeconds: reverseSeconds, unloaded: unloaded,
                                       blockers: blockers, record: record)
         if case .interrupted = end { report.interrupted = true }
+        report.problems = problems
+        report.warnings = warnings
         return report
     }
 

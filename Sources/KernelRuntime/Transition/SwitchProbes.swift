@@ -106,11 +106,13 @@ public final class SwitchProbes {
         return []
     }
 
-    /// Disables and removes the events and the instance.
-    public func stop() {
-        guard live else { return }
+    /// Disables and removes the events and the instance. Returns what stayed
+    /// registered (nil when nothing did).
+    @discardableResult
+    public func stop() -> String? {
+        guard live else { return nil }
         live = false
-        SwitchProbes.removeStale(tracefs: tracefs)
+        return SwitchProbes.removeStale(tracefs: tracefs)
     }
 
     deinit { stop() }
@@ -132,8 +134,11 @@ public final class SwitchProbes {
         return text.contains(":\(group)/")
     }
 
-    /// Removes what an earlier run (perhaps killed) left behind.
-    static func removeStale(tracefs: String) {
+    /// Removes what an earlier run (perhaps killed) left behind. Events that were
+    /// never defined cannot be disabled or removed, so single writes may fail; what
+    /// stays is read back from tracefs: nil when nothing of ours is left, else what is.
+    @discardableResult
+    static func removeStale(tracefs: String) -> String? {
         let instance = "\(tracefs)/instances/\(group)"
         for event in [SwitchEvent.userReturnEvent, SwitchEvent.stackCheckEvent, SwitchEvent.stackCheckReturnEvent] {
             try? KernelFile.write("\(instance)/events/\(group)/\(event)/enable", "0")
@@ -143,5 +148,18 @@ public final class SwitchProbes {
             try? KernelFile.write("\(tracefs)/kprobe_events", "-:\(group)/\(event)\n", append: true)
         }
         restoreCmdlineRecording(tracefs: tracefs)
+        var left: [String] = []
+        if KernelFile.isDirectory(instance) { left.append("the tracefs instance \(instance) (rmdir it)") }
+        do {
+            let events = try KernelFile.read("\(tracefs)/kprobe_events").split(separator: "\n")
+                .filter { $0.contains(":\(group)/") }
+            if !events.isEmpty {
+                left.append("kprobe events \(events.joined(separator: "; ")) in \(tracefs)/kprobe_events "
+                    + "(remove each with echo '-:\(group)/NAME' >> \(tracefs)/kprobe_events)")
+            }
+        } catch {
+            left.append("possibly kprobe events \(group)/* (\(tracefs)/kprobe_events could not be read back: \(error))")
+        }
+        return left.isEmpty ? nil : left.joined(separator: " and ")
     }
 }

@@ -75,7 +75,13 @@ struct RefusalChecker {
     }
 
     private func sectionGroupRefusals() -> [Refusal] {
-        guard let o = try? groups(original), let p = try? groups(patched) else { return [] }
+        let o: [String: [String]], p: [String: [String]]
+        do { (o, p) = (try groups(original), try groups(patched)) } catch {
+            // Deny by default: groups that cannot be read cannot be shown unchanged.
+            return [Refusal(kind: .sectionGroup, symbol: "(unreadable)", section: nil,
+                            reason: "cannot read the section groups: \(error)",
+                            advice: "check the compiler and the object files; avoid COMDAT/section-group constructs in the fix")]
+        }
         return p.keys.sorted().compactMap { signature in
             guard o[signature] != p[signature] else { return nil }
             return Refusal(kind: .sectionGroup, symbol: signature, section: p[signature]?.first,
