@@ -40,7 +40,7 @@ struct KernelSourceTree {
             throw BuildError.missingInput(what: "kernel source", path: source.path)
         }
         let inputs = try preparedStamp(source: source, config: config)
-        if let found = try? String(contentsOf: stamp, encoding: .utf8), found == inputs {  // try?: no stamp means not prepared
+        if let found = try? String(contentsOf: stamp, encoding: .utf8), found == inputs {
             note("reusing the prepared tree \(tree.dir.path)")
             return tree
         }

@@ -17,7 +17,7 @@ public final class PatchBuildPipeline {
     public func build() throws -> BuildResult {
         let fm = FileManager.default
         let work = fm.temporaryDirectory.appendingPathComponent("kpatchctl-build-\(UUID().uuidString.prefix(8))")
-        defer { try? fm.removeItem(at: work) }  // try?: a leftover temporary directory is harmless
+        defer { try? fm.removeItem(at: work) }
         let target: BuildTargetStrategy
         switch request.target {
         case .module(let options): target = ModuleBuildTarget(options)

@@ -116,8 +116,8 @@ final class FailClosedPreflightTests: XCTestCase {
     /// the pid. A task that exited between the listing and the read is skipped.
     func testKthreadListRefusesAnUnreadableStatButSkipsAnExitedTask() throws {
         let proc = root.appendingPathComponent("proc")
-        try make("proc/212/stat", KthreadsParsingTests.tickStat)
-        try make("proc/212/stack", KthreadsParsingTests.tickStack)
+        try make("proc/212/stat", ProcFixtures.tickStat)
+        try make("proc/212/stack", ProcFixtures.tickStack)
         try makeDirectory("proc/250")  // exited: its directory was listed, its files are gone (ENOENT)
         XCTAssertEqual(try ProcKthreads.read(procRoot: proc).map(\.pid), [212])
         try makeDirectory("proc/301/stat")  // EISDIR: not an exit
