@@ -83,8 +83,11 @@ public struct LivepatchController {
     public var lockPath = TransitionLock.defaultPath
     public var follower = TransitionFollower()
     public var applied = AppliedPatchLog()
-    /// Offset of task_struct.pid for the stack-check probe; read from BTF by default.
-    public var taskPidOffset: Int? = (try? BTFTypes(rawFile: BTFTypes.kernelPath))?.memberOffset(structure: "task_struct", member: "pid")
+    /// Offset of task_struct.pid for the stack-check probe; read from the running kernel's
+    /// BTF by default, only when a transition is followed with probes (not at every init).
+    public var taskPidOffset: @Sendable () -> Int? = {
+        (try? BTFTypes(rawFile: BTFTypes.kernelPath))?.memberOffset(structure: "task_struct", member: "pid")
+    }
     /// Follow switches with tracefs kprobe events; false (--no-trace): poll only, and
     /// remove any probes a killed kpatchctl left behind.
     public var useTracefs = true
@@ -300,7 +303,7 @@ public struct LivepatchController {
     /// ended, never while the kernel patches its code.
     private func makeTracker(_ direction: TransitionDirection) -> SwitchTracker {
         if !useTracefs { SwitchProbes.removeLeftovers() }
-        let probes = useTracefs ? SwitchProbes(pidOffset: taskPidOffset) : nil
+        let probes = useTracefs ? SwitchProbes(pidOffset: taskPidOffset()) : nil
         return SwitchTracker(direction: direction, proc: proc, probes: probes)
     }
 
