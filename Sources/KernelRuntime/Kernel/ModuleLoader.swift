@@ -89,6 +89,12 @@ public enum KernelModuleLoader {
         KernelFile.exists("\(sysModule)/\(name)/initstate")
     }
 
+    /// The modules that use symbols `name` exports (/sys/module/<name>/holders), sorted:
+    /// while one is loaded, delete_module of `name` fails (EWOULDBLOCK).
+    public static func holders(of name: String, sysModule: String = "/sys/module") throws -> [String] {
+        try KernelFile.list("\(sysModule)/\(name)/holders").sorted()
+    }
+
     /// A loaded livepatch module: its taint flags include K (TAINT_LIVEPATCH).
     public static func isLivepatchLoaded(_ name: String, sysModule: String = "/sys/module") -> Bool {
         isLoaded(name, sysModule: sysModule) && ((try? KernelFile.read("\(sysModule)/\(name)/taint"))?.contains("K") ?? false)

@@ -121,10 +121,13 @@ public struct LivepatchController {
                                                             advice: "rebuild the patch with this kpatchctl")])
         }
         // A cumulative patch replaces every enabled patch in its transition: they must be known before it loads.
-        var replacing: [String] = []
-        if meta?.replacesAll == true {
-            do { replacing = try sysfs.patches().filter(\.enabled).map(\.name) } catch { throw ControllerError.sysfs(error) }
+        // Another tool's patch (--foreign) has no metadata: whether it replaces them shows
+        // when its transition ends (the kernel has disabled or freed the patches it replaced).
+        var enabledBefore: [String] = []
+        if meta == nil || meta?.replacesAll == true {
+            do { enabledBefore = try sysfs.patches().filter(\.enabled).map(\.name) } catch { throw ControllerError.sysfs(error) }
         }
+        var replacing = meta?.replacesAll == true ? enabledBefore : []
         let tracker = makeTracker(.patching)
         var record = TransitionRecord(patch: name, direction: .patching, startedAt: KernelFile.wallNow(),
                                       tracking: tracker.probes == nil ? "polling" : "tracefs")
@@ -159,6 +162,16 @@ public struct LivepatchController {
         var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
         report.loadSeconds = loadSeconds
         if report.outcome == .completed {
+            if meta == nil && !enabledBefore.isEmpty {
+                // klp_complete_transition disables the replaced patches before it ends the transition.
+                do { replacing = try enabledBefore.filter { try sysfs.patch(named: $0)?.enabled != true } } catch {
+                    report.problems.append(ControllerProblem(
+                        step: "reading which patches \(name) replaced", error: "\(error)",
+                        leftBehind: "the modules of patches it replaced (if it is cumulative) may still be loaded: "
+                            + enabledBefore.joined(separator: ", "),
+                        remedy: "run kpatchctl revert on each of them that kpatchctl list no longer shows enabled"))
+                }
+            }
             report.replaced = replacing
             report.problems += unloadReplaced(replacing, by: name)
             do {
@@ -203,13 +216,25 @@ public struct LivepatchController {
                 problems.append(ControllerProblem(
                     step: "unloading \(name), replaced by \(patch)",
                     error: "\(error)" + (readError.map { "; reading its livepatch state failed too: \($0)" } ?? ""),
-                    leftBehind: "module \(name) is still loaded (its patch no longer runs)", remedy: "run kpatchctl revert \(name)"))
+                    leftBehind: "module \(name) is still loaded (its patch no longer runs)", remedy: unloadRemedy(name)))
             }
             do { try applied.remove(name) } catch {
                 problems.append(recordProblem(name, error))
             }
         }
         return problems
+    }
+
+    /// What ends a module left loaded: kpatchctl revert, once the modules that use a
+    /// symbol it exports (its holders, which keep delete_module failing) are removed.
+    private func unloadRemedy(_ name: String) -> String {
+        let revert = "run kpatchctl revert \(name)"
+        do {
+            let holders = try KernelModuleLoader.holders(of: name)
+            return holders.isEmpty ? revert : "remove the modules that use it (rmmod \(holders.joined(separator: " "))), then \(revert)"
+        } catch {
+            return "\(revert) once no module uses it (its users are not known: \(error))"
+        }
     }
 
     /// patches.json still lists `name` as applied though its patch is gone.
@@ -412,7 +437,7 @@ public struct LivepatchController {
             do { unloaded = try unload(name) } catch {
                 problems.append(ControllerProblem(step: "unload", error: "\(error)",
                                                   leftBehind: "module \(name) is still loaded (its patch is disabled)",
-                                                  remedy: "run kpatchctl revert \(name)"))
+                                                  remedy: unloadRemedy(name)))
             }
             do { try applied.remove(name) } catch { problems.append(recordProblem(name, error)) }
         }
