@@ -23,8 +23,14 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Debian's archive suite that serves a kernel release (and its package version):
 # +deb13 is trixie, +deb12 is bookworm-backports, plain 6.1.0-N is bookworm; a ~bpoNN
-# version is the backports suite of that release.
+# version is the backports suite of that release; amd64 flavours only. A copy of
+# kpatchctl's DebianKernelRelease (the one implementation): DebianKernelReleaseTests
+# holds the two to the same answers.
 kpatch_kernel_suite() { # release [version]
+    case $1 in
+        [0-9]*.[0-9]*.*-amd64) ;;
+        *) return 1 ;;
+    esac
     case ${2:-} in
         *~bpo12*) echo bookworm-backports; return ;;
         *~bpo13*) echo trixie-backports; return ;;
