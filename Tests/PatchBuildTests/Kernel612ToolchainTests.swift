@@ -40,12 +40,12 @@ final class Kernel612ToolchainTests: XCTestCase {
         XCTAssertTrue(result.toolchain.hasSuffix("x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0"), result.toolchain)
         XCTAssertEqual(metadata.toolchain, result.toolchain)
         XCTAssertTrue(vermagic.hasPrefix("6.12.117+deb13-amd64 SMP preempt mod_unload modversions"), vermagic)
-        XCTAssertEqual(result.functions.map(\.name), ["kpvictim_sum"])
+        XCTAssertTrue(result.functions.contains { $0.name.hasPrefix("kpvictim_sum") }, "\(result.functions.map(\.name))")
     }
 
     func testBookwormBackportsBuildsWithTheHostCompiler() throws {
         let (result, metadata, vermagic) = try build(release: "6.12.95+deb12-amd64")
-        XCTAssertEqual(result.toolchain, "host gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0")
+        XCTAssertEqual(result.toolchain, "host x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0")
         XCTAssertEqual(metadata.toolchain, result.toolchain)
         XCTAssertTrue(vermagic.hasPrefix("6.12.95+deb12-amd64 SMP preempt mod_unload modversions"), vermagic)
     }
