@@ -46,6 +46,10 @@ public struct Toolchain: Sendable {
             }
             note("the kernel's compiler is '\(compiler.versionText)'; this machine \(host.map { "has '\($0)'" } ?? "has no \(compiler.command)"): building in the \(distribution) build root")
             let root = try BuildRoot.ensure(store: store, distribution: distribution, compilerPackage: package, note: note)
+            // A bind needs its directory: a cache used for the first time is made now rather than left out.
+            for dir in binds where !FileManager.default.fileExists(atPath: dir.path) {
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            }
             let toolchain = Toolchain(compiler: compiler, buildRoot: root, binds: BuildRoot.mountList(binds.map(\.path)))
             let inRoot = try firstLine(of: toolchain.command([compiler.command, "--version"]))
             guard inRoot == compiler.versionText else {
