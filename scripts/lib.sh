@@ -59,16 +59,3 @@ KPATCH_SOURCE_TARBALL=$KPATCH_KERNEL_DIR/source/usr/src/linux-source-$(echo "$KP
 # A Debian root of the kernel's toolchain release (scripts/buildroot), for kernels whose
 # compiler the host lacks.
 KPATCH_BUILDROOT=$KPATCH_TESTBED/buildroot/$KPATCH_KERNEL_DIST
-
-# Runs a command with the kernel's own compiler: on the host when the host has it (the
-# first line of `<compiler> --version` is the config's CONFIG_CC_VERSION_TEXT, e.g.
-# bookworm-backports' 6.12 with Debian 12's gcc-12), else inside the build root.
-kpatch_host_has_compiler() {
-    local text cc
-    text=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$KPATCH_HEADERS/.config" 2>/dev/null)
-    cc=${text%% *}
-    [ -n "$cc" ] && [ "$("$cc" --version 2>/dev/null | head -n1)" = "$text" ]
-}
-kpatch_in_toolchain() { # command...
-    if kpatch_host_has_compiler; then "$@"; else "$KPATCH_ROOT/scripts/buildroot" run -- "$@"; fi
-}
