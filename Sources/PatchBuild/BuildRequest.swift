@@ -23,6 +23,10 @@ public struct BuildRequest: Sendable {
     public var toolVersion: String
     /// Build a cumulative patch that replaces every enabled one (klp_patch.replace).
     public var replace = false
+    /// The CVEs it fixes and its description, stored in the metadata.
+    public var operations: PatchOperations = .none
+    /// The diff already read (a multi-release build reads it once); nil: read `diffFile`.
+    public var diff: SourceDiff?
 
     public init(target: Target, diffFile: URL, kernelRelease: String, headers: URL? = nil, vmlinux: URL? = nil,
                 output: URL? = nil, patchName: String? = nil, cache: BuildCache, templateDir: URL, toolVersion: String) {

@@ -38,4 +38,6 @@ public struct BuildResult: Codable, Sendable {
     public var diff = DiffSummary()
     /// Kernel targets: touched files no object of the target compiles, each with why.
     public var ignoredFiles: [String] = []
+    /// The CVEs and description stored in its metadata (`--cve`, `--description`).
+    public var operations: PatchOperations = .none
 }

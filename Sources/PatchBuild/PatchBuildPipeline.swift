@@ -25,7 +25,7 @@ public final class PatchBuildPipeline {
         }
 
         let build = try clock.run(.prepare) { () -> BuildContext in
-            let diff = try SourceDiff.read(request.diffFile)
+            let diff = try request.diff ?? SourceDiff.read(request.diffFile)
             let kernel = try TargetKernel.locate(release: request.kernelRelease, headers: request.headers)
             let image = try TargetKernelImage.locate(release: kernel.release, explicit: request.vmlinux)
             let name = try BuildRequest.checkedPatchName(request.patchName, diff: request.diffFile)
@@ -66,7 +66,7 @@ public final class PatchBuildPipeline {
             arch: "x86_64", kernelRelease: build.kernel.release, vermagic: vermagic ?? "", targets: targets,
             patchName: build.patchName, createdAt: UInt64(Date().timeIntervalSince1970), diffSHA256: build.diff.sha256,
             functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
-            replace: request.replace, callbacks: author.callbacks, states: author.states)
+            replace: request.replace, callbacks: author.callbacks, states: author.states, operations: request.operations)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
@@ -81,6 +81,7 @@ public final class PatchBuildPipeline {
             callbacks: author.callbacks, states: author.states, ignored: plans.flatMap(\.ignored),
             ignoredFiles: outcome.ignoredFiles)
         result.diff = DiffSummary(plans: plans)
+        result.operations = request.operations
         return result
     }
 }

@@ -23,6 +23,10 @@ enum KpatchctlExit: Int32 {
     /// transition may still run, or a record under /run/kpatchctl was not written.
     /// The message (JSON `problems`) names what was left and the command that ends it.
     case leftBehind = 8
+    /// check: a patch installed for the running release is not in the kernel, or is loaded but disabled.
+    case notLive = 9
+    /// check: every installed patch is loaded, but a transition is still running.
+    case inTransition = 10
 
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {

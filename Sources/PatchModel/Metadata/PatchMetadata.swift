@@ -38,6 +38,8 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     public var callbacks: [PatchCallback] = []
     /// System states the patch declares (klp_patch.states).
     public var states: [SystemState] = []
+    /// The CVEs it fixes and what it is, for the people who run it (`build --cve`, `--description`).
+    public var operations: PatchOperations = .none
 
     /// A cumulative patch: built with --replace, it replaces every enabled patch
     /// (klp_patch.replace) in one transition.
@@ -46,7 +48,7 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     public init(arch: String, kernelRelease: String, vermagic: String, targets: [Target],
                 patchName: String, createdAt: UInt64, diffSHA256: String, functions: [Function],
                 toolVersion: String, kthreadReachability: [[UInt8]] = [], replace: Bool = false,
-                callbacks: [PatchCallback] = [], states: [SystemState] = []) {
+                callbacks: [PatchCallback] = [], states: [SystemState] = [], operations: PatchOperations = .none) {
         self.arch = arch
         self.kernelRelease = kernelRelease
         self.vermagic = vermagic
@@ -60,6 +62,7 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
         if !kthreadReachability.isEmpty { optionalFeatures.insert(.kthreadReachability) }
         self.callbacks = callbacks
         self.states = states
+        self.operations = operations
         if replace { requiredFeatures.insert(.replace) }
         if !callbacks.isEmpty { optionalFeatures.insert(.callbacks) }
         if !states.isEmpty { optionalFeatures.insert(.states) }
