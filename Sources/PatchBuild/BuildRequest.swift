@@ -30,6 +30,10 @@ public struct BuildRequest: Sendable {
     public var packageStore: KernelPackageStore {
         KernelPackageStore(root: packages ?? KernelPackageStore.defaultRoot(cache: cache))
     }
+    /// The CVEs it fixes and its description, stored in the metadata.
+    public var operations: PatchOperations = .none
+    /// The diff already read (a multi-release build reads it once); nil: read `diffFile`.
+    public var diff: SourceDiff?
 
     public init(target: Target, diffFile: URL, kernelRelease: String, headers: URL? = nil, vmlinux: URL? = nil,
                 output: URL? = nil, patchName: String? = nil, cache: BuildCache, templateDir: URL, toolVersion: String) {

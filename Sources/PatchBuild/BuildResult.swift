@@ -40,4 +40,6 @@ public struct BuildResult: Codable, Sendable {
     public var ignoredFiles: [String] = []
     /// Where the objects were compiled: `host <compiler>` or `build root <release> (<dir>): <compiler>`.
     public var toolchain = ""
+    /// The CVEs and description stored in its metadata (`--cve`, `--description`).
+    public var operations: PatchOperations = .none
 }

@@ -25,7 +25,7 @@ public final class PatchBuildPipeline {
         }
 
         let build = try clock.run(.prepare) { () -> BuildContext in
-            let diff = try SourceDiff.read(request.diffFile)
+            let diff = try request.diff ?? SourceDiff.read(request.diffFile)
             let note = { (text: String) in self.clock.note(.prepare, text) }
             let store = request.packageStore
             // What a build root must see at the same paths: the caches, this build's directory, the template.
@@ -73,7 +73,7 @@ public final class PatchBuildPipeline {
             patchName: build.patchName, createdAt: UInt64(Date().timeIntervalSince1970), diffSHA256: build.diff.sha256,
             functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
             replace: request.replace, callbacks: author.callbacks, states: author.states,
-            toolchain: build.kernel.toolchain.description)
+            toolchain: build.kernel.toolchain.description, operations: request.operations)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
@@ -88,6 +88,7 @@ public final class PatchBuildPipeline {
             callbacks: author.callbacks, states: author.states, ignored: plans.flatMap(\.ignored),
             ignoredFiles: outcome.ignoredFiles, toolchain: build.kernel.toolchain.description)
         result.diff = DiffSummary(plans: plans)
+        result.operations = request.operations
         return result
     }
 }

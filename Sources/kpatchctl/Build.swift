@@ -23,14 +23,26 @@ struct Build: ParsableCommand {
             fetched from Debian's archive through a private apt configuration (--packages), and when \
             this machine's compiler is not the kernel's (CONFIG_CC_VERSION_TEXT), every Kbuild call \
             runs in a build root of the kernel's Debian release made with mmdebstrap (as root).
+
+            Several releases (--kernel R1 --kernel R2, --kernels FILE): one patch per release, \
+            several at once, each with its own inputs: {release} in a path option stands for each \
+            release. One release that is refused does not stop the others; a table (or --json) \
+            gives each release's outcome. Exit 0 when every release was built, 1 otherwise.
             """)
 
     @Argument(help: "The unified diff (applied with patch -p1 from the module directory).")
     var diff: String
     @Option(name: .customLong("module-src"), help: "The out-of-tree module's source directory.")
     var moduleSource: String?
-    @Option(help: "Target kernel release (default: the running kernel's).")
-    var kernel: String?
+    @Option(help: ArgumentHelp(
+        "Target kernel release (default: the running kernel's). Repeat it to build one patch per release into the -o directory.",
+        valueName: "release"))
+    var kernel: [String] = []
+    @Option(name: .customLong("kernels"), help: ArgumentHelp(
+        "A file of target releases, one a line (# comments); added to --kernel. Builds one patch per release.", valueName: "file"))
+    var kernelsFile: String?
+    @Option(help: "Several releases: how many to build at once (default: as many as cores and memory allow, 2 GiB each).")
+    var jobs: Int?
     @Option(name: .customLong("kernel-headers"), help: "The target's Kbuild tree (default: /usr/src/linux-headers-RELEASE).")
     var kernelHeaders: String?
     @Option(help: "The target's debug vmlinux (default: /usr/lib/debug/boot/vmlinux-RELEASE from linux-image-RELEASE-dbg).")
@@ -45,7 +57,7 @@ struct Build: ParsableCommand {
     var modulesDebugDir: String?
     @Option(name: .customLong("target-module"), help: "The module .ko as deployed (its build id identifies the target; default: DIR/<module>.ko if present).")
     var targetModule: String?
-    @Option(name: .shortAndLong, help: "Output .ko (default: ./<name>.ko).")
+    @Option(name: .shortAndLong, help: "Output .ko (default: ./<name>.ko); several releases: the directory for NAME-RELEASE.ko (default: .).")
     var output: String?
     @Option(help: "Patch module name (default: livepatch_<diff file name>).")
     var name: String?
@@ -55,12 +67,30 @@ struct Build: ParsableCommand {
     var packages: String?
     @Flag(help: "Build a cumulative patch: applying it replaces every enabled livepatch in one transition (klp_patch.replace); functions it does not carry return to their original code.")
     var replace = false
+    @Option(name: .customLong("cve"), help: ArgumentHelp(
+        "A CVE the patch fixes (repeatable); info, list, status and the Prometheus file show it.", valueName: "CVE-YYYY-NNNN"))
+    var cves: [String] = []
+    @Option(help: "What the patch fixes, in a short paragraph (its first line is the package synopsis).")
+    var description: String?
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
     var json = false
     @Flag(help: "Also list the functions left out because only line numbers or counter-numbered names changed.")
     var verbose = false
 
     func run() throws {
+        let releases = try targetReleases()
+        let cacheRoot = BuildCache(root: URL(fileURLWithPath: cache ?? BuildCache.defaultRoot.path))
+        let template: URL
+        do { template = try TemplateLocator.kmodDirectory() } catch { throw fail(error, code: .failure, json: json) }
+        let operations: PatchOperations
+        do { operations = try PatchOperations(cves: cves, description: description) } catch {
+            throw ValidationError("\(error)")
+        }
+        if releases.count > 1 || kernelsFile != nil {
+            return try runReleases(releases.map { request(for: $0, cache: cacheRoot, template: template, operations: operations) })
+        }
+        let single = request(for: releases.first ?? TargetKernel.runningRelease, cache: cacheRoot, template: template,
+                             operations: operations)
         let progress: (BuildEvent) -> Void = { event in
             switch event.kind {
             case .started: break
@@ -68,22 +98,7 @@ struct Build: ParsableCommand {
             case .note: printError("[\(event.stage.rawValue)] \(event.message)")
             }
         }
-        let url = { (path: String?) in path.map { URL(fileURLWithPath: $0) } }
-        let release = kernel ?? TargetKernel.runningRelease
-        let cacheRoot = BuildCache(root: url(cache) ?? BuildCache.defaultRoot)
-        let template: URL
-        do { template = try TemplateLocator.kmodDirectory() } catch { throw fail(error, code: .failure, json: json) }
-        let target: BuildRequest.Target = moduleSource.map {
-            .module(ModuleTargetOptions(moduleSource: URL(fileURLWithPath: $0), deployedModule: url(targetModule)))
-        } ?? .kernel(KernelTargetOptions(source: url(source), config: url(config), modulesDir: url(modulesDir),
-                                         modulesDebugDir: url(modulesDebugDir)))
-        var request = BuildRequest(
-            target: target, diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
-            vmlinux: url(vmlinux), output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
-            toolVersion: KpatchctlVersion.string)
-        request.replace = replace
-        request.packages = url(packages)
-        let build = PatchBuildPipeline(request: request, progress: progress).build
+        let build = PatchBuildPipeline(request: single, progress: progress).build
         // SIGINT/SIGTERM stop the running command and the build: exit 130/143, nothing written.
         Interruption.install()
         let result: BuildResult
@@ -128,10 +143,100 @@ struct Build: ParsableCommand {
         for c in result.callbacks { print("callback: \(c.object) \(c.kind.label) \(c.function)") }
         for s in result.states { print("declares \(s)") }
         for change in result.ignored { print("ignored: \(change)") }
+        if !result.operations.cves.isEmpty { print("fixes: \(result.operations.cves.joined(separator: ", "))") }
         if result.replace { print("cumulative: replaces every enabled livepatch when applied (--replace)") }
         print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
         let total = result.stages.map(\.seconds).reduce(0, +)
         print("stages: " + result.stages.map { "\($0.stage.rawValue) \(fixed($0.seconds, 2))s" }.joined(separator: ", ") + "; total \(fixed(total, 2)) s")
+    }
+}
+
+extension Build {
+    /// --kernel values then the --kernels file's lines, blank lines and # comments skipped.
+    func targetReleases() throws -> [String] {
+        var releases = kernel
+        if let kernelsFile {
+            let text: String
+            do { text = try String(contentsOfFile: kernelsFile, encoding: .utf8) } catch {
+                throw ValidationError("cannot read --kernels \(kernelsFile): \(error)")
+            }
+            for line in text.split(separator: "\n") {
+                let words = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
+                    .split(whereSeparator: \.isWhitespace)
+                guard let release = words.first else { continue }
+                guard words.count == 1 else { throw ValidationError("--kernels \(kernelsFile): one release a line, not '\(line)'") }
+                releases.append(String(release))
+            }
+            if releases.isEmpty { throw ValidationError("--kernels \(kernelsFile) names no release") }
+        }
+        return releases
+    }
+
+    /// The request for one release: `{release}` in a path option is that release.
+    func request(for release: String, cache: BuildCache, template: URL, operations: PatchOperations) -> BuildRequest {
+        let url = { (path: String?) in path.map { URL(fileURLWithPath: $0.replacingReleasePlaceholder(with: release)) } }
+        let target: BuildRequest.Target = moduleSource.map {
+            .module(ModuleTargetOptions(moduleSource: URL(fileURLWithPath: $0), deployedModule: url(targetModule)))
+        } ?? .kernel(KernelTargetOptions(source: url(source), config: url(config), modulesDir: url(modulesDir),
+                                         modulesDebugDir: url(modulesDebugDir)))
+        var request = BuildRequest(
+            target: target, diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
+            vmlinux: url(vmlinux), output: url(output), patchName: name, cache: cache, templateDir: template,
+            toolVersion: KpatchctlVersion.string)
+        request.replace = replace
+        request.packages = url(packages)
+        request.operations = operations
+        return request
+    }
+
+    /// Every release through MultiReleaseBuild, then the table (or JSON).
+    func runReleases(_ requests: [BuildRequest]) throws {
+        let directory = URL(fileURLWithPath: output ?? ".")
+        Interruption.install()
+        let result: MultiReleaseBuildResult
+        do {
+            let builds = try MultiReleaseBuild(requests: requests.map { var r = $0; r.output = nil; return r },
+                                               outputDirectory: directory, parallelism: jobs)
+            if !json { printError("building \(requests.count) release(s), \(builds.parallelism) at a time") }
+            result = try builds.run { release, event in
+                switch event.kind {
+                case .started: break
+                case .finished: printError("[\(release)] [\(event.stage.rawValue)] done in \(fixed(event.seconds, 2)) s")
+                case .note: printError("[\(release)] [\(event.stage.rawValue)] \(event.message)")
+                }
+            }
+        } catch {
+            let code: Int32 = if case .interrupted(let signal)? = error as? BuildError { 128 + signal } else { KpatchctlExit.failure.rawValue }
+            if json {
+                printJSON(BuildFailure(error))
+                throw ExitCode(code)
+            }
+            throw ExitCode(code).with(message: "\(error)")
+        }
+        if json {
+            printJSON(result)
+        } else {
+            print("\(result.patchName) from \(diff) (sha256 \(result.diffSHA256.prefix(12))) into \(result.outputDirectory):")
+            let width = max(7, result.releases.map(\.release.count).max() ?? 0)
+            func pad(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
+            print(pad("release", width) + "  status   functions  time      reason")
+            for r in result.releases {
+                print(pad(r.release, width) + "  " + pad(r.status.rawValue, 7) + "  " + pad(String(r.functions), 9) + "  "
+                      + pad(fixed(r.seconds, 1) + " s", 8) + "  " + (r.reason ?? (r.output.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "")))
+            }
+            print("\(result.built.count) of \(result.releases.count) built in \(fixed(result.seconds, 1)) s (\(result.parallelism) at a time)")
+            for r in result.releases where r.status != .built {
+                if let error = r.error, error.contains("\n") { printError("[\(r.release)] \(error)") }
+            }
+        }
+        if result.built.count != result.releases.count { throw ExitCode(KpatchctlExit.failure.rawValue) }
+    }
+}
+
+extension String {
+    /// `{release}` in a path option, for builds of several releases.
+    func replacingReleasePlaceholder(with release: String) -> String {
+        split(separator: "{release}", omittingEmptySubsequences: false).joined(separator: release)
     }
 }
 

@@ -23,9 +23,13 @@ enum KpatchctlExit: Int32 {
     /// transition may still run, or a record under /run/kpatchctl was not written.
     /// The message (JSON `problems`) names what was left and the command that ends it.
     case leftBehind = 8
+    /// check: a patch installed for the running release is not in the kernel, or is loaded but disabled.
+    case notLive = 9
+    /// check: every installed patch is loaded, but a transition is still running.
+    case inTransition = 10
     /// build, fetch-kernel: the target kernel cannot be had: no Debian release kpatchctl
     /// knows, not in Debian's archive, or no toolchain with its compiler. Nothing was compiled.
-    case kernelUnavailable = 9
+    case kernelUnavailable = 11
 
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {

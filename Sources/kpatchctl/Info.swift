@@ -48,6 +48,10 @@ struct Info: ParsableCommand {
         print("diff sha256:    \(meta.diffSHA256)")
         print("built by:       kpatchctl \(meta.toolVersion)")
         print("toolchain:      \(meta.toolchain ?? "not recorded (built before kpatchctl recorded it)")")
+        if !meta.operations.cves.isEmpty { print("fixes:          \(meta.operations.cves.joined(separator: ", "))") }
+        if let about = meta.operations.description {
+            print("description:    " + about.split(separator: "\n").joined(separator: "\n                "))
+        }
         print("cumulative:     \(meta.replacesAll ? "yes: applying it replaces every enabled livepatch (--replace)" : "no")")
         for c in meta.callbacks { print("callback:       \(c.object) \(c.kind.label) \(c.function)") }
         for s in meta.states { print("declares:       \(s)") }

@@ -7,6 +7,8 @@ struct List: ParsableCommand {
         abstract: "List the loaded livepatches: state, patched objects and functions (--installed: the install store).")
 
     @Flag(help: "List the installed patches per kernel release, and whether each is loaded now.") var installed = false
+    @Flag(help: "List each CVE fixed live now (its patch enabled, every task switched), with the patch that fixes it.")
+    var cves = false
     @OptionGroup var state: StateDirOption
     @Flag(help: "Print JSON.") var json = false
 
@@ -24,18 +26,29 @@ struct List: ParsableCommand {
         }
         let names = Set(patches.map(\.name))
         let applied = AppliedPatchLog().all().filter { names.contains($0.name) }
+        if cves { return listCVEs(FixedCVEs.collect(patches: patches, applied: applied)) }
         if json { return printJSON(Report(patches: patches, applied: applied)) }
         if patches.isEmpty { return print("no livepatch loaded") }
         for patch in patches {
             let state = patch.enabled ? "enabled" : "disabled"
             let transition = patch.direction.map { ", in transition (\($0.rawValue))" } ?? ""
             print("\(patch.name): \(state)\(transition)")
-            if let record = applied.first(where: { $0.name == patch.name }) { print("  " + describe(record)) }
+            if let record = applied.first(where: { $0.name == patch.name }) {
+                print("  " + describe(record))
+                if let about = record.operations?.description { print("  " + about.split(separator: "\n").joined(separator: "\n  ")) }
+            }
             for object in patch.objects {
                 let functions = object.functions.map { "\($0.name),\($0.sympos)" }.joined(separator: " ")
                 print("  \(object.name) (\(object.patched ? "patched" : "not loaded")): \(functions)")
             }
         }
+    }
+
+    private func listCVEs(_ fixed: FixedCVEs) {
+        if json { return printJSON(fixed) }
+        if fixed.cves.isEmpty { print("no CVE is fixed live") }
+        for entry in fixed.cves { print("\(entry.cve)  \(entry.patch)\(entry.description.map { "  \($0)" } ?? "")") }
+        for entry in fixed.pending { print("not live yet: \(entry.cves.joined(separator: ", ")) (\(entry.patch): \(entry.why))") }
     }
 
     struct InstalledRelease: Encodable {
@@ -83,7 +96,8 @@ struct List: ParsableCommand {
             print("\(release.release)\(release.running ? " (running)" : ""):")
             for entry in release.patches {
                 let state = release.running ? (entry.loaded ? "loaded" : "not loaded") : "other release"
-                print("  #\(entry.patch.sequence) \(entry.patch.name): \(state); \(entry.patch.functions.joined(separator: " "))")
+                let cves = entry.patch.operations.map { $0.cves.isEmpty ? "" : "; fixes \($0.cves.joined(separator: ", "))" } ?? ""
+                print("  #\(entry.patch.sequence) \(entry.patch.name): \(state); \(entry.patch.functions.joined(separator: " "))\(cves)")
             }
         }
     }

@@ -41,6 +41,7 @@ func describe(_ applied: AppliedPatch) -> String {
     var text = "applied \(when)" + (applied.cumulative ? ", cumulative (--replace)" : "")
     if !applied.replaced.isEmpty { text += ", replaced \(applied.replaced.joined(separator: ", ")) at that time" }
     if !applied.states.isEmpty { text += ", states: " + applied.states.map(\.description).joined(separator: ", ") }
+    if let cves = applied.operations?.cves, !cves.isEmpty { text += ", fixes " + cves.joined(separator: ", ") }
     return text
 }
 

@@ -19,6 +19,8 @@ public struct InstalledPatch: Codable, Equatable, Sendable {
     public let functions: [String]
     public let requiredFeatures: UInt64
     public let optionalFeatures: UInt64
+    /// The CVEs it fixes and its description (absent when it has none, and in older records).
+    public let operations: PatchOperations?
 
     public init(name: String, release: String, sequence: Int, installedAt: Double, installedFrom: String,
                 metadata: PatchMetadata) {
@@ -32,5 +34,6 @@ public struct InstalledPatch: Codable, Equatable, Sendable {
         functions = metadata.functions.map { "\($0.object):\($0.name),\($0.sympos)" }
         requiredFeatures = metadata.requiredFeatures.rawValue
         optionalFeatures = metadata.optionalFeatures.rawValue
+        operations = metadata.operations.ifAny
     }
 }

@@ -13,13 +13,17 @@ public struct AppliedPatch: Codable, Equatable, Sendable {
     /// The patches it replaced (their modules were unloaded by apply).
     public let replaced: [String]
     public let states: [SystemState]
+    /// The CVEs it fixes and its description, from its metadata (absent when it has none).
+    public var operations: PatchOperations?
 
-    public init(name: String, appliedAt: Double, cumulative: Bool, replaced: [String], states: [SystemState]) {
+    public init(name: String, appliedAt: Double, cumulative: Bool, replaced: [String], states: [SystemState],
+                operations: PatchOperations? = nil) {
         self.name = name
         self.appliedAt = appliedAt
         self.cumulative = cumulative
         self.replaced = replaced
         self.states = states
+        self.operations = operations
     }
 }
 

@@ -19,6 +19,18 @@ public enum PrometheusTextfile {
                status.patches.map { ([("patch", $0.name)], $0.enabled ? 1 : 0) })
         metric("kpatchctl_patch_in_transition", "Whether the livepatch's transition is still running (1) or finished (0).",
                status.patches.map { ([("patch", $0.name)], $0.transition ? 1 : 0) })
+        metric("kpatchctl_patch_info",
+               "Always 1: what apply recorded about the livepatch (cves comma-separated, description's first line).",
+               status.patches.compactMap { patch in
+                   patch.applied?.operations.map { ops in
+                       ([("patch", patch.name), ("cves", ops.cves.joined(separator: ",")), ("description", ops.summary ?? "")], 1)
+                   }
+               })
+        metric("kpatchctl_cve_fixed",
+               "A CVE fixed live: its livepatch is enabled and every task switched (1), or still switching (0).",
+               status.patches.filter(\.enabled).flatMap { patch in
+                   (patch.applied?.operations?.cves ?? []).map { ([("cve", $0), ("patch", patch.name)], patch.transition ? 0 : 1) }
+               })
         let blocked = status.patches.compactMap(\.running).map(\.blockers.count).reduce(0, +)
         metric("kpatchctl_transition_stalled_tasks", "Tasks a running livepatch transition still waits for.",
                [([], Double(blocked))])

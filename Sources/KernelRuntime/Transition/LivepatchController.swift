@@ -176,7 +176,8 @@ public struct LivepatchController {
             report.problems += unloadReplaced(replacing, by: name)
             do {
                 try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
-                                             replaced: report.replaced, states: meta?.states ?? []))
+                                             replaced: report.replaced, states: meta?.states ?? [],
+                                             operations: meta?.operations.ifAny))
             } catch {
                 report.problems.append(ControllerProblem(
                     step: "recording \(name) in \(applied.path)", error: "\(error)",

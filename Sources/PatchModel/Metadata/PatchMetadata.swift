@@ -42,6 +42,8 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     /// trixie (...): x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0`); nil in patches built
     /// before it was recorded (record 11: older readers skip it).
     public var toolchain: String?
+    /// The CVEs it fixes and what it is, for the people who run it (`build --cve`, `--description`).
+    public var operations: PatchOperations = .none
 
     /// A cumulative patch: built with --replace, it replaces every enabled patch
     /// (klp_patch.replace) in one transition.
@@ -50,7 +52,8 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     public init(arch: String, kernelRelease: String, vermagic: String, targets: [Target],
                 patchName: String, createdAt: UInt64, diffSHA256: String, functions: [Function],
                 toolVersion: String, kthreadReachability: [[UInt8]] = [], replace: Bool = false,
-                callbacks: [PatchCallback] = [], states: [SystemState] = [], toolchain: String? = nil) {
+                callbacks: [PatchCallback] = [], states: [SystemState] = [], toolchain: String? = nil,
+                operations: PatchOperations = .none) {
         self.arch = arch
         self.kernelRelease = kernelRelease
         self.vermagic = vermagic
@@ -65,6 +68,7 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
         self.callbacks = callbacks
         self.states = states
         self.toolchain = toolchain
+        self.operations = operations
         if replace { requiredFeatures.insert(.replace) }
         if !callbacks.isEmpty { optionalFeatures.insert(.callbacks) }
         if !states.isEmpty { optionalFeatures.insert(.states) }

@@ -32,6 +32,8 @@ public enum PatchMetadataFormat {
         case callback = 20, state
         /// Why a function is replaced: object, name, sympos, reason kind, detail.
         case functionReason = 32
+        /// For operations (optional): a fixed CVE (repeated), the description.
+        case cve = 40, description
     }
 
     public static func encode(_ m: PatchMetadata) -> [UInt8] {
@@ -76,6 +78,8 @@ public enum PatchMetadataFormat {
             record(.callback) { $0.string(c.object); $0.string(c.kind.rawValue); $0.string(c.function); $0.string(c.newSymbol) }
         }
         for s in m.states { record(.state) { $0.u64(s.id); $0.u64(UInt64(s.version)) } }
+        for cve in m.operations.cves { record(.cve) { $0.string(cve) } }
+        if let text = m.operations.description { record(.description) { $0.string(text) } }
         w.patch(u32: UInt32(w.bytes.count), at: 12)
         return w.bytes
     }
@@ -119,6 +123,7 @@ public enum PatchMetadataFormat {
             kthreadReachability: fields.kthreadReachability, callbacks: fields.callbacks, states: fields.states,
             toolchain: fields.toolchain)
         meta.formatVersion = version
+        meta.operations = try fields.operations()
         meta.requiredFeatures = required
         meta.optionalFeatures = optional
         return meta
@@ -133,6 +138,8 @@ public enum PatchMetadataFormat {
         var kthreadReachability: [[UInt8]] = []
         var callbacks: [PatchCallback] = []
         var states: [SystemState] = []
+        var cves: [String] = []
+        var description: String?
         /// Reasons by (object, name, sympos); a reason of an unknown kind is ignored.
         var reasons: [String: ChangeReason] = [:]
 
@@ -141,6 +148,14 @@ public enum PatchMetadataFormat {
                 var f = f
                 f.reason = reasons["\(f.object)\u{0}\(f.name)\u{0}\(f.sympos)"]
                 return f
+            }
+        }
+
+        /// Checked as `build` checks them: a hand-made blob cannot smuggle a control character into a label.
+        func operations() throws -> PatchOperations {
+            do { return try PatchOperations(cves: cves, description: description) } catch let error as PatchOperationsError {
+                let tag: Tag = if case .badCVE = error { .cve } else { .description }
+                throw PatchMetadataError.badRecord(tag: tag.rawValue, why: "\(error)")
             }
         }
 
@@ -185,6 +200,8 @@ public enum PatchMetadataFormat {
                 }
                 callbacks.append(PatchCallback(object: object, kind: kind, function: try r.string("callback function"),
                                                newSymbol: try r.string("callback symbol")))
+            case .cve: cves.append(try r.string("CVE"))
+            case .description: description = try r.string("description")
             case .state:
                 let id = try r.u64("state id")
                 let version = try r.u64("state version")
