@@ -38,8 +38,8 @@ struct KthreadSurveyBench: ParsableCommand {
         let snapshot = try JSONDecoder().decode([SnapshotKthread].self, from: Data(contentsOf: URL(fileURLWithPath: kthreads)))
         let live = snapshot.map { LiveKthread(pid: $0.pid, comm: $0.comm, stack: $0.stack) }
         print("\(live.count) kthreads in \(kthreads)")
-        print("| diff | replaced | verdict | deciding rule | kthreads named | round-1 verdict (kthreads named) |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("| diff | replaced | verdict | deciding rule | kthreads named | strict would add | round-1 verdict (kthreads named) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         var refusedBefore = 0, refusedNow = 0, kthreaddOnly = 0
         for diff in diffs {
             let name = URL(fileURLWithPath: diff).deletingPathExtension().lastPathComponent
@@ -47,13 +47,14 @@ struct KthreadSurveyBench: ParsableCommand {
             do {
                 meta = try build(diff)
             } catch {
-                print("| \(name) | build failed: \(String(describing: error).split(separator: "\n").first ?? "") | | | | |")
+                print("| \(name) | build failed: \(String(describing: error).split(separator: "\n").first ?? "") | | | | | |")
                 continue
             }
             let reach = try meta.kthreadReachability.map { try KthreadReachability(decoding: $0) }
             let report = KthreadSafetyCheck(replaced: meta.functions, reachabilities: reach).evaluate(live)
             let before = Self.roundOneRefusals(live, replaced: meta.functions, reachabilities: reach)
-            let rule = report.refusals.first.map { Self.ruleName($0.reason) }
+            let rule = report.unanalysed.first { $0.allowedBy == nil }.map { _ in "unanalysed" }
+                ?? report.refusals.first.map { Self.ruleName($0.reason) }
                 ?? report.notes.first.map { "none (\(Self.ruleName($0.reason)): \(Self.list(Set(report.notes.map(\.comm)).sorted())))" }
                 ?? "none"
             let named = Set(report.refusals.map(\.comm)).sorted()
@@ -61,12 +62,19 @@ struct KthreadSurveyBench: ParsableCommand {
             if !report.safe { refusedNow += 1 }
             if before == ["kthreadd"] { kthreaddOnly += 1 }
             let replaced = meta.functions.map(\.name).joined(separator: ", ")
+            let strict = Set(report.strictWouldRefuse.map(\.comm)).sorted()
             print("| \(name) | \(replaced) | \(report.safe ? "applies" : "refused") | \(rule) | \(Self.list(named)) | "
-                  + "\(before.isEmpty ? "applies" : "refused (\(Self.list(before)))") |")
+                  + "\(Self.list(strict)) | \(before.isEmpty ? "applies" : "refused (\(Self.list(before)))") |")
             if paths {
+                for object in report.unanalysed { print("    refused: \(object.object): no reachability record") }
                 for finding in report.refusals + report.notes {
-                    print("    \(finding.reason == .reachesFunctionPassingNothingBack ? "note" : "refused"): \(finding.comm): "
+                    let kind = finding.reason == .reachesFunctionPassingNothingBack
+                        ? "note (stops at \(finding.nothingComesBackThrough ?? finding.path.last?.name ?? "?"))" : "refused"
+                    print("    \(kind): \(finding.comm): "
                           + (finding.frame.map { "frame \($0)" } ?? finding.path.map(\.name).joined(separator: " -> ")))
+                }
+                for finding in report.strictWouldRefuse {
+                    print("    strict: \(finding.comm): " + finding.path.map(\.name).joined(separator: " -> "))
                 }
             }
         }
