@@ -95,7 +95,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             let node = search.order[i]
             return Function(name: graph.name(of: node), unit: graph.unit(of: node),
                             next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
-                            passesNothingBack: graph.interface(of: node) == .passesNothingBack)
+                            passesNothingBack: !graph.interface(of: node).mayPassValuesBack)
         }
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()

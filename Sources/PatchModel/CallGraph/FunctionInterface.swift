@@ -14,15 +14,29 @@ public enum FunctionInterface: UInt8, Codable, Sendable, Comparable, CustomStrin
     /// Returns a value, or takes a writable pointer, an integer as wide as a pointer (it may be an
     /// address), a function pointer or variable arguments.
     case passesValuesBack = 2
-    /// Uses the running task (`current`, inlined `get_current()`): what it writes there
-    /// (`current->blocked`, `current->flags`, ...) the kthread itself reads, whatever the
-    /// functions between them return. The reads cannot be told from the writes in the DWARF.
+    /// Returns void and takes no writable pointer, but uses the running task (`current`,
+    /// inlined `get_current()`): what it writes there (`current->blocked`, `current->flags`,
+    /// ...) the calling kthread reads, whatever the functions between them return. The
+    /// DWARF does not tell the reads from the writes.
     case usesCurrentTask = 3
 
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Caution order, for merging: a prototype that passes values outranks the use of `current`,
+    /// which outranks a prototype passing nothing back.
+    private var rank: Int {
+        switch self {
+        case .unknown: return 0
+        case .passesNothingBack: return 1
+        case .usesCurrentTask: return 2
+        case .passesValuesBack: return 3
+        }
+    }
 
-    /// The caution the safety rules apply: only a known `passesNothingBack` is trusted.
-    public var mayPassValuesBack: Bool { self != .passesNothingBack }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+
+    /// Whether a value can come back to the caller through the prototype: only a
+    /// known void function without writable parameters is trusted, whether or not
+    /// it uses `current` (a replaced function that does is searched on its own scope).
+    public var mayPassValuesBack: Bool { self != .passesNothingBack && self != .usesCurrentTask }
 
     /// Hands its effect to every caller above it, whatever the functions between them
     /// pass back: the state it changes is the calling task's own.

@@ -82,7 +82,7 @@ final class PartialCallGraph {
                     addEdge(owner, callee, .inlined)
                     if names[Int(nodeKeys[Int(callee)] >> 32)] == PartialCallGraph.currentTaskAccessor {
                         // The inlined body and the function it runs in both use the running task.
-                        for user in Set([owner, currentSubprogram ?? owner]) { interfaces[user] = .usesCurrentTask }
+                        for user in Set([owner, currentSubprogram ?? owner]) { interfaces[user] = max(interfaces[user] ?? .unknown, .usesCurrentTask) }
                     }
                     walkChildren(of: &die, owner: callee)
                 } else {
