@@ -3,7 +3,7 @@ import KthreadSafety
 
 extension KthreadResumeAnalysis {
     /// The analysis of `vmlinux`, with objdump run by the builder's command runner.
-    convenience init(vmlinux: String, cacheDirectory: URL?) {
+    package convenience init(vmlinux: String, cacheDirectory: URL?) {
         self.init(vmlinux: vmlinux, cacheDirectory: cacheDirectory, disassemble: { arguments in
             let result = try CommandRunner.run(arguments)
             return (result.status, result.output)

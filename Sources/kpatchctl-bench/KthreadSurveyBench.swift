@@ -17,7 +17,10 @@ struct KthreadSurveyBench: ParsableCommand {
         commandName: "kthread-survey",
         abstract: "Kthread-safety verdicts for a list of kernel diffs, today's rules against round 1's.")
 
-    @Argument(help: "Kernel diffs for the pinned kernel.") var diffs: [String]
+    @Argument(help: "Kernel diffs for the pinned kernel; with --analysis-only, NAME=FUNCTION[,FUNCTION...] of vmlinux.")
+    var diffs: [String]
+    @Flag(help: "Do not build: analyse the named vmlinux functions as the build's kthread-analysis stage does.")
+    var analysisOnly = false
     @Option(help: "`kpatchctl kthreads --json` output taken in the target kernel.") var kthreads: String
     @Option(help: "Target kernel release.") var kernel: String
     @Option(help: "The target's debug vmlinux.") var vmlinux: String
@@ -38,40 +41,69 @@ struct KthreadSurveyBench: ParsableCommand {
         let snapshot = try JSONDecoder().decode([SnapshotKthread].self, from: Data(contentsOf: URL(fileURLWithPath: kthreads)))
         let live = snapshot.map { LiveKthread(pid: $0.pid, comm: $0.comm, stack: $0.stack) }
         print("\(live.count) kthreads in \(kthreads)")
-        print("| diff | replaced | verdict | deciding rule | kthreads named | round-1 verdict (kthreads named) |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print("| diff | replaced | verdict | deciding rule | kthreads named | strict would add | round-1 verdict (kthreads named) |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
         var refusedBefore = 0, refusedNow = 0, kthreaddOnly = 0
         for diff in diffs {
-            let name = URL(fileURLWithPath: diff).deletingPathExtension().lastPathComponent
-            let meta: PatchMetadata
+            let name: String
+            let functions: [ReplacedFunction]
+            let reach: [KthreadReachability]
             do {
-                meta = try build(diff)
+                if analysisOnly {
+                    let parts = diff.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2 else { throw ValidationError("\(diff): expected NAME=FUNCTION[,FUNCTION...]") }
+                    name = parts[0]
+                    functions = parts[1].split(separator: ",").map { ReplacedFunction(object: "vmlinux", name: String($0), sympos: 0, newSymbol: "klp_" + $0) }
+                    reach = try analyse(functions).map { try KthreadReachability(decoding: $0) }
+                } else {
+                    name = URL(fileURLWithPath: diff).deletingPathExtension().lastPathComponent
+                    let meta = try build(diff)
+                    functions = meta.functions
+                    reach = try meta.kthreadReachability.map { try KthreadReachability(decoding: $0) }
+                }
             } catch {
-                print("| \(name) | build failed: \(String(describing: error).split(separator: "\n").first ?? "") | | | | |")
+                print("| \(diff) | failed: \(String(describing: error).split(separator: "\n").first ?? "") | | | | | |")
                 continue
             }
-            let reach = try meta.kthreadReachability.map { try KthreadReachability(decoding: $0) }
-            let report = KthreadSafetyCheck(replaced: meta.functions, reachabilities: reach).evaluate(live)
-            let before = Self.roundOneRefusals(live, replaced: meta.functions, reachabilities: reach)
-            let rule = report.refusals.first.map { Self.ruleName($0.reason) }
+            let report = KthreadSafetyCheck(replaced: functions, reachabilities: reach).evaluate(live)
+            let before = Self.roundOneRefusals(live, replaced: functions, reachabilities: reach)
+            let rule = report.unanalysed.first { $0.allowedBy == nil }.map { _ in "unanalysed" }
+                ?? report.refusals.first.map { Self.ruleName($0.reason) }
                 ?? report.notes.first.map { "none (\(Self.ruleName($0.reason)): \(Self.list(Set(report.notes.map(\.comm)).sorted())))" }
                 ?? "none"
             let named = Set(report.refusals.map(\.comm)).sorted()
             if !before.isEmpty { refusedBefore += 1 }
             if !report.safe { refusedNow += 1 }
             if before == ["kthreadd"] { kthreaddOnly += 1 }
-            let replaced = meta.functions.map(\.name).joined(separator: ", ")
+            let replaced = functions.map(\.name).joined(separator: ", ")
+            let strict = Set(report.strictWouldRefuse.map(\.comm)).sorted()
             print("| \(name) | \(replaced) | \(report.safe ? "applies" : "refused") | \(rule) | \(Self.list(named)) | "
-                  + "\(before.isEmpty ? "applies" : "refused (\(Self.list(before)))") |")
+                  + "\(Self.list(strict)) | \(before.isEmpty ? "applies" : "refused (\(Self.list(before)))") |")
             if paths {
+                for object in report.unanalysed { print("    refused: \(object.object): no reachability record") }
                 for finding in report.refusals + report.notes {
-                    print("    \(finding.reason == .reachesFunctionPassingNothingBack ? "note" : "refused"): \(finding.comm): "
+                    let kind = finding.reason == .reachesFunctionPassingNothingBack
+                        ? "note (stops at \(finding.nothingComesBackThrough ?? finding.path.last?.name ?? "?"))" : "refused"
+                    print("    \(kind): \(finding.comm): "
                           + (finding.frame.map { "frame \($0)" } ?? finding.path.map(\.name).joined(separator: " -> ")))
+                }
+                for finding in report.strictWouldRefuse {
+                    print("    strict: \(finding.comm): " + finding.path.map(\.name).joined(separator: " -> "))
                 }
             }
         }
         print("\(diffs.count) diffs: refused \(refusedNow) now, \(refusedBefore) by round 1's rule "
               + "(\(kthreaddOnly) of them only because of kthreadd)")
+    }
+
+    /// The kthread-analysis stage alone, on the debug vmlinux (graph and resume points cached in --cache/callgraph).
+    private func analyse(_ functions: [ReplacedFunction]) throws -> [[UInt8]] {
+        let cacheDir = URL(fileURLWithPath: cache).appendingPathComponent("callgraph")
+        let resume = KthreadResumeAnalysis(vmlinux: vmlinux, cacheDirectory: cacheDir)
+        let blobs = try KthreadAnalysis.analyse(functions: functions, graphs: ["vmlinux": { try CallGraphCache.graph(for: vmlinux, cacheDirectory: cacheDir) }],
+                                                resume: ["vmlinux": resume]).blobs
+        try resume.save()
+        return blobs
     }
 
     private func build(_ diff: String) throws -> PatchMetadata {

@@ -19,6 +19,12 @@ struct Apply: ParsableCommand {
     var allowKthread: [String] = []
     @Flag(name: .customLong("allow-all-kthreads"), help: "Apply whatever kthreads reach the patched functions.")
     var allowAllKthreads = false
+    @Option(name: .customLong("kthread-rule"), help: ArgumentHelp(
+        "default: refuse what can hand a value back to an unconverted kthread's loop; strict: refuse every replaced "
+        + "function an unconverted kthread can reach (docs/KTHREAD-SAFETY.md).", valueName: "default|strict"))
+    var kthreadRule: KthreadRule = .default
+    @Flag(name: .customLong("allow-unanalysed"), help: "Apply a patch with an object the build could not analyse for kthreads (no DWARF); only resident frames are checked for it.")
+    var allowUnanalysed = false
     @Flag(help: "Load a livepatch module that kpatchctl did not build (no identity or kthread checks).")
     var foreign = false
     @Flag(help: "Do not register tracefs kprobe events to record how each task switched; poll /proc only.")
@@ -42,7 +48,8 @@ struct Apply: ParsableCommand {
         guard let meta = metadata else { return nil }
         let assessment = ApplyAssessment(
             kthreadSafety: try KthreadSafetyReport.evaluate(meta, kthreads: ProcKthreads.read(),
-                                                            allowComms: Set(allowKthread), allowAll: allowAllKthreads),
+                                                            allowComms: Set(allowKthread), allowAll: allowAllKthreads,
+                                                            rule: kthreadRule, allowUnanalysed: allowUnanalysed),
             stallPrediction: StallPrediction.predict(replaced: meta.functions))
         return assessment
     }
@@ -83,3 +90,5 @@ struct Apply: ParsableCommand {
         if code != .success { throw ExitCode(code.rawValue) }
     }
 }
+
+extension KthreadRule: ExpressibleByArgument {}

@@ -14,9 +14,7 @@ struct ApplyAssessment: Encodable {
     /// transition would wait for.
     var warnings: [String] {
         var lines = kthreadSafety.allowed.map { "allowed: " + $0.description }
-        if !kthreadSafety.reachabilityChecked {
-            lines.append("note: the patch carries no kthread reachability analysis: only resident frames were checked")
-        }
+        lines += kthreadSafety.unanalysed.filter { $0.allowedBy != nil }.map { "allowed: " + $0.description }
         lines += Self.noteLines(kthreadSafety.notes)
         lines += kthreadSafety.unknownEntry.map { "warning: " + $0.description }
         lines += stallPrediction.tasks.map { "stall predicted: " + $0.description }
@@ -40,6 +38,15 @@ struct ApplyAssessment: Encodable {
                         + " (nothing comes back through \(note.nothingComesBackThrough ?? function))"
                 }
         }
+    }
+
+    /// apply --check: what `--kthread-rule strict` would refuse on top of the default rule.
+    var strictLines: [String] {
+        guard !kthreadSafety.strictWouldRefuse.isEmpty else {
+            return kthreadSafety.rule == .strict ? [] : ["strict: --kthread-rule strict would refuse nothing more"]
+        }
+        return ["strict: --kthread-rule strict would also refuse \(kthreadSafety.strictWouldRefuse.count) kthread(s) that can still reach a replaced function:"]
+            + kthreadSafety.strictWouldRefuse.map { "  kthread \($0.pid) (\($0.comm)), entry \($0.entry ?? "?"): " + $0.path.map(\.name).joined(separator: " -> ") }
     }
 
     /// apply: the warnings on stderr, before loading.
@@ -105,6 +112,7 @@ struct ApplyCheck {
             for line in assessment?.warnings ?? ["note: no kpatchctl metadata: kthread safety and stall prediction not checked"] {
                 print(line)
             }
+            assessment?.strictLines.forEach { print($0) }
             let checked = preflight.checks.map(\.name).joined(separator: ", ")
             switch verdict {
             case .clean: print("check: \(module) would apply (checks: \(checked)); no task is in a replaced function now; nothing loaded")

@@ -102,6 +102,9 @@ final class KthreadReachabilityTests: XCTestCase {
         bytes.removeSubrange((bitsEnd - (reach.functions.count + 7) / 8)..<bitsEnd)
         bytes[4] = 1; bytes[5] = 0
         bytes.remove(at: 6)
+        // No object (version 3) after the source either.
+        XCTAssertEqual(bytes[7 + reach.source.utf8.count], 0, "an empty object name")
+        bytes.remove(at: 7 + reach.source.utf8.count)
         let old = try KthreadReachability(decoding: bytes)
         XCTAssertEqual(old.scope, .passesValues)
         XCTAssertEqual(old.functions.map(\.name), reach.functions.map(\.name))
@@ -117,6 +120,20 @@ final class KthreadReachabilityTests: XCTestCase {
         XCTAssertNil(reach.resumeHops(function: "cg_thread_fn", offset: 0x99))
         XCTAssertNil(reach.resumeHops(function: "cg_entry", offset: 0x27))
         XCTAssertEqual(try KthreadReachability(decoding: reach.encode()), reach)
+    }
+
+    /// A kthread asleep in the cold part reports `fn.cold+off`: that offset is looked
+    /// up among the cold part's points, never taken as an offset from the hot entry.
+    func testColdPartOffsetsAreTheirOwnKeys() throws {
+        var reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], object: "cgfix")
+        let cold = try XCTUnwrap(KthreadResumePoints.key(symbol: "cg_thread_fn.cold", offset: 0x27))
+        reach.attach([KthreadResumePoints(function: "cg_thread_fn", points: [0x27: [], cold: ["cg_entry"]])])
+        XCTAssertEqual(reach.resumeHops(function: "cg_thread_fn", offset: 0x27), [])
+        XCTAssertEqual(reach.resumeHops(function: "cg_thread_fn.cold", offset: 0x27).map { $0.map { reach.functions[$0].name } }, ["cg_entry"])
+        XCTAssertNil(reach.resumeHops(function: "cg_thread_fn.cold", offset: 0x10))
+        let decoded = try KthreadReachability(decoding: reach.encode())
+        XCTAssertEqual(decoded, reach)
+        XCTAssertEqual(decoded.object, "cgfix")
     }
 
     /// A value from cg_if_returns stops at cg_if_wrapper (void, const pointer): the

@@ -128,6 +128,74 @@ final class KthreadSafetyCheckTests: XCTestCase {
                                                 + "that returns nothing and takes no writable pointer (cg_if_wrapper on this one)"), note.description)
     }
 
+    /// The records the builder makes for a patch of cgfix replacing `names` (KthreadAnalysis, as `build` runs it).
+    private func cgfixRecords(_ names: [String]) throws -> [KthreadReachability] {
+        let graph = try cgfixGraph()
+        let functions = names.map { ReplacedFunction(object: "cgfix", name: $0, sympos: 0, newSymbol: "klp_new_" + $0) }
+        return try KthreadAnalysis.analyse(functions: functions, graphs: ["cgfix": { graph }]).blobs.map { try KthreadReachability(decoding: $0) }
+    }
+
+    private func cgfixCheck(_ names: [String], rule: KthreadRule = .default) throws -> KthreadSafetyCheck {
+        KthreadSafetyCheck(replaced: names.map { ReplacedFunction(object: "cgfix", name: $0, sympos: 0, newSymbol: "klp_new_" + $0) },
+                           reachabilities: try cgfixRecords(names), rule: rule)
+    }
+
+    /// (e) cg_if_sets_current writes current->flags; cg_if_current_wrapper, between it and the
+    /// loop, returns nothing and takes an int: the change still reaches the kthread, which is current.
+    func testWriterOfTheRunningTaskIsRefusedThroughAVoidCaller() throws {
+        let thread = LiveKthread(pid: 303, comm: "cg_current", stack: ProcStack.parse("""
+            [<0>] cg_if_current_loop+0x9/0x20 [cgfix]
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+        let records = try cgfixRecords(["cg_if_sets_current"])
+        XCTAssertEqual(records.map(\.scope), [.changesCallingTask, .unit])
+        let report = try cgfixCheck(["cg_if_sets_current"]).evaluate([thread])
+        XCTAssertEqual(report.refusals.map { $0.path.map(\.name) }, [["cg_if_current_loop", "cg_if_current_wrapper", "cg_if_sets_current"]])
+        XCTAssertTrue(report.notes.isEmpty)
+        // A value-returning function behind the same kind of wrapper is a note (testValueThatCannotComeBack...).
+    }
+
+    /// `--kthread-rule strict`: what the default rule notes, strict refuses; the default report says so.
+    func testStrictRuleRefusesWhatTheDefaultNotes() throws {
+        let thread = cgThread(pid: 302, "[<0>] msleep_interruptible+0x39/0x60\n[<0>] cg_thread_fn+0x27/0x40 [cgfix]\n")
+        let lenient = try cgfixCheck(["cg_if_returns"]).evaluate([thread])
+        XCTAssertTrue(lenient.safe)
+        XCTAssertEqual(lenient.notes.map(\.pid), [302])
+        XCTAssertEqual(lenient.strictWouldRefuse.map { $0.path.map(\.name) }, [["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"]])
+        let strict = try cgfixCheck(["cg_if_returns"], rule: .strict).evaluate([thread])
+        XCTAssertFalse(strict.safe)
+        XCTAssertEqual(strict.rule, .strict)
+        XCTAssertEqual(strict.refusals.map { $0.path.map(\.name) }, [["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"]])
+        XCTAssertTrue(strict.notes.isEmpty && strict.strictWouldRefuse.isEmpty)
+    }
+
+    /// An object with replaced functions and no record (no DWARF at build time) refuses by default,
+    /// even when another object of the patch has one; --allow-unanalysed lets it through, said.
+    func testObjectWithoutARecordIsRefusedUnlessAllowed() throws {
+        let replaced = [ReplacedFunction(object: "cgfix", name: "cg_if_returns", sympos: 0, newSymbol: "a"),
+                        ReplacedFunction(object: "e1000", name: "e1000_watchdog", sympos: 0, newSymbol: "b")]
+        let records = try cgfixRecords(["cg_if_returns"])
+        let report = KthreadSafetyCheck(replaced: replaced, reachabilities: records).evaluate([tick])
+        XCTAssertFalse(report.safe)
+        XCTAssertTrue(report.refusals.isEmpty)
+        XCTAssertEqual(report.unanalysed.map(\.object), ["e1000"])
+        let text = report.unanalysed[0].description
+        for words in ["e1000:", "linux-image-RELEASE-dbg", "--modules-debug-dir", "--allow-unanalysed"] {
+            XCTAssertTrue(text.contains(words), text)
+        }
+        let allowed = KthreadSafetyCheck(replaced: replaced, reachabilities: records, allowUnanalysed: true).evaluate([tick])
+        XCTAssertTrue(allowed.safe)
+        XCTAssertEqual(allowed.unanalysed.map(\.allowedBy), ["--allow-unanalysed"])
+        // No record at all: vmlinux named, with the debug vmlinux as the remedy.
+        let none = KthreadSafetyCheck(replaced: [ReplacedFunction(object: "vmlinux", name: "kfree", sympos: 0, newSymbol: "c")],
+                                      reachabilities: []).evaluate([])
+        XCTAssertEqual(none.unanalysed.map(\.object), ["vmlinux"])
+        XCTAssertTrue(none.unanalysed[0].description.contains("debug vmlinux"), none.unanalysed[0].description)
+        XCTAssertFalse(none.safe)
+    }
+
     func testUnreachablePatchIsSafe() throws {
         let report = try check(["kpvictim_sum"]).evaluate([tick, kworker])
         XCTAssertTrue(report.safe)

@@ -92,6 +92,33 @@ final class MachineCodeTests: XCTestCase {
         XCTAssertEqual(points.points[0x5].map { $0.contains("set_user_nice") }, true, "from __fentry__'s return the prologue runs")
     }
 
+    /// watchdog with a cold part (`watchdog.cold`, placed before it as in .text.unlikely) that calls
+    /// check_hung_uninterruptible_tasks and jumps back into the loop.
+    func testResumePointsInTheColdPartAreKeyedFromItsStart() throws {
+        let coldListing = """
+
+            ffffffff81a0c960 <watchdog.cold>:
+            ffffffff81a0c960:\tcall   ffffffff810dd8e0 <check_hung_uninterruptible_tasks>
+            ffffffff81a0c965:\tjmp    ffffffff811a5447 <watchdog+0x37>
+
+            """
+        let hot = 0xffffffff811a5410..<UInt64(0xffffffff811a5496), cold = 0xffffffff81a0c960..<UInt64(0xffffffff81a0c96a)
+        let instructions = ObjdumpListing.instructions(coldListing, rangeEnd: cold.upperBound)
+            + ObjdumpListing.instructions(Self.listing, rangeEnd: hot.upperBound)
+        let flow = ControlFlow(instructions: instructions, ranges: [hot, cold])
+        let layout = FunctionLayout(name: "watchdog", entry: hot.lowerBound, ranges: [hot, cold], hops: [
+            .init(name: "set_user_nice", returnAddress: 0xffffffff811a5447, ranges: []),
+            .init(name: "test_taint", returnAddress: 0xffffffff811a5470, ranges: []),
+            .init(name: "in_cold", returnAddress: 0xffffffff81a0c965, ranges: []),
+        ])
+        let points = KthreadResumePoints(layout: layout, flow: flow)
+        let coldKey = try XCTUnwrap(KthreadResumePoints.key(symbol: "watchdog.cold", offset: 5))
+        XCTAssertEqual(coldKey, 5 | KthreadResumePoints.coldPart)
+        XCTAssertEqual(points.points[coldKey], ["test_taint"], "asleep at watchdog.cold+0x5: back into the loop")
+        XCTAssertEqual(points.points[5].map { $0.contains("set_user_nice") }, true, "watchdog+0x5 is the hot part's own (__fentry__'s return)")
+        XCTAssertEqual(points.points.keys.filter { $0 & KthreadResumePoints.coldPart != 0 }, [coldKey])
+    }
+
     /// A file that is not a linked vmlinux has no jump/exception/alternative tables:
     /// the hidden edges cannot be known, and that is an error, not an empty list.
     func testMissingKernelTablesAreAnError() throws {

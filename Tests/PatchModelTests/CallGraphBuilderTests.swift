@@ -56,10 +56,15 @@ final class CallGraphBuilderTests: XCTestCase {
         let graph = try fixtureGraph()
         let nothing = ["cg_if_scalars", "cg_if_const_void", "cg_if_const_string", "cg_if_const_ro", "cg_if_const_list",
                        "cg_if_typedef_const", "cg_if_no_parameters", "cg_if_wrapper"]
+        // cg_if_int_address takes an address as an integer; cg_if_opaque a struct known only by name;
+        // cg_if_rec_b reaches a writable pointer through cg_rec_a, decided first while cg_rec_b assumed it read-only.
         let values = ["cg_if_returns", "cg_if_writable", "cg_if_void_pointer", "cg_if_const_rw", "cg_if_callback", "cg_if_varargs",
-                      "cg_entry", "cg_thread_fn"]
+                      "cg_entry", "cg_thread_fn", "cg_if_int_address", "cg_if_opaque", "cg_if_rec_a", "cg_if_rec_b", "cg_if_current_loop"]
         for name in nothing { XCTAssertEqual(graph.interface(of: try graph.node(name)), .passesNothingBack, name) }
         for name in values { XCTAssertEqual(graph.interface(of: try graph.node(name)), .passesValuesBack, name) }
+        // Writes current->flags (inlined get_current()): its callers' task changes, whatever comes back.
+        XCTAssertEqual(graph.interface(of: try graph.node("cg_if_sets_current")), .usesCurrentTask)
+        XCTAssertEqual(graph.interface(of: try graph.node("cg_if_current_wrapper")), .passesNothingBack)
         // Called but not defined in the module: its prototype is not known, so it is not trusted.
         XCTAssertEqual(graph.interface(of: try graph.node("msleep_interruptible")), .unknown)
         XCTAssertTrue(FunctionInterface.unknown.mayPassValuesBack)

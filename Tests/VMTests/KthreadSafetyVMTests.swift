@@ -9,7 +9,9 @@ import TestSupport
 /// kauditd's loop acts on, is refused naming kauditd's path, never kthreadd;
 /// set_user_nice, which khungtaskd, ksmd and khugepaged call only before their
 /// loops, applies; a patch replacing a kthread's resident function is refused,
-/// and forced, it stalls and is reverted; `apply --check` loads nothing.
+/// and forced, it stalls and is reverted; `apply --check` loads nothing and says
+/// what `--kthread-rule strict` would refuse on top (kfree, for kauditd), which
+/// strict then does.
 final class KthreadSafetyVMTests: XCTestCase {
     /// examples/vmlinux/kthread-survey/NAME.diff -> livepatch module lp_NAME.
     private static let diffs = ["fork-copy-process", "slab-kfree", "slab-kmem-cache-free", "net-netlink-unicast", "sched-set-user-nice",
@@ -81,6 +83,16 @@ final class KthreadSafetyVMTests: XCTestCase {
             if [ "$after" -ge $((before + 4)) ] && [ "${count:-0}" -ge $((after * 256)) ]; then pass kfree-patched-path-counts
             else fail kfree-patched-path-counts "log lines $before -> $after, last count '$count'"; fi
             check kfree-revert kpatchctl revert lp_slab_kfree
+            # The literal rule refuses kfree for every unconverted kthread that reaches it; apply --check says so.
+            out=$(kpatchctl apply --check /payload/slab-kfree.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq kfree-check-clean "$rc" 0
+            expect_match kfree-check-strict-adds "$out" "strict: --kthread-rule strict would also refuse [0-9]+ kthread\\(s\\)"
+            expect_match kfree-check-strict-kauditd "$out" "  kthread $kauditd \\(kauditd\\), entry kauditd_thread: kauditd_thread -> .* -> kfree"
+            out=$(kpatchctl apply --kthread-rule strict /payload/slab-kfree.ko 2>&1); rc=$?
+            expect_eq kfree-strict-refused "$rc" 2
+            expect_match kfree-strict-names-kauditd "$out" "kthread $kauditd \\(kauditd\\), entry kauditd_thread reaches a patched function: kauditd_thread -> .* -> kfree"
+            expect_eq kfree-strict-loads-nothing "$(ls /sys/kernel/livepatch)" ""
             # Reverted, the old kfree runs: the same load adds no line.
             sleep 1
             reverted=$(kfree_lines)
@@ -148,7 +160,8 @@ final class KthreadSafetyVMTests: XCTestCase {
             "check-json-verdict", "check-json-loads-nothing", "fork-applies", "fork-json-kthread-safety",
             "fork-json-stall-prediction", "fork-works", "fork-revert", "kfree-applies", "kfree-not-kthreadd",
             "kfree-note-says-why", "kfree-note-names-kauditd", "kfree-enabled", "kfree-transition-done", "kfree-patched-path-counts",
-            "kfree-revert", "kfree-reverted-stops-counting", "kmemfree-applies", "kmemfree-not-kthreadd",
+            "kfree-revert", "kfree-check-clean", "kfree-check-strict-adds", "kfree-check-strict-kauditd", "kfree-strict-refused",
+            "kfree-strict-names-kauditd", "kfree-strict-loads-nothing", "kfree-reverted-stops-counting", "kmemfree-applies", "kmemfree-not-kthreadd",
             "kmemfree-note-names-kauditd", "kmemfree-revert", "netlink-refused", "netlink-not-kthreadd", "netlink-names-kauditd-path",
             "netlink-loads-nothing", "nice-applies", "nice-no-refusal", "nice-works", "nice-revert", "kauditd-refused",
             "kauditd-names-kthread", "kauditd-names-frame", "kauditd-says-stall", "kauditd-loads-nothing",

@@ -42,8 +42,12 @@ public struct KthreadSafetyPreflight: PreflightCheck {
 
     public func check(_ context: PreflightContext) -> PreflightFailure? {
         guard !report.safe else { return nil }
-        return PreflightFailure(check: name, reason: report.refusals.map(\.description).joined(separator: "\n  "),
-                                advice: "allow a kthread you know is safe with --allow-kthread COMM (or --allow-all-kthreads). \(KthreadSafetyReport.limitationText)")
+        let unanalysed = report.unanalysed.filter { $0.allowedBy == nil }
+        let reasons = unanalysed.map(\.description) + report.refusals.map(\.description)
+        var advice = report.refusals.isEmpty ? "" : "allow a kthread you know is safe with --allow-kthread COMM (or --allow-all-kthreads). "
+        if !unanalysed.isEmpty { advice += "accept an object without analysis with --allow-unanalysed. " }
+        return PreflightFailure(check: name, reason: reasons.joined(separator: "\n  "),
+                                advice: advice + KthreadSafetyReport.limitationText)
     }
 }
 

@@ -27,13 +27,15 @@ package struct KthreadAnalysis {
             let graph = try loadGraph()
             // Every replaced function is in its file's record; those that can hand values back also in the one
             // record whose paths carry a value back to the caller.
-            var passingValues: [Int] = [], byUnit: [String: [Int]] = [:]
+            // Those that use the running task go in a record searched through every function instead.
+            var passingValues: [Int] = [], changingTask: [Int] = [], byUnit: [String: [Int]] = [:]
             for name in replaced.sorted() {
                 let nodes = graph.nodes(named: name)
                 guard !nodes.isEmpty else { throw CallGraphError.unknownFunction(name) }
                 for node in nodes {
                     byUnit[graph.unit(of: node), default: []].append(node)
-                    if graph.interface(of: node).mayPassValuesBack { passingValues.append(node) }
+                    let interface = graph.interface(of: node)
+                    if interface.changesCallingTask { changingTask.append(node) } else if interface.mayPassValuesBack { passingValues.append(node) }
                 }
             }
             // What the patch's callbacks call runs at patch time, whatever its prototype: treated as passing values.
@@ -49,16 +51,17 @@ package struct KthreadAnalysis {
                 })
             }
             var warned: Set<String> = []
-            if !passingValues.isEmpty {
-                var reach = KthreadReachability(graph: graph, targetNodes: passingValues, scope: .passesValues)
+            for (scope, targets) in [(KthreadReachability.Scope.changesCallingTask, changingTask), (.passesValues, passingValues)]
+            where !targets.isEmpty {
+                var reach = KthreadReachability(graph: graph, targetNodes: targets, scope: scope, object: object)
                 attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
-                let paths = reach.kthreadEntryPaths
+                let paths = reach.kthreadEntryPaths.filter { !warned.contains($0[0].name) }
                 result.warnings += entryWarnings(object: object, reach: reach, paths)
-                warned = Set(paths.compactMap { $0.first?.name })
+                warned.formUnion(paths.compactMap { $0.first?.name })
             }
             for (unit, nodes) in byUnit.sorted(by: { $0.key < $1.key }) {
-                var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .unit)
+                var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .unit, object: object)
                 attachResumePoints(&reach)
                 result.blobs.append(reach.encode())
                 let paths = reach.kthreadEntryPaths.filter { !warned.contains($0[0].name) }

@@ -6,7 +6,7 @@ import PatchModel
 /// storing it. Versioned and compact (`encode()`), embedded in the patch
 /// module's metadata by the builder and read back by `apply` and `info`.
 public struct KthreadReachability: Equatable, Codable, Sendable {
-    public static let formatVersion: UInt16 = 2
+    public static let formatVersion: UInt16 = 3
     static let magic: [UInt8] = Array("KPKR".utf8)
 
     public struct Function: Equatable, Codable, Sendable {
@@ -34,17 +34,25 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         /// function: an unconverted kthread of that unit (sharing its static data)
         /// is refused, any other gets a note.
         case unit = 1
+        /// Targets that use the running task (`current`): what they write there the
+        /// calling kthread reads, whatever the functions between return. Reached
+        /// through every function; an unconverted kthread that can still reach one is refused.
+        case changesCallingTask = 2
 
         public var description: String {
             switch self {
             case .passesValues: return "may pass values back"
             case .unit: return "are all the replaced functions of their file"
+            case .changesCallingTask: return "use the running task (current)"
             }
         }
     }
 
     /// Where the graph came from: the analysed file's build id, or its name.
     public var source: String
+    /// The livepatch object analysed (`vmlinux` or a module name); "" in records
+    /// of format 1 and 2, which did not say.
+    public var object: String = ""
     public var scope: Scope
     /// The patched functions first (`functions[0..<targetCount]`), then the rest in BFS order.
     public var functions: [Function]
@@ -65,28 +73,29 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     public var targets: ArraySlice<Function> { functions[0..<targetCount] }
 
     /// Reachability of the functions named `targets` (every same-named static counts).
-    public init(graph: CallGraph, targets: [String], source: String? = nil, scope: Scope = .passesValues) throws {
+    public init(graph: CallGraph, targets: [String], source: String? = nil, scope: Scope = .passesValues, object: String = "") throws {
         var nodes: [Int] = []
         for name in targets {
             let found = graph.nodes(named: name)
             guard !found.isEmpty else { throw CallGraphError.unknownFunction(name) }
             nodes += found
         }
-        self.init(graph: graph, targetNodes: nodes, source: source, scope: scope)
+        self.init(graph: graph, targetNodes: nodes, source: source, scope: scope, object: object)
     }
 
-    public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues) {
+    public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues, object: String = "") {
         // Through a function that passes nothing back no value comes back to its callers.
         let search = scope == .passesValues
             ? ReverseReachability(graph: graph, targets: targetNodes) { graph.interface(of: $0).mayPassValuesBack }
             : ReverseReachability(graph: graph, targets: targetNodes)
+        self.object = object
         var index: [Int: Int] = [:]
         for (i, node) in search.order.enumerated() { index[node] = i }
         functions = search.order.indices.map { i in
             let node = search.order[i]
             return Function(name: graph.name(of: node), unit: graph.unit(of: node),
                             next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
-                            passesNothingBack: graph.interface(of: node) == .passesNothingBack)
+                            passesNothingBack: !graph.interface(of: node).mayPassValuesBack)
         }
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
@@ -109,10 +118,11 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
 
     /// The functions that can still run from `offset` in the thread function
     /// `name` and reach a target; nil when the record has no such point.
-    public func resumeHops(function name: String, offset: UInt64) -> [Int]? {
-        let functionIndices = Set(indices(named: name))
-        guard offset <= UInt64(UInt32.max) else { return nil }
-        return resumeTables.first { functionIndices.contains($0.function) }?.points[UInt32(offset)]
+    /// `symbol` is the frame's symbol as the stack shows it: `fn` or `fn.cold` (its cold part).
+    public func resumeHops(function symbol: String, offset: UInt64) -> [Int]? {
+        let functionIndices = Set(indices(named: symbol))
+        guard let key = KthreadResumePoints.key(symbol: symbol, offset: offset) else { return nil }
+        return resumeTables.first { functionIndices.contains($0.function) }?.points[key]
     }
 
     /// The compilation unit all targets share (a `unit` record), else nil.

@@ -1,7 +1,7 @@
 import PatchModel
 
 /// Binary form of `KthreadReachability`: magic "KPKR", u16 version, (from
-/// version 2) a scope byte, then LEB128 varints. Names and units are stored once each, sorted and front-coded
+/// version 2) a scope byte, the source, (from version 3) the object, then LEB128 varints. Names and units are stored once each, sorted and front-coded
 /// (kernel names share long prefixes); a function is three small numbers plus
 /// its edge kind.
 extension KthreadReachability {
@@ -15,6 +15,7 @@ extension KthreadReachability {
         out.u16(Self.formatVersion)
         out.u8(scope.rawValue)
         out.string(source)
+        out.string(object)
         Self.writeFrontCoded(nameList, to: &out)
         Self.writeFrontCoded(unitList, to: &out)
         out.varint(functions.count)
@@ -47,11 +48,14 @@ extension KthreadReachability {
             guard Array(try input.raw(4, "magic")) == Self.magic else { throw KthreadReachabilityError.badMagic }
             let version = try input.u16("version")
             // Version 1 had no scope: its targets were all refused when reached, as `passesValues` is.
-            guard version == 1 || version == Self.formatVersion else { throw KthreadReachabilityError.unsupportedVersion(version) }
+            guard (1...Self.formatVersion).contains(version) else { throw KthreadReachabilityError.unsupportedVersion(version) }
             let scopeByte = version == 1 ? Scope.passesValues.rawValue : try input.u8("scope")
-            guard let scope = Scope(rawValue: scopeByte) else { throw KthreadReachabilityError.malformed("unknown scope \(scopeByte)") }
+            guard let scope = Scope(rawValue: scopeByte), version >= 3 || scope != .changesCallingTask else {
+                throw KthreadReachabilityError.malformed("unknown scope \(scopeByte)")
+            }
             self.scope = scope
             source = try input.string("source")
+            object = version >= 3 ? try input.string("object") : ""
             let names = try Self.readFrontCoded(&input, "name")
             let units = try Self.readFrontCoded(&input, "unit")
             let count = try input.count("function count")
@@ -102,7 +106,7 @@ extension KthreadReachability {
                 }
             }
             guard input.atEnd else { throw KthreadReachabilityError.malformed("trailing bytes") }
-            guard scope == .passesValues || targetUnit != nil else {
+            guard scope != .unit || targetUnit != nil else {
                 throw KthreadReachabilityError.malformed("a unit record's targets are not in one compilation unit")
             }
         } catch let error as BinaryReader.Truncated {

@@ -5,8 +5,20 @@
 /// reach the loop's state.
 public struct KthreadResumePoints: Equatable, Codable, Sendable {
     public var function: String
-    /// Offset from the function's entry -> the hops (callee or inlined function names) reachable from there.
+    /// Offset -> the hops (callee or inlined function names) reachable from there.
+    /// In the hot part, the offset from the function's entry (`fn+off` in a stack);
+    /// in its cold part, the offset from the cold part's start with `coldPart` set
+    /// (`fn.cold+off`): `key(symbol:offset:)` makes the key from a stack frame.
     public var points: [UInt32: Set<String>]
+
+    /// Marks a key as an offset in the function's cold part.
+    public static let coldPart: UInt32 = 1 << 30
+
+    /// The key of a stack frame `symbol+offset` (`fn` or `fn.cold`); nil when the offset cannot be one.
+    public static func key(symbol: String, offset: UInt64) -> UInt32? {
+        guard offset < UInt64(coldPart) else { return nil }
+        return symbol.hasSuffix(".cold") ? UInt32(offset) | coldPart : UInt32(offset)
+    }
 
     public init(function: String, points: [UInt32: Set<String>]) {
         self.function = function
@@ -25,8 +37,21 @@ public struct KthreadResumePoints: Equatable, Codable, Sendable {
         let bodies = layout.hops.map { hop in
             flow.instructions.filter { instruction in hop.ranges.contains { $0.contains(instruction.address) } }.map(\.address)
         }
+        // The part holding the entry is `fn`; GCC moves unlikely code into one other part, `fn.cold`.
+        let hot = layout.ranges.first { $0.contains(layout.entry) }
+        let others = layout.ranges.filter { $0 != hot }
+        let cold = others.count == 1 ? others[0] : nil
         var points: [UInt32: Set<String>] = [:]
-        for call in flow.instructions where call.isCall && call.end >= layout.entry {
+        for call in flow.instructions where call.isCall {
+            let key: UInt32?
+            if let hot, hot.contains(call.address), call.end >= layout.entry {
+                key = Self.key(symbol: layout.name, offset: call.end - layout.entry)
+            } else if let cold, cold.contains(call.address) {
+                key = Self.key(symbol: layout.name + ".cold", offset: call.end - cold.lowerBound)
+            } else {
+                key = nil // a part that is neither (several cold parts): no point, the whole function counts there
+            }
+            guard let key else { continue }
             guard let reached = flow.reachable(from: call.end) else { continue }
             var hops: Set<String> = []
             for (hop, body) in zip(layout.hops, bodies) {
@@ -39,7 +64,7 @@ public struct KthreadResumePoints: Equatable, Codable, Sendable {
                     hops.insert(hop.name)
                 }
             }
-            points[UInt32(call.end - layout.entry)] = hops
+            points[key] = hops
         }
         self.points = points
     }

@@ -13,7 +13,9 @@ import PatchModel
 /// - **unknown entry, inside a replaced function now**.
 /// An unconverted kthread reaching only replaced functions of other files that
 /// pass nothing back is a note; a kthread of unknown entry outside replaced
-/// functions is a warning.
+/// functions is a warning. An object with replaced functions but no record is
+/// refused unless `--allow-unanalysed`. Under `KthreadRule.strict` every
+/// replaced function an unconverted kthread can still reach refuses.
 public struct KthreadSafetyCheck: Sendable {
     /// The functions the patch replaces (its metadata), whatever object they are in.
     public var replaced: [ReplacedFunction]
@@ -23,17 +25,54 @@ public struct KthreadSafetyCheck: Sendable {
     public var allowComms: Set<String>
     /// `--allow-all-kthreads`.
     public var allowAll: Bool
+    /// `--kthread-rule`.
+    public var rule: KthreadRule
+    /// `--allow-unanalysed`: an object without a record is checked for resident frames only.
+    public var allowUnanalysed: Bool
 
     public init(replaced: [ReplacedFunction], reachabilities: [KthreadReachability],
-                allowComms: Set<String> = [], allowAll: Bool = false) {
+                allowComms: Set<String> = [], allowAll: Bool = false, rule: KthreadRule = .default,
+                allowUnanalysed: Bool = false) {
         self.replaced = replaced
         self.reachabilities = reachabilities
         self.allowComms = allowComms
         self.allowAll = allowAll
+        self.rule = rule
+        self.allowUnanalysed = allowUnanalysed
+    }
+
+    /// The objects with replaced functions that no record covers. A record of
+    /// format 3 names its object; an older one covers the objects whose replaced
+    /// functions it lists as targets.
+    public var unanalysedObjects: [String] {
+        var covered = Set(reachabilities.map(\.object).filter { !$0.isEmpty })
+        for reach in reachabilities where reach.object.isEmpty {
+            let targets = Set(reach.targets.map(\.name))
+            covered.formUnion(replaced.filter { targets.contains(FunctionRef.baseName($0.name)) }.map(\.object))
+        }
+        return Set(replaced.map(\.object)).subtracting(covered).sorted()
     }
 
     public func evaluate(_ kthreads: [LiveKthread]) -> KthreadSafetyReport {
+        var report = evaluateRule(kthreads)
+        if rule == .default {
+            // What the literal rule would refuse on top: apply --check shows it.
+            var strict = self
+            strict.rule = .strict
+            let refusedNow = Set(report.refusals.map(\.pid))
+            report.strictWouldRefuse = strict.evaluateRule(kthreads).refusals.filter {
+                $0.reason == .reachesPatchedFunction && !refusedNow.contains($0.pid)
+            }
+        }
+        return report
+    }
+
+    private func evaluateRule(_ kthreads: [LiveKthread]) -> KthreadSafetyReport {
         var report = KthreadSafetyReport()
+        report.rule = rule
+        for object in unanalysedObjects {
+            report.unanalysed.append(.init(object: object, allowedBy: allowUnanalysed ? "--allow-unanalysed" : nil))
+        }
         for thread in kthreads {
             for var finding in findings(for: thread) {
                 if finding.reason == .reachesFunctionPassingNothingBack {
@@ -52,7 +91,6 @@ public struct KthreadSafetyCheck: Sendable {
             }
         }
         report.checked = kthreads.count
-        report.reachabilityChecked = !reachabilities.isEmpty
         return report
     }
 
@@ -94,13 +132,18 @@ public struct KthreadSafetyCheck: Sendable {
                 if let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: true) {
                     hazards.append(path)
                 }
+            case .changesCallingTask:
+                // What it writes in the running task the kthread reads, whatever comes back through the calls.
+                if let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: false) {
+                    hazards.append(path)
+                }
             case .unit:
                 guard let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: false) else {
                     continue
                 }
-                // A target in the kthread's own files shares their static data with its loop.
+                // A target in the kthread's own files shares their static data with its loop; strict takes every path.
                 let ownUnits = Set(thread.stack[...entryIndex].flatMap { frame in reach.indices(named: frame.baseFunction).map { reach.functions[$0].unit } })
-                if let unit = reach.targetUnit, ownUnits.contains(unit) { hazards.append(path) } else { harmless.append(path) }
+                if rule == .strict || reach.targetUnit.map(ownUnits.contains) == true { hazards.append(path) } else { harmless.append(path) }
             }
         }
         if let path = hazards.min(by: { $0.refs.count < $1.refs.count }) {
@@ -134,7 +177,7 @@ public struct KthreadSafetyCheck: Sendable {
         }
         let entryFrame = stack[entryIndex]
         var candidates: [LivePath] = []
-        if let hops = reach.resumeHops(function: entryFrame.baseFunction, offset: entryFrame.offset) {
+        if let hops = reach.resumeHops(function: entryFrame.function, offset: entryFrame.offset) {
             let entryRef = reach.indices(named: entryFrame.baseFunction).first.map { reach.functions[$0].ref }
                 ?? FunctionRef(name: entryFrame.baseFunction, unit: "")
             let usable = hops.filter { !(skippingHopsThatPassNothingBack && reach.functions[$0].passesNothingBack) }
@@ -244,8 +287,31 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
         }
     }
 
+    /// An object with replaced functions and no reachability record.
+    public struct Unanalysed: Equatable, Codable, Sendable, CustomStringConvertible {
+        public var object: String
+        /// `--allow-unanalysed` when allowed, nil when it refuses the patch.
+        public var allowedBy: String?
+
+        public var description: String {
+            let remedy = object == "vmlinux"
+                ? "build with the debug vmlinux (linux-image-RELEASE-dbg, or --vmlinux)"
+                : "build with the module's debug build (linux-image-RELEASE-dbg's /usr/lib/debug/lib/modules/RELEASE, or --modules-debug-dir DIR)"
+            let what = "\(object): the patch carries no kthread reachability analysis for it (its DWARF was missing at build time): "
+                + "which kthreads can reach its replaced functions was not checked, only resident frames"
+            if let allowedBy { return "\(what). Allowed by \(allowedBy)." }
+            return "\(what). Rebuild the patch: \(remedy); or pass --allow-unanalysed to accept it."
+        }
+    }
+
+    /// The rule the refusals were decided under.
+    public var rule: KthreadRule = .default
     /// Findings that refuse the patch.
     public var refusals: [KthreadFinding] = []
+    /// Objects without a record (refusing unless allowed).
+    public var unanalysed: [Unanalysed] = []
+    /// Under the default rule: the kthreads `--kthread-rule strict` would refuse on top, with their paths.
+    public var strictWouldRefuse: [KthreadFinding] = []
     /// Findings an override allowed, reported so the user sees what was accepted.
     public var allowed: [KthreadFinding] = []
     /// Unconverted kthreads that reach only replaced functions passing nothing back, in other files: notes.
@@ -253,13 +319,10 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
     /// Kthreads whose thread function /proc did not show (warnings unless also refused).
     public var unknownEntry: [Unchecked] = []
     public var checked = 0
-    /// The patch carried a reachability analysis (else only the resident and
-    /// unknown-entry rules applied).
-    public var reachabilityChecked = true
     /// What the analysis cannot see, to be printed with every result.
     public var limitation = KthreadSafetyReport.limitationText
 
-    public var safe: Bool { refusals.isEmpty }
+    public var safe: Bool { refusals.isEmpty && !unanalysed.contains { $0.allowedBy == nil } }
 
     public static let limitationText = "Not seen: calls through function pointers (ops tables, callbacks, notifier chains) "
         + "in the reachability of unconverted kthreads; resident frames of kthreads running on a CPU or with an unreadable "
@@ -267,4 +330,12 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
         + "is not the inlining one; kthreads started after the check; a function that casts const away from a parameter "
         + "(its prototype says it passes nothing back); control flow added at run time beyond the jump, exception and "
         + "alternative tables, for where a kthread sleeps."
+}
+
+/// Which kthread rule apply enforces (`--kthread-rule`).
+public enum KthreadRule: String, Codable, Sendable, CaseIterable {
+    /// Refuse what can hand a value back to an unconverted kthread's loop (docs/KTHREAD-SAFETY.md).
+    case `default`
+    /// The literal rule: refuse every replaced function an unconverted kthread can still reach, by any path.
+    case strict
 }

@@ -84,7 +84,7 @@ public enum CallGraphBuilder {
             graph.nodeInterface += Array(repeating: FunctionInterface.unknown.rawValue, count: graph.nodeName.count - graph.nodeInterface.count)
             for (node, interface) in partial.interfaces {
                 let global = Int(nodeMap[Int(node)])
-                graph.nodeInterface[global] = max(graph.nodeInterface[global], interface.rawValue)
+                graph.nodeInterface[global] = max(FunctionInterface(rawValue: graph.nodeInterface[global]) ?? .unknown, interface).rawValue
             }
             for edge in partial.edges {
                 let caller = nodeMap[Int(edge >> 34)]

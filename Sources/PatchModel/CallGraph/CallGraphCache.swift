@@ -6,7 +6,7 @@ import FoundationEssentials
 public enum CallGraphCache {
     static let magic: [UInt8] = Array("KPCG".utf8)
     /// Bump when the layout changes; an old file is then rebuilt, never misread.
-    static let version: UInt16 = 3
+    static let version: UInt16 = 5
 
     public static func file(in directory: URL, buildID: String) -> URL {
         directory.appendingPathComponent("callgraph-\(buildID).kpcg")

@@ -38,6 +38,7 @@ package enum DwarfAttribute {
     package static let callValue = UInt32(DW_AT_call_value)
     package static let gnuCallSiteValue = UInt32(DW_AT_GNU_call_site_value)
     package static let type = UInt32(DW_AT_type)
+    package static let byteSize = UInt32(DW_AT_byte_size)
 }
 
 package enum DwarfOperation {

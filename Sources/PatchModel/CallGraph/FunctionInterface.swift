@@ -11,26 +11,53 @@ public enum FunctionInterface: UInt8, Codable, Sendable, Comparable, CustomStrin
     case unknown = 0
     /// Returns void; every parameter is a value or a pointer to const, pointer-free data.
     case passesNothingBack = 1
-    /// Returns a value, or takes a writable pointer, a function pointer or variable arguments.
+    /// Returns a value, or takes a writable pointer, an integer as wide as a pointer (it may be an
+    /// address), a function pointer or variable arguments.
     case passesValuesBack = 2
+    /// Returns void and takes no writable pointer, but uses the running task (`current`,
+    /// inlined `get_current()`): what it writes there (`current->blocked`, `current->flags`,
+    /// ...) the calling kthread reads, whatever the functions between them return. The
+    /// DWARF does not tell the reads from the writes.
+    case usesCurrentTask = 3
 
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Caution order, for merging: a prototype that passes values outranks the use of `current`,
+    /// which outranks a prototype passing nothing back.
+    private var rank: Int {
+        switch self {
+        case .unknown: return 0
+        case .passesNothingBack: return 1
+        case .usesCurrentTask: return 2
+        case .passesValuesBack: return 3
+        }
+    }
 
-    /// The caution the safety rules apply: only a known `passesNothingBack` is trusted.
-    public var mayPassValuesBack: Bool { self != .passesNothingBack }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+
+    /// Whether a value can come back to the caller through the prototype: only a
+    /// known void function without writable parameters is trusted, whether or not
+    /// it uses `current` (a replaced function that does is searched on its own scope).
+    public var mayPassValuesBack: Bool { self != .passesNothingBack && self != .usesCurrentTask }
+
+    /// Hands its effect to every caller above it, whatever the functions between them
+    /// pass back: the state it changes is the calling task's own.
+    public var changesCallingTask: Bool { self == .usesCurrentTask }
 
     public var description: String {
         switch self {
         case .unknown: return "prototype unknown"
         case .passesNothingBack: return "returns nothing and takes no writable pointer"
-        case .passesValuesBack: return "returns a value or takes a writable pointer"
+        case .passesValuesBack: return "returns a value or takes a writable pointer or a pointer-wide integer"
+        case .usesCurrentTask: return "uses the running task (current)"
         }
     }
 }
 
 /// Classifies subprogram DIEs; memoizes type verdicts by DIE offset (one reader per DWARF file).
 final class FunctionInterfaceReader {
+    /// Final verdicts only: a verdict that leaned on a recursive type still being decided is not kept.
     private var readOnlyByType: [Dwarf_Off: Bool] = [:]
+    /// Types being decided now (a recursive structure reaching itself), with their depth on the stack.
+    private var deciding: [Dwarf_Off: Int] = [:]
 
     func interface(of subprogram: inout Dwarf_Die) -> FunctionInterface {
         var attr = Dwarf_Attribute()
@@ -47,7 +74,7 @@ final class FunctionInterfaceReader {
         repeat {
             switch dwarf_tag(&child) {
             case DwarfTag.formalParameter:
-                guard let type = typeDie(of: &child), isReadOnlyValue(type) else { return .passesValuesBack }
+                guard let type = typeDie(of: &child), isReadOnlyParameter(type) else { return .passesValuesBack }
             case DwarfTag.unspecifiedParameters:
                 return .passesValuesBack
             default:
@@ -66,44 +93,89 @@ final class FunctionInterfaceReader {
         return .some(type)
     }
 
+    /// A parameter gives no way to write memory: a read-only value that is not
+    /// an integer as wide as a pointer (`free_pages(unsigned long addr, ...)`
+    /// takes an address as an integer; the prototype cannot tell which are).
+    private func isReadOnlyParameter(_ type: Dwarf_Die?) -> Bool {
+        guard let type else { return true }
+        var stripped = type
+        for _ in 0..<16 {
+            let tag = dwarf_tag(&stripped)
+            guard tag == DwarfTag.typedef || tag == DwarfTag.constType || tag == DwarfTag.volatileType
+                    || tag == DwarfTag.restrictType || tag == DwarfTag.atomicType,
+                  let inner = typeDie(of: &stripped), let next = inner else { break }
+            stripped = next
+        }
+        if dwarf_tag(&stripped) == DwarfTag.baseType, byteSize(&stripped) >= 8 { return false }
+        return isReadOnlyValue(type)
+    }
+
+    private func byteSize(_ die: inout Dwarf_Die) -> UInt64 {
+        var attr = Dwarf_Attribute()
+        var size: Dwarf_Word = 0
+        guard dwarf_attr(&die, DwarfAttribute.byteSize, &attr) != nil, dwarf_formudata(&attr, &size) == 0 else { return .max }
+        return size
+    }
+
     /// Whether a value of this type (nil: void) gives no way to write memory:
     /// scalars, enums, and pointers to const data that is itself read-only.
     private func isReadOnlyValue(_ type: Dwarf_Die?) -> Bool {
         guard var type else { return true }
-        let offset = dwarf_dieoffset(&type)
-        if let known = readOnlyByType[offset] { return known }
-        // A recursive structure (a list node pointing to its own type) is decided by its other members.
-        readOnlyByType[offset] = true
-        let verdict = decideReadOnlyValue(&type)
-        readOnlyByType[offset] = verdict
-        return verdict
+        return readOnly(&type).verdict
     }
 
-    private func decideReadOnlyValue(_ type: inout Dwarf_Die) -> Bool {
+    /// The verdict, and the shallowest depth of a type still being decided that it
+    /// assumed read-only (`Int.max`: none, the verdict is final).
+    private func readOnly(_ type: inout Dwarf_Die) -> (verdict: Bool, assumes: Int) {
+        let offset = dwarf_dieoffset(&type)
+        if let known = readOnlyByType[offset] { return (known, .max) }
+        // A recursive structure (a list node pointing to its own type) is decided by its other members:
+        // while it is decided, reaching it again assumes it read-only.
+        if let depth = deciding[offset] { return (true, depth) }
+        let depth = deciding.count
+        deciding[offset] = depth
+        let result = decideReadOnlyValue(&type)
+        deciding[offset] = nil
+        // "Not read-only" is final whatever was assumed; "read-only" only when it assumed nothing about a type
+        // outside itself (else the enclosing type may still turn out writable and the answer change).
+        if !result.verdict || result.assumes >= depth {
+            readOnlyByType[offset] = result.verdict
+            return (result.verdict, .max)
+        }
+        return result
+    }
+
+    private func decideReadOnlyValue(_ type: inout Dwarf_Die) -> (verdict: Bool, assumes: Int) {
         switch dwarf_tag(&type) {
         case DwarfTag.baseType, DwarfTag.enumerationType:
-            return true
-        case DwarfTag.typedef, DwarfTag.constType, DwarfTag.volatileType, DwarfTag.restrictType, DwarfTag.atomicType:
-            guard let inner = typeDie(of: &type) else { return false }
-            return isReadOnlyValue(inner)
+            return (true, .max)
+        case DwarfTag.typedef, DwarfTag.constType, DwarfTag.volatileType, DwarfTag.restrictType, DwarfTag.atomicType,
+             DwarfTag.arrayType:
+            guard let inner = typeDie(of: &type) else { return (false, .max) }
+            guard var inner else { return (true, .max) }
+            return readOnly(&inner)
         case DwarfTag.pointerType:
-            guard let pointee = typeDie(of: &type) else { return false }
-            guard var pointee else { return false } // void *: writable
-            return isConstQualified(&pointee) && isReadOnlyValue(pointee)
-        case DwarfTag.arrayType:
-            guard let element = typeDie(of: &type) else { return false }
-            return isReadOnlyValue(element)
+            guard let pointee = typeDie(of: &type) else { return (false, .max) }
+            guard var pointee, isConstQualified(&pointee) else { return (false, .max) } // void *: writable
+            return readOnly(&pointee)
         case DwarfTag.structureType, DwarfTag.unionType:
+            // A declaration only (an opaque type: `struct foo;`) says nothing of its members: not read-only.
+            guard dwarf_hasattr(&type, DwarfAttribute.declaration) == 0 else { return (false, .max) }
             var member = Dwarf_Die()
-            guard dwarf_child(&type, &member) == 0 else { return true }
+            guard dwarf_child(&type, &member) == 0 else { return (true, .max) }
+            var assumes = Int.max
             repeat {
                 guard dwarf_tag(&member) == DwarfTag.member else { continue }
-                guard let memberType = typeDie(of: &member), isReadOnlyValue(memberType) else { return false }
+                guard let memberType = typeDie(of: &member) else { return (false, .max) }
+                guard var memberType else { continue }
+                let result = readOnly(&memberType)
+                guard result.verdict else { return (false, .max) }
+                assumes = min(assumes, result.assumes)
             } while DwarfFile.nextSibling(&member)
-            return true
+            return (true, assumes)
         default:
             // Function types (a callback can do anything), and anything not understood.
-            return false
+            return (false, .max)
         }
     }
 

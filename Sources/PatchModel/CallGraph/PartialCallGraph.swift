@@ -5,6 +5,8 @@ import CElf
 final class PartialCallGraph {
     /// Functions that create a kthread running their first argument.
     static let kthreadCreators: Set<String> = ["kthread_create_on_node", "kthread_create_on_cpu", "__kthread_create_on_node"]
+    /// The kernel's accessor of the running task (x86: a per-CPU read of `current_task`), always inlined.
+    static let currentTaskAccessor = "get_current"
 
     private(set) var names: [String] = []
     private var nameByPointer: [UInt: UInt32] = [:]
@@ -26,6 +28,8 @@ final class PartialCallGraph {
     private var nodeByDie: [Dwarf_Off: UInt32] = [:]
     private var creatorNodes: Set<UInt32> = []
     private var currentUnit: UInt32 = 0
+    /// The subprogram being walked (outermost), which runs every body inlined into it.
+    private var currentSubprogram: UInt32?
     private var currentFile: DwarfFile?
 
     /// What a walk found, as a value: what `CallGraphBuilder.merge` reads, and what
@@ -68,11 +72,18 @@ final class PartialCallGraph {
                 if nodeKeys[Int(node)] & 0xffff_ffff == 0 { definedIn[node] = currentUnit }
                 interfaces[node] = max(interfaces[node] ?? .unknown, interfaceReader.interface(of: &die))
                 if let address = DwarfFile.entryAddress(of: &die) { entryAddresses[address] = node }
+                let enclosing = currentSubprogram
+                currentSubprogram = node
                 walkChildren(of: &die, owner: node)
+                currentSubprogram = enclosing
             case DwarfTag.inlinedSubroutine:
                 guard let owner else { break }
                 if let callee = origin(of: &die, attribute: DwarfAttribute.abstractOrigin) {
                     addEdge(owner, callee, .inlined)
+                    if names[Int(nodeKeys[Int(callee)] >> 32)] == PartialCallGraph.currentTaskAccessor {
+                        // The inlined body and the function it runs in both use the running task.
+                        for user in Set([owner, currentSubprogram ?? owner]) { interfaces[user] = max(interfaces[user] ?? .unknown, .usesCurrentTask) }
+                    }
                     walkChildren(of: &die, owner: callee)
                 } else {
                     walkChildren(of: &die, owner: owner)
