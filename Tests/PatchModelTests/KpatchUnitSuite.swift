@@ -72,13 +72,18 @@ struct KpatchUnitPair {
     /// What our differ makes of the pair, judged by kpatch's rule.
     enum Verdict: Equatable, CustomStringConvertible {
         case pass(String)
-        case fail(String)
+        /// No patch, for a named reason (a refusal or an error naming what it cannot read).
+        case refused(String)
+        /// A wrong answer: a patch that breaks kpatch's rule, or "no change" where kpatch builds one.
+        case wrong(String)
 
         var passed: Bool { if case .pass = self { return true } else { return false } }
+        var isWrong: Bool { if case .wrong = self { return true } else { return false } }
         var description: String {
             switch self {
             case .pass(let why): return "pass: \(why)"
-            case .fail(let why): return "FAIL: \(why)"
+            case .refused(let why): return "REFUSED: \(why)"
+            case .wrong(let why): return "WRONG: \(why)"
             }
         }
     }
@@ -102,7 +107,7 @@ struct KpatchUnitPair {
             let outcome = try differ.diff(original: original, patched: patched, output: output)
             return judge(outcome, output: output)
         } catch {
-            return mustFail ? .pass("refused: \(error)") : .fail("error: \(error)")
+            return mustFail ? .pass("refused: \(error)") : .refused("\(error)")
         }
     }
 
@@ -110,21 +115,21 @@ struct KpatchUnitPair {
         switch outcome {
         case .refused(let refusals):
             let text = refusals.map(\.description).joined(separator: "; ")
-            return mustFail ? .pass("refused: \(text)") : .fail("refused: \(text)")
+            return mustFail ? .pass("refused: \(text)") : .refused(text)
         case .noChange:
             // kpatch's create-diff-object exits non-zero when it finds no change, and our
             // build stops there too (BuildError.noChange): no patch either way.
-            return mustFail ? .pass("no change: no patch is built") : .fail("no change")
+            return mustFail ? .pass("no change: no patch is built") : .wrong("no change")
         case .changed(let plan):
-            if mustFail { return .fail("built what kpatch refuses: \(plan.replaced.map(\.name))") }
+            if mustFail { return .wrong("built what kpatch refuses: \(plan.replaced.map(\.name))") }
             do {
                 let functions = try Self.functionSymbols(in: output)
                 let why = plan.replaced.map { "\($0.name): \($0.reason?.description ?? "?")" }.joined(separator: "; ")
                 let what = "\(functions.count) functions \(functions) (\(why))"
                 guard let expected = expectedFunctions else { return .pass(what) }
-                return functions.count == expected ? .pass(what) : .fail("\(what), kpatch's rule wants \(expected)")
+                return functions.count == expected ? .pass(what) : .wrong("\(what), kpatch's rule wants \(expected)")
             } catch {
-                return .fail("output unreadable: \(error)")
+                return .wrong("output unreadable: \(error)")
             }
         }
     }
