@@ -89,9 +89,11 @@ struct KpatchUnitPair {
     }
 
     /// Runs the differ as kpatch's harness runs create-diff-object: the original
-    /// object is the target's symbol table, the object a module named `test_NAME`,
-    /// and the rest of the kernel (what the original object leaves undefined) is
-    /// taken as exported, since the harness passes no Module.symvers.
+    /// object is the target's symbol table and the rest of the kernel (what the
+    /// objects leave undefined) is taken as exported, since the harness passes no
+    /// Module.symvers. The objects are kernel translation units: taken as vmlinux's
+    /// (kpatch names them `test_NAME`; as a module, jump labels on their own
+    /// tracepoint keys would be refused as module-static-key).
     func run(layout: SpecialSectionLayout, scratch: URL) -> Verdict {
         do {
             let moduleName = "vmlinux"
