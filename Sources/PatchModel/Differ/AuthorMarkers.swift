@@ -71,11 +71,16 @@ struct AuthorMarkers {
     /// The marker variables: left out of the patch.
     var markerSymbols: Set<Int> = []
 
+    /// kpatch's own kpatch-macros.h names its KPATCH_IGNORE_FUNCTION marker so (a
+    /// pointer to the function, as ours): objects built with it (kpatch's unit tests,
+    /// patches written for kpatch) mean the same.
+    static let kpatchIgnoredFunctionSection = ".kpatch.ignore.functions"
+
     init(patched: ObjectModel) throws {
-        for section in patched.sections where section.name.hasPrefix(Self.sectionPrefix) {
+        for section in patched.sections where section.name.hasPrefix(Self.sectionPrefix) || section.name == Self.kpatchIgnoredFunctionSection {
             markerSymbols.formUnion(patched.symbolsInSection[section.index] ?? [])
             switch section.name {
-            case Self.ignoredFunctionSection:
+            case Self.ignoredFunctionSection, Self.kpatchIgnoredFunctionSection:
                 ignoredFunctions.formUnion(try functionTargets(of: section, in: patched))
             case Self.ignoredSectionSection:
                 let bytes = try patched.elf.data(of: section)

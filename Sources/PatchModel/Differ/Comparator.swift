@@ -20,7 +20,8 @@ struct Comparison {
 /// references (target identity, type, addend). Targets are identified by their
 /// original name, string literals by their content, compiler-private read-only
 /// data by its bytes, counter-numbered names (`__UNIQUE_ID_ddebug12`, `x.3`)
-/// without their counters. Tables such as `__mcount_loc` are not compared: they
+/// without their counters, strings without the `__LINE__` they embed after their
+/// file's name (`SourceLineTags`). Tables such as `__mcount_loc` are not compared: they
 /// point into functions, they are not part of them (a `__LINE__` in a
 /// `__bug_table` entry is not a change of the function).
 struct Comparator {
@@ -30,6 +31,15 @@ struct Comparator {
     /// Tables whose entries carry source line numbers for the function they point into.
     static let lineTables = ["__bug_table"]
     let layout: SpecialSectionLayout
+    private let fragments: (original: CodeFragments, patched: CodeFragments)
+
+    init(original: ObjectModel, patched: ObjectModel, correlation: Correlation, layout: SpecialSectionLayout) {
+        self.original = original
+        self.patched = patched
+        self.correlation = correlation
+        self.layout = layout
+        fragments = (CodeFragments(model: original), CodeFragments(model: patched))
+    }
 
     func compare() throws -> Comparison {
         var result = Comparison()
@@ -82,8 +92,13 @@ struct Comparator {
     func difference(original o: Int, patched p: Int, strict: Bool) throws -> ChangeReason? {
         let os = original.symbols[o], ps = patched.symbols[p]
         guard os.size == ps.size || ps.isFunction else { return ChangeReason(.data, ps.name) }
-        guard try original.bytes(of: o) == patched.bytes(of: p) else { return ChangeReason(.code) }
         let oRefs = original.references(of: o), pRefs = patched.references(of: p)
+        let (oBytes, pBytes) = (try original.bytes(of: o), try patched.bytes(of: p))
+        if oBytes != pBytes {
+            // Only `__LINE__` arguments of might_sleep() and the like differ: noise.
+            guard !strict, ps.isFunction,
+                  LineNumberArguments(model: patched).onlyLinesDiffer(oBytes, pBytes, references: pRefs) else { return ChangeReason(.code) }
+        }
         for (a, b) in zip(oRefs, pRefs) {
             guard a.offset == b.offset, a.type == b.type else { return ChangeReason(.code) }
             let oKey = try key(a, in: original, patchedSide: false, strict: strict)
@@ -139,7 +154,20 @@ struct Comparator {
             let section = model.sections[i]
             if section.flags.contains(.strings) {
                 let (offset, bias) = stringOffset(ref)
-                if let text = model.string(in: i, at: offset) { return "str:\(text)\(bias)" }
+                if let text = model.string(in: i, at: offset) {
+                    return "str:\(strict ? text : SourceLineTags(sourceFile: model.sourceFile).masked(text))\(bias)"
+                }
+            }
+            let index = patchedSide ? fragments.patched : fragments.original
+            if index.holdsFragments(i) {
+                let (offset, bias) = stringOffset(ref)
+                if let fragment = try index.fragment(in: i, at: offset) {
+                    let inner = try fragment.references.map { r -> String in
+                        if case .section(let t) = r.target, t == i { return "self+\(r.offset)+\(r.addend)" }
+                        return "\(r.offset):" + (try key(r, in: model, patchedSide: patchedSide, strict: strict))
+                    }
+                    return "frag:\(name(section.name)):\(fragment.bytes):\(inner)\(bias)"
+                }
             }
             return "sec:\(name(section.name))+\(ref.addend)"
         }

@@ -10,8 +10,8 @@ struct Inclusion {
     var sections: Set<Int> = []
 }
 
-/// Stage 4: include changed and new functions with their cold parts, new
-/// data, and the literals and private data they reference. Unchanged functions
+/// Stage 4: include changed and new functions with their cold parts and
+/// export entries, new data, and the literals and private data they reference. Unchanged functions
 /// and existing variables stay outside, reached by reference, and so does data
 /// resolved at link time (`.BTF_ids`), even when new.
 struct Includer {
@@ -41,7 +41,7 @@ struct Includer {
             let kind = SectionKind(patched.sectionName(of: index))
             guard kind != .initText, kind != .exitText, kind != .initData, kind != .exitData,
                   SymbolNames.coldParent(of: s.name) == nil, !patched.isPrivate(index), !carried.contains(index),
-                  !patched.isLinkTimeData(index) else { continue }
+                  !patched.isLinkTimeData(index), !patched.isDiscarded(index) else { continue }
             if change == .changed {
                 // Changed data is refused; only functions are replaced.
                 if s.isFunction { inclusion.replaced.append(index); roots.append(index) }
@@ -50,7 +50,10 @@ struct Includer {
                 roots.append(index)
             }
         }
-        close(&inclusion, from: roots.map { .symbol($0) })
+        // A new function's export entry travels with it: the patch module exports it.
+        let newFunctions = Set(inclusion.new.filter { patched.symbols[$0].isFunction }.map { patched.symbols[$0].name })
+        let exports = patched.sections.filter { ExportEntry(section: $0.name).map { newFunctions.contains($0.symbol) } ?? false }
+        close(&inclusion, from: roots.map { .symbol($0) } + exports.map { .section($0.index) })
         return inclusion
     }
 
@@ -77,7 +80,7 @@ struct Includer {
         switch target {
         case .symbol(let i):
             let s = patched.symbols[i]
-            guard s.isInSection, s.isFunction || s.isObject, !patched.isLinkTimeData(i) else { return nil }
+            guard s.isInSection, s.isFunction || s.isObject, !patched.isLinkTimeData(i), !patched.isDiscarded(i) else { return nil }
             if patched.isPrivate(i) || SymbolNames.coldParent(of: s.name) != nil { return target }
             switch status[i] {
             case .new?: return target

@@ -29,8 +29,11 @@ struct KlpResolver {
     /// New global symbols other objects of the same patch define.
     let shared: Set<String>
     let sourceFile: String
-    /// The target's block of local symbols for `sourceFile`, nil when none matched.
-    let fileBlock: Int?
+    /// The source file each local symbol of the original object follows (an object
+    /// linked from several translation units has one STT_FILE per unit).
+    private let fileOf: [Int: String]
+    /// The target's block of local symbols for each source file, absent when none matched.
+    private let fileBlocks: [String: Int]
 
     init(original: ObjectModel, patched: ObjectModel, correlation: Correlation, inclusion: Inclusion,
          objectName: String, target: TargetSymbols, vmlinux: TargetSymbols?, exports: ModuleSymvers,
@@ -44,11 +47,18 @@ struct KlpResolver {
         self.vmlinux = vmlinux
         self.exports = exports
         self.shared = shared
-        sourceFile = original.symbols.first { $0.isFile }?.name ?? ""
-        let locals = Set(original.symbols.filter {
-            $0.isLocal && $0.isInSection && ($0.isFunction || $0.isObject) && !original.isPrivate($0.index)
-        }.map(\.name))
-        fileBlock = target.fileBlock(sourceFile: sourceFile, localNames: locals)
+        sourceFile = original.sourceFile
+        var fileOf: [Int: String] = [:], current = sourceFile
+        var locals: [String: Set<String>] = [:]
+        for s in original.symbols where s.isLocal {
+            if s.isFile { current = s.name; continue }
+            fileOf[s.index] = current
+            if s.isInSection, s.isFunction || s.isObject, !original.isPrivate(s.index) { locals[current, default: []].insert(s.name) }
+        }
+        self.fileOf = fileOf
+        var blocks: [String: Int] = [:]
+        for (file, names) in locals { blocks[file] = target.fileBlock(sourceFile: file, localNames: names) }
+        fileBlocks = blocks
     }
 
     func resolve(_ reference: Reference.Target) throws -> Resolution {
@@ -73,10 +83,11 @@ struct KlpResolver {
     /// The running object's location of a replaced or referenced symbol of this translation unit.
     func locate(_ symbol: ELFSymbol) throws -> TargetSymbols.Location {
         guard symbol.isLocal else { return try target.locate(symbol.name, inBlock: nil, sourceFile: sourceFile) }
-        guard let fileBlock else {
-            throw DifferError.sourceFileNotInTarget(file: original.path, sourceFile: sourceFile, target: target.path)
+        let file = fileOf[symbol.index] ?? sourceFile
+        guard let fileBlock = fileBlocks[file] else {
+            throw DifferError.sourceFileNotInTarget(file: original.path, sourceFile: file, target: target.path)
         }
-        return try target.locate(symbol.name, inBlock: fileBlock, sourceFile: sourceFile)
+        return try target.locate(symbol.name, inBlock: fileBlock, sourceFile: file)
     }
 
     /// A symbol this translation unit defines and the running object already has.

@@ -94,9 +94,13 @@ public struct ObjectDiffer {
         while true {
             specials = try specialSections.regenerate(for: inclusion)
             let before = (inclusion.symbols.count, inclusion.sections.count)
+            // What kept entries point at travels too: their data sections, replacement
+            // code, and private data such as a dynamic-debug descriptor a jump label keys on.
             includer.close(&inclusion, from: specials.flatMap { $0.references.map(\.target) }.filter { target in
-                if case .section(let i) = target { return !patched.sections[i].isExecutable || patched.sections[i].name == ".altinstr_replacement" }
-                return false
+                switch target {
+                case .section(let i): return !patched.sections[i].isExecutable || patched.sections[i].name == ".altinstr_replacement"
+                case .symbol(let i): return patched.isPrivate(i) && !patched.symbols[i].isFunction
+                }
             })
             if (inclusion.symbols.count, inclusion.sections.count) == before { break }
         }

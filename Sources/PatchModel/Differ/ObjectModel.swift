@@ -27,6 +27,8 @@ final class ObjectModel {
     /// (`init_module` for the module's init function), mapped to it.
     let aliases: [Int: Int]
     let path: String
+    /// The translation unit's source file, as its first STT_FILE symbol names it ("" when stripped).
+    let sourceFile: String
 
     var sections: [ELFSection] { elf.sections }
 
@@ -36,6 +38,7 @@ final class ObjectModel {
         self.path = path
         let symbols = try elf.symbols()
         self.symbols = symbols
+        sourceFile = symbols.first { $0.isFile }?.name ?? ""
         var inSection: [Int: [Int]] = [:]
         var byName: [String: [Int]] = [:]
         for s in symbols where s.isInSection && !s.isSectionSymbol && !s.isFile && !s.name.isEmpty {
@@ -195,6 +198,13 @@ final class ObjectModel {
     func isLinkTimeData(_ symbolIndex: Int) -> Bool {
         let s = symbols[symbolIndex]
         return s.isInSection && isLinkTimeSection(Int(s.sectionIndex))
+    }
+
+    /// Data the linker throws away (`.discard.*`: `__ADDRESSABLE()` anchors and the
+    /// like): never part of the running kernel, never part of a patch.
+    func isDiscarded(_ symbolIndex: Int) -> Bool {
+        let name = sectionName(of: symbolIndex)
+        return name == ".discard" || name.hasPrefix(".discard.")
     }
 
     func sectionName(of symbolIndex: Int) -> String {

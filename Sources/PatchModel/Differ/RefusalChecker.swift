@@ -90,21 +90,38 @@ struct RefusalChecker {
         }
     }
 
-    /// Exports show up as `___ksymtab[_gpl]+name` / `__kcrctab+name` sections.
+    /// Exports show up as `___ksymtab[_gpl]+name` sections. A new function may be
+    /// exported: the patch module exports it (`Includer` carries its entry). An export
+    /// added to a symbol the running object already has is refused: the running
+    /// object's copy cannot be exported, and other modules would bind to another one.
+    /// A removed export changes nothing the patch can do: the running object keeps it.
     private func exportTableRefusals() -> [Refusal] {
-        func exports(_ model: ObjectModel) -> Set<String> {
-            Set(model.sections.map(\.name).filter {
-                $0.hasPrefix("___ksymtab") || $0.hasPrefix("__ksymtab") || $0.hasPrefix("__kcrctab") || $0.hasPrefix("___kcrctab")
-            })
-        }
-        let o = exports(original).filter { $0.contains("+") }, p = exports(patched).filter { $0.contains("+") }
-        return o.symmetricDifference(p).sorted().map { section in
-            let symbol = section.split(separator: "+").last.map(String.init) ?? section
-            return Refusal(kind: .exportTable, symbol: symbol, section: section,
-                reason: p.contains(section) ? "adds export \(section)" : "removes export \(section)",
-                advice: "keep the exported-symbol set unchanged; other modules bind to it at load time")
+        let o = Set(original.sections.compactMap { ExportEntry(section: $0.name) }),
+            p = Set(patched.sections.compactMap { ExportEntry(section: $0.name) })
+        return p.subtracting(o).sorted { $0.section < $1.section }.compactMap { entry in
+            let defined = patched.definedByName[entry.symbol] ?? []
+            if defined.contains(where: { patched.symbols[$0].isFunction && status[$0] == .new }) { return nil }
+            return Refusal(kind: .exportTable, symbol: entry.symbol, section: entry.section,
+                reason: defined.isEmpty ? "adds export \(entry.section) of a symbol this object does not define"
+                    : "adds export \(entry.section) to \(entry.symbol), which the running object already has; its running copy cannot be exported by a patch",
+                advice: "export a new function instead (a new name calling \(entry.symbol)), or leave the export set as it is")
         }
     }
+}
+
+/// One export of an object file: its `___ksymtab[_gpl]+name` section (6.1's EXPORT_SYMBOL).
+struct ExportEntry: Hashable {
+    let section: String
+    let symbol: String
+
+    init?(section: String) {
+        guard section.hasPrefix(Self.sectionPrefix), let plus = section.firstIndex(of: "+") else { return nil }
+        self.section = section
+        symbol = String(section[section.index(after: plus)...])
+        guard !symbol.isEmpty else { return nil }
+    }
+
+    static let sectionPrefix = "___ksymtab"
 }
 
 /// What a section is for, as far as moving a symbol between sections matters.

@@ -28,16 +28,40 @@ public struct SpecialSectionLayout: Sendable {
 
     public enum LayoutError: Error, CustomStringConvertible, Equatable, Sendable {
         case missingStruct(source: String, name: String, section: String)
+        /// An explicit size for a struct that is not a special section's, or not positive.
+        case unknownStruct(name: String, size: Int)
 
         public var description: String {
             switch self {
             case .missingStruct(let source, let name, let section):
                 return "\(source): no struct \(name), needed for the entry size of \(section)"
+            case .unknownStruct(let name, let size):
+                return "struct \(name) (\(size) bytes) is not the entry of a special section the differ knows (\(Set(SpecialSectionLayout.structs.values).sorted().joined(separator: ", ")))"
             }
         }
     }
 
     public init(entrySizes: [String: Int]) { self.entrySizes = entrySizes }
+
+    /// This layout with some structs' sizes given explicitly, by kernel struct name
+    /// (`jump_entry`: 16): for objects of a kernel other than the one whose BTF this
+    /// layout was read from, as kpatch's unit-test harness passes `JUMP_STRUCT_SIZE` and
+    /// the like. A struct this kernel lacked becomes known.
+    public func overriding(structSizes: [String: Int]) throws -> SpecialSectionLayout {
+        var sizes = entrySizes
+        var missing = missingStructs
+        for (type, size) in structSizes {
+            let sections = Self.structs.filter { $0.value == type }.map(\.key)
+            guard !sections.isEmpty, size > 0 else { throw LayoutError.unknownStruct(name: type, size: size) }
+            for section in sections {
+                sizes[section] = size
+                missing[section] = nil
+            }
+        }
+        var layout = SpecialSectionLayout(entrySizes: sizes)
+        layout.missingStructs = missing
+        return layout
+    }
 
     /// The layout of the kernel described by `btf` (e.g. the debug vmlinux's `.BTF`).
     public init(btf: BTFTypes) throws {

@@ -24,10 +24,7 @@ struct SpecialSections {
         var keptIndices: [String: [Int]] = [:]
         for section in patched.sections where section.name != ".orc_unwind" {
             guard let size = try layout.entrySize(of: section, file: patched.path) else { continue }
-            guard size > 0, section.size % UInt64(size) == 0 else {
-                throw ELFError.malformed(file: patched.path, what: "\(section) is \(section.size) bytes, not a multiple of its entry size \(size)")
-            }
-            let bytes = try patched.elf.data(of: section)
+            let bytes = try patched.elf.data(of: section) + [UInt8](repeating: 0, count: try Self.tailPadding(of: section, entrySize: size, file: patched.path))
             var byEntry: [Int: [Reference]] = [:]
             for ref in patched.references[section.index] ?? [] { byEntry[Int(ref.offset) / size, default: []].append(ref) }
             var output = SpecialSectionOutput(source: section, entrySize: size)
@@ -60,6 +57,17 @@ struct SpecialSections {
             outputs.append(output)
         }
         return outputs
+    }
+
+    /// The bytes the last entry lacks. Entries aligned one by one (`.parainstructions`:
+    /// `_ASM_ALIGN` before each) leave the last without its tail padding, which is
+    /// less than the section's alignment; anything else is not this layout's table.
+    static func tailPadding(of section: ELFSection, entrySize size: Int, file: String) throws -> Int {
+        let remainder = size > 0 ? Int(section.size % UInt64(size)) : 0
+        guard size > 0, remainder == 0 || UInt64(size - remainder) < max(section.alignment, 1) else {
+            throw ELFError.malformed(file: file, what: "\(section) is \(section.size) bytes, not a multiple of its entry size \(size)")
+        }
+        return remainder == 0 ? 0 : size - remainder
     }
 
     private func belongsToIncluded(_ ref: Reference, _ inclusion: Inclusion) -> Bool {

@@ -52,6 +52,15 @@ package enum SymbolNames {
     ]
 
     static func isCompilerPrivate(_ name: String) -> Bool {
+        // Clang names a function's statics `function.name` (`ioctx_alloc.__UNIQUE_ID_ddebug391`).
+        if let dot = name.firstIndex(of: "."), dot != name.startIndex {
+            let inner = String(name[name.index(after: dot)...])
+            if let first = inner.first, !first.isNumber, isCompilerPrivateBase(inner) { return true }
+        }
+        return isCompilerPrivateBase(name)
+    }
+
+    private static func isCompilerPrivateBase(_ name: String) -> Bool {
         let b = base(name)
         if compilerPrivate.contains(b) { return true }
         return name.hasPrefix("__UNIQUE_ID_") || name.hasPrefix(".L") || b.hasPrefix("__compound_literal")

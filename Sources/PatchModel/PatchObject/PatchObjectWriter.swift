@@ -94,6 +94,13 @@ struct PatchObjectWriter {
                                          other: s.other, sectionIndex: section))
             }
         }
+        // An export entry keeps its `__ksymtab_<name>` label: modpost finds exports by it.
+        for index in inclusion.sections.sorted() where ExportEntry(section: patched.sections[index].name) != nil {
+            for s in patched.symbols where s.isInSection && Int(s.sectionIndex) == index && s.type == .notype && !s.name.isEmpty {
+                locals.append(ELFSymbol(index: 0, name: s.name, value: s.value, size: 0, type: .notype, binding: .local,
+                                        sectionIndex: UInt16(firstPending + sectionPlace[index]!)))
+            }
+        }
         var undefinedIndex: [String: Int] = [:]
         func undefined(_ name: String) -> Int {
             if let i = undefinedIndex[name] { return i }
