@@ -107,8 +107,8 @@ public struct CorpusCase {
         ((try? names(bed: bed)) ?? []).compactMap { try? load($0, bed: bed) }
     }
 
-    /// Builds orig/ and patched/ with the pinned headers' Kbuild (once per case per
-    /// test process; later calls return the same build).
+    /// Builds orig/ and patched/ with the Kbuild of `bed`'s kernel and its own compiler (in the
+    /// build root when the host lacks it; once per case and kernel per test process).
     public func compile(bed: TestBed) throws -> CompiledCase {
         try CorpusBuilds.shared.compiled(self, bed: bed)
     }
@@ -155,9 +155,10 @@ final class CorpusBuilds: @unchecked Sendable {
     func compiled(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
         lock.lock()
         defer { lock.unlock() }
-        if let result = results[corpusCase.name] { return try result.get() }
+        let key = "\(bed.kernelRelease)/\(corpusCase.name)"
+        if let result = results[key] { return try result.get() }
         let result = Result { try build(corpusCase, bed: bed) }
-        results[corpusCase.name] = result
+        results[key] = result
         return try result.get()
     }
 
@@ -187,7 +188,9 @@ final class CorpusBuilds: @unchecked Sendable {
     /// yield objects, and may call vmlinux functions no module can link against
     /// (that is what klp relocations are for), so its modpost errors are warnings.
     private func build(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
-        let caseDir = try scratchRoot(bed: bed).appendingPathComponent(corpusCase.name)
+        // One directory per kernel: a case may be built for 6.1 and 6.12 in one process.
+        let caseDir = try scratchRoot(bed: bed).appendingPathComponent(bed.isHostKernel ? corpusCase.name
+                                                                          : "\(corpusCase.name)-\(bed.kernelRelease)")
         let work = caseDir.appendingPathComponent("src")
         let fm = FileManager.default
         try? fm.removeItem(at: caseDir)
@@ -198,7 +201,7 @@ final class CorpusBuilds: @unchecked Sendable {
             var argv = ["make", "-s", "-C", bed.headers.path, "M=\(work.path)"]
             if tree == "patched" { argv.append("KBUILD_MODPOST_WARN=1") }
             argv.append("modules")
-            let result = try runCommand(argv)
+            let result = try runCommand(try bed.inToolchain(argv))
             guard result.status == 0 else {
                 throw CorpusError.buildFailed(corpusCase.name, tree: tree, result.output)
             }
