@@ -110,7 +110,10 @@ struct PatchAssembler {
             try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
                                    patchObjects: plans.compactMap(\.patchObject)).write(to: dir)
             try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
-            try CommandRunner.check(.link, ["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"])
+            let output = try CommandRunner.check(.link, ["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"])
+            // objtool checks the linked module on IBT kernels (ObjtoolDeferral): its warnings
+            // (`data relocation to !ENDBR`, unreachable code, stack state) are shown, not dropped.
+            for line in output.split(separator: "\n") where line.contains("warning:") { clock.note(.link, String(line)) }
             let ko = dir.appendingPathComponent("\(patchName).ko")
             try KlpPostLink().run(module: ko)
             return ko
