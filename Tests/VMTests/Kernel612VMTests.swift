@@ -5,7 +5,7 @@ import TestSupport
 /// built on the host with the kernel's compiler in the build root, checked statically in
 /// the built .ko, then applied in one boot of 6.12: the demo module fix with `apply --check`,
 /// status and revert, a cumulative patch through the kernel's `replace`,
-/// a vmlinux fix and a syscall-body fix, a kthread refusal with its path, and last an
+/// a vmlinux fix, and last an
 /// unsigned patch refused once `sig_enforce` is on (the parameter only goes from N to Y at
 /// run time: the same as booting with module.sig_enforce=1, without a second boot).
 /// TCG does not implement CET: nothing in the guest enforces ENDBR, so its placement is
@@ -33,24 +33,31 @@ final class Kernel612VMTests: XCTestCase {
             builds[name] = result.output
             files["\(name).ko"] = out
         }
-        for (diff, name) in [("cmdline", "lp_cmdline"), ("uname-syscall", "lp_uname"), ("kswapd", "lp_kswapd")] {
-            let out = work.appendingPathComponent("\(name).ko")
+        let cmdline = work.appendingPathComponent("lp_cmdline.ko")
+        let cmdlineBuild = try binary.buildKernelPatch(diff: bed.root.appendingPathComponent("examples/vmlinux/cmdline.diff"),
+                                                       output: cmdline, extra: ["--name", "lp_cmdline"])
+        XCTAssertEqual(cmdlineBuild.status, 0, cmdlineBuild.output)
+        builds["lp_cmdline"] = cmdlineBuild.output
+        files["lp_cmdline.ko"] = cmdline
+        // Calls to non-exported vmlinux functions (klp relocations) make objtool give up on the
+        // linked module (docs/KERNEL-6.12.md, open item 1): refused at build, not shipped without
+        // ORC and return sites. The kthread analysis still names kswapd's path before that.
+        for (diff, name) in [("uname-syscall", "lp_uname"), ("kswapd", "lp_kswapd")] {
             let result = try binary.buildKernelPatch(diff: bed.root.appendingPathComponent("examples/vmlinux/\(diff).diff"),
-                                                     output: out, extra: ["--name", name])
-            XCTAssertEqual(result.status, 0, "\(diff):\n\(result.output)")
-            builds[name] = result.output
-            files["\(name).ko"] = out
+                                                     output: work.appendingPathComponent("\(name).ko"), extra: ["--name", name])
+            XCTAssertEqual(result.status, 1, "\(diff):\n\(result.output)")
+            XCTAssertTrue(result.output.contains("objtool wrote no ORC or return sites") && result.output.contains("unannotated intra-function call"),
+                          "\(diff):\n\(result.output)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("\(name).ko").path), "\(diff): a .ko was written")
+            if name == "lp_kswapd" {
+                XCTAssertTrue(result.output.contains("kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"), result.output)
+            }
         }
         XCTAssertTrue(builds["livepatch_fix"]!.contains("kpvictim: kpvictim_sum.constprop.0"), builds["livepatch_fix"]!)
         XCTAssertTrue(builds["lp_cmdline"]!.contains("vmlinux: cmdline_proc_show"), builds["lp_cmdline"]!)
-        XCTAssertTrue(builds["lp_kswapd"]!.contains("kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"), builds["lp_kswapd"]!)
         for (name, output) in builds {
-            // objtool checks the linked module (IBT kernels): no `data relocation to !ENDBR` or other
-            // warning, but one still open (docs/KERNEL-6.12.md): a call that is a klp relocation has
-            // no relocation in the linked object, so objtool sees `call .+5` ("unannotated
-            // intra-function call") and stops following that function.
-            let warnings = output.split(separator: "\n").filter { $0.contains("warning:") && $0.contains("objtool") }
-            XCTAssertEqual(warnings.filter { !$0.contains("unannotated intra-function call") }, [], "\(name):\n\(output)")
+            // objtool checks the linked module (IBT kernels): no `data relocation to !ENDBR` or other warning.
+            XCTAssertFalse(output.contains("warning: objtool"), "\(name):\n\(output)")
             try assertFunctionEntries(files["\(name).ko"]!, name: name, bed: bed)
         }
 
@@ -86,20 +93,6 @@ final class Kernel612VMTests: XCTestCase {
 
             \(GuestScript.cmdlineRoundTrip(file: "lp_cmdline.ko"))
 
-            check apply-uname kpatchctl apply /payload/lp_uname.ko
-            expect_eq uname-patched "$(uname -s)" "Kpatched"
-            check revert-uname kpatchctl revert lp_uname
-            expect_eq uname-reverted "$(uname -s)" "Linux"
-
-            out=$(kpatchctl apply --check /payload/lp_kswapd.ko 2>&1); rc=$?
-            echo "$out"
-            expect_eq kswapd-check-refused "$rc" "2"
-            out=$(kpatchctl apply /payload/lp_kswapd.ko 2>&1); rc=$?
-            echo "$out"
-            expect_eq kswapd-refused "$rc" "2"
-            expect_match kswapd-names-path "$out" "kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"
-            expect_eq kswapd-nothing-loaded "$(ls /sys/kernel/livepatch)" ""
-
             # module.sig_enforce: off at boot, switched on (it cannot go back).
             echo 1 > /sys/module/module/parameters/sig_enforce
             expect_eq sig-enforced "$(cat /sys/module/module/parameters/sig_enforce)" "Y"
@@ -117,7 +110,7 @@ final class Kernel612VMTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: payload) }
         let outcome = try vm.run(payload: payload, timeout: 300)
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 37, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 29, "every check ran:\n\(outcome.report)")
     }
 
     /// ENDBR and padding in the linked patch module (TCG does not enforce CET, so this is
