@@ -110,7 +110,7 @@ struct PatchAssembler {
             try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
                                    patchObjects: plans.compactMap(\.patchObject)).write(to: dir)
             try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
-            let output = try CommandRunner.check(.link, ["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"])
+            let output = try CommandRunner.check(.link, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"]))
             // objtool checks the linked module on IBT kernels (ObjtoolDeferral): its warnings
             // (`data relocation to !ENDBR`, unreachable code, stack state) are shown, not dropped.
             let warnings = output.split(separator: "\n").filter { $0.contains("warning:") }.map(String.init)

@@ -5,11 +5,9 @@ public struct KpatchctlBinary {
     public let bed: TestBed
     public init(bed: TestBed = .shared) { self.bed = bed }
 
-    /// Runs the binary; builds for a kernel whose compiler the host lacks run their Kbuild
-    /// calls in the build root (TestBed.toolchainEnvironment).
+    /// Runs the binary (which runs its Kbuild calls in the kernel's own toolchain itself).
     public func run(_ arguments: [String], in dir: URL? = nil) throws -> CommandResult {
-        let toolchain = arguments.first == "build" ? try bed.toolchainEnvironment() : [:]
-        return try runCommand([bed.releaseBinary.path] + arguments, in: dir, environment: toolchain)
+        try runCommand([bed.releaseBinary.path] + arguments, in: dir)
     }
 
     /// What a build needs besides the release to find a kernel the host has no packages of:

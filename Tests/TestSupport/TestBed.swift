@@ -92,16 +92,6 @@ public struct TestBed {
     public func inToolchain(_ argv: [String]) throws -> [String] {
         try needsBuildRoot() ? [script("buildroot").path, "--pin", pin.path, "run", "--"] + argv : argv
     }
-    /// A PATH whose `make` and compiler run in the build root (scripts/buildroot shims) when
-    /// the host lacks the kernel's compiler, for kpatchctl runs on this kernel (until
-    /// kpatchctl runs its Kbuild calls in the build root itself).
-    public func toolchainEnvironment() throws -> [String: String] {
-        guard try needsBuildRoot() else { return [:] }
-        let dir = try runChecked([script("buildroot").path, "--pin", pin.path, "shims"],
-                                 environment: ["KPATCH_TESTBED": cache.path])
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        return ["PATH": dir + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
-    }
     /// Fails with what is missing and the commands that make it, when the test bed lacks this
     /// kernel (its image, headers, debug vmlinux, source) or, for a compiler the host lacks,
     /// the build root. Tests on a second kernel call it first: they fail, never skip.
