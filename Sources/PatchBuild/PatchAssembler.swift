@@ -110,8 +110,22 @@ struct PatchAssembler {
             try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
                                    patchObjects: plans.compactMap(\.patchObject)).write(to: dir)
             try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
-            try CommandRunner.check(.link, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"]))
+            let output = try CommandRunner.check(.link, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"]))
+            // objtool checks the linked module on IBT kernels (ObjtoolDeferral): its warnings
+            // (`data relocation to !ENDBR`, unreachable code, stack state) are shown, not dropped.
+            let warnings = output.split(separator: "\n").filter { $0.contains("warning:") }.map(String.init)
+            for line in warnings { clock.note(.link, line) }
             let ko = dir.appendingPathComponent("\(patchName).ko")
+            // objtool gives up on a module it cannot follow and writes none of its sections: without
+            // ORC and return sites every return of the patch runs the unpatched return thunk (the
+            // kernel WARNs) and no stack through it is reliable. Refused, naming objtool's words.
+            if try ObjtoolDeferral.isDeferred(headers: kernel.headers),
+               try ELFObject(url: ko).section(named: ".orc_unwind_ip") == nil {
+                throw BuildError.verification("objtool wrote no ORC or return sites for the linked patch module (\(warnings.joined(separator: "; "))). "
+                    + "On this kernel objtool runs on the linked module, where a call that is a livepatch relocation (a non-exported "
+                    + "vmlinux function) has no relocation yet and reads as an intra-function call: such calls are not supported "
+                    + "on IBT kernels yet (docs/KERNEL-6.12.md, open item 1); call exported functions only, or wait for that fix")
+            }
             try KlpPostLink().run(module: ko)
             return ko
         }

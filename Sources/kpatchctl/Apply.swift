@@ -81,6 +81,7 @@ struct Apply: ParsableCommand {
         if let meta = metadata {
             for unchecked in PatchIdentityCheck.check(meta, against: .current()).unchecked { printError("note: not checked: " + unchecked) }
         }
+        if let taint = try? ModuleSignaturePolicy.taintNote(for: module) { printError("note: " + taint) }
         if json {
             printJSON(AppliedReport(report: report, assessment: assessment))
         } else {

@@ -32,7 +32,7 @@ struct List: ParsableCommand {
         for patch in patches {
             let state = patch.enabled ? "enabled" : "disabled"
             let transition = patch.direction.map { ", in transition (\($0.rawValue))" } ?? ""
-            print("\(patch.name): \(state)\(transition)")
+            print("\(patch.name): \(state)\(transition)\(patch.replace == true ? ", replace (cumulative)" : "")")
             if let record = applied.first(where: { $0.name == patch.name }) {
                 print("  " + describe(record))
                 if let about = record.operations?.description { print("  " + about.split(separator: "\n").joined(separator: "\n  ")) }

@@ -54,7 +54,7 @@ struct Status: ParsableCommand {
             if module.state == "live" { print("  kpatchctl revert \(module.name) unloads it") }
         }
         for patch in report.patches {
-            print("\(patch.name): \(patch.enabled ? "enabled" : "disabled")")
+            print("\(patch.name): \(patch.enabled ? "enabled" : "disabled")\(patch.replace == true ? ", replace (cumulative)" : "")")
             if let applied = patch.applied { print("  " + describe(applied)) }
             for object in patch.objects {
                 let functions = object.functions.map(\.name).joined(separator: ", ")

@@ -31,6 +31,16 @@ final class LivepatchSysfsTests: XCTestCase {
         try text.write(to: url, atomically: true, encoding: .utf8)
     }
 
+    /// 6.11+ shows `replace`; 6.1 has no such file: nil, not false.
+    func testReplaceAttributeWhereTheKernelHasIt() throws {
+        try make("livepatch_old/replace", "1\n")
+        let sysfs = LivepatchSysfs(root: root.path)
+        XCTAssertEqual(try sysfs.patch(named: "livepatch_old")?.replace, true)
+        XCTAssertNil(try sysfs.patch(named: "livepatch_wait")?.replace)
+        try make("livepatch_wait/replace", "0\n")
+        XCTAssertEqual(try sysfs.patch(named: "livepatch_wait")?.replace, false)
+    }
+
     func testParsesPatchesObjectsAndFunctions() throws {
         let sysfs = LivepatchSysfs(root: root.path)
         XCTAssertEqual(try sysfs.patchNames(), ["livepatch_old", "livepatch_wait"])

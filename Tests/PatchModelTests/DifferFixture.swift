@@ -2,27 +2,44 @@ import Foundation
 @testable import PatchModel
 import TestSupport
 
-/// Inputs every differ test shares: the pinned kernel's Module.symvers, the
-/// debug vmlinux (symbols for sympos, BTF for special-section layout).
-enum DifferFixture {
-    static let bed = TestBed.shared
-    static let symvers: Result<ModuleSymvers, Error> = Result {
-        try ModuleSymvers(contentsOf: bed.headers.appendingPathComponent("Module.symvers"))
-    }
-    static let vmlinuxObject: Result<ELFObject, Error> = Result { try ELFObject(url: bed.debugVmlinux) }
-    static let vmlinux: Result<TargetSymbols, Error> = Result {
-        try TargetSymbols(object: vmlinuxObject.get(), objectName: "vmlinux")
-    }
-    static let layout: Result<SpecialSectionLayout, Error> = Result {
-        try SpecialSectionLayout(btf: BTFTypes(object: vmlinuxObject.get()))
+/// What a differ needs from one kernel: its Module.symvers, its debug vmlinux
+/// (symbols for sympos, BTF for special-section layout).
+final class DifferInputs {
+    let bed: TestBed
+    let symvers: Result<ModuleSymvers, Error>
+    let vmlinuxObject: Result<ELFObject, Error>
+    let vmlinux: Result<TargetSymbols, Error>
+    let layout: Result<SpecialSectionLayout, Error>
+
+    init(bed: TestBed) {
+        self.bed = bed
+        symvers = Result { try ModuleSymvers(contentsOf: bed.headers.appendingPathComponent("Module.symvers")) }
+        let object = Result { try ELFObject(url: bed.debugVmlinux) }
+        vmlinuxObject = object
+        vmlinux = Result { try TargetSymbols(object: object.get(), objectName: "vmlinux") }
+        layout = Result { try SpecialSectionLayout(btf: BTFTypes(object: object.get())) }
     }
 
     /// A differ for a corpus case: the case's module is the target.
-    static func differ(for compiled: CompiledCase, shared: Set<String> = []) throws -> ObjectDiffer {
+    func differ(for compiled: CompiledCase, shared: Set<String> = []) throws -> ObjectDiffer {
         let module = try ELFObject(url: compiled.originalModule)
         return ObjectDiffer(objectName: compiled.moduleName,
                             target: try TargetSymbols(object: module, objectName: compiled.moduleName),
                             vmlinux: try vmlinux.get(), exports: try symvers.get(), layout: try layout.get(),
                             shared: shared)
+    }
+}
+
+/// Inputs every differ test of the pinned kernel shares.
+enum DifferFixture {
+    static let inputs = DifferInputs(bed: TestBed.shared)
+    static var bed: TestBed { inputs.bed }
+    static var symvers: Result<ModuleSymvers, Error> { inputs.symvers }
+    static var vmlinuxObject: Result<ELFObject, Error> { inputs.vmlinuxObject }
+    static var vmlinux: Result<TargetSymbols, Error> { inputs.vmlinux }
+    static var layout: Result<SpecialSectionLayout, Error> { inputs.layout }
+
+    static func differ(for compiled: CompiledCase, shared: Set<String> = []) throws -> ObjectDiffer {
+        try inputs.differ(for: compiled, shared: shared)
     }
 }

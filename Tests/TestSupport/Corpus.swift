@@ -159,9 +159,10 @@ final class CorpusBuilds: @unchecked Sendable {
     func compiled(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
         lock.lock()
         defer { lock.unlock() }
-        if let result = results[corpusCase.name] { return try result.get() }
+        let key = "\(bed.kernelRelease)/\(corpusCase.name)"
+        if let result = results[key] { return try result.get() }
         let result = Result { try built(corpusCase, bed: bed) }
-        results[corpusCase.name] = result
+        results[key] = result
         return try result.get()
     }
 
@@ -216,7 +217,8 @@ final class CorpusBuilds: @unchecked Sendable {
             var argv = ["make", "-s", "-C", bed.headers.path, "M=\(work.path)"]
             if tree == "patched" { argv.append("KBUILD_MODPOST_WARN=1") }
             argv.append("modules")
-            let result = try runCommand(argv)
+            // With the kernel's own compiler: in the build root when the host lacks it (6.12: gcc-14).
+            let result = try runCommand(try bed.inToolchain(argv))
             guard result.status == 0 else {
                 throw CorpusError.buildFailed(corpusCase.name, tree: tree, result.output)
             }

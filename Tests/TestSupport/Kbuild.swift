@@ -1,6 +1,6 @@
 import Foundation
 
-/// Builds out-of-tree modules against the pinned headers, as a user would.
+/// Builds out-of-tree modules against the bed's headers with the kernel's compiler, as a user would.
 public struct KbuildModule {
     public let bed: TestBed
     public init(bed: TestBed = .shared) { self.bed = bed }
@@ -14,7 +14,7 @@ public struct KbuildModule {
         }
         var argv = ["make", "-s", "-C", bed.headers.path, "M=\(dir.path)", "modules"]
         if !extraCflags.isEmpty { argv.append("ccflags-y+=\(extraCflags)") }
-        try runChecked(argv)
+        try runChecked(try bed.inToolchain(argv))
         return dir
     }
 }

@@ -5,15 +5,22 @@ public struct KpatchctlBinary {
     public let bed: TestBed
     public init(bed: TestBed = .shared) { self.bed = bed }
 
+    /// Runs the binary (which runs its Kbuild calls in the kernel's own toolchain itself).
     public func run(_ arguments: [String], in dir: URL? = nil) throws -> CommandResult {
         try runCommand([bed.releaseBinary.path] + arguments, in: dir)
+    }
+
+    /// What a build needs besides the release to find a kernel the host has no packages of:
+    /// its headers and source from the test bed.
+    private var kernelInputs: [String] {
+        bed.isHostKernel ? [] : ["--kernel-headers", bed.headers.path, "--source", bed.sourceTarball.path]
     }
 
     /// `kpatchctl build DIFF` for the pinned kernel itself, with the test bed's
     /// debug vmlinux, its modules and the prepared kernel tree shared by every test
     /// (`.testbed/build-cache`).
     public func buildKernelPatch(diff: URL, output: URL, extra: [String] = []) throws -> CommandResult {
-        try run(["build", diff.path, "--kernel", bed.kernelRelease, "--vmlinux", bed.debugVmlinux.path,
+        try run(["build", diff.path, "--kernel", bed.kernelRelease, "--vmlinux", bed.debugVmlinux.path] + kernelInputs + [
                  "--modules-dir", bed.modulesDir.path, "--modules-debug-dir", bed.modulesDebugDir.path, "--cache", bed.buildCache.path, "-o", output.path] + extra)
     }
 
@@ -21,7 +28,7 @@ public struct KpatchctlBinary {
     /// bed's debug vmlinux and a cache under `cache`.
     public func buildModulePatch(diff: URL, moduleSource: URL, output: URL, cache: URL,
                                  extra: [String] = []) throws -> CommandResult {
-        try run(["build", diff.path, "--module-src", moduleSource.path, "--kernel", bed.kernelRelease,
+        try run(["build", diff.path, "--module-src", moduleSource.path, "--kernel", bed.kernelRelease] + kernelInputs + [
                  "--vmlinux", bed.debugVmlinux.path, "--cache", cache.path, "-o", output.path] + extra)
     }
 }

@@ -17,16 +17,17 @@ public struct TestVM {
     public let bed: TestBed
     public init(bed: TestBed = .shared) { self.bed = bed }
 
-    /// Boots with `payload` (a directory holding run.sh and its files) and waits
+    /// Boots the bed's kernel (vm-run --pin for a bed not on the default pin) with `payload` (a directory holding run.sh and its files) and waits
     /// at most `timeout` seconds. `keepLogs` keeps the console and the full kernel
     /// log (console.log, kmsg.log) in that directory. A kernel report (WARN, BUG,
     /// lockup, stall, hung task) fails the run unless its first line matches one of
     /// `expectedReports` (extended regular expressions).
     public func run(payload: URL, timeout: Int = 120, modules: [String] = [],
-                    keepLogs: URL? = nil, expectedReports: [String] = []) throws -> Outcome {
+                    keepLogs: URL? = nil, expectedReports: [String] = [], append: String? = nil) throws -> Outcome {
         let log = payload.appendingPathComponent("console.log")
-        var argv = [bed.script("vm-run").path, "--payload", payload.path,
+        var argv = [bed.script("vm-run").path, "--pin", bed.pin.path, "--payload", payload.path,
                     "--timeout", String(timeout), "--log", log.path]
+        if let append { argv += ["--append", append] }
         for m in modules { argv += ["--modules", m] }
         if let keepLogs { argv += ["--keep-logs", keepLogs.path] }
         for regex in expectedReports { argv += ["--expect-report", regex] }

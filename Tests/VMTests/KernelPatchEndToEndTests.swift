@@ -30,11 +30,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
 
         let vm = TestVM()
         let payload = try vm.payload("kernel-e2e", script: """
-            before=$(cat /proc/cmdline)
-            check apply-cmdline kpatchctl apply /payload/cmdline.ko
-            expect_eq cmdline-patched "$(cat /proc/cmdline)" "$before kpatchctl=live"
-            check revert-cmdline kpatchctl revert lp_cmdline
-            expect_eq cmdline-reverted "$(cat /proc/cmdline)" "$before"
+            \(GuestScript.cmdlineRoundTrip(file: "cmdline.ko"))
 
             check apply-meminfo kpatchctl apply /payload/meminfo.ko
             expect_match meminfo-patched "$(grep Kpatchctl /proc/meminfo)" "^KpatchctlTotal: +[0-9]+ kB$"

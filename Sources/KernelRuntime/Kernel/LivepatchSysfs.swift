@@ -45,6 +45,9 @@ public struct LivepatchPatch: Codable, Equatable, Sendable {
     public let enabled: Bool
     public let transition: Bool
     public let objects: [LivepatchObject]
+    /// The kernel's `replace` attribute (6.11+): the patch replaces every other patch
+    /// (klp_patch.replace, `build --replace`); nil on kernels without it (6.1).
+    public var replace: Bool? = nil
 
     /// The running transition's direction: towards `enabled`.
     public var direction: TransitionDirection? {
@@ -121,7 +124,8 @@ public struct LivepatchSysfs: Sendable {
                     .sorted { ($0.name, $0.sympos) < ($1.name, $1.sympos) }
                 objects.append(LivepatchObject(name: entry, patched: patched, functions: functions))
             }
-            return LivepatchPatch(name: name, enabled: enabled, transition: transition, objects: objects)
+            return LivepatchPatch(name: name, enabled: enabled, transition: transition, objects: objects,
+                                  replace: try flag("\(dir)/replace"))
         } catch let e as KernelFileError where e.isMissing {
             return nil
         } catch let e as KernelFileError {

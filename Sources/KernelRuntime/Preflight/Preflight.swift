@@ -50,7 +50,7 @@ public struct Preflight: Sendable {
     /// The checks apply always runs; callers append their own (identity checks).
     public static let runtime = Preflight(checks: [
         PrivilegeCheck(), LivepatchSupportCheck(), LivepatchModuleCheck(),
-        NameNotLoadedCheck(), NoTransitionRunningCheck(),
+        NameNotLoadedCheck(), NoTransitionRunningCheck(), ModuleSignatureCheck(),
     ])
 
     public func appending(_ more: [any PreflightCheck]) -> Preflight { Preflight(checks: checks + more) }

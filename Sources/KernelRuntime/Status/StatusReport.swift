@@ -19,6 +19,8 @@ public struct PatchStatus: Codable, Sendable {
     public let transition: Bool
     public let objects: [LivepatchObject]
     public let running: TransitionStatus?
+    /// The kernel's `replace` attribute: cumulative (nil on kernels without it).
+    public var replace: Bool? = nil
     /// What apply recorded (nil for a patch kpatchctl did not apply): when,
     /// whether cumulative, which patches it replaced, its system states.
     public var applied: AppliedPatch? = nil
@@ -101,7 +103,8 @@ public struct StatusReport: Codable, Sendable {
                                                       lastStackChecks: checks))
             }
             return PatchStatus(name: patch.name, enabled: patch.enabled, transition: patch.transition,
-                               objects: patch.objects, running: running, applied: applied.first { $0.name == patch.name })
+                               objects: patch.objects, running: running, replace: patch.replace,
+                               applied: applied.first { $0.name == patch.name })
         }
         let lock = TransitionLock.recordedHolder(path: lockPath).map { LockStatus(holder: $0, running: $0.isRunning) }
         var report = StatusReport(patches: statuses, lock: lock, lastTransition: log.last().map { TransitionSummary($0) })

@@ -159,10 +159,14 @@ public struct LivepatchController {
             }
             throw ControllerError.notRegistered(module: name)
         }
+        // Where the kernel shows `replace` (6.11+), it says whether the patch is cumulative,
+        // also for another tool's patch; on 6.1 that shows only when the transition ends.
+        let kernelReplace = registered?.replace
+        if meta == nil, let kernelReplace { replacing = kernelReplace ? enabledBefore : [] }
         var report = try finish(name: name, tracker: tracker, record: &record, options: options, events: events)
         report.loadSeconds = loadSeconds
         if report.outcome == .completed {
-            if meta == nil && !enabledBefore.isEmpty {
+            if meta == nil && kernelReplace == nil && !enabledBefore.isEmpty {
                 // klp_complete_transition disables the replaced patches before it ends the transition.
                 do { replacing = try enabledBefore.filter { try sysfs.patch(named: $0)?.enabled != true } } catch {
                     report.problems.append(ControllerProblem(
@@ -175,7 +179,7 @@ public struct LivepatchController {
             report.replaced = replacing
             report.problems += unloadReplaced(replacing, by: name)
             do {
-                try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: meta?.replacesAll == true,
+                try applied.add(AppliedPatch(name: name, appliedAt: KernelFile.wallNow(), cumulative: kernelReplace ?? (meta?.replacesAll == true),
                                              replaced: report.replaced, states: meta?.states ?? [],
                                              operations: meta?.operations.ifAny))
             } catch {

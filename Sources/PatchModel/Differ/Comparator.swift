@@ -44,7 +44,7 @@ struct Comparator {
     func compare() throws -> Comparison {
         var result = Comparison()
         for s in patched.symbols where s.isInSection && (s.isFunction || s.isObject) && !s.name.isEmpty
-            && patched.aliases[s.index] == nil {
+            && patched.aliases[s.index] == nil && !patched.padding.contains(s.index) {
             guard let o = correlation.patchedToOriginal[s.index] else {
                 result.status[s.index] = .new
                 continue

@@ -55,7 +55,7 @@ struct Correlator {
     private func candidates(_ model: ObjectModel) -> Candidates {
         var c = Candidates()
         for s in model.symbols where s.isInSection && (s.isFunction || s.isObject || s.type == .notype)
-            && !s.name.isEmpty && !model.isPrivate(s.index) {
+            && !s.name.isEmpty && !model.isPrivate(s.index) && !model.padding.contains(s.index) {
             c.all.append(s.index)
             c.byName[s.name, default: []].append(s.index)
         }

@@ -23,6 +23,9 @@ final class ObjectModel {
     let symbolsInSection: [Int: [Int]]
     /// Defined, named, non-section symbols by name.
     let definedByName: [String: [Int]]
+    /// The padding before functions (`__pfx_<fn>`): never a function of its own
+    /// (`FunctionEntry`); not correlated, compared or included.
+    let padding: Set<Int>
     /// Functions and variables that are a second name for another one
     /// (`init_module` for the module's init function), mapped to it.
     let aliases: [Int: Int]
@@ -48,6 +51,7 @@ final class ObjectModel {
         for (k, v) in inSection { inSection[k] = v.sorted { symbols[$0].value < symbols[$1].value } }
         symbolsInSection = inSection
         definedByName = byName
+        padding = FunctionEntry.paddingSymbols(symbols, inSection: inSection)
         var aliases: [Int: Int] = [:]
         for list in inSection.values where list.count > 1 {
             var byPlace: [UInt64: [Int]] = [:]

@@ -31,17 +31,33 @@ struct PatchObjectWriter {
         var symbolPlace: [Int: (pending: Int, offset: UInt64)] = [:]
         var sectionPlace: [Int: Int] = [:]
 
+        // Functions keep the padding the compiler gave them; on an IBT object a replacement
+        // without `endbr64` gets one (FunctionEntry).
+        let ibt = try FunctionEntry.isIBT(patched)
+        var endbrInserted: Set<Int> = []
         for index in inclusion.symbols.sorted() {
             let s = patched.symbols[index]
             let source = patched.sections[Int(s.sectionIndex)]
-            let whole = s.value == 0 && s.size == source.size
+            var bytes = source.type == .nobits ? [] : try patched.bytes(of: index)
+            var references = patched.references(of: index)
+            var start: UInt64 = 0
+            if s.isFunction, source.isExecutable {
+                let padding = try FunctionEntry.padding(before: index, in: patched)
+                let endbr = ibt && replacementNames[index] != nil && !bytes.starts(with: FunctionEntry.endbr64)
+                if endbr { endbrInserted.insert(index) }
+                let shift = UInt64(padding.count) + (endbr ? UInt64(FunctionEntry.endbr64.count) : 0)
+                bytes = padding + (endbr ? FunctionEntry.endbr64 : []) + bytes
+                references = references.map { Reference(offset: $0.offset + shift, type: $0.type, addend: $0.addend, target: $0.target) }
+                start = UInt64(padding.count)
+            }
+            let whole = s.value == start && s.size == source.size - start
             var alignment = max(source.alignment, 1)
-            while !whole && s.value % alignment != 0 { alignment /= 2 }
-            let content: ELFImage.Content = source.type == .nobits ? .noBits(size: s.size) : .bytes(try patched.bytes(of: index))
-            symbolPlace[index] = (pending.count, 0)
+            while !whole && (s.value - start) % alignment != 0 { alignment /= 2 }
+            let content: ELFImage.Content = source.type == .nobits ? .noBits(size: s.size) : .bytes(bytes)
+            symbolPlace[index] = (pending.count, start)
             pending.append(Pending(section: .init(name: source.name, type: source.type, flags: source.flags.subtracting(.group),
                                                   alignment: alignment, entrySize: source.entrySize, content: content),
-                                   references: patched.references(of: index)))
+                                   references: references))
         }
         for index in inclusion.sections.sorted() {
             let source = patched.sections[index]
@@ -81,16 +97,18 @@ struct PatchObjectWriter {
         var outputSymbol: [Int: (local: Bool, index: Int)] = [:]
         for index in inclusion.symbols.sorted() {
             let s = patched.symbols[index]
-            let section = UInt16(firstPending + symbolPlace[index]!.pending)
+            let (place, value) = symbolPlace[index]!
+            let section = UInt16(firstPending + place)
+            let size = s.size + (endbrInserted.contains(index) ? UInt64(FunctionEntry.endbr64.count) : 0)
             if let name = replacementNames[index] {
                 outputSymbol[index] = (false, globals.count)
-                globals.append(ELFSymbol(index: 0, name: name, value: 0, size: s.size, type: s.type, binding: .global, sectionIndex: section))
+                globals.append(ELFSymbol(index: 0, name: name, value: value, size: size, type: s.type, binding: .global, sectionIndex: section))
             } else if s.isLocal {
                 outputSymbol[index] = (true, locals.count)
-                locals.append(ELFSymbol(index: 0, name: s.name, value: 0, size: s.size, type: s.type, binding: .local, sectionIndex: section))
+                locals.append(ELFSymbol(index: 0, name: s.name, value: value, size: size, type: s.type, binding: .local, sectionIndex: section))
             } else {
                 outputSymbol[index] = (false, globals.count)
-                globals.append(ELFSymbol(index: 0, name: s.name, value: 0, size: s.size, type: s.type, binding: s.binding,
+                globals.append(ELFSymbol(index: 0, name: s.name, value: value, size: size, type: s.type, binding: s.binding,
                                          other: s.other, sectionIndex: section))
             }
         }
@@ -100,6 +118,14 @@ struct PatchObjectWriter {
                 locals.append(ELFSymbol(index: 0, name: s.name, value: s.value, size: 0, type: .notype, binding: .local,
                                         sectionIndex: UInt16(firstPending + sectionPlace[index]!)))
             }
+        }
+        /// A reference into a function that got an `endbr64` moves with its code; a call or
+        /// jump to its entry (from code, to offset 0) lands on the `endbr64`.
+        func addend(_ ref: Reference, to j: Int, from section: ELFImage.Section) -> Int64 {
+            guard endbrInserted.contains(j) else { return ref.addend }
+            let place = ref.type.isPCRelative ? ref.addend &+ 4 : ref.addend
+            let entry = section.flags.contains(.execInstr) && place == 0
+            return place < 0 || entry ? ref.addend : ref.addend &+ Int64(FunctionEntry.endbr64.count)
         }
         var undefinedIndex: [String: Int] = [:]
         func undefined(_ name: String) -> Int {
@@ -122,7 +148,8 @@ struct PatchObjectWriter {
                 switch resolution {
                 case .included(let j):
                     let o = outputSymbol[j]!
-                    relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: o.index, addend: ref.addend), o.local ? nil : o.index))
+                    relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: o.index,
+                                                                             addend: addend(ref, to: j, from: item.section)), o.local ? nil : o.index))
                 case .section(let k):
                     let sym = sectionSymbol[firstPending + sectionPlace[k]!]!
                     relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: sym, addend: ref.addend), nil))
