@@ -19,6 +19,8 @@ public enum BuildError: Error, CustomStringConvertible {
     case nothingToPatch(ignored: [String])
     case refused([Refusal])
     case noChange
+    /// The diff changes more functions than `--max-functions` allows (all of them, in order).
+    case tooManyFunctions(count: Int, limit: Int, first: [String])
     case verification(String)
     case compilerMismatch(expected: String, actual: String)
     /// SIGINT or SIGTERM: the running command was stopped and nothing was written.
@@ -55,6 +57,9 @@ public enum BuildError: Error, CustomStringConvertible {
             return "the patch cannot be built safely:\n" + refusals.map { "  - \($0)" }.joined(separator: "\n")
         case .noChange:
             return "the diff changes no function's code: there is nothing to live-patch"
+        case .tooManyFunctions(let count, let limit, let first):
+            let shown = first.prefix(10).joined(separator: ", ") + (first.count > 10 ? " and \(first.count - 10) more" : "")
+            return "the diff changes \(count) functions (more than --max-functions \(limit)): \(shown); a live patch this wide is hard to review and to apply safely: narrow the fix, or raise --max-functions"
         case .compilerMismatch(let expected, let actual):
             return "the target kernel was built with '\(expected)' but this machine has '\(actual)': objects built here would not match the running kernel; install the target's compiler"
         case .verification(let why):

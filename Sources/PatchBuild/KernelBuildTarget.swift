@@ -12,6 +12,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
     /// Held from before the cache is read until the patched objects are out of the tree.
     private var lock: TreeLock?
     private var tree: KernelSourceTree?
+    private var store: OriginalObjectStore?
     private var vermagic = ""
     private var selection: KernelObjectSelection?
     private var objects: [String] = []
@@ -35,6 +36,10 @@ final class KernelBuildTarget: BuildTargetStrategy {
             release: release, source: try options.source ?? defaultSource(build.kernel),
             config: options.config ?? build.kernel.headers.appendingPathComponent(".config"),
             cache: build.request.cache) { build.clock.note(.prepare, $0) }
+        if let tree {
+            store = try OriginalObjectStore(tree: tree)
+            try store?.removeStaleTemporaries()
+        }
         vermagic = try build.kernel.vermagic(cache: build.request.cache)
     }
 
@@ -49,19 +54,66 @@ final class KernelBuildTarget: BuildTargetStrategy {
         let built = try KernelBuiltSources.read(image: build.image, modulesDir: modulesDir(build), cache: build.request.cache)
         let selection = try KernelObjectSelection.select(scope, .init(
             tree: tree, preview: patched, graphs: IncludeGraphLoader { try tree.includeGraph() }, built: built,
-            release: build.kernel.release, limit: options.maxChangedObjects))
+            release: build.kernel.release))
         selection.notes.forEach { build.clock.note(.patch, $0) }
         ignored = selection.ignored
+        try predict(selection, tree: tree, build)
         self.selection = selection
     }
 
+    /// The compile's predicted time, from the object count, before anything is compiled;
+    /// refused only above `--max-objects`.
+    private func predict(_ selection: KernelObjectSelection, tree: KernelSourceTree, _ build: BuildContext) throws {
+        let total = selection.objects.count
+        let cached = store.map { store in selection.objects.filter { store.lookup($0) != nil }.count } ?? 0
+        let estimate = CompileEstimate(tree: tree)
+        let predicted = CompileEstimate.describe(estimate.seconds(objects: total - cached + total))
+        guard total <= options.maxObjects else {
+            throw KernelDiffScope.Refusal.tooManyObjects(
+                users: selection.users, total: total, limit: options.maxObjects,
+                predicted: "\(predicted) with \(estimate.jobs) jobs")
+        }
+        guard total > 1 else { return }
+        build.clock.note(.patch, "compiling \(total) objects, original\(cached > 0 ? " (\(cached) cached)" : "") and patched: about \(predicted) with \(estimate.jobs) jobs")
+    }
+
+    /// The originals come from the store (`OriginalObjectStore`); make builds the others in
+    /// the cached tree, and what it built is stored for the next build.
     func buildOriginals(_ build: BuildContext) throws {
-        guard let tree, let selection else { throw BuildError.verification("original build before patch") }
-        let built = try tree.buildConfigured(selection.objects, stage: .originalBuild)
-        let unconfigured = selection.objects.filter { !built.contains($0) }
-        ignored += unconfigured.map { "\($0) is not built in \(build.kernel.release)'s configuration (Kbuild has no rule for it)" }
+        guard let tree, let selection, let store else { throw BuildError.verification("original build before patch") }
+        var found: [String: URL] = [:], unconfigured: [String] = [], missing: [String] = []
+        for object in selection.objects {
+            switch store.lookup(object) {
+            case .object(let file)?: found[object] = file
+            case .unconfigured?: unconfigured.append(object)
+            case nil: missing.append(object)
+            }
+        }
+        if !missing.isEmpty {
+            let progress = KbuildProgress(objects: missing, stage: .originalBuild, clock: build.clock)
+            let built = try tree.buildConfigured(missing, stage: .originalBuild, onLine: progress.line)
+            CompileEstimate(tree: tree).record(objects: progress.done, seconds: progress.seconds)
+            for object in built {
+                try store.store(object, from: tree.dir.appendingPathComponent(object))
+                if case .object(let file)? = store.lookup(object) { found[object] = file }
+            }
+            for object in missing where !built.contains(object) {
+                try store.storeUnconfigured(object)
+                unconfigured.append(object)
+            }
+        }
+        if missing.count < selection.objects.count {
+            build.clock.note(.originalBuild, "\(selection.objects.count - missing.count) of \(selection.objects.count) original objects from the cache")
+        }
+        ignored += unconfigured.sorted().map { "\($0) is not built in \(build.kernel.release)'s configuration (Kbuild has no rule for it)" }
+        let built = selection.objects.filter { found[$0] != nil }
         guard !built.isEmpty else { throw BuildError.nothingToPatch(ignored: ignored) }
-        try copy(built, from: tree.dir, to: build.work.appendingPathComponent("original"))
+        let fm = FileManager.default
+        for object in built {
+            let target = build.work.appendingPathComponent("original").appendingPathComponent(object)
+            try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try fm.copyItem(at: found[object]!, to: target)
+        }
         objects = built
         ignored.forEach { build.clock.note(.originalBuild, "ignored: " + $0) }
     }
@@ -70,8 +122,11 @@ final class KernelBuildTarget: BuildTargetStrategy {
         guard let tree else { throw BuildError.verification("rebuild before prepare") }
         let fm = FileManager.default
         let originals = build.work.appendingPathComponent("original"), patched = build.work.appendingPathComponent("patched")
+        let progress = KbuildProgress(objects: objects, stage: .rebuild, clock: build.clock)
         let builtObjects = try tree.buildPatched(objects, upper: patchedSources(build), stage: .rebuild,
-                                                 authorInclude: AuthorHeaders.directory(template: build.request.templateDir))
+                                                 authorInclude: AuthorHeaders.directory(template: build.request.templateDir),
+                                                 onLine: progress.line)
+        CompileEstimate(tree: tree).record(objects: progress.done, seconds: progress.seconds)
         for (object, built) in zip(objects, builtObjects) {
             let target = patched.appendingPathComponent(object)
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -91,10 +91,12 @@ struct KernelSourceTree {
 
     /// `make` in the tree with the target's compiler and the differ's flags, the same
     /// for both sides: a flag that differs would make Kbuild rebuild its prepared files.
+    /// One job per core; Kbuild's quiet output (a `CC` line per object) is what
+    /// `KbuildProgress` counts.
     private func makeCommand(_ targets: [String], keepGoing: Bool = false) -> [String] {
         let jobs = ProcessInfo.processInfo.activeProcessorCount
-        return ["make", "-s"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
-                                                             "KCFLAGS=\(Self.kcflags)"] + targets
+        return ["make", "--no-print-directory"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
+                                                                            "KCFLAGS=\(Self.kcflags)"] + targets
     }
 
     /// Builds `objects` as the patched side: `upper` holds the patched files (paths
@@ -106,7 +108,8 @@ struct KernelSourceTree {
     /// the patched side's include path through gcc's CPATH, which Kbuild does not record,
     /// so only the objects whose sources changed are rebuilt. Returns each object's path
     /// in `upper`.
-    func buildPatched(_ objects: [String], upper: URL, stage: BuildStage, authorInclude: URL? = nil) throws -> [URL] {
+    func buildPatched(_ objects: [String], upper: URL, stage: BuildStage, authorInclude: URL? = nil,
+                      onLine: ((Substring) -> Void)? = nil) throws -> [URL] {
         let fm = FileManager.default
         let scratch = upper.deletingLastPathComponent().appendingPathComponent("overlay-work")
         try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -128,7 +131,7 @@ struct KernelSourceTree {
         let script = #"mount -t overlay kpatchctl-patched -o "lowerdir=$1,upperdir=$2,workdir=$3$4" "$1" || { echo "kpatchctl-overlay: mount failed" >&2; exit 90; }; shift 4; exec "$@""#
         let argv = unshare + ["sh", "-c", script, "kpatchctl-overlay", dir.path, upper.path, scratch.path,
                               privileged ? "" : ",userxattr"] + makeCommand(objects)
-        let result = try CommandRunner.run(argv, environment: authorInclude.map { ["CPATH": $0.path] } ?? [:])
+        let result = try CommandRunner.run(argv, environment: authorInclude.map { ["CPATH": $0.path] } ?? [:], onLine: onLine)
         if result.status != 0 {
             let lines = result.output.split(separator: "\n")
             if let line = lines.first(where: { $0.hasPrefix("unshare:") }) ?? (result.status == 90 ? lines.first : nil) {
@@ -149,8 +152,8 @@ struct KernelSourceTree {
     /// Builds what this configuration builds of `objects` and returns those;
     /// objects Kbuild has no rule for (not configured) are left out. Any other
     /// failure is an error.
-    func buildConfigured(_ objects: [String], stage: BuildStage) throws -> [String] {
-        let result = try CommandRunner.run(makeCommand(objects, keepGoing: true))
+    func buildConfigured(_ objects: [String], stage: BuildStage, onLine: ((Substring) -> Void)? = nil) throws -> [String] {
+        let result = try CommandRunner.run(makeCommand(objects, keepGoing: true), onLine: onLine)
         let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
         let errors = result.output.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Error ") }
             .filter { line in !unconfigured.contains { line.contains($0) } }

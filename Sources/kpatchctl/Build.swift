@@ -45,6 +45,10 @@ struct Build: ParsableCommand {
     var name: String?
     @Option(help: "Cache directory (default: $KPATCHCTL_CACHE or ~/.cache/kpatchctl).")
     var cache: String?
+    @Option(name: .customLong("max-objects"), help: "Kernel targets: refuse before compiling when more objects than this use what the diff changes (default \(KernelTargetOptions.defaultMaxObjects); the build prints the time it predicts).")
+    var maxObjects = KernelTargetOptions.defaultMaxObjects
+    @Option(name: .customLong("max-functions"), help: "Refuse a patch that replaces more functions than this (default \(BuildRequest.defaultMaxFunctions)).")
+    var maxFunctions = BuildRequest.defaultMaxFunctions
     @Flag(help: "Build a cumulative patch: applying it replaces every enabled livepatch in one transition (klp_patch.replace); functions it does not carry return to their original code.")
     var replace = false
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
@@ -53,27 +57,25 @@ struct Build: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        let progress: (BuildEvent) -> Void = { event in
-            switch event.kind {
-            case .started: break
-            case .finished: printError("[\(event.stage.rawValue)] done in \(fixed(event.seconds, 2)) s")
-            case .note: printError("[\(event.stage.rawValue)] \(event.message)")
-            }
-        }
+        let renderer = BuildProgress()
+        let progress: (BuildEvent) -> Void = { renderer.show($0) }
         let url = { (path: String?) in path.map { URL(fileURLWithPath: $0) } }
         let release = kernel ?? TargetKernel.runningRelease
         let cacheRoot = BuildCache(root: url(cache) ?? BuildCache.defaultRoot)
         let template: URL
         do { template = try TemplateLocator.kmodDirectory() } catch { throw fail(error, code: .failure, json: json) }
+        var kernelOptions = KernelTargetOptions(source: url(source), config: url(config), modulesDir: url(modulesDir),
+                                                modulesDebugDir: url(modulesDebugDir))
+        kernelOptions.maxObjects = maxObjects
         let target: BuildRequest.Target = moduleSource.map {
             .module(ModuleTargetOptions(moduleSource: URL(fileURLWithPath: $0), deployedModule: url(targetModule)))
-        } ?? .kernel(KernelTargetOptions(source: url(source), config: url(config), modulesDir: url(modulesDir),
-                                         modulesDebugDir: url(modulesDebugDir)))
+        } ?? .kernel(kernelOptions)
         var request = BuildRequest(
             target: target, diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
             vmlinux: url(vmlinux), output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
             toolVersion: KpatchctlVersion.string)
         request.replace = replace
+        request.maxFunctions = maxFunctions
         let build = PatchBuildPipeline(request: request, progress: progress).build
         // SIGINT/SIGTERM stop the running command and the build: exit 130/143, nothing written.
         Interruption.install()

@@ -52,4 +52,50 @@ final class KernelScopeTests: XCTestCase {
         XCTAssertTrue(result.output.contains("vmlinux: cmdline_proc_show"), result.output)
         XCTAssertTrue(result.output.contains("ignored 1 touched file(s):\n  mm/damon/sysfs.c is not built into"), result.output)
     }
+
+    /// A real stable header fix reversed, used by ~70 objects: every user is compiled,
+    /// original and patched, and the differ finds that none changed (the change sits under
+    /// IS_ENABLED(CONFIG_PREEMPT_RT)). The originals are kept for the next build.
+    func testWideHeaderCompilesEveryUserAndTheDifferDecides() throws {
+        var ko: URL?
+        let result = try build("put-task-struct-header.diff", &ko)
+        XCTAssertEqual(result.status, 1, result.output)
+        let users = try XCTUnwrap(result.output.firstMatch(of: /include\/linux\/sched\/task.h: changed [^;]*; used by ([^\n]*)/))
+        let count = users.1.split(separator: ",").count
+        XCTAssertGreaterThan(count, 32, result.output)
+        XCTAssertTrue(result.output.contains("compiling \(count) objects, original"), result.output)
+        XCTAssertTrue(result.output.contains("the diff changes no function's code: there is nothing to live-patch"), result.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ko!.path))
+        let store = TestBed.shared.buildCache.appendingPathComponent("kernels/\(TestBed.shared.kernelRelease)/originals")
+        let stored = try FileManager.default.contentsOfDirectory(atPath: store.path).filter { !$0.hasPrefix(".tmp-") }
+        XCTAssertGreaterThanOrEqual(stored.count, count, "every original is kept for the next build")
+    }
+
+    /// A repeated build takes its original objects from the store: only the patched side is compiled.
+    func testRepeatedBuildTakesItsOriginalsFromTheCache() throws {
+        var ko: URL?
+        XCTAssertEqual(try build("cmdline.diff", &ko).status, 0)
+        let again = try build("cmdline.diff", &ko)
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(again.output.contains("[original-build] 1 of 1 original objects from the cache"), again.output)
+    }
+
+    /// lib/string_helpers.o is a compilation unit of the debug vmlinux: patched like any vmlinux object.
+    func testLibObjectIsPatchedLikeAnyVmlinuxObject() throws {
+        var ko: URL?
+        let result = try build("lib-string-helpers.diff", &ko)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("replaces 1 function(s):\n  vmlinux: devm_kasprintf_strarray"), result.output)
+    }
+
+    /// A module patch calling another module's export: an ordinary undefined symbol, and
+    /// the exporting module a dependency of the patch module.
+    func testModulePatchCallingAnotherModulesExportDependsOnIt() throws {
+        var ko: URL?
+        let result = try build("twofish-module-export.diff", &ko)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("twofish_x86_64_3way: twofish_setkey_skcipher"), result.output)
+        let modinfo = try runCommand(["/usr/sbin/modinfo", "-F", "depends", ko!.path])
+        XCTAssertTrue(modinfo.output.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.contains("twofish_common"), modinfo.output)
+    }
 }
