@@ -28,7 +28,7 @@ struct KernelDiffScope {
             case .unreachable(let p, let code):
                 return "\(p): \(code.reason)"
             case .tooManyObjects(let users, let total, let limit, let predicted):
-                return "\(users.joined(separator: "; ")): \(total) objects to compile, original and patched (more than --max-objects \(limit)), about \(predicted); raise --max-objects to compile them all and let the differ decide, or put the fix in the .c files that need it"
+                return "\(users.joined(separator: "; ")); compiling \(total) objects, original and patched, would take about \(predicted), more than --max-objects \(limit) allows; raise --max-objects to compile them all and let the differ decide, or put the fix in the .c files that need it"
             case .recordLayout(let header, let records, let objects):
                 let users = objects.isEmpty ? "no built object uses it" : "used by \(objects.count) object(s): \(KernelObjectSelection.list(objects, 8))"
                 return "\(header): \(records.joined(separator: ", ")) changes layout, a data change live code cannot take (\(users)); keep the layout and attach new fields with shadow variables (klp_shadow_alloc/klp_shadow_get)"

@@ -60,7 +60,7 @@ final class KernelScopeTests: XCTestCase {
         var ko: URL?
         let result = try build("put-task-struct-header.diff", &ko)
         XCTAssertEqual(result.status, 1, result.output)
-        let users = try XCTUnwrap(result.output.firstMatch(of: /include\/linux\/sched\/task.h: changed [^;]*; used by ([^\n]*)/))
+        let users = try XCTUnwrap(result.output.firstMatch(of: #/include/linux/sched/task.h: changed [^;]*; used by ([^\n]*)/#))
         let count = users.1.split(separator: ",").count
         XCTAssertGreaterThan(count, 32, result.output)
         XCTAssertTrue(result.output.contains("compiling \(count) objects, original"), result.output)
