@@ -15,6 +15,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
     private var store: OriginalObjectStore?
     private var vermagic = ""
     private var selection: KernelObjectSelection?
+    private var builtSources: KernelBuiltSources?
     private var objects: [String] = []
     private var ignored: [String] = []
     private var targets: [String: String?] = [:]
@@ -52,6 +53,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
         try copy(build.diff.touchedPaths, from: tree.dir, to: patched)
         try applier.apply(to: patched, copyOf: tree.dir)
         let built = try KernelBuiltSources.read(image: build.image, modulesDir: modulesDir(build), cache: build.request.cache)
+        builtSources = built
         let selection = try KernelObjectSelection.select(scope, .init(
             tree: tree, preview: patched, graphs: IncludeGraphLoader { try tree.includeGraph() }, built: built,
             release: build.kernel.release))
@@ -91,13 +93,24 @@ final class KernelBuildTarget: BuildTargetStrategy {
         }
         if !missing.isEmpty {
             let progress = KbuildProgress(objects: missing, stage: .originalBuild, clock: build.clock)
-            let built = try tree.buildConfigured(missing, stage: .originalBuild, onLine: progress.line)
+            let (built, failed) = try tree.buildConfigured(missing, stage: .originalBuild, onLine: progress.line)
             CompileEstimate(tree: tree).record(objects: progress.done, seconds: progress.seconds)
+            // A vmlinux compilation unit must compile; a file of a module's directory that does
+            // not compile with this configuration is not part of the target (not stored: it is
+            // tried again next time, so a passing failure cannot hide an object for good).
+            let broken = failed.filter { builtSources?.vmlinuxUnits.contains(String($0.key.dropLast(2)) + ".c") ?? true }
+            guard broken.isEmpty else {
+                throw BuildError.commandFailed(stage: .originalBuild, command: "make \(broken.keys.sorted().joined(separator: " "))",
+                                               status: 2, output: broken.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n"))
+            }
+            for (object, error) in failed.sorted(by: { $0.key < $1.key }) {
+                ignored.append("\(object) does not compile with \(build.kernel.release)'s configuration, so the target does not build it (\(error))")
+            }
             for object in built {
                 try store.store(object, from: tree.dir.appendingPathComponent(object))
                 if case .object(let file)? = store.lookup(object) { found[object] = file }
             }
-            for object in missing where !built.contains(object) {
+            for object in missing where !built.contains(object) && failed[object] == nil {
                 try store.storeUnconfigured(object)
                 unconfigured.append(object)
             }
@@ -205,10 +218,11 @@ final class KernelBuildTarget: BuildTargetStrategy {
         return found
     }
 
-    /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-`).
+    /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-` for any of them:
+    /// twofish-x86_64-3way.ko is module twofish_x86_64_3way).
     private func findModule(_ name: String, in dir: URL) -> URL? {
-        let candidates: Set<String> = ["\(name).ko", "\(name.replacing("_", with: "-")).ko"]
-        return (try? DirectoryWalk.entries(under: dir))?.first { candidates.contains($0.url.lastPathComponent) }?.url
+        let wanted = "\(name.replacing("-", with: "_")).ko"
+        return (try? DirectoryWalk.entries(under: dir))?.first { $0.url.lastPathComponent.replacing("-", with: "_") == wanted }?.url
     }
 
     private func copy(_ paths: [String], from: URL, to: URL) throws {
