@@ -47,6 +47,13 @@ final class KernelBuildRefusalTests: XCTestCase {
         }
     }
 
+    /// Top-level lib/ objects are built without ftrace in 6.1: refused as notrace, by the
+    /// function and its export, not by the directory.
+    func testNotraceLibFunctionIsRefusedWithTheRealReason() throws {
+        try refuse("lib-string-helpers.diff", saying: ["notrace: devm_kasprintf_strarray", "has no __fentry__ call (notrace)",
+                                                       "___ksymtab_gpl+devm_kasprintf_strarray"])
+    }
+
     func testStructLayoutChangeIsRefusedNamingTheStructAndItsUsers() throws {
         try refuse("refused-struct-layout.diff", saying: ["fs/proc/internal.h: struct proc_maps_private changes layout",
                                                           "used by 1 object(s): fs/proc/task_mmu.o", "klp_shadow_alloc"])

@@ -11,7 +11,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
         var files: [String: URL] = [:]
         var builds: [String: String] = [:]
         for name in ["cmdline", "meminfo", "kallsyms-sympos", "binfmt-misc", "kswapd", "fdinfo-header", "sched-inline", "sched-rr-timeslice",
-                     "lib-string-helpers", "twofish-module-export"] {
+                     "lib-mpi-sgl", "twofish-module-export"] {
             let out = work.appendingPathComponent("\(name).ko")
             let result = try KpatchctlBinary().buildKernelPatch(
                 diff: bed.root.appendingPathComponent("examples/vmlinux/\(name).diff"), output: out,
@@ -29,7 +29,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
         XCTAssertTrue(builds["fdinfo-header"]!.contains("rebuilt fs/proc/fd.o\n"), builds["fdinfo-header"]!)
         XCTAssertTrue(builds["fdinfo-header"]!.contains("replaces 1 function(s):\n  vmlinux: seq_show,1"), builds["fdinfo-header"]!)
 
-        XCTAssertTrue(builds["lib-string-helpers"]!.contains("vmlinux: devm_kasprintf_strarray"), builds["lib-string-helpers"]!)
+        XCTAssertTrue(builds["lib-mpi-sgl"]!.contains("vmlinux: mpi_read_raw_from_sgl"), builds["lib-mpi-sgl"]!)
         XCTAssertTrue(builds["twofish-module-export"]!.contains("twofish_x86_64_3way: twofish_setkey_skcipher"), builds["twofish-module-export"]!)
 
         let vm = TestVM()
@@ -89,10 +89,10 @@ final class KernelPatchEndToEndTests: XCTestCase {
             echo 0 > $rr
             expect_eq rr-reverted "$(cat $rr)" "$default"
 
-            # lib/string_helpers.c, a real stable fix reversed: a lib/ object of vmlinux like any other.
-            check apply-lib kpatchctl apply /payload/lib-string-helpers.ko
-            check lib-patched test -d /sys/kernel/livepatch/lp_lib_string_helpers/vmlinux/devm_kasprintf_strarray,0
-            check revert-lib kpatchctl revert lp_lib_string_helpers
+            # lib/mpi/mpicoder.c, a real stable fix reversed: a lib/ object of vmlinux like any other.
+            check apply-lib kpatchctl apply /payload/lib-mpi-sgl.ko
+            check lib-patched test -d /sys/kernel/livepatch/lp_lib_mpi_sgl/vmlinux/mpi_read_raw_from_sgl,0
+            check revert-lib kpatchctl revert lp_lib_mpi_sgl
 
             # A module patch calling another module's export (twofish_common's twofish_setkey):
             # the patch module depends on twofish_common and loads because it is there.
