@@ -170,8 +170,9 @@ struct KernelSourceTree {
         let lines = result.output.split(separator: "\n")
         for object in objects where !unconfigured.contains(object) && !built.contains(object) {
             let source = String(object.dropLast(2))
+            // Its own first error, else make's line for it ("*** [...: OBJECT] Error 1").
             failed[object] = lines.first { $0.hasPrefix(source) && $0.contains("error:") }.map(String.init)
-                ?? lines.first { $0.contains("error:") || $0.contains("Error ") }.map(String.init) ?? "exit \(result.status)"
+                ?? lines.first { $0.contains("\(object)]") && $0.contains("Error ") }.map(String.init) ?? "make exited \(result.status)"
         }
         guard result.status == 0 || !failed.isEmpty || built.count + unconfigured.count == objects.count else {
             throw BuildError.commandFailed(stage: stage, command: "make \(objects.joined(separator: " "))",
