@@ -119,7 +119,19 @@ final class KernelBuildTarget: BuildTargetStrategy {
             build.clock.note(.originalBuild, "\(selection.objects.count - missing.count) of \(selection.objects.count) original objects from the cache")
         }
         ignored += unconfigured.sorted().map { "\($0) is not built in \(build.kernel.release)'s configuration (Kbuild has no rule for it)" }
-        let built = selection.objects.filter { found[$0] != nil }
+        // Kbuild compiles any file of a directory on request: one the target does not build
+        // comes out as built-in code that is no vmlinux unit, or for a module the target lacks.
+        var built: [String] = []
+        for object in selection.objects where found[object] != nil {
+            switch try tree.owner(of: object) {
+            case .vmlinux where !(builtSources?.vmlinuxUnits.contains(String(object.dropLast(2)) + ".c") ?? true):
+                ignored.append("\(object) is neither a compilation unit of \(build.kernel.release)'s vmlinux nor compiled as a module: the configuration does not build it")
+            case .module(let name) where findModule(name, in: modulesDir(build)) == nil:
+                ignored.append("\(object) belongs to module \(name), which \(build.kernel.release) does not have")
+            default:
+                built.append(object)
+            }
+        }
         guard !built.isEmpty else { throw BuildError.nothingToPatch(ignored: ignored) }
         let fm = FileManager.default
         for object in built {
