@@ -61,18 +61,21 @@ final class KernelScopeTests: XCTestCase {
     }
 
     /// A real stable header fix reversed, used by ~70 objects: every user is compiled,
-    /// original and patched, and the differ finds that none changed (the change sits under
-    /// IS_ENABLED(CONFIG_PREEMPT_RT)). The originals are kept for the next build.
+    /// original and patched, and the differ decides which functions changed (the change
+    /// sits under IS_ENABLED(CONFIG_PREEMPT_RT), but gcc lays the branch out differently in
+    /// some users). The originals are kept for the next build.
     func testWideHeaderCompilesEveryUserAndTheDifferDecides() throws {
         var ko: URL?
         let result = try build("put-task-struct-header.diff", &ko)
-        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertEqual(result.status, 0, result.output)
         let users = try XCTUnwrap(result.output.firstMatch(of: #/include/linux/sched/task.h: changed [^;]*; used by ([^\n]*)/#))
         let count = users.1.split(separator: ",").count
         XCTAssertGreaterThan(count, 32, result.output)
         XCTAssertTrue(result.output.contains("compiling \(count) objects, original"), result.output)
-        XCTAssertTrue(result.output.contains("the diff changes no function's code: there is nothing to live-patch"), result.output)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: ko!.path))
+        // gcc lays the rewritten branch out differently in some users: the differ names them.
+        XCTAssertNotNil(result.output.firstMatch(of: #/replaces [0-9]+ function\(s\):/#), result.output)
+        XCTAssertTrue(result.output.contains("vmlinux: proc_pid_lookup (code changed)"), result.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ko!.path))
         let store = TestBed.shared.buildCache.appendingPathComponent("kernels/\(TestBed.shared.kernelRelease)/originals")
         let stored = try FileManager.default.contentsOfDirectory(atPath: store.path).filter { !$0.hasPrefix(".tmp-") }
         XCTAssertGreaterThanOrEqual(stored.count, count, "every original is kept for the next build")
