@@ -19,6 +19,8 @@ public enum BuildError: Error, CustomStringConvertible {
     case nothingToPatch(ignored: [String])
     case refused([Refusal])
     case noChange
+    /// The diff changes more functions than `--max-functions` allows (all of them, in order).
+    case tooManyFunctions(count: Int, limit: Int, first: [String])
     case verification(String)
     /// No compiler gives the target's objects (the reason names both compilers).
     case compilerUnavailable(String)
@@ -66,6 +68,9 @@ public enum BuildError: Error, CustomStringConvertible {
             return "kernel \(release) is no Debian amd64 release kpatchctl can fetch (6.1.0-N-*: bookworm, *+deb12-*: bookworm-backports, *+deb13-*: trixie): install its headers, debug vmlinux and source, and pass --kernel-headers, --vmlinux, --source"
         case .notInArchive(let release, let package, let suite):
             return "kernel \(release): Debian's archive (\(suite)) does not serve \(package); check the release (apt-cache search linux-image-), or pass --kernel-headers, --vmlinux and --source for a kernel built elsewhere"
+        case .tooManyFunctions(let count, let limit, let first):
+            let shown = first.prefix(10).joined(separator: ", ") + (first.count > 10 ? " and \(first.count - 10) more" : "")
+            return "the diff changes \(count) functions (more than --max-functions \(limit)): \(shown); a live patch this wide is hard to review and to apply safely: narrow the fix, or raise --max-functions"
         case .verification(let why):
             return "verify: \(why)"
         case .interrupted(let signal):

@@ -34,6 +34,10 @@ public struct BuildRequest: Sendable {
     public var operations: PatchOperations = .none
     /// The diff already read (a multi-release build reads it once); nil: read `diffFile`.
     public var diff: SourceDiff?
+    /// A patch replacing more functions than this is refused after the diff
+    /// (`BuildError.tooManyFunctions`), naming the count and the first of them.
+    public var maxFunctions = BuildRequest.defaultMaxFunctions
+    public static let defaultMaxFunctions = 100
 
     public init(target: Target, diffFile: URL, kernelRelease: String, headers: URL? = nil, vmlinux: URL? = nil,
                 output: URL? = nil, patchName: String? = nil, cache: BuildCache, templateDir: URL, toolVersion: String) {
@@ -99,9 +103,11 @@ public struct KernelTargetOptions: Sendable {
     /// Their debug builds with DWARF, for the kthread analysis (default Debian's
     /// /usr/lib/debug/lib/modules/<release> from linux-image-<release>-dbg).
     public var modulesDebugDir: URL?
-    /// A header change that reaches more objects whose code changes than this is
-    /// refused as not a sensible live patch.
-    public var maxChangedObjects = 32
+    /// More objects than this to compile (those that use what the diff changes) is
+    /// refused before anything is compiled, with the time the build would take;
+    /// below it every user is compiled and the differ decides what changed.
+    public var maxObjects = KernelTargetOptions.defaultMaxObjects
+    public static let defaultMaxObjects = 400
 
     public init(source: URL? = nil, config: URL? = nil, modulesDir: URL? = nil, modulesDebugDir: URL? = nil) {
         self.source = source

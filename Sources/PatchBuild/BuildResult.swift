@@ -1,9 +1,11 @@
 import FoundationEssentials
 import PatchModel
 
-/// One line of progress: a stage starting or finishing, with its elapsed time.
+/// One line of progress: a stage starting or finishing, with its elapsed time; a note;
+/// or how far a compile is (`progress`: message "12/70 objects", seconds since it began),
+/// which a terminal shows on one line that each report rewrites.
 public struct BuildEvent: Sendable {
-    public enum Kind: Sendable { case started, finished, note }
+    public enum Kind: Sendable { case started, finished, note, progress }
     public let stage: BuildStage
     public let kind: Kind
     public let message: String

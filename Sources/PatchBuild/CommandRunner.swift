@@ -13,8 +13,10 @@ struct CommandRunner {
     }
 
     /// Runs `argv` (looked up on PATH) to completion; stdout and stderr together,
-    /// stdin from /dev/null, LC_ALL=C.
-    static func run(_ argv: [String], in dir: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// stdin from /dev/null, LC_ALL=C. `onLine` sees each output line as it arrives
+    /// (progress displays); the whole output is returned all the same.
+    static func run(_ argv: [String], in dir: URL? = nil, environment: [String: String] = [:],
+                    onLine: ((Substring) -> Void)? = nil) throws -> Result {
         guard let tool = argv.first else { throw BuildError.toolMissing(tool: "?", underlying: "empty command") }
         var env = ProcessInfo.processInfo.environment
         env["LC_ALL"] = "C"
@@ -53,6 +55,7 @@ struct CommandRunner {
         }
 
         var output: [UInt8] = []
+        var lineStart = 0
         var chunk = [UInt8](repeating: 0, count: 65536)
         var pollsSinceStop: Int?
         while true {
@@ -72,6 +75,10 @@ struct CommandRunner {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             output.append(contentsOf: chunk[0..<n])
+            if let onLine, let last = output.lastIndex(of: UInt8(ascii: "\n")), last >= lineStart {
+                String(decoding: output[lineStart..<last], as: UTF8.self).split(separator: "\n").forEach(onLine)
+                lineStart = last + 1
+            }
         }
         close(fds[0])
         var status: Int32 = 0

@@ -12,8 +12,10 @@ final class KernelBuildTarget: BuildTargetStrategy {
     /// Held from before the cache is read until the patched objects are out of the tree.
     private var lock: TreeLock?
     private var tree: KernelSourceTree?
+    private var store: OriginalObjectStore?
     private var vermagic = ""
     private var selection: KernelObjectSelection?
+    private var builtSources: KernelBuiltSources?
     private var objects: [String] = []
     private var ignored: [String] = []
     private var targets: [String: String?] = [:]
@@ -46,6 +48,10 @@ final class KernelBuildTarget: BuildTargetStrategy {
             config: options.config ?? build.kernel.headers.appendingPathComponent(".config"),
             toolchain: build.kernel.toolchain, cache: build.request.cache) { build.clock.note(.prepare, $0) }
         modules = try modulesDir(build)
+        if let tree {
+            store = try OriginalObjectStore(tree: tree)
+            try store?.removeStaleTemporaries()
+        }
         vermagic = try build.kernel.vermagic(cache: build.request.cache)
     }
 
@@ -58,21 +64,92 @@ final class KernelBuildTarget: BuildTargetStrategy {
         try copy(build.diff.touchedPaths, from: tree.dir, to: patched)
         try applier.apply(to: patched, copyOf: tree.dir)
         let built = try KernelBuiltSources.read(image: build.image, modulesDir: modules, cache: build.request.cache)
+        builtSources = built
         let selection = try KernelObjectSelection.select(scope, .init(
             tree: tree, preview: patched, graphs: IncludeGraphLoader { try tree.includeGraph() }, built: built,
-            release: build.kernel.release, limit: options.maxChangedObjects))
+            release: build.kernel.release))
         selection.notes.forEach { build.clock.note(.patch, $0) }
         ignored = selection.ignored
+        try predict(selection, tree: tree, build)
         self.selection = selection
     }
 
+    /// The compile's predicted time, from the object count, before anything is compiled;
+    /// refused only above `--max-objects`.
+    private func predict(_ selection: KernelObjectSelection, tree: KernelSourceTree, _ build: BuildContext) throws {
+        let total = selection.objects.count
+        let cached = store.map { store in selection.objects.filter { store.lookup($0) != nil }.count } ?? 0
+        let estimate = CompileEstimate(tree: tree)
+        let predicted = CompileEstimate.describe(estimate.seconds(objects: total - cached + total))
+        guard total <= options.maxObjects else {
+            throw KernelDiffScope.Refusal.tooManyObjects(
+                users: selection.users, total: total, limit: options.maxObjects,
+                predicted: "\(predicted) with \(estimate.jobs) jobs")
+        }
+        guard total > 1 else { return }
+        build.clock.note(.patch, "compiling \(total) objects, original\(cached > 0 ? " (\(cached) cached)" : "") and patched: about \(predicted) with \(estimate.jobs) jobs")
+    }
+
+    /// The originals come from the store (`OriginalObjectStore`); make builds the others in
+    /// the cached tree, and what it built is stored for the next build.
     func buildOriginals(_ build: BuildContext) throws {
-        guard let tree, let selection else { throw BuildError.verification("original build before patch") }
-        let built = try tree.buildConfigured(selection.objects, stage: .originalBuild)
-        let unconfigured = selection.objects.filter { !built.contains($0) }
-        ignored += unconfigured.map { "\($0) is not built in \(build.kernel.release)'s configuration (Kbuild has no rule for it)" }
+        guard let tree, let selection, let store else { throw BuildError.verification("original build before patch") }
+        var found: [String: URL] = [:], unconfigured: [String] = [], missing: [String] = []
+        for object in selection.objects {
+            switch store.lookup(object) {
+            case .object(let file)?: found[object] = file
+            case .unconfigured?: unconfigured.append(object)
+            case nil: missing.append(object)
+            }
+        }
+        if !missing.isEmpty {
+            let progress = KbuildProgress(objects: missing, stage: .originalBuild, clock: build.clock)
+            let (built, failed) = try tree.buildConfigured(missing, stage: .originalBuild, onLine: progress.line)
+            CompileEstimate(tree: tree).record(objects: progress.done, seconds: progress.seconds)
+            // A vmlinux compilation unit must compile; a file of a module's directory that does
+            // not compile with this configuration is not part of the target (not stored: it is
+            // tried again next time, so a passing failure cannot hide an object for good).
+            let broken = failed.filter { builtSources?.vmlinuxUnits.contains(String($0.key.dropLast(2)) + ".c") ?? true }
+            guard broken.isEmpty else {
+                throw BuildError.commandFailed(stage: .originalBuild, command: "make \(broken.keys.sorted().joined(separator: " "))",
+                                               status: 2, output: broken.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n"))
+            }
+            for (object, error) in failed.sorted(by: { $0.key < $1.key }) {
+                ignored.append("\(object) does not compile with \(build.kernel.release)'s configuration, so the target does not build it (\(error))")
+            }
+            for object in built {
+                try store.store(object, from: tree.dir.appendingPathComponent(object))
+                if case .object(let file)? = store.lookup(object) { found[object] = file }
+            }
+            for object in missing where !built.contains(object) && failed[object] == nil {
+                try store.storeUnconfigured(object)
+                unconfigured.append(object)
+            }
+        }
+        if missing.count < selection.objects.count {
+            build.clock.note(.originalBuild, "\(selection.objects.count - missing.count) of \(selection.objects.count) original objects from the cache")
+        }
+        ignored += unconfigured.sorted().map { "\($0) is not built in \(build.kernel.release)'s configuration (Kbuild has no rule for it)" }
+        // Kbuild compiles any file of a directory on request: one the target does not build
+        // comes out as built-in code that is no vmlinux unit, or for a module the target lacks.
+        var built: [String] = []
+        for object in selection.objects where found[object] != nil {
+            switch try tree.owner(of: object) {
+            case .vmlinux where !(builtSources?.vmlinuxUnits.contains(String(object.dropLast(2)) + ".c") ?? true):
+                ignored.append("\(object) is neither a compilation unit of \(build.kernel.release)'s vmlinux nor compiled as a module: the configuration does not build it")
+            case .module(let name) where findModule(name, in: modules) == nil:
+                ignored.append("\(object) belongs to module \(name), which \(build.kernel.release) does not have")
+            default:
+                built.append(object)
+            }
+        }
         guard !built.isEmpty else { throw BuildError.nothingToPatch(ignored: ignored) }
-        try copy(built, from: tree.dir, to: build.work.appendingPathComponent("original"))
+        let fm = FileManager.default
+        for object in built {
+            let target = build.work.appendingPathComponent("original").appendingPathComponent(object)
+            try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try fm.copyItem(at: found[object]!, to: target)
+        }
         objects = built
         ignored.forEach { build.clock.note(.originalBuild, "ignored: " + $0) }
     }
@@ -81,8 +158,11 @@ final class KernelBuildTarget: BuildTargetStrategy {
         guard let tree else { throw BuildError.verification("rebuild before prepare") }
         let fm = FileManager.default
         let originals = build.work.appendingPathComponent("original"), patched = build.work.appendingPathComponent("patched")
+        let progress = KbuildProgress(objects: objects, stage: .rebuild, clock: build.clock)
         let builtObjects = try tree.buildPatched(objects, upper: patchedSources(build), stage: .rebuild,
-                                                 authorInclude: AuthorHeaders.directory(template: build.request.templateDir))
+                                                 authorInclude: AuthorHeaders.directory(template: build.request.templateDir),
+                                                 onLine: progress.line)
+        CompileEstimate(tree: tree).record(objects: progress.done, seconds: progress.seconds)
         for (object, built) in zip(objects, builtObjects) {
             let target = patched.appendingPathComponent(object)
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -175,10 +255,11 @@ final class KernelBuildTarget: BuildTargetStrategy {
         return found
     }
 
-    /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-`).
+    /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-` for any of them:
+    /// twofish-x86_64-3way.ko is module twofish_x86_64_3way).
     private func findModule(_ name: String, in dir: URL) -> URL? {
-        let candidates: Set<String> = ["\(name).ko", "\(name.replacing("_", with: "-")).ko"]
-        return (try? DirectoryWalk.entries(under: dir))?.first { candidates.contains($0.url.lastPathComponent) }?.url
+        let wanted = "\(name.replacing("-", with: "_")).ko"
+        return (try? DirectoryWalk.entries(under: dir))?.first { $0.url.lastPathComponent.replacing("-", with: "_") == wanted }?.url
     }
 
     private func copy(_ paths: [String], from: URL, to: URL) throws {

@@ -11,9 +11,11 @@ struct KernelDiffScope {
 
     enum Refusal: Error, CustomStringConvertible {
         case assembly(String)
-        case library(String)
-        /// A header change whose identifiers reach more objects than the limit.
-        case headerTooWide(header: String, identifiers: [String], objects: [String], limit: Int)
+        /// Code outside the running kernel's traced functions (`UnreachableCode`).
+        case unreachable(String, UnreachableCode)
+        /// More objects use what the diff changes than `--max-objects`: `users` says, per
+        /// changed header, "N objects use X".
+        case tooManyObjects(users: [String], total: Int, limit: Int, predicted: String)
         /// A struct or union whose definition changes: a data change.
         case recordLayout(header: String, records: [String], objects: [String])
         case notSource(String)
@@ -23,10 +25,10 @@ struct KernelDiffScope {
             switch self {
             case .assembly(let p):
                 return "\(p): assembly cannot be live-patched (no fentry, no function boundaries the differ can trust); move the fix into C code"
-            case .library(let p):
-                return "\(p): lib/ objects are also linked into the decompressor and early boot code, which a live patch cannot reach; fix the callers instead"
-            case .headerTooWide(let header, let identifiers, let objects, let limit):
-                return "\(header): the change to \(KernelObjectSelection.list(identifiers, 8)) reaches \(objects.count) objects whose code changes (more than \(limit)), e.g. \(KernelObjectSelection.list(objects, 5)): that is not a sensible live patch; put the fix in the .c files that need it"
+            case .unreachable(let p, let code):
+                return "\(p): \(code.reason)"
+            case .tooManyObjects(let users, let total, let limit, let predicted):
+                return "\(users.joined(separator: "; ")); compiling \(total) objects, original and patched, would take about \(predicted), more than --max-objects \(limit) allows; raise --max-objects to compile them all and let the differ decide, or put the fix in the .c files that need it"
             case .recordLayout(let header, let records, let objects):
                 let users = objects.isEmpty ? "no built object uses it" : "used by \(objects.count) object(s): \(KernelObjectSelection.list(objects, 8))"
                 return "\(header): \(records.joined(separator: ", ")) changes layout, a data change live code cannot take (\(users)); keep the layout and attach new fields with shadow variables (klp_shadow_alloc/klp_shadow_get)"
@@ -44,7 +46,7 @@ struct KernelDiffScope {
             let path = change.path
             guard case .modified = change else { throw Refusal.removedOrAdded(path) }
             if path.hasSuffix(".S") || path.hasSuffix(".s") { throw Refusal.assembly(path) }
-            if Self.isUnpatchable(path) { throw Refusal.library(path) }
+            if let code = UnreachableCode(path: path) { throw Refusal.unreachable(path, code) }
             if path.hasSuffix(".h") { headers.append(path); continue }
             guard path.hasSuffix(".c") else { throw Refusal.notSource(path) }
             sources.append(path)
@@ -58,8 +60,8 @@ extension KernelDiffScope {
     /// `dir/x.c` -> `dir/x.o`.
     static func object(of source: String) -> String { String(source.dropLast(2)) + ".o" }
 
-    /// lib/ and the decompressor: see `Refusal.library`.
-    static func isUnpatchable(_ path: String) -> Bool { path.hasPrefix("lib/") || path.hasPrefix("arch/x86/boot/") }
+    /// Code a live patch cannot reach, by where it lives: see `UnreachableCode`.
+    static func isUnpatchable(_ path: String) -> Bool { UnreachableCode(path: path) != nil }
 
     /// Several refusals found together.
     struct Refusals: Error, CustomStringConvertible {

@@ -9,7 +9,9 @@ import PatchModel
 /// - a changed header -> the identifiers whose definitions changed, closed over
 ///   the macros and inlines of the headers that include it, then the objects whose
 ///   sources mention any of them (a token scan: an over-approximation the differ
-///   narrows down). A changed struct or union layout is refused.
+///   narrows down). A changed struct or union layout is refused. There is no bound
+///   here on how many objects a header reaches: every user is compiled and the differ
+///   decides (`KernelBuildTarget` refuses up front only above `--max-objects`).
 /// Files nothing in the target compiles are ignored and listed; when that is all
 /// of them, `BuildError.nothingToPatch`.
 struct KernelObjectSelection {
@@ -19,6 +21,9 @@ struct KernelObjectSelection {
     var ignored: [String] = []
     /// What was decided, for the progress output.
     var notes: [String] = []
+    /// Per changed header that reaches objects: "N objects use X" (for the refusal
+    /// above `--max-objects`).
+    var users: [String] = []
 
     struct Context {
         let tree: KernelSourceTree
@@ -27,8 +32,6 @@ struct KernelObjectSelection {
         let graphs: IncludeGraphLoader
         let built: KernelBuiltSources
         let release: String
-        /// More objects than this for one changed header is refused.
-        let limit: Int
     }
 
     static func select(_ scope: KernelDiffScope, _ context: Context) throws -> KernelObjectSelection {
@@ -58,9 +61,10 @@ struct KernelObjectSelection {
                 selection.notes.append("\(header): changed \(Self.list(identifiers, 8)); "
                     + (found.isEmpty ? "new, used only by the files the diff changes" : "used by \(found.joined(separator: ", "))"))
                 if !skipped.isEmpty {
-                    selection.notes.append("warning: \(header): \(skipped.joined(separator: ", ")) also use them but lib/ and boot code cannot be patched")
+                    selection.notes.append("warning: \(header): \(skipped.joined(separator: ", ")) also use them but boot, vDSO, purgatory and real-mode code cannot be patched")
                 }
                 objects.formUnion(found)
+                if !found.isEmpty { selection.users.append("\(header): \(found.count) objects use \(Self.list(identifiers, 8))") }
             }
         }
         guard refusals.isEmpty else { throw KernelDiffScope.Refusals(refusals) }
@@ -130,9 +134,6 @@ extension KernelObjectSelection.Context {
             // New definitions only: just the diff's own changed files can use them.
             let existing = Set(old.definitions.flatMap { [$0.name] + $0.alsoDefines })
             return change.identifiers.allSatisfy({ !existing.contains($0) }) ? .objects(change.identifiers, [], []) : .unused(change.identifiers)
-        }
-        guard patchable.count <= limit else {
-            return .refused(.headerTooWide(header: header, identifiers: change.identifiers, objects: patchable, limit: limit))
         }
         return .objects(change.identifiers, patchable, skipped)
     }

@@ -97,9 +97,11 @@ struct KernelSourceTree {
 
     /// `make` in the tree with the target's compiler and the differ's flags, the same
     /// for both sides: a flag that differs would make Kbuild rebuild its prepared files.
+    /// One job per core; Kbuild's quiet output (a `CC` line per object) is what
+    /// `KbuildProgress` counts.
     private func makeCommand(_ targets: [String], keepGoing: Bool = false) -> [String] {
         let jobs = ProcessInfo.processInfo.activeProcessorCount
-        return ["make", "-s"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(toolchain.compiler.command)",
+        return ["make", "--no-print-directory"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(toolchain.compiler.command)",
                                                              "KCFLAGS=\(Self.kcflags)"] + targets
     }
 
@@ -112,7 +114,8 @@ struct KernelSourceTree {
     /// the patched side's include path through gcc's CPATH, which Kbuild does not record,
     /// so only the objects whose sources changed are rebuilt. Returns each object's path
     /// in `upper`.
-    func buildPatched(_ objects: [String], upper: URL, stage: BuildStage, authorInclude: URL? = nil) throws -> [URL] {
+    func buildPatched(_ objects: [String], upper: URL, stage: BuildStage, authorInclude: URL? = nil,
+                      onLine: ((Substring) -> Void)? = nil) throws -> [URL] {
         let fm = FileManager.default
         let scratch = upper.deletingLastPathComponent().appendingPathComponent("overlay-work")
         try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -134,7 +137,7 @@ struct KernelSourceTree {
         let script = #"mount -t overlay kpatchctl-patched -o "lowerdir=$1,upperdir=$2,workdir=$3$4" "$1" || { echo "kpatchctl-overlay: mount failed" >&2; exit 90; }; shift 4; exec "$@""#
         let argv = unshare + ["sh", "-c", script, "kpatchctl-overlay", dir.path, upper.path, scratch.path,
                               privileged ? "" : ",userxattr"] + toolchain.command(makeCommand(objects))
-        let result = try CommandRunner.run(argv, environment: authorInclude.map { ["CPATH": $0.path] } ?? [:])
+        let result = try CommandRunner.run(argv, environment: authorInclude.map { ["CPATH": $0.path] } ?? [:], onLine: onLine)
         if result.status != 0 {
             let lines = result.output.split(separator: "\n")
             if let line = lines.first(where: { $0.hasPrefix("unshare:") }) ?? (result.status == 90 ? lines.first : nil) {
@@ -152,19 +155,36 @@ struct KernelSourceTree {
         }
     }
 
-    /// Builds what this configuration builds of `objects` and returns those;
-    /// objects Kbuild has no rule for (not configured) are left out. Any other
-    /// failure is an error.
-    func buildConfigured(_ objects: [String], stage: BuildStage) throws -> [String] {
-        let result = try CommandRunner.run(toolchain.command(makeCommand(objects, keepGoing: true)))
+    /// Builds what this configuration builds of `objects` (make -k). Returns those built
+    /// (the object and its `.cmd`, which Kbuild writes last, exist), those Kbuild has no
+    /// rule for (not configured), and those that failed to compile, each with its first
+    /// error line: a file in a module's directory that this configuration does not build
+    /// still has Kbuild's single-object rule, and fails there (mm/kmemleak.c without
+    /// CONFIG_DEBUG_KMEMLEAK). The caller decides what a failure means.
+    func buildConfigured(_ objects: [String], stage: BuildStage,
+                         onLine: ((Substring) -> Void)? = nil) throws -> (built: [String], failed: [String: String]) {
+        let result = try CommandRunner.run(toolchain.command(makeCommand(objects, keepGoing: true)), onLine: onLine)
         let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
-        let errors = result.output.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Error ") }
-            .filter { line in !unconfigured.contains { line.contains($0) } }
-        guard result.status == 0 || errors.isEmpty else {
+        let fm = FileManager.default
+        let built = objects.filter { object in
+            let url = URL(fileURLWithPath: object)
+            let cmd = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).cmd").relativePath
+            return !unconfigured.contains(object) && fm.fileExists(atPath: dir.appendingPathComponent(object).path)
+                && fm.fileExists(atPath: dir.appendingPathComponent(cmd).path)
+        }
+        var failed: [String: String] = [:]
+        let lines = result.output.split(separator: "\n")
+        for object in objects where !unconfigured.contains(object) && !built.contains(object) {
+            let source = String(object.dropLast(2))
+            // Its own first error, else make's line for it ("*** [...: OBJECT] Error 1").
+            failed[object] = lines.first { $0.hasPrefix(source) && $0.contains("error:") }.map(String.init)
+                ?? lines.first { $0.contains("\(object)]") && $0.contains("Error ") }.map(String.init) ?? "make exited \(result.status)"
+        }
+        guard result.status == 0 || !failed.isEmpty || built.count + unconfigured.count == objects.count else {
             throw BuildError.commandFailed(stage: stage, command: "make \(objects.joined(separator: " "))",
                                            status: result.status, output: result.output)
         }
-        return objects.filter { !unconfigured.contains($0) }
+        return (built, failed)
     }
 
     /// The tree's `#include` graph, read once per prepared tree (grep, each

@@ -107,8 +107,10 @@ struct PatchAssembler {
     func link(_ plans: [PatchPlan], metadata: PatchMetadata) throws -> URL {
         try clock.run(.link) {
             let dir = work.appendingPathComponent("link")
+            let relocationObjects = Set(plans.flatMap(\.klpSymbols).map(\.object)).sorted()
             try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
-                                   patchObjects: plans.compactMap(\.patchObject)).write(to: dir)
+                                   patchObjects: plans.compactMap(\.patchObject),
+                                   relocationObjects: relocationObjects).write(to: dir)
             try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
             let output = try CommandRunner.check(.link, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"]))
             // objtool checks the linked module on IBT kernels (ObjtoolDeferral): its warnings

@@ -50,6 +50,10 @@ public final class PatchBuildPipeline {
                                            patchName: build.patchName, work: work, clock: clock)
         let plans = try assembler.diff(pairs)
         let functions = plans.flatMap(\.replaced)
+        guard functions.count <= request.maxFunctions else {
+            throw BuildError.tooManyFunctions(count: functions.count, limit: request.maxFunctions,
+                                              first: functions.map { "\($0.object): \($0.name)" })
+        }
         let author = try assembler.authorAPI(plans)
         assembler.noteIgnored(plans)
         let sources = target.kthreadSources(build)

@@ -10,6 +10,8 @@ struct PatchModuleSources {
     let metadata: PatchMetadata
     /// The differ's patch objects, one per changed translation unit.
     let patchObjects: [URL]
+    /// Livepatch objects the patch's relocations name besides those it patches.
+    var relocationObjects: [String] = []
 
     func write(to dir: URL) throws {
         let fm = FileManager.default
@@ -64,7 +66,10 @@ struct PatchModuleSources {
 
                 """
         }
-        let objects = orderedUnique(metadata.functions.map(\.object) + metadata.callbacks.map(\.object))
+        // Objects the patch only reaches through livepatch relocations (vmlinux code calling a
+        // module's export) get a klp_object without functions: the kernel writes their
+        // relocations when the module loads.
+        let objects = orderedUnique(metadata.functions.map(\.object) + metadata.callbacks.map(\.object) + relocationObjects)
         for (i, object) in objects.enumerated() {
             out += "\nstatic struct klp_func kpatch_funcs_\(i)[] = {\n"
             for f in metadata.functions where f.object == object {

@@ -21,6 +21,11 @@ final class StageClock {
         return value
     }
 
+    /// How far a compile of `total` objects is, `seconds` after it began.
+    func progress(_ stage: BuildStage, done: Int, total: Int, seconds: Double) {
+        progress(BuildEvent(stage: stage, kind: .progress, message: "\(done)/\(total) objects", seconds: seconds))
+    }
+
     func note(_ stage: BuildStage, _ message: String) {
         progress(BuildEvent(stage: stage, kind: .note, message: message, seconds: 0))
     }

@@ -65,6 +65,10 @@ struct Build: ParsableCommand {
     var cache: String?
     @Option(help: "Where a Debian release's packages are fetched and its build root made when this machine lacks them (default: $KPATCHCTL_PACKAGES, else the cache directory).")
     var packages: String?
+    @Option(name: .customLong("max-objects"), help: "Kernel targets: refuse before compiling when more objects than this use what the diff changes (default \(KernelTargetOptions.defaultMaxObjects); the build prints the time it predicts).")
+    var maxObjects = KernelTargetOptions.defaultMaxObjects
+    @Option(name: .customLong("max-functions"), help: "Refuse a patch that replaces more functions than this (default \(BuildRequest.defaultMaxFunctions)).")
+    var maxFunctions = BuildRequest.defaultMaxFunctions
     @Flag(help: "Build a cumulative patch: applying it replaces every enabled livepatch in one transition (klp_patch.replace); functions it does not carry return to their original code.")
     var replace = false
     @Option(name: .customLong("cve"), help: ArgumentHelp(
@@ -91,13 +95,8 @@ struct Build: ParsableCommand {
         }
         let single = request(for: releases.first ?? TargetKernel.runningRelease, cache: cacheRoot, template: template,
                              operations: operations)
-        let progress: (BuildEvent) -> Void = { event in
-            switch event.kind {
-            case .started: break
-            case .finished: printError("[\(event.stage.rawValue)] done in \(fixed(event.seconds, 2)) s")
-            case .note: printError("[\(event.stage.rawValue)] \(event.message)")
-            }
-        }
+        let renderer = BuildProgress()
+        let progress: (BuildEvent) -> Void = { renderer.show($0) }
         let build = PatchBuildPipeline(request: single, progress: progress).build
         // SIGINT/SIGTERM stop the running command and the build: exit 130/143, nothing written.
         Interruption.install()
@@ -175,15 +174,18 @@ extension Build {
     /// The request for one release: `{release}` in a path option is that release.
     func request(for release: String, cache: BuildCache, template: URL, operations: PatchOperations) -> BuildRequest {
         let url = { (path: String?) in path.map { URL(fileURLWithPath: $0.replacingReleasePlaceholder(with: release)) } }
+        var kernelOptions = KernelTargetOptions(source: url(source), config: url(config), modulesDir: url(modulesDir),
+                                                modulesDebugDir: url(modulesDebugDir))
+        kernelOptions.maxObjects = maxObjects
         let target: BuildRequest.Target = moduleSource.map {
             .module(ModuleTargetOptions(moduleSource: URL(fileURLWithPath: $0), deployedModule: url(targetModule)))
-        } ?? .kernel(KernelTargetOptions(source: url(source), config: url(config), modulesDir: url(modulesDir),
-                                         modulesDebugDir: url(modulesDebugDir)))
+        } ?? .kernel(kernelOptions)
         var request = BuildRequest(
             target: target, diffFile: URL(fileURLWithPath: diff), kernelRelease: release, headers: url(kernelHeaders),
             vmlinux: url(vmlinux), output: url(output), patchName: name, cache: cache, templateDir: template,
             toolVersion: KpatchctlVersion.string)
         request.replace = replace
+        request.maxFunctions = maxFunctions
         request.packages = url(packages)
         request.operations = operations
         return request
@@ -200,7 +202,7 @@ extension Build {
             if !json { printError("building \(requests.count) release(s), \(builds.parallelism) at a time") }
             result = try builds.run { release, event in
                 switch event.kind {
-                case .started: break
+                case .started, .progress: break  // several builds at once: no rewritten progress line
                 case .finished: printError("[\(release)] [\(event.stage.rawValue)] done in \(fixed(event.seconds, 2)) s")
                 case .note: printError("[\(release)] [\(event.stage.rawValue)] \(event.message)")
                 }

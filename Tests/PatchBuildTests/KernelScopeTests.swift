@@ -26,13 +26,20 @@ final class KernelScopeTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: ko!.path))
     }
 
-    func testSchedFileIsBuiltThroughBuildPolicy() throws {
+    /// Builds `diff`, which must succeed and print each of `expected`; returns the module.
+    @discardableResult
+    private func buildSaying(_ diff: String, _ expected: [String]) throws -> URL {
         var ko: URL?
-        let result = try build("sched-rr-timeslice.diff", &ko)
+        let result = try build(diff, &ko)
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertTrue(result.output.contains("kernel/sched/rt.c is compiled through kernel/sched/build_policy.o"), result.output)
-        XCTAssertTrue(result.output.contains("rebuilt kernel/sched/build_policy.o\n"), result.output)
-        XCTAssertTrue(result.output.contains("replaces 1 function(s):\n  vmlinux: sched_rr_handler ("), result.output)
+        for text in expected { XCTAssertTrue(result.output.contains(text), "\(diff): no '\(text)' in\n\(result.output)") }
+        return try XCTUnwrap(ko)
+    }
+
+    func testSchedFileIsBuiltThroughBuildPolicy() throws {
+        try buildSaying("sched-rr-timeslice.diff", ["kernel/sched/rt.c is compiled through kernel/sched/build_policy.o",
+                                                    "rebuilt kernel/sched/build_policy.o\n",
+                                                    "replaces 1 function(s):\n  vmlinux: sched_rr_handler ("])
     }
 
     func testUnconfiguredFileIsNothingToPatch() throws {
@@ -51,5 +58,46 @@ final class KernelScopeTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("vmlinux: cmdline_proc_show"), result.output)
         XCTAssertTrue(result.output.contains("ignored 1 touched file(s):\n  mm/damon/sysfs.c is not built into"), result.output)
+    }
+
+    /// A real stable header fix reversed, used by ~70 objects: every user is compiled,
+    /// original and patched, and the differ decides which functions changed (the change
+    /// sits under IS_ENABLED(CONFIG_PREEMPT_RT), but gcc lays the branch out differently in
+    /// some users). The originals are kept for the next build.
+    func testWideHeaderCompilesEveryUserAndTheDifferDecides() throws {
+        var ko: URL?
+        let result = try build("put-task-struct-header.diff", &ko)
+        XCTAssertEqual(result.status, 0, result.output)
+        let users = try XCTUnwrap(result.output.firstMatch(of: #/include/linux/sched/task.h: changed [^;]*; used by ([^\n]*)/#))
+        let count = users.1.split(separator: ",").count
+        XCTAssertGreaterThan(count, 32, result.output)
+        XCTAssertTrue(result.output.contains("compiling \(count) objects, original"), result.output)
+        // gcc lays the rewritten branch out differently in some users: the differ names them.
+        XCTAssertNotNil(result.output.firstMatch(of: #/replaces [0-9]+ function\(s\):/#), result.output)
+        XCTAssertTrue(result.output.contains("vmlinux: proc_pid_lookup (code changed)"), result.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ko!.path))
+        let store = TestBed.shared.buildCache.appendingPathComponent("kernels/\(TestBed.shared.kernelRelease)/originals")
+        let stored = try FileManager.default.contentsOfDirectory(atPath: store.path).filter { !$0.hasPrefix(".tmp-") }
+        XCTAssertGreaterThanOrEqual(stored.count, count, "every original is kept for the next build")
+    }
+
+    /// A repeated build takes its original objects from the store: only the patched side is compiled.
+    func testRepeatedBuildTakesItsOriginalsFromTheCache() throws {
+        try buildSaying("cmdline.diff", [])
+        try buildSaying("cmdline.diff", ["[original-build] 1 of 1 original objects from the cache"])
+    }
+
+    /// lib/mpi/mpicoder.o is a traced compilation unit of the debug vmlinux: a real lib/ fix
+    /// is patched like any vmlinux object.
+    func testLibObjectIsPatchedLikeAnyVmlinuxObject() throws {
+        try buildSaying("lib-mpi-sgl.diff", ["replaces 1 function(s):\n  vmlinux: mpi_read_raw_from_sgl"])
+    }
+
+    /// A module patch calling another module's export: an ordinary undefined symbol, and
+    /// the exporting module a dependency of the patch module.
+    func testModulePatchCallingAnotherModulesExportDependsOnIt() throws {
+        let ko = try buildSaying("twofish-module-export.diff", ["twofish_x86_64_3way: twofish_setkey_skcipher"])
+        let modinfo = try runCommand(["/usr/sbin/modinfo", "-F", "depends", ko.path])
+        XCTAssertTrue(modinfo.output.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.contains("twofish_common"), modinfo.output)
     }
 }

@@ -6,7 +6,7 @@ import PatchModel
 /// object (pre-patch through the logging wrapper apply reads), an object with
 /// callbacks only, states and the replace flag.
 final class PatchModuleDescriptionTests: XCTestCase {
-    private func description(replace: Bool, states: [SystemState]) -> String {
+    private func description(replace: Bool, states: [SystemState], relocationObjects: [String] = []) -> String {
         let meta = PatchMetadata(
             arch: "x86_64", kernelRelease: "6.1.0-56-amd64", vermagic: "v", targets: [], patchName: "livepatch_t",
             createdAt: 0, diffSHA256: String(repeating: "0", count: 64),
@@ -16,7 +16,7 @@ final class PatchModuleDescriptionTests: XCTestCase {
                         .init(object: "vmlinux", kind: .prePatch, function: "pre", newSymbol: "kpatchctl_callback_vmlinux_pre_patch")],
             states: states)
         return PatchModuleSources(name: "livepatch_t", templateDir: URL(fileURLWithPath: "/nonexistent"), metadata: meta,
-                                  patchObjects: []).description()
+                                  patchObjects: [], relocationObjects: relocationObjects).description()
     }
 
     func testCallbacksStatesAndReplace() {
@@ -36,5 +36,14 @@ final class PatchModuleDescriptionTests: XCTestCase {
         let text = description(replace: false, states: [])
         XCTAssertTrue(text.contains("#define KPATCH_REPLACE false"), text)
         XCTAssertTrue(text.contains("#define KPATCH_STATES NULL"), text)
+    }
+
+    /// vmlinux code calling a module's export: that module gets a klp_object without
+    /// functions, so the kernel writes the patch's `.klp.rela.<module>.*` when it loads.
+    func testObjectReachedOnlyByRelocationsGetsAnEmptyObject() {
+        let text = description(replace: false, states: [], relocationObjects: ["vmlinux", "twofish_common"])
+        XCTAssertTrue(text.contains("static struct klp_func kpatch_funcs_2[] = {\n\t{ }\n};"), text)
+        XCTAssertTrue(text.contains("{ .name = \"twofish_common\", .funcs = kpatch_funcs_2 },"), text)
+        XCTAssertEqual(text.components(separatedBy: ".name = NULL").count, 2, "vmlinux once:\n\(text)")
     }
 }

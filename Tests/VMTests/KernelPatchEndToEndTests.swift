@@ -10,7 +10,8 @@ final class KernelPatchEndToEndTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: work) }
         var files: [String: URL] = [:]
         var builds: [String: String] = [:]
-        for name in ["cmdline", "meminfo", "kallsyms-sympos", "binfmt-misc", "kswapd", "fdinfo-header", "sched-inline", "sched-rr-timeslice"] {
+        for name in ["cmdline", "meminfo", "kallsyms-sympos", "binfmt-misc", "kswapd", "fdinfo-header", "sched-inline", "sched-rr-timeslice",
+                     "lib-mpi-sgl", "twofish-module-export"] {
             let out = work.appendingPathComponent("\(name).ko")
             let result = try KpatchctlBinary().buildKernelPatch(
                 diff: bed.root.appendingPathComponent("examples/vmlinux/\(name).diff"), output: out,
@@ -27,6 +28,9 @@ final class KernelPatchEndToEndTests: XCTestCase {
         // A header change rebuilds the objects that use what it changes: the new macro only fd.c.
         XCTAssertTrue(builds["fdinfo-header"]!.contains("rebuilt fs/proc/fd.o\n"), builds["fdinfo-header"]!)
         XCTAssertTrue(builds["fdinfo-header"]!.contains("replaces 1 function(s):\n  vmlinux: seq_show,1"), builds["fdinfo-header"]!)
+
+        XCTAssertTrue(builds["lib-mpi-sgl"]!.contains("vmlinux: mpi_read_raw_from_sgl"), builds["lib-mpi-sgl"]!)
+        XCTAssertTrue(builds["twofish-module-export"]!.contains("twofish_x86_64_3way: twofish_setkey_skcipher"), builds["twofish-module-export"]!)
 
         let vm = TestVM()
         let payload = try vm.payload("kernel-e2e", script: """
@@ -81,6 +85,21 @@ final class KernelPatchEndToEndTests: XCTestCase {
             echo 0 > $rr
             expect_eq rr-reverted "$(cat $rr)" "$default"
 
+            # lib/mpi/mpicoder.c, a real stable fix reversed: a lib/ object of vmlinux like any other.
+            check apply-lib kpatchctl apply /payload/lib-mpi-sgl.ko
+            check lib-patched test -d /sys/kernel/livepatch/lp_lib_mpi_sgl/vmlinux/mpi_read_raw_from_sgl,0
+            check revert-lib kpatchctl revert lp_lib_mpi_sgl
+
+            # A module patch calling another module's export (twofish_common's twofish_setkey):
+            # the patch module depends on twofish_common and loads because it is there.
+            mods=/lib/modules/$(uname -r)/kernel
+            insmod $mods/crypto/twofish_common.ko
+            insmod $mods/arch/x86/crypto/twofish-x86_64.ko
+            insmod $mods/arch/x86/crypto/twofish-x86_64-3way.ko force=1
+            check apply-twofish kpatchctl apply /payload/twofish-module-export.ko
+            expect_eq twofish-patched "$(cat /sys/kernel/livepatch/lp_twofish_module_export/twofish_x86_64_3way/patched)" "1"
+            check revert-twofish kpatchctl revert lp_twofish_module_export
+
             out=$(kpatchctl apply /payload/kswapd.ko 2>&1); rc=$?
             echo "$out"
             expect_eq kswapd-refused "$rc" "2"
@@ -89,8 +108,10 @@ final class KernelPatchEndToEndTests: XCTestCase {
             expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
             """, files: files)
         defer { try? FileManager.default.removeItem(at: payload) }
-        let outcome = try vm.run(payload: payload, timeout: 240, modules: ["kernel/fs/binfmt_misc.ko"])
+        let outcome = try vm.run(payload: payload, timeout: 240, modules: ["kernel/fs/binfmt_misc.ko", "kernel/crypto/twofish_common.ko",
+                                                                           "kernel/arch/x86/crypto/twofish-x86_64.ko",
+                                                                           "kernel/arch/x86/crypto/twofish-x86_64-3way.ko"])
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 38, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 44, "every check ran:\n\(outcome.report)")
     }
 }

@@ -13,7 +13,8 @@ enum Resolution: Hashable {
 }
 
 /// Stage 6: decide for every reference of the patch how it is reached.
-/// Exported vmlinux symbols stay ordinary undefined symbols; everything else
+/// Exported vmlinux symbols (and, from module code, other modules' exports) stay
+/// ordinary undefined symbols; everything else
 /// of the running kernel (statics, non-exported globals, the module's own
 /// symbols) becomes a livepatch relocation with the target's sympos.
 struct KlpResolver {
@@ -107,8 +108,15 @@ struct KlpResolver {
             let location = try target.locate(name, inBlock: nil, sourceFile: sourceFile)
             return .klp(KlpSymbol(object: objectName, name: location.name, sympos: location.sympos))
         }
+        if let module = exports.exporter(of: name), module != "vmlinux" {
+            // Another module's export. From a module patch: an ordinary undefined symbol, so
+            // modpost records the dependency (modinfo depends=) and the loader resolves it.
+            // From vmlinux code: a livepatch relocation on that module's klp_object, written
+            // when the module loads (vmlinux never depends on a module, which may load later).
+            guard objectName == "vmlinux" else { return .exported(name) }
+            return .klp(KlpSymbol(object: ModuleSymvers.livepatchName(module), name: name, sympos: 0))
+        }
         if objectName != "vmlinux" {
-            if exports.exporter(of: name) != nil { return .exported(name) }
             if let vmlinux, vmlinux.definesGlobal(name) {
                 let location = try vmlinux.locate(name, inBlock: nil, sourceFile: sourceFile)
                 return .klp(KlpSymbol(object: "vmlinux", name: location.name, sympos: location.sympos))

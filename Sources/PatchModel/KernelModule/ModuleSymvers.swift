@@ -53,5 +53,12 @@ public struct ModuleSymvers: Sendable {
     }
 
     /// The module that exports `symbol`, "vmlinux" for the kernel, nil when nobody does.
+    /// In-tree modules are named by their path without `.ko` (`crypto/sha256_generic`).
     public func exporter(of symbol: String) -> String? { exports[symbol]?.module }
+
+    /// The module name the kernel (and a klp_object) uses for a Module.symvers module
+    /// field: `crypto/sha256_generic` -> `sha256_generic`, `-` -> `_`.
+    public static func livepatchName(_ module: String) -> String {
+        String(module.split(separator: "/").last ?? Substring(module)).replacing("-", with: "_")
+    }
 }
