@@ -71,7 +71,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // Shared by the test targets: the pinned kernel, the test VM, Kbuild of fixtures.
-        .target(name: "TestSupport", dependencies: ["PatchModel"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["PatchModel", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "PatchModelTests", dependencies: ["PatchModel", "TestSupport"]),
         .testTarget(name: "KthreadSafetyTests", dependencies: ["KthreadSafety", "PatchModel", "TestSupport"]),
         .testTarget(name: "KernelRuntimeTests", dependencies: ["KernelRuntime", "KthreadSafety", "PatchModel", "Interruption", "TestSupport"]),

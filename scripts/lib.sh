@@ -23,8 +23,14 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Debian's archive suite that serves a kernel release (and its package version):
 # +deb13 is trixie, +deb12 is bookworm-backports, plain 6.1.0-N is bookworm; a ~bpoNN
-# version is the backports suite of that release.
+# version is the backports suite of that release; amd64 flavours only. A copy of
+# kpatchctl's DebianKernelRelease (the one implementation): DebianKernelReleaseTests
+# holds the two to the same answers.
 kpatch_kernel_suite() { # release [version]
+    case $1 in
+        [0-9]*.[0-9]*.*-amd64) ;;
+        *) return 1 ;;
+    esac
     case ${2:-} in
         *~bpo12*) echo bookworm-backports; return ;;
         *~bpo13*) echo trixie-backports; return ;;
@@ -53,16 +59,3 @@ KPATCH_SOURCE_TARBALL=$KPATCH_KERNEL_DIR/source/usr/src/linux-source-$(echo "$KP
 # A Debian root of the kernel's toolchain release (scripts/buildroot), for kernels whose
 # compiler the host lacks.
 KPATCH_BUILDROOT=$KPATCH_TESTBED/buildroot/$KPATCH_KERNEL_DIST
-
-# Runs a command with the kernel's own compiler: on the host when the host has it (the
-# first line of `<compiler> --version` is the config's CONFIG_CC_VERSION_TEXT, e.g.
-# bookworm-backports' 6.12 with Debian 12's gcc-12), else inside the build root.
-kpatch_host_has_compiler() {
-    local text cc
-    text=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$KPATCH_HEADERS/.config" 2>/dev/null)
-    cc=${text%% *}
-    [ -n "$cc" ] && [ "$("$cc" --version 2>/dev/null | head -n1)" = "$text" ]
-}
-kpatch_in_toolchain() { # command...
-    if kpatch_host_has_compiler; then "$@"; else "$KPATCH_ROOT/scripts/buildroot" run -- "$@"; fi
-}

@@ -20,7 +20,12 @@ public enum BuildError: Error, CustomStringConvertible {
     case refused([Refusal])
     case noChange
     case verification(String)
-    case compilerMismatch(expected: String, actual: String)
+    /// No compiler gives the target's objects (the reason names both compilers).
+    case compilerUnavailable(String)
+    /// A release that is no Debian amd64 release kpatchctl knows the suite of.
+    case unknownRelease(String)
+    /// Debian's archive (the release's suite) does not serve the package.
+    case notInArchive(release: String, package: String, suite: String)
     /// SIGINT or SIGTERM: the running command was stopped and nothing was written.
     case interrupted(signal: Int32)
     /// The private overlay of the patched build could not be set up.
@@ -55,8 +60,12 @@ public enum BuildError: Error, CustomStringConvertible {
             return "the patch cannot be built safely:\n" + refusals.map { "  - \($0)" }.joined(separator: "\n")
         case .noChange:
             return "the diff changes no function's code: there is nothing to live-patch"
-        case .compilerMismatch(let expected, let actual):
-            return "the target kernel was built with '\(expected)' but this machine has '\(actual)': objects built here would not match the running kernel; install the target's compiler"
+        case .compilerUnavailable(let why):
+            return "\(why); nothing was compiled"
+        case .unknownRelease(let release):
+            return "kernel \(release) is no Debian amd64 release kpatchctl can fetch (6.1.0-N-*: bookworm, *+deb12-*: bookworm-backports, *+deb13-*: trixie): install its headers, debug vmlinux and source, and pass --kernel-headers, --vmlinux, --source"
+        case .notInArchive(let release, let package, let suite):
+            return "kernel \(release): Debian's archive (\(suite)) does not serve \(package); check the release (apt-cache search linux-image-), or pass --kernel-headers, --vmlinux and --source for a kernel built elsewhere"
         case .verification(let why):
             return "verify: \(why)"
         case .interrupted(let signal):

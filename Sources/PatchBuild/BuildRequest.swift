@@ -23,6 +23,13 @@ public struct BuildRequest: Sendable {
     public var toolVersion: String
     /// Build a cumulative patch that replaces every enabled one (klp_patch.replace).
     public var replace = false
+    /// Where a release's packages are fetched to and its build root made when the host lacks
+    /// them (default `KernelPackageStore.defaultRoot`).
+    public var packages: URL?
+
+    public var packageStore: KernelPackageStore {
+        KernelPackageStore(root: packages ?? KernelPackageStore.defaultRoot(cache: cache))
+    }
 
     public init(target: Target, diffFile: URL, kernelRelease: String, headers: URL? = nil, vmlinux: URL? = nil,
                 output: URL? = nil, patchName: String? = nil, cache: BuildCache, templateDir: URL, toolVersion: String) {

@@ -38,4 +38,6 @@ public struct BuildResult: Codable, Sendable {
     public var diff = DiffSummary()
     /// Kernel targets: touched files no object of the target compiles, each with why.
     public var ignoredFiles: [String] = []
+    /// Where the objects were compiled: `host <compiler>` or `build root <release> (<dir>): <compiler>`.
+    public var toolchain = ""
 }

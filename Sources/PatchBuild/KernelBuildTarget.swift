@@ -17,11 +17,21 @@ final class KernelBuildTarget: BuildTargetStrategy {
     private var objects: [String] = []
     private var ignored: [String] = []
     private var targets: [String: String?] = [:]
+    private var modules = URL(fileURLWithPath: "/")
 
     init(_ options: KernelTargetOptions) { self.options = options }
 
-    private func modulesDir(_ build: BuildContext) -> URL {
-        options.modulesDir ?? URL(fileURLWithPath: "/lib/modules/\(build.kernel.release)")
+    /// `--modules-dir`, else /lib/modules/<release> when this machine has it, else the modules
+    /// of linux-image-<release> fetched into the package store.
+    private func modulesDir(_ build: BuildContext) throws -> URL {
+        if let dir = options.modulesDir { return dir }
+        let release = build.kernel.release
+        let installed = URL(fileURLWithPath: "/lib/modules/\(release)")
+        guard !FileManager.default.fileExists(atPath: installed.appendingPathComponent("kernel").path),
+              let debian = DebianKernelRelease(release) else { return installed }
+        let store = build.request.packageStore
+        try store.fetch(debian, parts: [.image]) { build.clock.note(.prepare, $0) }
+        return store.modulesDir(release)
     }
 
     /// The touched files with the diff applied: compared with the tree's to scope
@@ -32,9 +42,10 @@ final class KernelBuildTarget: BuildTargetStrategy {
         let release = build.kernel.release
         lock = try TreeLock.kernelTree(release: release, cache: build.request.cache)
         tree = try KernelSourceTree.prepare(
-            release: release, source: try options.source ?? defaultSource(build.kernel),
+            release: release, source: try options.source ?? defaultSource(build),
             config: options.config ?? build.kernel.headers.appendingPathComponent(".config"),
-            cache: build.request.cache) { build.clock.note(.prepare, $0) }
+            toolchain: build.kernel.toolchain, cache: build.request.cache) { build.clock.note(.prepare, $0) }
+        modules = try modulesDir(build)
         vermagic = try build.kernel.vermagic(cache: build.request.cache)
     }
 
@@ -46,7 +57,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
         try applier.check(tree.dir, copyOf: tree.dir)
         try copy(build.diff.touchedPaths, from: tree.dir, to: patched)
         try applier.apply(to: patched, copyOf: tree.dir)
-        let built = try KernelBuiltSources.read(image: build.image, modulesDir: modulesDir(build), cache: build.request.cache)
+        let built = try KernelBuiltSources.read(image: build.image, modulesDir: modules, cache: build.request.cache)
         let selection = try KernelObjectSelection.select(scope, .init(
             tree: tree, preview: patched, graphs: IncludeGraphLoader { try tree.includeGraph() }, built: built,
             release: build.kernel.release, limit: options.maxChangedObjects))
@@ -113,7 +124,10 @@ final class KernelBuildTarget: BuildTargetStrategy {
             sources.graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
             sources.resume["vmlinux"] = KthreadResumeAnalysis(vmlinux: image.path.path, cacheDirectory: cacheDir)
         }
-        let debugModules = options.modulesDebugDir ?? URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(build.kernel.release)")
+        let installed = URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(build.kernel.release)")
+        let stored = build.request.packageStore.debugModulesDir(build.kernel.release)
+        let debugModules = options.modulesDebugDir
+            ?? (!FileManager.default.fileExists(atPath: installed.path) && FileManager.default.fileExists(atPath: stored.path) ? stored : installed)
         for module in targets.keys.sorted() where module != "vmlinux" {
             if let debug = findModule(module, in: debugModules) {
                 sources.graphs[module] = { try CallGraphBuilder.build(path: debug.path) }
@@ -126,8 +140,19 @@ final class KernelBuildTarget: BuildTargetStrategy {
 
     var outcome: (rebuilt: [String], originalBuildCached: Bool, ignoredFiles: [String]) { (objects, true, ignored) }
 
-    /// Debian's source tarball for the release's major.minor (from the headers' Makefile).
-    private func defaultSource(_ kernel: TargetKernel) throws -> URL {
+    /// Debian's source tarball for the release's major.minor (from the headers' Makefile) in
+    /// /usr/src, else (a Debian release) linux-source-<major.minor> fetched into the package store.
+    private func defaultSource(_ build: BuildContext) throws -> URL {
+        let installed = try installedSource(build.kernel)
+        guard !FileManager.default.fileExists(atPath: installed.path), let debian = DebianKernelRelease(build.kernel.release) else {
+            return installed
+        }
+        let store = build.request.packageStore
+        try store.fetch(debian, parts: [.source]) { build.clock.note(.prepare, $0) }
+        return store.sourceTarball(debian)
+    }
+
+    private func installedSource(_ kernel: TargetKernel) throws -> URL {
         let makefile = try String(contentsOf: kernel.headers.appendingPathComponent("Makefile"), encoding: .utf8)
         func value(_ key: String) -> String? {
             makefile.split(separator: "\n").first { $0.hasPrefix("\(key) = ") }.map { String($0.dropFirst(key.count + 3)) }
@@ -143,7 +168,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
 
     /// The target's own build of in-tree module `name`.
     private func moduleFile(_ name: String, _ build: BuildContext) throws -> URL {
-        let dir = modulesDir(build)
+        let dir = modules
         guard let found = findModule(name, in: dir) else {
             throw BuildError.missingInput(what: "module \(name) of \(build.kernel.release) (pass --modules-dir)", path: dir.path)
         }

@@ -9,8 +9,8 @@ import PatchModel
 /// Only objects the diff touches are ever compiled in it.
 struct KernelSourceTree {
     let dir: URL
-    /// The compiler the target was built with (`gcc-12` on Debian 12).
-    let compiler: String
+    /// The target's compiler and where it runs (host or build root): every make here runs with it.
+    let toolchain: Toolchain
 
     /// Flags every object gets, original and patched alike.
     static let kcflags = "-ffunction-sections -fdata-sections"
@@ -30,16 +30,20 @@ struct KernelSourceTree {
     /// release's `TreeLock`. The `prepared` stamp is written last and names the inputs,
     /// so a preparation that was interrupted (or made from other inputs, or by a
     /// kpatchctl that patched trees in place) is redone from scratch, never used.
-    static func prepare(release: String, source: URL, config: URL, cache: BuildCache,
+    static func prepare(release: String, source: URL, config: URL, toolchain: Toolchain, cache: BuildCache,
                         note: (String) -> Void) throws -> KernelSourceTree {
         let fm = FileManager.default
         let base = cache.root.appendingPathComponent("kernels/\(release)")
-        let tree = KernelSourceTree(dir: base.appendingPathComponent("tree"), compiler: try checkCompiler(config: config))
+        let configCompiler = try KernelCompiler.read(config: config)
+        guard configCompiler == toolchain.compiler else {
+            throw BuildError.compilerUnavailable("\(config.path) names '\(configCompiler.versionText)' but the target's headers were built with '\(toolchain.compiler.versionText)': pass the target's own .config")
+        }
+        let tree = KernelSourceTree(dir: base.appendingPathComponent("tree"), toolchain: toolchain)
         let stamp = base.appendingPathComponent("prepared")
         guard fm.fileExists(atPath: source.path) else {
             throw BuildError.missingInput(what: "kernel source", path: source.path)
         }
-        let inputs = try preparedStamp(source: source, config: config)
+        let inputs = try preparedStamp(source: source, config: config, toolchain: toolchain)
         if let found = try? String(contentsOf: stamp, encoding: .utf8), found == inputs {
             note("reusing the prepared tree \(tree.dir.path)")
             return tree
@@ -66,7 +70,7 @@ struct KernelSourceTree {
             try fm.removeItem(at: unpack)
         }
         try fm.copyItem(at: config, to: tree.dir.appendingPathComponent(".config"))
-        note("make olddefconfig")
+        note("make olddefconfig (\(toolchain.description))")
         try tree.make(.prepare, ["olddefconfig"])
         note("make modules_prepare")
         try tree.make(.prepare, ["modules_prepare"])
@@ -74,8 +78,9 @@ struct KernelSourceTree {
         return tree
     }
 
-    /// What the prepared tree was made from: the stamp's content.
-    private static func preparedStamp(source: URL, config: URL) throws -> String {
+    /// What the prepared tree was made from: the stamp's content (a tree prepared in a build
+    /// root names it; a host tree's stamp is as before build roots existed).
+    private static func preparedStamp(source: URL, config: URL, toolchain: Toolchain) throws -> String {
         var info = stat()
         guard stat(source.path, &info) == 0 else {
             throw BuildError.missingInput(what: "kernel source (\(String(cString: strerror(errno))))", path: source.path)
@@ -83,17 +88,18 @@ struct KernelSourceTree {
         let size = Int64(info.st_size), modified = Int64(info.st_mtim.tv_sec)
         let configHash = hexString(SHA256.hash(data: try Data(contentsOf: config)))
         return "kpatchctl prepared tree v2\nsource \(source.path) \(size) \(modified)\nconfig sha256 \(configHash)\n"
+            + (toolchain.buildRoot == nil ? "" : "toolchain \(toolchain.description)\n")
     }
 
     func make(_ stage: BuildStage, _ targets: [String]) throws {
-        try CommandRunner.check(stage, makeCommand(targets))
+        try CommandRunner.check(stage, toolchain.command(makeCommand(targets)))
     }
 
     /// `make` in the tree with the target's compiler and the differ's flags, the same
     /// for both sides: a flag that differs would make Kbuild rebuild its prepared files.
     private func makeCommand(_ targets: [String], keepGoing: Bool = false) -> [String] {
         let jobs = ProcessInfo.processInfo.activeProcessorCount
-        return ["make", "-s"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(compiler)",
+        return ["make", "-s"] + (keepGoing ? ["-k"] : []) + ["-j\(jobs)", "-C", dir.path, "CC=\(toolchain.compiler.command)",
                                                              "KCFLAGS=\(Self.kcflags)"] + targets
     }
 
@@ -127,7 +133,7 @@ struct KernelSourceTree {
                                  : ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
         let script = #"mount -t overlay kpatchctl-patched -o "lowerdir=$1,upperdir=$2,workdir=$3$4" "$1" || { echo "kpatchctl-overlay: mount failed" >&2; exit 90; }; shift 4; exec "$@""#
         let argv = unshare + ["sh", "-c", script, "kpatchctl-overlay", dir.path, upper.path, scratch.path,
-                              privileged ? "" : ",userxattr"] + makeCommand(objects)
+                              privileged ? "" : ",userxattr"] + toolchain.command(makeCommand(objects))
         let result = try CommandRunner.run(argv, environment: authorInclude.map { ["CPATH": $0.path] } ?? [:])
         if result.status != 0 {
             let lines = result.output.split(separator: "\n")
@@ -150,7 +156,7 @@ struct KernelSourceTree {
     /// objects Kbuild has no rule for (not configured) are left out. Any other
     /// failure is an error.
     func buildConfigured(_ objects: [String], stage: BuildStage) throws -> [String] {
-        let result = try CommandRunner.run(makeCommand(objects, keepGoing: true))
+        let result = try CommandRunner.run(toolchain.command(makeCommand(objects, keepGoing: true)))
         let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
         let errors = result.output.split(separator: "\n").filter { $0.contains("error:") || $0.contains("Error ") }
             .filter { line in !unconfigured.contains { line.contains($0) } }
@@ -191,26 +197,4 @@ struct KernelSourceTree {
         let rest = line[range.upperBound...]
         return .module(String(rest.prefix { $0 != "\"" }).replacing("-", with: "_"))
     }
-
-    /// The target's compiler (CONFIG_CC_VERSION_TEXT of its config, e.g.
-    /// "gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0"): its first word is the command,
-    /// and that command's `--version` must print exactly the same first line, or
-    /// the objects would not match the running kernel's.
-    static func checkCompiler(config: URL) throws -> String {
-        guard fileExists(config) else { throw BuildError.missingInput(what: "kernel config", path: config.path) }
-        let text = try String(contentsOf: config, encoding: .utf8)
-        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CONFIG_CC_VERSION_TEXT=") }) else {
-            throw BuildError.verification("\(config.path) has no CONFIG_CC_VERSION_TEXT: cannot tell which compiler built the target")
-        }
-        let expected = line.dropFirst("CONFIG_CC_VERSION_TEXT=".count).trimmingCharacters(in: ["\""])
-        let command = String(expected.split(separator: " ").first ?? "gcc")
-        let version = try CommandRunner.run([command, "--version"])
-        let actual = version.output.split(separator: "\n").first.map(String.init) ?? ""
-        guard version.status == 0, actual == expected else {
-            throw BuildError.compilerMismatch(expected: expected, actual: version.status == 0 ? actual : "\(command) not found")
-        }
-        return command
-    }
-
-    private static func fileExists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
 }

@@ -18,7 +18,6 @@ final class ModuleBuildTarget: BuildTargetStrategy {
     init(_ options: ModuleTargetOptions) { self.options = options }
 
     func prepare(_ build: BuildContext) throws {
-        try build.kernel.checkModuleCompiler()
         if let deployed = options.deployedModule, !FileManager.default.fileExists(atPath: deployed.path) {
             throw BuildError.missingInput(what: "deployed module", path: deployed.path)
         }

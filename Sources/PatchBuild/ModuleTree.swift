@@ -41,8 +41,8 @@ struct ModuleTree {
     }
 
     private func make(_ stage: BuildStage, _ targets: [String]) throws {
-        try CommandRunner.check(stage, ["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)",
-                                        "KCFLAGS=\(kcflags())"] + targets)
+        try CommandRunner.check(stage, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)",
+                                                                 "KCFLAGS=\(kcflags())"] + targets))
     }
 
     /// A full Kbuild of the tree's modules.

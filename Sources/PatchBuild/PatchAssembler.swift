@@ -110,7 +110,7 @@ struct PatchAssembler {
             try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
                                    patchObjects: plans.compactMap(\.patchObject)).write(to: dir)
             try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
-            try CommandRunner.check(.link, ["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"])
+            try CommandRunner.check(.link, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"]))
             let ko = dir.appendingPathComponent("\(patchName).ko")
             try KlpPostLink().run(module: ko)
             return ko

@@ -26,8 +26,14 @@ public final class PatchBuildPipeline {
 
         let build = try clock.run(.prepare) { () -> BuildContext in
             let diff = try SourceDiff.read(request.diffFile)
-            let kernel = try TargetKernel.locate(release: request.kernelRelease, headers: request.headers)
-            let image = try TargetKernelImage.locate(release: kernel.release, explicit: request.vmlinux)
+            let note = { (text: String) in self.clock.note(.prepare, text) }
+            let store = request.packageStore
+            // What a build root must see at the same paths: the caches, this build's directory, the template.
+            let binds = [request.cache.root, store.root, fm.temporaryDirectory, request.templateDir]
+            let kernel = try TargetKernel.locate(release: request.kernelRelease, headers: request.headers, store: store,
+                                                 binds: binds, note: note)
+            note("toolchain: \(kernel.toolchain.description)")
+            let image = try TargetKernelImage.locate(release: kernel.release, explicit: request.vmlinux, store: store, note: note)
             let name = try BuildRequest.checkedPatchName(request.patchName, diff: request.diffFile)
             try fm.createDirectory(at: work, withIntermediateDirectories: true)
             let build = BuildContext(request: request, diff: diff, kernel: kernel, image: image, patchName: name,
@@ -66,7 +72,8 @@ public final class PatchBuildPipeline {
             arch: "x86_64", kernelRelease: build.kernel.release, vermagic: vermagic ?? "", targets: targets,
             patchName: build.patchName, createdAt: UInt64(Date().timeIntervalSince1970), diffSHA256: build.diff.sha256,
             functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
-            replace: request.replace, callbacks: author.callbacks, states: author.states)
+            replace: request.replace, callbacks: author.callbacks, states: author.states,
+            toolchain: build.kernel.toolchain.description)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
         let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
@@ -79,7 +86,7 @@ public final class PatchBuildPipeline {
             rebuiltObjects: outcome.rebuilt, originalBuildCached: outcome.originalBuildCached,
             kthreadWarnings: analysis.warnings, stages: clock.times, replace: request.replace,
             callbacks: author.callbacks, states: author.states, ignored: plans.flatMap(\.ignored),
-            ignoredFiles: outcome.ignoredFiles)
+            ignoredFiles: outcome.ignoredFiles, toolchain: build.kernel.toolchain.description)
         result.diff = DiffSummary(plans: plans)
         return result
     }

@@ -11,10 +11,16 @@ final class TargetKernelImage {
 
     init(path: URL) { self.path = path }
 
-    /// `explicit`, else Debian's /usr/lib/debug/boot/vmlinux-<release>.
-    static func locate(release: String, explicit: URL?) throws -> TargetKernelImage {
-        let candidate = explicit ?? URL(fileURLWithPath: "/usr/lib/debug/boot/vmlinux-\(release)")
-        guard FileManager.default.fileExists(atPath: candidate.path) else {
+    /// `explicit`, else Debian's /usr/lib/debug/boot/vmlinux-<release>, else (a Debian
+    /// release) the one of linux-image-<release>-dbg, fetched into `store`.
+    static func locate(release: String, explicit: URL?, store: KernelPackageStore, note: (String) -> Void) throws -> TargetKernelImage {
+        let fm = FileManager.default
+        var candidate = explicit ?? URL(fileURLWithPath: "/usr/lib/debug/boot/vmlinux-\(release)")
+        if explicit == nil, !fm.fileExists(atPath: candidate.path), let debian = DebianKernelRelease(release) {
+            try store.fetch(debian, parts: [.debug], note: note)
+            candidate = store.debugVmlinux(release)
+        }
+        guard fm.fileExists(atPath: candidate.path) else {
             throw BuildError.missingInput(what: "debug vmlinux (install linux-image-\(release)-dbg or pass --vmlinux)",
                                           path: candidate.path)
         }

@@ -17,6 +17,12 @@ struct Build: ParsableCommand {
             Targets: an out-of-tree module (--module-src DIR), or, without --module-src, the kernel \
             itself: vmlinux and its in-tree modules, built from the release's source tree (prepared \
             once into the cache: Debian's linux-source tarball, the target's .config).
+
+            Any Debian amd64 release (6.1.0-N: bookworm, +deb12: bookworm-backports, +deb13: \
+            trixie): what this machine lacks of its headers, debug vmlinux, image and source is \
+            fetched from Debian's archive through a private apt configuration (--packages), and when \
+            this machine's compiler is not the kernel's (CONFIG_CC_VERSION_TEXT), every Kbuild call \
+            runs in a build root of the kernel's Debian release made with mmdebstrap (as root).
             """)
 
     @Argument(help: "The unified diff (applied with patch -p1 from the module directory).")
@@ -45,6 +51,8 @@ struct Build: ParsableCommand {
     var name: String?
     @Option(help: "Cache directory (default: $KPATCHCTL_CACHE or ~/.cache/kpatchctl).")
     var cache: String?
+    @Option(help: "Where a Debian release's packages are fetched and its build root made when this machine lacks them (default: $KPATCHCTL_PACKAGES, else the cache directory).")
+    var packages: String?
     @Flag(help: "Build a cumulative patch: applying it replaces every enabled livepatch in one transition (klp_patch.replace); functions it does not carry return to their original code.")
     var replace = false
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
@@ -74,6 +82,7 @@ struct Build: ParsableCommand {
             vmlinux: url(vmlinux), output: url(output), patchName: name, cache: cacheRoot, templateDir: template,
             toolVersion: KpatchctlVersion.string)
         request.replace = replace
+        request.packages = url(packages)
         let build = PatchBuildPipeline(request: request, progress: progress).build
         // SIGINT/SIGTERM stop the running command and the build: exit 130/143, nothing written.
         Interruption.install()
@@ -85,6 +94,7 @@ struct Build: ParsableCommand {
             switch error as? BuildError {
             case .nothingToPatch?: code = KpatchctlExit.nothingToPatch.rawValue
             case .interrupted(let signal)?: code = 128 + signal
+            case .unknownRelease?, .notInArchive?, .compilerUnavailable?: code = KpatchctlExit.kernelUnavailable.rawValue
             default: code = KpatchctlExit.failure.rawValue
             }
             if json {
@@ -95,6 +105,7 @@ struct Build: ParsableCommand {
         }
         if json { return printJSON(result) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
+        print("toolchain: \(result.toolchain)")
         print("replaces \(result.functions.count) function(s):")
         for f in result.functions {
             print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")\(f.reason.map { " (\($0))" } ?? "")")

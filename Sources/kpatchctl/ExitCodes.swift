@@ -23,6 +23,9 @@ enum KpatchctlExit: Int32 {
     /// transition may still run, or a record under /run/kpatchctl was not written.
     /// The message (JSON `problems`) names what was left and the command that ends it.
     case leftBehind = 8
+    /// build, fetch-kernel: the target kernel cannot be had: no Debian release kpatchctl
+    /// knows, not in Debian's archive, or no toolchain with its compiler. Nothing was compiled.
+    case kernelUnavailable = 9
 
     static func of(_ error: ControllerError) -> KpatchctlExit {
         switch error {

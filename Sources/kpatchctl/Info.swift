@@ -47,6 +47,7 @@ struct Info: ParsableCommand {
         print("created:        \(Date(timeIntervalSince1970: TimeInterval(meta.createdAt)))")
         print("diff sha256:    \(meta.diffSHA256)")
         print("built by:       kpatchctl \(meta.toolVersion)")
+        print("toolchain:      \(meta.toolchain ?? "not recorded (built before kpatchctl recorded it)")")
         print("cumulative:     \(meta.replacesAll ? "yes: applying it replaces every enabled livepatch (--replace)" : "no")")
         for c in meta.callbacks { print("callback:       \(c.object) \(c.kind.label) \(c.function)") }
         for s in meta.states { print("declares:       \(s)") }

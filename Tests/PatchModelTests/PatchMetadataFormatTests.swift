@@ -27,6 +27,18 @@ final class PatchMetadataFormatTests: XCTestCase {
         XCTAssertEqual(try PatchMetadataFormat.decode(PatchMetadataFormat.encode(sample(reach: []))).kthreadReachability, [])
     }
 
+    /// Record 11 says where the objects were compiled; a patch built before it has none,
+    /// and the format version stays 1, so readers that predate it skip the record.
+    func testTheToolchainRecordIsOptional() throws {
+        var meta = sample()
+        meta.toolchain = "build root trixie (/var/cache/kpatchctl/buildroot/trixie): x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0"
+        let bytes = PatchMetadataFormat.encode(meta)
+        XCTAssertEqual(try PatchMetadataFormat.decode(bytes).toolchain, meta.toolchain)
+        XCTAssertEqual(bytes[8], 1)
+        XCTAssertNil(try PatchMetadataFormat.decode(PatchMetadataFormat.encode(sample())).toolchain)
+        XCTAssertEqual(PatchMetadataFormat.encode(sample()).count + 8 + 4 + meta.toolchain!.utf8.count, bytes.count)
+    }
+
     func testMagicAndVersionAreTheImmutableHeader() {
         let bytes = PatchMetadataFormat.encode(sample())
         XCTAssertEqual(Array(bytes[0..<8]), Array("KPCTLMD\0".utf8))

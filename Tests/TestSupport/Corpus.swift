@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// What a correct differ must produce for one corpus case: Tests/Corpus/<case>/expect.json
@@ -107,8 +108,8 @@ public struct CorpusCase {
         ((try? names(bed: bed)) ?? []).compactMap { try? load($0, bed: bed) }
     }
 
-    /// Builds orig/ and patched/ with the pinned headers' Kbuild (once per case per
-    /// test process; later calls return the same build).
+    /// Builds orig/ and patched/ with the pinned headers' Kbuild, once per case
+    /// content for all test processes (CorpusBuilds).
     public func compile(bed: TestBed) throws -> CompiledCase {
         try CorpusBuilds.shared.compiled(self, bed: bed)
     }
@@ -143,42 +144,63 @@ public enum CorpusError: Error, CustomStringConvertible {
     }
 }
 
-/// Builds of corpus cases for the life of the test process, in one scratch
-/// directory named after the process; the next test process removes it.
+/// Builds of corpus cases, kept in the test bed under `corpus-builds/<case>-<key>`,
+/// the key a SHA-256 of the case's sources, the kernel release and the headers' path:
+/// every test process (scripts/test-classes runs each class in its own) reuses them,
+/// and an edited case gets a new key. A build is made in a directory of its own and
+/// renamed into place when complete, so an interrupted or concurrent build never
+/// leaves a half-built case where another process would take it.
 final class CorpusBuilds: @unchecked Sendable {
     static let shared = CorpusBuilds()
 
     private let lock = NSLock()
     private var results: [String: Result<CompiledCase, Error>] = [:]
-    private var root: URL?
 
     func compiled(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
         lock.lock()
         defer { lock.unlock() }
         if let result = results[corpusCase.name] { return try result.get() }
-        let result = Result { try build(corpusCase, bed: bed) }
+        let result = Result { try built(corpusCase, bed: bed) }
         results[corpusCase.name] = result
         return try result.get()
     }
 
-    private func scratchRoot(bed: TestBed) throws -> URL {
-        if let root { return root }
-        removeBuildsOfDeadProcesses(bed: bed)
-        let dir = try bed.scratch("corpus-\(ProcessInfo.processInfo.processIdentifier)")
-        root = dir
-        return dir
+    private func built(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
+        let fm = FileManager.default
+        let store = bed.cache.appendingPathComponent("corpus-builds")
+        let key = try Self.key(corpusCase, bed: bed)
+        let done = store.appendingPathComponent("\(corpusCase.name)-\(key)")
+        if !fm.fileExists(atPath: done.appendingPathComponent("complete").path) {
+            let work = store.appendingPathComponent("\(corpusCase.name)-\(key).building-\(ProcessInfo.processInfo.processIdentifier)")
+            try? fm.removeItem(at: work)
+            try fm.createDirectory(at: work, withIntermediateDirectories: true)
+            defer { try? fm.removeItem(at: work) }
+            try build(corpusCase, in: work, bed: bed)
+            try Data().write(to: work.appendingPathComponent("complete"))
+            // Another process may have finished the same key first: its build is as good.
+            if rename(work.path, done.path) != 0 && !fm.fileExists(atPath: done.appendingPathComponent("complete").path) {
+                throw CorpusError.buildFailed(corpusCase.name, tree: "store", "cannot move \(work.path) to \(done.path): errno \(errno)")
+            }
+        }
+        return try products(corpusCase, in: done)
     }
 
-    /// Removes the builds of earlier test processes (the pid in the name is gone).
-    /// Removing them at exit is not reliable: XCTest's exit does not wait for it.
-    private func removeBuildsOfDeadProcesses(bed: TestBed) {
-        let scratch = bed.cache.appendingPathComponent("scratch")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: scratch.path)) ?? [] {
-            let parts = name.split(separator: "-")
-            guard parts.count == 3, parts[0] == "corpus", let pid = Int32(parts[1]),
-                  kill(pid, 0) != 0, errno == ESRCH else { continue }
-            try? FileManager.default.removeItem(at: scratch.appendingPathComponent(name))
+    /// SHA-256 of the release, the headers' path and every file of orig/ and patched/.
+    private static func key(_ corpusCase: CorpusCase, bed: TestBed) throws -> String {
+        var hasher = SHA256()
+        hasher.update(data: Data("\(bed.kernelRelease)\n\(bed.headers.path)\n".utf8))
+        for tree in [corpusCase.originalSources, corpusCase.patchedSources] {
+            let names = try FileManager.default.subpathsOfDirectory(atPath: tree.path).sorted()
+            hasher.update(data: Data("\(tree.lastPathComponent)\n".utf8))
+            for name in names {
+                let file = tree.appendingPathComponent(name)
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDir), !isDir.boolValue else { continue }
+                hasher.update(data: Data("\u{0}\(name)\u{0}".utf8))
+                hasher.update(data: try Data(contentsOf: file))
+            }
         }
+        return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Both trees are built at the same path, one after the other, as a user builds
@@ -186,13 +208,9 @@ final class CorpusBuilds: @unchecked Sendable {
     /// DWARF paths are then the same in both objects. The patched tree only has to
     /// yield objects, and may call vmlinux functions no module can link against
     /// (that is what klp relocations are for), so its modpost errors are warnings.
-    private func build(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
-        let caseDir = try scratchRoot(bed: bed).appendingPathComponent(corpusCase.name)
-        let work = caseDir.appendingPathComponent("src")
+    private func build(_ corpusCase: CorpusCase, in caseDir: URL, bed: TestBed) throws {
         let fm = FileManager.default
-        try? fm.removeItem(at: caseDir)
-        try fm.createDirectory(at: caseDir, withIntermediateDirectories: true)
-        var built: [URL] = []
+        let work = caseDir.appendingPathComponent("src")
         for (tree, sources) in [("orig", corpusCase.originalSources), ("patched", corpusCase.patchedSources)] {
             try fm.copyItem(at: sources, to: work)
             var argv = ["make", "-s", "-C", bed.headers.path, "M=\(work.path)"]
@@ -202,18 +220,20 @@ final class CorpusBuilds: @unchecked Sendable {
             guard result.status == 0 else {
                 throw CorpusError.buildFailed(corpusCase.name, tree: tree, result.output)
             }
-            let dest = caseDir.appendingPathComponent(tree)
-            try fm.moveItem(at: work, to: dest)
-            built.append(dest)
+            try fm.moveItem(at: work, to: caseDir.appendingPathComponent(tree))
         }
+    }
+
+    private func products(_ corpusCase: CorpusCase, in caseDir: URL) throws -> CompiledCase {
+        let original = caseDir.appendingPathComponent("orig"), patched = caseDir.appendingPathComponent("patched")
         let compiled = CompiledCase(
-            originalObject: built[0].appendingPathComponent(corpusCase.expectation.object),
-            patchedObject: built[1].appendingPathComponent(corpusCase.expectation.object),
-            originalModule: built[0].appendingPathComponent("\(corpusCase.moduleName).ko"),
+            originalObject: original.appendingPathComponent(corpusCase.expectation.object),
+            patchedObject: patched.appendingPathComponent(corpusCase.expectation.object),
+            originalModule: original.appendingPathComponent("\(corpusCase.moduleName).ko"),
             moduleName: corpusCase.moduleName,
-            originalDir: built[0], patchedDir: built[1])
+            originalDir: original, patchedDir: patched)
         for product in [compiled.originalObject, compiled.patchedObject, compiled.originalModule]
-        where !fm.fileExists(atPath: product.path) {
+        where !FileManager.default.fileExists(atPath: product.path) {
             throw CorpusError.missingProduct(corpusCase.name, product)
         }
         return compiled

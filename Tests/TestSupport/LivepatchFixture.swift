@@ -17,7 +17,7 @@ public enum LivepatchFixture {
         let module = dir.appendingPathComponent("lp_\(caseName).ko")
         let build = try KpatchctlBinary(bed: bed).buildModulePatch(
             diff: diff, moduleSource: corpusCase.dir.appendingPathComponent("orig"), output: module,
-            cache: dir.appendingPathComponent("cache"),
+            cache: bed.buildCache,  // the original module builds are shared by every test process
             extra: ["--name", "lp_\(caseName)", "--target-module", compiled.originalModule.path])
         guard build.status == 0 else { throw FixtureError.buildFailed(caseName, build.output) }
         return (compiled.originalModule, module)

@@ -46,7 +46,7 @@ enum RuntimeFixtures {
             let out = patches.appendingPathComponent("\(name).ko")
             let result = try KpatchctlBinary().buildModulePatch(
                 diff: bed.root.appendingPathComponent("examples/kpvictim/\(diff)"), moduleSource: victim, output: out,
-                cache: patches.appendingPathComponent("cache"), extra: ["--name", name])
+                cache: bed.buildCache, extra: ["--name", name])  // originals shared by every test process
             guard result.status == 0 else { throw TestBedError.commandFailed("kpatchctl build \(diff)", result.status, result.output) }
             return out
         }

@@ -38,6 +38,10 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     public var callbacks: [PatchCallback] = []
     /// System states the patch declares (klp_patch.states).
     public var states: [SystemState] = []
+    /// Where the patch's objects were compiled (`host gcc-12 (Debian ...) 12.2.0`, `build root
+    /// trixie (...): x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0`); nil in patches built
+    /// before it was recorded (record 11: older readers skip it).
+    public var toolchain: String?
 
     /// A cumulative patch: built with --replace, it replaces every enabled patch
     /// (klp_patch.replace) in one transition.
@@ -46,7 +50,7 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
     public init(arch: String, kernelRelease: String, vermagic: String, targets: [Target],
                 patchName: String, createdAt: UInt64, diffSHA256: String, functions: [Function],
                 toolVersion: String, kthreadReachability: [[UInt8]] = [], replace: Bool = false,
-                callbacks: [PatchCallback] = [], states: [SystemState] = []) {
+                callbacks: [PatchCallback] = [], states: [SystemState] = [], toolchain: String? = nil) {
         self.arch = arch
         self.kernelRelease = kernelRelease
         self.vermagic = vermagic
@@ -60,6 +64,7 @@ public struct PatchMetadata: Codable, Equatable, Sendable {
         if !kthreadReachability.isEmpty { optionalFeatures.insert(.kthreadReachability) }
         self.callbacks = callbacks
         self.states = states
+        self.toolchain = toolchain
         if replace { requiredFeatures.insert(.replace) }
         if !callbacks.isEmpty { optionalFeatures.insert(.callbacks) }
         if !states.isEmpty { optionalFeatures.insert(.states) }

@@ -26,6 +26,8 @@ public enum PatchMetadataFormat {
     enum Tag: UInt16 {
         case arch = 1, kernelRelease, vermagic, target, patchName, createdAt, diffSHA256,
              function, toolVersion, kthreadReachability
+        /// Where the objects were compiled (host or build root, and the compiler).
+        case toolchain
         // The author API (docs/AUTHOR-API.md).
         case callback = 20, state
         /// Why a function is replaced: object, name, sympos, reason kind, detail.
@@ -68,6 +70,7 @@ public enum PatchMetadataFormat {
             }
         }
         record(.toolVersion) { $0.string(m.toolVersion) }
+        if let toolchain = m.toolchain { record(.toolchain) { $0.string(toolchain) } }
         for blob in m.kthreadReachability { record(.kthreadReachability) { $0.blob(blob) } }
         for c in m.callbacks {
             record(.callback) { $0.string(c.object); $0.string(c.kind.rawValue); $0.string(c.function); $0.string(c.newSymbol) }
@@ -113,7 +116,8 @@ public enum PatchMetadataFormat {
             diffSHA256: try fields.require(\.diffSHA256, "diff SHA-256"),
             functions: fields.functionsWithReasons(),
             toolVersion: try fields.require(\.toolVersion, "tool version"),
-            kthreadReachability: fields.kthreadReachability, callbacks: fields.callbacks, states: fields.states)
+            kthreadReachability: fields.kthreadReachability, callbacks: fields.callbacks, states: fields.states,
+            toolchain: fields.toolchain)
         meta.formatVersion = version
         meta.requiredFeatures = required
         meta.optionalFeatures = optional
@@ -122,7 +126,7 @@ public enum PatchMetadataFormat {
 
     /// Records as they are read, before the required ones are checked.
     private struct RecordFields {
-        var arch, kernelRelease, vermagic, patchName, diffSHA256, toolVersion: String?
+        var arch, kernelRelease, vermagic, patchName, diffSHA256, toolVersion, toolchain: String?
         var createdAt: UInt64?
         var targets: [PatchMetadata.Target] = []
         var functions: [PatchMetadata.Function] = []
@@ -167,6 +171,7 @@ public enum PatchMetadataFormat {
                 functions.append(.init(object: object, name: name, sympos: Int(sympos),
                                        newSymbol: try r.string("function new symbol")))
             case .toolVersion: toolVersion = try r.string("tool version")
+            case .toolchain: toolchain = try r.string("toolchain")
             case .kthreadReachability: kthreadReachability.append(try r.blob("kthread reachability"))
             case .functionReason:
                 let key = "\(try r.string("reason object"))\u{0}\(try r.string("reason function"))\u{0}\(try r.u64("reason sympos"))"
