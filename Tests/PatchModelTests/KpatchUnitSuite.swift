@@ -100,9 +100,7 @@ struct KpatchUnitPair {
             let object = try ELFObject(url: original)
             let undefined = try object.symbols().filter(\.isUndefined).map(\.name)
                 + ELFObject(url: patched).symbols().filter(\.isUndefined).map(\.name)
-            let exports = ModuleSymvers(exports: Set(undefined).map {
-                ModuleSymvers.Export(symbol: $0, module: "vmlinux", crc: 0, gplOnly: false, namespace: "")
-            })
+            let exports = try ModuleSymvers(text: Set(undefined).sorted().map { "0x00000000\t\($0)\tvmlinux\tEXPORT_SYMBOL\t\n" }.joined())
             let differ = ObjectDiffer(objectName: moduleName, target: try TargetSymbols(object: object, objectName: moduleName),
                                       exports: exports, layout: layout)
             let output = scratch.appendingPathComponent("\(name).OUTPUT.o")

@@ -9,8 +9,10 @@ final class ModuleSymversTests: XCTestCase {
         XCTAssertTrue(symvers.isExportedByVmlinux("__fentry__"))
         XCTAssertTrue(symvers.isExportedByVmlinux("sched_smt_present"))
         XCTAssertFalse(symvers.isExportedByVmlinux("nr_processes"))
-        XCTAssertEqual(symvers.exports["klp_enable_patch"]?.gplOnly, true)
-        XCTAssertGreaterThan(symvers.exports.count, 10_000)
+        XCTAssertEqual(symvers.export(of: "klp_enable_patch")?.gplOnly, true)
+        XCTAssertEqual(symvers.export(of: "klp_enable_patch")?.module, "vmlinux")
+        XCTAssertNil(symvers.export(of: "klp_enable"))
+        XCTAssertGreaterThan(symvers.count, 10_000)
     }
 
     func testABadLineIsATypedErrorWithItsLineNumber() {

@@ -6,7 +6,6 @@ import FoundationEssentials
 /// come from the target kernel rather than constants copied per kernel; member
 /// offsets let a kprobe fetch a field without the debug vmlinux.
 public struct BTFTypes: Sendable {
-    public let structSizes: [String: Int]
     public let source: String
     private let bytes: [UInt8]
     private let types: [TypeEntry]
@@ -39,13 +38,22 @@ public struct BTFTypes: Sendable {
         let (types, strings) = try Self.index(bytes, source: source)
         self.types = types
         self.strings = strings
+    }
+
+    /// The size of each struct of `names` this BTF has (the first of a name wins),
+    /// read without a `String` per struct: a vmlinux has ten thousand of them.
+    public func structSizes(named names: Set<String>) -> [String: Int] {
+        let wanted = names.map { ($0, Array($0.utf8)) }
         var sizes: [String: Int] = [:]
-        for entry in types where entry.kind == Kind.structure.rawValue {
-            if let name = Self.name(entry.nameOffset, in: bytes, strings: strings), sizes[name] == nil {
+        for entry in types where entry.kind == Kind.structure.rawValue && entry.nameOffset > 0 {
+            let start = strings.lowerBound + Int(entry.nameOffset)
+            guard start < strings.upperBound else { continue }
+            for (name, utf8) in wanted where sizes[name] == nil && start + utf8.count < strings.upperBound
+                && bytes[start + utf8.count] == 0 && bytes[start..<start + utf8.count].elementsEqual(utf8) {
                 sizes[name] = Int(entry.sizeOrType)
             }
         }
-        structSizes = sizes
+        return sizes
     }
 
     /// Byte offset of `member` in `struct name`, looking through anonymous

@@ -67,8 +67,9 @@ public struct SpecialSectionLayout: Sendable {
     public init(btf: BTFTypes) throws {
         var sizes: [String: Int] = [:]
         var missing: [String: LayoutError] = [:]
+        let structSizes = btf.structSizes(named: Set(SpecialSectionLayout.structs.values))
         for (section, type) in SpecialSectionLayout.structs {
-            guard let size = btf.structSizes[type], size > 0 else {
+            guard let size = structSizes[type], size > 0 else {
                 missing[section] = LayoutError.missingStruct(source: btf.source, name: type, section: section)
                 continue
             }

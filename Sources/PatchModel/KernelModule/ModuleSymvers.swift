@@ -2,6 +2,8 @@ import FoundationEssentials
 
 /// The exported-symbol list Kbuild writes (`Module.symvers`): one line per
 /// symbol, `0xCRC<TAB>symbol<TAB>module<TAB>EXPORT_SYMBOL[_GPL]<TAB>namespace`.
+/// Every line is checked when read; the fields of a line become an `Export`
+/// only when it is looked up (a diff asks about a handful of the 25k exports).
 public struct ModuleSymvers: Sendable {
     public struct Export: Hashable, Sendable {
         public let symbol: String
@@ -11,7 +13,18 @@ public struct ModuleSymvers: Sendable {
         public let namespace: String
     }
 
-    public let exports: [String: Export]
+    /// The file's bytes and where each line's fields lie in them.
+    private let text: [UInt8]
+    private let lines: [Line]
+    private let index: ByteStringIndex
+
+    private struct Line: Sendable {
+        let symbol: Range<Int>
+        let module: Range<Int>
+        let namespace: Range<Int>
+        let crc: UInt32
+        let gplOnly: Bool
+    }
 
     public enum ParseError: Error, CustomStringConvertible, Equatable {
         case badLine(file: String, line: Int, text: String)
@@ -23,38 +36,92 @@ public struct ModuleSymvers: Sendable {
         }
     }
 
-    public init(exports: [Export]) {
-        var map: [String: Export] = [:]
-        for e in exports { map[e.symbol] = e }
-        self.exports = map
-    }
-
     public init(contentsOf url: URL) throws {
-        try self.init(text: String(decoding: try Data(contentsOf: url), as: UTF8.self), file: url.path)
+        try self.init(bytes: [UInt8](try Data(contentsOf: url)), file: url.path)
     }
 
     public init(text: String, file: String = "Module.symvers") throws {
-        var list: [Export] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard fields.count >= 4, fields[0].hasPrefix("0x"), let crc = UInt32(fields[0].dropFirst(2), radix: 16),
-                  !fields[1].isEmpty, fields[3].hasPrefix("EXPORT_SYMBOL") else {
-                throw ParseError.badLine(file: file, line: number + 1, text: String(line))
+        try self.init(bytes: Array(text.utf8), file: file)
+    }
+
+    private init(bytes: [UInt8], file: String) throws {
+        text = bytes
+        var lines: [Line] = []
+        var start = 0, number = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            number += 1
+            if end > start {
+                guard let line = Self.parse(bytes, start..<end) else {
+                    throw ParseError.badLine(file: file, line: number, text: String(decoding: bytes[start..<end], as: UTF8.self))
+                }
+                lines.append(line)
             }
-            list.append(Export(symbol: String(fields[1]), module: String(fields[2]), crc: crc,
-                               gplOnly: fields[3].hasSuffix("_GPL"), namespace: fields.count > 4 ? String(fields[4]) : ""))
+            start = end + 1
         }
-        self.init(exports: list)
+        self.lines = lines
+        index = ByteStringIndex(count: lines.count) { ByteStringIndex.hash(bytes[lines[$0].symbol]) }
+    }
+
+    /// The fields of one line, nil when it is not a Module.symvers line.
+    private static func parse(_ bytes: [UInt8], _ range: Range<Int>) -> Line? {
+        var fields: [Range<Int>] = []
+        var fieldStart = range.lowerBound
+        for at in range where bytes[at] == UInt8(ascii: "\t") {
+            fields.append(fieldStart..<at)
+            fieldStart = at + 1
+        }
+        fields.append(fieldStart..<range.upperBound)
+        guard fields.count >= 4, let crc = hexCRC(bytes[fields[0]]), !fields[1].isEmpty,
+              bytes[fields[3]].starts(with: exportSymbol) else { return nil }
+        return Line(symbol: fields[1], module: fields[2], namespace: fields.count > 4 ? fields[4] : fields[2].upperBound..<fields[2].upperBound,
+                    crc: crc, gplOnly: bytes[fields[3]].reversed().starts(with: gplSuffix.reversed()))
+    }
+
+    private static let exportSymbol = Array("EXPORT_SYMBOL".utf8)
+    private static let gplSuffix = Array("_GPL".utf8)
+
+    /// `0x` and hexadecimal digits that fit 32 bits.
+    private static func hexCRC(_ field: ArraySlice<UInt8>) -> UInt32? {
+        guard field.starts(with: [UInt8(ascii: "0"), UInt8(ascii: "x")]), field.count > 2 else { return nil }
+        var value: UInt32 = 0
+        for b in field.dropFirst(2) {
+            let digit: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = b - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 16)
+            guard !overflow else { return nil }
+            value = shifted | UInt32(digit)
+        }
+        return value
+    }
+
+    /// Exports listed (a symbol listed twice counts once per line).
+    public var count: Int { lines.count }
+
+    /// The export of `symbol` (the last line naming it), nil when nobody exports it.
+    public func export(of symbol: String) -> Export? {
+        let utf8 = Array(symbol.utf8)
+        guard let last = index.lookup(hash: ByteStringIndex.hash(utf8), matches: { text[lines[$0].symbol].elementsEqual(utf8) }).last else {
+            return nil
+        }
+        let line = lines[last]
+        func string(_ r: Range<Int>) -> String { String(decoding: text[r], as: UTF8.self) }
+        return Export(symbol: symbol, module: string(line.module), crc: line.crc, gplOnly: line.gplOnly, namespace: string(line.namespace))
     }
 
     /// True when vmlinux itself exports `symbol`.
     public func isExportedByVmlinux(_ symbol: String) -> Bool {
-        exports[symbol]?.module == "vmlinux"
+        export(of: symbol)?.module == "vmlinux"
     }
 
     /// The module that exports `symbol`, "vmlinux" for the kernel, nil when nobody does.
     /// In-tree modules are named by their path without `.ko` (`crypto/sha256_generic`).
-    public func exporter(of symbol: String) -> String? { exports[symbol]?.module }
+    public func exporter(of symbol: String) -> String? { export(of: symbol)?.module }
 
     /// The module name the kernel (and a klp_object) uses for a Module.symvers module
     /// field: `crypto/sha256_generic` -> `sha256_generic`, `-` -> `_`.
