@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PatchModel
 
 /// What a correct differ must produce for one corpus case: Tests/Corpus/<case>/expect.json
 /// (format in docs/CORPUS.md). Lists are exact sets except `exportedRequired`.
@@ -201,7 +202,7 @@ final class CorpusBuilds: @unchecked Sendable {
                 hasher.update(data: try Data(contentsOf: file))
             }
         }
-        return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+        return hexString(hasher.finalize().prefix(8))
     }
 
     /// Both trees are built at the same path, one after the other, as a user builds
