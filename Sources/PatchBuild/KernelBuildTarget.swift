@@ -167,6 +167,9 @@ final class KernelBuildTarget: BuildTargetStrategy {
             let target = patched.appendingPathComponent(object)
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             try fm.copyItem(at: built, to: target)
+            // Its command file carries the CRCs of what it exports (`#SYMVER`), which the patch module's export table needs.
+            let cmd = KbuildCommandFile(object: built)
+            if cmd.exists { try fm.copyItem(at: cmd.url, to: KbuildCommandFile(object: target).url) }
         }
         var pairs: [PatchAssembler.ObjectPair] = []
         for object in objects {

@@ -48,7 +48,8 @@ public final class PatchBuildPipeline {
 
         let assembler = try PatchAssembler(kernel: build.kernel, kernelImage: build.image, templateDir: request.templateDir,
                                            patchName: build.patchName, work: work, clock: clock)
-        let plans = try assembler.diff(pairs)
+        let diffed = try assembler.diff(pairs)
+        let plans = diffed.map(\.plan)
         let functions = plans.flatMap(\.replaced)
         guard functions.count <= request.maxFunctions else {
             throw BuildError.tooManyFunctions(count: functions.count, limit: request.maxFunctions,
@@ -78,9 +79,9 @@ public final class PatchBuildPipeline {
             functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
             replace: request.replace, callbacks: author.callbacks, states: author.states,
             toolchain: build.kernel.toolchain.description, operations: request.operations)
-        let linked = try assembler.link(plans, metadata: metadata)
+        let linked = try assembler.link(diffed, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
-        let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
+        let (module, exported) = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
         let outcome = target.outcome
         var result = BuildResult(
             output: output.path, patchName: build.patchName,
@@ -93,6 +94,10 @@ public final class PatchBuildPipeline {
             ignoredFiles: outcome.ignoredFiles, toolchain: build.kernel.toolchain.description)
         result.diff = DiffSummary(plans: plans)
         result.operations = request.operations
+        if !exported.isEmpty {
+            result.exports = exported
+            result.moduleSymvers = PatchAssembler.symversFile(for: output).path
+        }
         return result
     }
 }

@@ -131,6 +131,9 @@ struct Build: ParsableCommand {
             print("carries notrace function(s) as new code, called by the replaced callers: \(result.diff.notraceBodies.joined(separator: ", "))")
         }
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        if let symvers = result.moduleSymvers {
+            print("exports: \(result.exports.joined(separator: ", ")); build modules that use them with KBUILD_EXTRA_SYMBOLS=\(symvers)")
+        }
         if !result.ignoredFiles.isEmpty {
             print("ignored \(result.ignoredFiles.count) touched file(s):")
             for line in result.ignoredFiles { print("  \(line)") }
