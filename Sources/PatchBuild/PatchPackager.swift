@@ -1,0 +1,118 @@
+import FoundationEssentials
+import Glibc
+import PatchModel
+
+/// One .deb written by `kpatchctl package`.
+public struct PatchPackageResult: Codable, Sendable {
+    public let module: String
+    public let patch: String
+    public let release: String
+    public let package: String
+    public let version: String
+    public let cumulative: Bool
+    public let cves: [String]
+    public let deb: String
+}
+
+/// Writes the .deb of a patch module with dpkg-deb: the module under
+/// /usr/lib/kpatchctl/packages/RELEASE/, the maintainer scripts of `PatchPackage`,
+/// md5sums and the copyright file Debian policy asks for.
+public struct PatchPackager {
+    public let outputDirectory: URL
+    public let maintainer: String
+
+    public init(outputDirectory: URL, maintainer: String = PatchPackage.defaultMaintainer) {
+        self.outputDirectory = outputDirectory
+        self.maintainer = maintainer
+    }
+
+    /// Reads and checks every module first, so a bad one among several writes nothing.
+    public func plan(modules paths: [String]) throws -> [(path: String, package: PatchPackage)] {
+        var planned: [(path: String, package: PatchPackage)] = []
+        for path in paths {
+            let module: KernelModuleFile, meta: PatchMetadata
+            do {
+                module = try KernelModuleFile(path: path)
+                meta = try module.patchMetadata()
+            } catch {
+                throw PatchPackageError.notAPatch(path: path, reason: "\(error)")
+            }
+            guard module.isLivepatch, let name = module.name else {
+                throw PatchPackageError.notAPatch(path: path, reason: "no livepatch=Y and name= in its .modinfo")
+            }
+            let package = try PatchPackage(metadata: meta, moduleName: name, path: path, maintainer: maintainer)
+            if let other = planned.first(where: { $0.package.packageName == package.packageName }) {
+                throw PatchPackageError.sameSeries(package: package.packageName, first: other.path, second: path)
+            }
+            planned.append((path, package))
+        }
+        return planned
+    }
+
+    public func write(modules paths: [String]) throws -> [PatchPackageResult] {
+        try plan(modules: paths).map { try write($0.package, module: $0.path) }
+    }
+
+    func write(_ package: PatchPackage, module: String) throws -> PatchPackageResult {
+        let fm = FileManager.default
+        let stage = fm.temporaryDirectory.appendingPathComponent("kpatchctl-package-\(getpid())-\(package.packageName)")
+        if fm.fileExists(atPath: stage.path) { try fm.removeItem(at: stage) }
+        defer { try? fm.removeItem(at: stage) } // a leftover staging directory in /tmp is harmless
+        let root = stage.appendingPathComponent("root")
+        let control = root.appendingPathComponent("DEBIAN")
+        let doc = root.appendingPathComponent("usr/share/doc/\(package.packageName)")
+        let moduleTarget = root.appendingPathComponent(String(package.moduleFile.dropFirst()))
+        for dir in [control, doc, moduleTarget.deletingLastPathComponent()] {
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        }
+        try fm.copyItem(at: URL(fileURLWithPath: module), to: moduleTarget)
+        try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: moduleTarget.path)
+        try write(copyright(package), to: doc.appendingPathComponent("copyright"), mode: 0o644)
+
+        let sums = try CommandRunner.run(["md5sum", String(package.moduleFile.dropFirst()),
+                                          "usr/share/doc/\(package.packageName)/copyright"], in: root)
+        guard sums.status == 0 else {
+            throw PatchPackageError.tool(command: "md5sum", status: sums.status, output: sums.output)
+        }
+        try write(sums.output, to: control.appendingPathComponent("md5sums"), mode: 0o644)
+        let size = (try fm.attributesOfItem(atPath: moduleTarget.path)[.size] as? Int ?? 0)
+            + (try fm.attributesOfItem(atPath: doc.appendingPathComponent("copyright").path)[.size] as? Int ?? 0)
+        try write(package.control(installedSizeKiB: (size + 1023) / 1024), to: control.appendingPathComponent("control"), mode: 0o644)
+        try write(package.postinst, to: control.appendingPathComponent("postinst"), mode: 0o755)
+        try write(package.prerm, to: control.appendingPathComponent("prerm"), mode: 0o755)
+        try write(package.postrm, to: control.appendingPathComponent("postrm"), mode: 0o755)
+
+        try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let deb = outputDirectory.appendingPathComponent(package.debFileName)
+        let built = try CommandRunner.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", root.path, deb.path])
+        guard built.status == 0 else {
+            throw PatchPackageError.tool(command: "dpkg-deb --build", status: built.status, output: built.output)
+        }
+        return PatchPackageResult(module: module, patch: package.patchName, release: package.release, package: package.packageName,
+                                  version: package.version, cumulative: package.cumulative, cves: package.cves, deb: deb.path)
+    }
+
+    private func write(_ text: String, to url: URL, mode: Int) throws {
+        try Data(text.utf8).write(to: url)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
+    }
+
+    /// The patch module is built from the kernel's GPL-2 sources and kpatchctl's template (MODULE_LICENSE("GPL")).
+    private func copyright(_ package: PatchPackage) -> String {
+        """
+        Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+        Upstream-Name: \(package.patchName)
+        Comment: A live patch module for Linux \(package.release), built by kpatchctl from a
+         source diff against the kernel and packaged by kpatchctl package.
+
+        Files: *
+        Copyright: The Linux kernel authors, and the authors of the patch
+        License: GPL-2
+
+        License: GPL-2
+         On Debian systems, the complete text of the GNU General Public License
+         version 2 can be found in `/usr/share/common-licenses/GPL-2'.
+
+        """
+    }
+}
