@@ -7,6 +7,7 @@ public enum PatchPackageError: Error, CustomStringConvertible, Equatable {
     case unsupportedArch(path: String, arch: String)
     case notCumulative(path: String, name: String, generation: Int, series: String)
     case badMaintainer(String)
+    case noMaintainer
     case sameSeries(package: String, first: String, second: String)
     case tool(command: String, status: Int32, output: String)
 
@@ -22,6 +23,8 @@ public enum PatchPackageError: Error, CustomStringConvertible, Equatable {
                 + "fix of the series), or give it a name of its own without a _v<N> suffix. No package was written"
         case .badMaintainer(let value):
             return "--maintainer \"\(value)\" is not \"Full Name <address>\". No package was written"
+        case .noMaintainer:
+            return "no maintainer for the packages: give --maintainer \"Full Name <address>\" (or set DEBFULLNAME and DEBEMAIL). No package was written"
         case .sameSeries(let package, let first, let second):
             return "\(first) and \(second) would both be the package \(package): package them one at a time. No package was written"
         case .tool(let command, let status, let output):
@@ -45,7 +48,14 @@ public struct PatchPackage: Equatable, Sendable {
     public static let storeRoot = "/var/lib/kpatchctl"
     /// Where the package puts the module; the postinst copies it into the install store.
     public static let shippedRoot = "/usr/lib/kpatchctl/packages"
-    public static let defaultMaintainer = "kpatchctl developers <kpatchctl@localhost>"
+    /// The Maintainer field as Debian's tools take it: `$DEBFULLNAME <$DEBEMAIL>` (or a full
+    /// `Name <address>` in $DEBEMAIL). nil: not set, so `--maintainer` is needed.
+    public static func maintainerFromEnvironment(_ environment: [String: String]) -> String? {
+        guard let email = environment["DEBEMAIL"], !email.isEmpty else { return nil }
+        if email.contains("<") { return email }
+        guard let name = environment["DEBFULLNAME"], !name.isEmpty else { return nil }
+        return "\(name) <\(email)>"
+    }
 
     public let patchName: String
     public let release: String
@@ -58,7 +68,7 @@ public struct PatchPackage: Equatable, Sendable {
     public let toolVersion: String
     public let maintainer: String
 
-    public init(metadata meta: PatchMetadata, moduleName: String, path: String, maintainer: String = defaultMaintainer) throws {
+    public init(metadata meta: PatchMetadata, moduleName: String, path: String, maintainer: String) throws {
         guard meta.arch == "x86_64" else { throw PatchPackageError.unsupportedArch(path: path, arch: meta.arch) }
         guard moduleName == meta.patchName else {
             throw PatchPackageError.notAPatch(path: path, reason: "its module name \(moduleName) differs from its metadata's patch name \(meta.patchName)")
@@ -80,11 +90,11 @@ public struct PatchPackage: Equatable, Sendable {
 
     /// `livepatch_fix_v3` -> (`livepatch_fix`, 3); `livepatch_fix` -> (`livepatch_fix`, 1).
     public static func seriesAndGeneration(_ name: String) -> (String, Int) {
-        guard let range = name.range(of: "_v", options: .backwards) else { return (name, 1) }
-        let digits = name[range.upperBound...]
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.first != "0",
-              let n = Int(digits), range.lowerBound > name.startIndex else { return (name, 1) }
-        return (String(name[..<range.lowerBound]), n)
+        let digits = name.reversed().prefix { $0.isASCII && $0.isNumber }
+        let stem = name.dropLast(digits.count)
+        guard !digits.isEmpty, stem.hasSuffix("_v"), stem.count > 2, digits.last != "0",
+              let n = Int(String(digits.reversed())) else { return (name, 1) }
+        return (String(stem.dropLast(2)), n)
     }
 
     /// Debian package names: lower case letters, digits, `+ - .`; module names add `_` and upper case.
@@ -112,10 +122,10 @@ public struct PatchPackage: Equatable, Sendable {
     }
 
     public func control(installedSizeKiB: Int) -> String {
-        var long: [String] = details.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        if !cves.isEmpty { long.append("Fixes: \(cves.joined(separator: ", ")).") }
-        long.append("Patch module \(patchName) (generation \(generation) of \(series)\(cumulative ? ", cumulative" : "")), "
-                    + "applied with kpatchctl when Linux \(release) runs and at every boot of it.")
+        var long: [String] = details.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.flatMap { PatchPackage.wrap($0) }
+        if !cves.isEmpty { long += PatchPackage.wrap("Fixes: \(cves.joined(separator: ", ")).") }
+        long += PatchPackage.wrap("Patch module \(patchName) (generation \(generation) of \(series)\(cumulative ? ", cumulative" : "")), "
+                                  + "applied with kpatchctl when Linux \(release) runs and at every boot of it.")
         return """
             Package: \(packageName)
             Version: \(version)
@@ -197,6 +207,31 @@ public struct PatchPackage: Equatable, Sendable {
             exit 0
 
             """
+    }
+
+    /// Lines of at most 79 characters (the extended description's lines, after their leading space, fit 80).
+    static func wrap(_ text: String, width: Int = 79) -> [String] {
+        var lines: [String] = [], line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    /// The Debian changelog of a native package: one entry, this generation.
+    public func changelog(diffSHA256: String, date: String) -> String {
+        var what = "Live patch \(patchName) for Linux \(release)\(cumulative ? " (cumulative)" : ""), built by kpatchctl "
+            + "\(toolVersion) from a diff with sha256 \(diffSHA256)."
+        if !cves.isEmpty { what += " Fixes \(cves.joined(separator: ", "))." }
+        let item = PatchPackage.wrap(what, width: 76)
+        return "\(packageName) (\(version)) kpatchctl; urgency=medium\n\n"
+            + item.enumerated().map { ($0.offset == 0 ? "  * " : "    ") + $0.element }.joined(separator: "\n")
+            + "\n\n -- \(maintainer)  \(date)\n"
     }
 
     static func isMaintainer(_ value: String) -> Bool {

@@ -21,14 +21,18 @@ public struct PatchPackager {
     public let outputDirectory: URL
     public let maintainer: String
 
-    public init(outputDirectory: URL, maintainer: String = PatchPackage.defaultMaintainer) {
+    /// `maintainer` nil: from DEBFULLNAME/DEBEMAIL, else refused.
+    public init(outputDirectory: URL, maintainer: String?) throws {
         self.outputDirectory = outputDirectory
-        self.maintainer = maintainer
+        guard let chosen = maintainer ?? PatchPackage.maintainerFromEnvironment(ProcessInfo.processInfo.environment) else {
+            throw PatchPackageError.noMaintainer
+        }
+        self.maintainer = chosen
     }
 
     /// Reads and checks every module first, so a bad one among several writes nothing.
-    public func plan(modules paths: [String]) throws -> [(path: String, package: PatchPackage)] {
-        var planned: [(path: String, package: PatchPackage)] = []
+    public func plan(modules paths: [String]) throws -> [(path: String, package: PatchPackage, diffSHA256: String, createdAt: UInt64)] {
+        var planned: [(path: String, package: PatchPackage, diffSHA256: String, createdAt: UInt64)] = []
         for path in paths {
             let module: KernelModuleFile, meta: PatchMetadata
             do {
@@ -44,16 +48,16 @@ public struct PatchPackager {
             if let other = planned.first(where: { $0.package.packageName == package.packageName }) {
                 throw PatchPackageError.sameSeries(package: package.packageName, first: other.path, second: path)
             }
-            planned.append((path, package))
+            planned.append((path, package, meta.diffSHA256, meta.createdAt))
         }
         return planned
     }
 
     public func write(modules paths: [String]) throws -> [PatchPackageResult] {
-        try plan(modules: paths).map { try write($0.package, module: $0.path) }
+        try plan(modules: paths).map { try write($0.package, module: $0.path, diffSHA256: $0.diffSHA256, createdAt: $0.createdAt) }
     }
 
-    func write(_ package: PatchPackage, module: String) throws -> PatchPackageResult {
+    func write(_ package: PatchPackage, module: String, diffSHA256: String, createdAt: UInt64) throws -> PatchPackageResult {
         let fm = FileManager.default
         let stage = fm.temporaryDirectory.appendingPathComponent("kpatchctl-package-\(getpid())-\(package.packageName)")
         if fm.fileExists(atPath: stage.path) { try fm.removeItem(at: stage) }
@@ -67,16 +71,19 @@ public struct PatchPackager {
         }
         try fm.copyItem(at: URL(fileURLWithPath: module), to: moduleTarget)
         try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: moduleTarget.path)
-        try write(copyright(package), to: doc.appendingPathComponent("copyright"), mode: 0o644)
+        // The changelog's date is the build's (metadata createdAt), in RFC 2822 as Debian wants it.
+        let date = try tool(["date", "-u", "-R", "-d", "@\(createdAt)"]).output.split(separator: "\n").first.map(String.init) ?? ""
+        let year = date.split(separator: " ").dropFirst(3).first.map(String.init) ?? ""
+        try write(copyright(package, year: year), to: doc.appendingPathComponent("copyright"), mode: 0o644)
+        try write(package.changelog(diffSHA256: diffSHA256, date: date), to: doc.appendingPathComponent("changelog"), mode: 0o644)
+        _ = try tool(["gzip", "-9n", doc.appendingPathComponent("changelog").path])
 
-        let sums = try CommandRunner.run(["md5sum", String(package.moduleFile.dropFirst()),
-                                          "usr/share/doc/\(package.packageName)/copyright"], in: root)
-        guard sums.status == 0 else {
-            throw PatchPackageError.tool(command: "md5sum", status: sums.status, output: sums.output)
-        }
+        let docFiles = ["copyright", "changelog.gz"].map { "usr/share/doc/\(package.packageName)/\($0)" }
+        let sums = try tool(["md5sum", String(package.moduleFile.dropFirst())] + docFiles, in: root)
         try write(sums.output, to: control.appendingPathComponent("md5sums"), mode: 0o644)
-        let size = (try fm.attributesOfItem(atPath: moduleTarget.path)[.size] as? Int ?? 0)
-            + (try fm.attributesOfItem(atPath: doc.appendingPathComponent("copyright").path)[.size] as? Int ?? 0)
+        let size = try ([package.moduleFile] + docFiles.map { "/" + $0 }).reduce(0) { total, file in
+            try total + fileSize(root.path + file)
+        }
         try write(package.control(installedSizeKiB: (size + 1023) / 1024), to: control.appendingPathComponent("control"), mode: 0o644)
         try write(package.postinst, to: control.appendingPathComponent("postinst"), mode: 0o755)
         try write(package.prerm, to: control.appendingPathComponent("prerm"), mode: 0o755)
@@ -84,12 +91,25 @@ public struct PatchPackager {
 
         try fm.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         let deb = outputDirectory.appendingPathComponent(package.debFileName)
-        let built = try CommandRunner.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", root.path, deb.path])
-        guard built.status == 0 else {
-            throw PatchPackageError.tool(command: "dpkg-deb --build", status: built.status, output: built.output)
-        }
+        _ = try tool(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", root.path, deb.path])
         return PatchPackageResult(module: module, patch: package.patchName, release: package.release, package: package.packageName,
                                   version: package.version, cumulative: package.cumulative, cves: package.cves, deb: deb.path)
+    }
+
+    private func tool(_ argv: [String], in dir: URL? = nil) throws -> CommandRunner.Result {
+        let result = try CommandRunner.run(argv, in: dir)
+        guard result.status == 0 else {
+            throw PatchPackageError.tool(command: argv.joined(separator: " "), status: result.status, output: result.output)
+        }
+        return result
+    }
+
+    private func fileSize(_ path: String) throws -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw PatchPackageError.tool(command: "stat \(path)", status: errno, output: String(cString: strerror(errno)))
+        }
+        return Int(info.st_size)
     }
 
     private func write(_ text: String, to url: URL, mode: Int) throws {
@@ -98,7 +118,7 @@ public struct PatchPackager {
     }
 
     /// The patch module is built from the kernel's GPL-2 sources and kpatchctl's template (MODULE_LICENSE("GPL")).
-    private func copyright(_ package: PatchPackage) -> String {
+    private func copyright(_ package: PatchPackage, year: String) -> String {
         """
         Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
         Upstream-Name: \(package.patchName)
@@ -106,7 +126,7 @@ public struct PatchPackager {
          source diff against the kernel and packaged by kpatchctl package.
 
         Files: *
-        Copyright: The Linux kernel authors, and the authors of the patch
+        Copyright: 1991-\(year) The Linux kernel authors, and the authors of the patch
         License: GPL-2
 
         License: GPL-2

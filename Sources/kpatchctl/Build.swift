@@ -84,6 +84,8 @@ struct Build: ParsableCommand {
     var signCert: String?
     @Flag(help: "Also write the Debian package of each built module beside it (as kpatchctl package).")
     var deb = false
+    @Option(help: "--deb: the packages' Maintainer field, \"Full Name <address>\" (default: $DEBFULLNAME <$DEBEMAIL>).")
+    var maintainer: String?
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
     var json = false
     @Flag(help: "Also list the functions left out because only line numbers or counter-numbered names changed.")
@@ -259,7 +261,7 @@ extension Build {
     /// packaged fails the command after the build, naming why; the modules stay.
     func packageIfAsked(_ modules: [String], into directory: URL) throws -> [PatchPackageResult]? {
         guard deb, !modules.isEmpty else { return nil }
-        do { return try PatchPackager(outputDirectory: directory).write(modules: modules) } catch {
+        do { return try PatchPackager(outputDirectory: directory, maintainer: maintainer).write(modules: modules) } catch {
             throw fail(error, code: .failure, json: json)
         }
     }

@@ -15,7 +15,7 @@ struct PackageCommand: ParsableCommand {
 
     @Argument(help: "Patch modules built by kpatchctl build (NAME-RELEASE.ko, or any name).") var modules: [String]
     @Option(name: .shortAndLong, help: ArgumentHelp("Directory for the .deb files.", valueName: "dir")) var output = "."
-    @Option(help: "The packages' Maintainer field: \"Full Name <address>\".") var maintainer = PatchPackage.defaultMaintainer
+    @Option(help: "The packages' Maintainer field: \"Full Name <address>\" (default: $DEBFULLNAME <$DEBEMAIL>).") var maintainer: String?
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {

@@ -25,12 +25,13 @@ final class PatchRepositoryTests: XCTestCase {
             XCTAssertEqual(result.status, 0, result.output)
             return ko
         }
-        let (key, cert) = try SigningKey.make(in: work)
+        let (signKey, cert) = try SigningKey.make(in: work)
+        let maintainer = "kpatchctl tests <tests@example.org>"
         let v1 = try build("livepatch_fix", ["--cve", "CVE-2099-0001", "--description", "kpvictim: sum(1..n) misses n\nThe loop stopped one short.",
-                                             "--sign-key", key.path, "--sign-cert", cert.path])
+                                             "--sign-key", signKey.path, "--sign-cert", cert.path])
         let v2 = try build("livepatch_fix_v2", ["--replace", "--cve", "CVE-2099-0001", "--cve", "CVE-2099-0002",
-                                                "--description", "kpvictim: sum(1..n) misses n, cumulative", "--deb"])
-        let notCumulative = try build("livepatch_fix_v3", [])
+                                                "--description", "kpvictim: sum(1..n) misses n, cumulative", "--deb",
+                                                "--maintainer", maintainer])
 
         let kpatchctl = KpatchctlBinary()
         // build --sign-key: the release's sign-file signed it with the kernel's hash; info names the signer.
@@ -50,7 +51,7 @@ final class PatchRepositoryTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: besideV2.path), "build --deb wrote no \(besideV2.path)")
 
         let debs = work.appendingPathComponent("debs")
-        let packaged = try kpatchctl.run(["package", v1.path, v2.path, "-o", debs.path, "--json"])
+        let packaged = try kpatchctl.run(["package", v1.path, v2.path, "-o", debs.path, "--maintainer", maintainer, "--json"])
         XCTAssertEqual(packaged.status, 0, packaged.output)
         let package = "kpatch-livepatch-fix-\(release)"
         let deb1 = debs.appendingPathComponent("\(package)_1_amd64.deb"), deb2 = debs.appendingPathComponent("\(package)_2_amd64.deb")
@@ -86,18 +87,21 @@ final class PatchRepositoryTests: XCTestCase {
         }
 
         // Lintian, as Debian's archive runs it: no error or warning, no override needed.
-        let lintian = try runCommand(["lintian", "--fail-on", "error,warning", "--no-tag-display-limit", deb1.path, deb2.path])
+        let lintian = try runCommand(["lintian", "--fail-on", "error,warning", "--tag-display-limit", "0", deb1.path, deb2.path])
         print("lintian:\n\(lintian.output)")
         XCTAssertEqual(lintian.status, 0, lintian.output)
 
-        // Refusals write nothing: generation 3 without --replace, and a module that is no patch.
+        // Refusals write nothing: a module that is no patch, no maintainer (a generation above 1
+        // that is not cumulative: PatchPackageRulesTests).
         let refused = work.appendingPathComponent("refused")
-        let v3 = try kpatchctl.run(["package", v1.path, notCumulative.path, "-o", refused.path])
-        XCTAssertEqual(v3.status, 2, v3.output)
-        XCTAssertTrue(v3.output.contains("livepatch_fix_v3 is generation 3 of livepatch_fix") && v3.output.contains("--replace"), v3.output)
-        let plain = try kpatchctl.run(["package", victim.appendingPathComponent("kpvictim.ko").path, "-o", refused.path])
+        let plain = try kpatchctl.run(["package", victim.appendingPathComponent("kpvictim.ko").path, "-o", refused.path, "--maintainer", maintainer])
         XCTAssertEqual(plain.status, 2, plain.output)
         XCTAssertTrue(plain.output.contains("kpvictim.ko cannot be packaged"), plain.output)
+        // No maintainer (no --maintainer, no DEBEMAIL): Debian wants a real address, so no default.
+        let anonymous = try runCommand([bed.releaseBinary.path, "package", v1.path, "-o", refused.path],
+                                       environment: ["DEBEMAIL": "", "DEBFULLNAME": ""])
+        XCTAssertEqual(anonymous.status, 2, anonymous.output)
+        XCTAssertTrue(anonymous.output.contains("no maintainer for the packages"), anonymous.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: refused.path), "a refused package run wrote \(refused.path)")
 
         // A signing key of its own, in a keyring of its own.

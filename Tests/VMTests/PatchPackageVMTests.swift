@@ -38,7 +38,7 @@ final class PatchPackageVMTests: XCTestCase {
         let info = try KpatchctlBinary().run(["info", v1.path])
         XCTAssertTrue(info.output.contains("signer:         kpatchctl test signing key (key serial "), info.output)
         let debs = work.appendingPathComponent("debs")
-        let packaged = try KpatchctlBinary().run(["package", v1.path, v2.path, "-o", debs.path])
+        let packaged = try KpatchctlBinary().run(["package", v1.path, v2.path, "-o", debs.path, "--maintainer", "kpatchctl tests <tests@example.org>"])
         XCTAssertEqual(packaged.status, 0, packaged.output)
 
         let vm = TestVM()
