@@ -8,7 +8,7 @@ public enum PatchPackageError: Error, CustomStringConvertible, Equatable {
     case notCumulative(path: String, name: String, generation: Int, series: String)
     case badMaintainer(String)
     case noMaintainer
-    case sameSeries(package: String, first: String, second: String)
+    case samePackage(file: String, first: String, second: String)
     case tool(command: String, status: Int32, output: String)
 
     public var description: String {
@@ -25,8 +25,8 @@ public enum PatchPackageError: Error, CustomStringConvertible, Equatable {
             return "--maintainer \"\(value)\" is not \"Full Name <address>\". No package was written"
         case .noMaintainer:
             return "no maintainer for the packages: give --maintainer \"Full Name <address>\" (or set DEBFULLNAME and DEBEMAIL). No package was written"
-        case .sameSeries(let package, let first, let second):
-            return "\(first) and \(second) would both be the package \(package): package them one at a time. No package was written"
+        case .samePackage(let file, let first, let second):
+            return "\(first) and \(second) would both be \(file) (one patch name, one release): package them one at a time. No package was written"
         case .tool(let command, let status, let output):
             return "\(command) failed (exit \(status)): \(output.split(separator: "\n").suffix(5).joined(separator: "\n"))"
         }

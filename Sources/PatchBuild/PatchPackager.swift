@@ -45,8 +45,9 @@ public struct PatchPackager {
                 throw PatchPackageError.notAPatch(path: path, reason: "no livepatch=Y and name= in its .modinfo")
             }
             let package = try PatchPackage(metadata: meta, moduleName: name, path: path, maintainer: maintainer)
-            if let other = planned.first(where: { $0.package.packageName == package.packageName }) {
-                throw PatchPackageError.sameSeries(package: package.packageName, first: other.path, second: path)
+            // Two generations of a series are two files; the same generation twice would overwrite one.
+            if let other = planned.first(where: { $0.package.debFileName == package.debFileName }) {
+                throw PatchPackageError.samePackage(file: package.debFileName, first: other.path, second: path)
             }
             planned.append((path, package, meta.diffSHA256, meta.createdAt))
         }
