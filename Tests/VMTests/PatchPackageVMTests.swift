@@ -117,6 +117,7 @@ final class PatchPackageVMTests: XCTestCase {
             """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko")])
         for (label, deb) in [("v1", "kpatch-livepatch-fix-\(release)_1_amd64.deb"), ("v2", "kpatch-livepatch-fix-\(release)_2_amd64.deb")] {
             let dir = payload.appendingPathComponent(label)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try runChecked(["dpkg-deb", "-x", debs.appendingPathComponent(deb).path, dir.appendingPathComponent("data").path])
             try runChecked(["dpkg-deb", "-e", debs.appendingPathComponent(deb).path, dir.appendingPathComponent("control").path])
         }
