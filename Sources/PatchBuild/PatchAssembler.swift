@@ -143,12 +143,15 @@ struct PatchAssembler {
         }
     }
 
-    /// Verifies the linked module and copies it to `output`; when the patch exports
-    /// symbols (a new `EXPORT_SYMBOL` function), its Module.symvers goes beside it
-    /// (`symversFile(for:)`) and is returned with the exported names.
-    func verifyAndInstall(_ ko: URL, vermagic: String?, output: URL) throws -> (module: KernelModuleFile, exports: [String]) {
+    /// Verifies the linked module, signs it (`sign`, after the checks: the signature covers
+    /// what was checked) and copies it to `output`; when the patch exports symbols (a new
+    /// `EXPORT_SYMBOL` function), its Module.symvers goes beside it (`symversFile(for:)`)
+    /// and is returned with the exported names.
+    func verifyAndInstall(_ ko: URL, vermagic: String?, output: URL, sign: ((URL) throws -> Void)? = nil) throws
+        -> (module: KernelModuleFile, exports: [String]) {
         try clock.run(.verify) {
             let module = try PatchModuleVerifier(exports: exports, vermagic: vermagic).verify(ko, patchName: patchName)
+            try sign?(ko)
             let fm = FileManager.default
             try? fm.removeItem(at: output)
             try fm.copyItem(at: ko, to: output)

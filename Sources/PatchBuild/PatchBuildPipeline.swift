@@ -29,7 +29,8 @@ public final class PatchBuildPipeline {
             let note = { (text: String) in self.clock.note(.prepare, text) }
             let store = request.packageStore
             // What a build root must see at the same paths: the caches, this build's directory, the template.
-            let binds = [request.cache.root, store.root, fm.temporaryDirectory, request.templateDir]
+            try request.signing?.checkInputs()
+            let binds = [request.cache.root, store.root, fm.temporaryDirectory, request.templateDir] + (request.signing?.binds ?? [])
             let kernel = try TargetKernel.locate(release: request.kernelRelease, headers: request.headers, store: store,
                                                  binds: binds, note: note)
             note("toolchain: \(kernel.toolchain.description)")
@@ -81,7 +82,10 @@ public final class PatchBuildPipeline {
             toolchain: build.kernel.toolchain.description, operations: request.operations)
         let linked = try assembler.link(diffed, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
-        let (module, exported) = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
+        var signature: ModuleSignature?
+        let (module, exported) = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output, sign: request.signing.map { signing in
+            { ko in signature = try signing.sign(ko, kernel: build.kernel) }
+        })
         let outcome = target.outcome
         var result = BuildResult(
             output: output.path, patchName: build.patchName,
@@ -98,6 +102,7 @@ public final class PatchBuildPipeline {
             result.exports = exported
             result.moduleSymvers = PatchAssembler.symversFile(for: output).path
         }
+        result.signature = signature
         return result
     }
 }
