@@ -39,14 +39,11 @@ struct LineNumberArguments {
         return true
     }
 
-    /// `call rel32`: opcode 0xe8, then the relocated displacement.
-    static let callRel32: UInt8 = 0xe8
-
     /// The first call after `offset` (within `window` bytes) goes to a reporter that
     /// takes its line in the register `opcode` loads.
     private func feedsReporter(at offset: Int, opcode: UInt8, code: [UInt8], references: [Reference]) -> Bool {
         guard let call = references.first(where: { ref in
-                  ref.offset >= UInt64(offset) && ref.offset >= 1 && ref.type.isPCRelative && code[Int(ref.offset) - 1] == Self.callRel32
+                  ref.offset >= UInt64(offset) && ref.offset >= 1 && ref.type.isPCRelative && code[Int(ref.offset) - 1] == DirectBranch.call
               }), call.offset < UInt64(offset + Self.window), case .symbol(let t) = call.target else { return false }
         return Self.reporters[model.symbols[t].name] == opcode
     }
