@@ -4,7 +4,8 @@ import TestSupport
 /// Debian 13's 6.12 (trixie, gcc-14, IBT, call padding, return thunks; issue 19): patches
 /// built on the host with the kernel's compiler in the build root, checked statically in
 /// the built .ko, then applied in one boot of 6.12: the demo module fix with `apply --check`,
-/// status and revert, a cumulative patch through the kernel's `replace`, a vmlinux fix, a
+/// status and revert, a cumulative patch through the kernel's `replace`, a stall reversed at
+/// the deadline (the reader named), a vmlinux fix, a
 /// syscall-body fix whose new body calls non-exported vmlinux functions (klp relocations
 /// objtool follows through their anchors), kswapd.diff refused by the kthread rule with its
 /// path (`apply --check` and `apply`, nothing loaded), and last an unsigned patch refused
@@ -26,7 +27,8 @@ final class Kernel612VMTests: XCTestCase {
         var files: [String: URL] = ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko")]
         var builds: [String: String] = [:]
         let moduleCache = work.appendingPathComponent("cache")
-        for (diff, name, extra) in [("fix", "livepatch_fix", []), ("replace-show", "livepatch_show", ["--replace"])] {
+        for (diff, name, extra) in [("fix", "livepatch_fix", []), ("replace-show", "livepatch_show", ["--replace"]),
+                                    ("wait", "livepatch_wait", [])] {
             let out = work.appendingPathComponent("\(name).ko")
             let result = try binary.buildModulePatch(diff: bed.root.appendingPathComponent("examples/kpvictim/\(diff).diff"),
                                                      moduleSource: victim, output: out, cache: moduleCache,
@@ -94,6 +96,19 @@ final class Kernel612VMTests: XCTestCase {
             check revert-cumulative kpatchctl revert livepatch_show
             expect_eq all-reverted "$(ls /sys/kernel/livepatch)" ""
 
+            # A reader asleep in the patched function stalls the transition: reversed at the deadline
+            # (6.12 completes the reversal from its delayed work, seconds later: followed up to 30 s).
+            cat /proc/kpvictim_wait > /tmp/reader.out & reader=$!
+            wait_for 5 grep -q kpvictim_wait_release /proc/$reader/stack
+            kpatchctl apply --timeout 3 /payload/livepatch_wait.ko > /tmp/wait.out 2>&1; rc=$?
+            cat /tmp/wait.out
+            expect_eq stall-reversed "$rc" "4"
+            expect_match stall-names-reader "$(cat /tmp/wait.out)" "pid $reader tid $reader cat .*kpvictim_wait_show"
+            expect_eq stall-nothing-left "$(ls /sys/kernel/livepatch)" ""
+            echo go > /proc/kpvictim_release
+            wait $reader
+            expect_eq reader-released "$(cat /tmp/reader.out)" "released"
+
             \(GuestScript.cmdlineRoundTrip(file: "lp_cmdline.ko"))
 
             # A syscall-body fix whose new body calls non-exported vmlinux functions (klp relocations).
@@ -127,9 +142,9 @@ final class Kernel612VMTests: XCTestCase {
             expect_match kernel-rejects-unsigned "$rc $out" "^[1-9][0-9]* .*(Key was rejected|Required key not available)"
             """, files: files)
         defer { try? FileManager.default.removeItem(at: payload) }
-        let outcome = try vm.run(payload: payload, timeout: 300)
+        let outcome = try vm.run(payload: payload, timeout: 420)
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 37, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 41, "every check ran:\n\(outcome.report)")
     }
 
     /// A patch whose code calls non-exported vmlinux functions: objtool followed the whole
