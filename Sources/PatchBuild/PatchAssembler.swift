@@ -134,9 +134,9 @@ struct PatchAssembler {
             if try ObjtoolDeferral.isDeferred(headers: kernel.headers),
                try ELFObject(url: ko).section(named: ".orc_unwind_ip") == nil {
                 throw BuildError.verification("objtool wrote no ORC or return sites for the linked patch module (\(warnings.joined(separator: "; "))). "
-                    + "On this kernel objtool runs on the linked module, where a call that is a livepatch relocation (a non-exported "
-                    + "vmlinux function) has no relocation yet and reads as an intra-function call: such calls are not supported "
-                    + "on IBT kernels yet (docs/KERNEL-6.12.md, open item 1); call exported functions only, or wait for that fix")
+                    + "On this kernel objtool runs on the linked module and gave up on the function it names: without ORC the "
+                    + "patch's stacks are unreliable and its returns run the unpatched return thunk, so it is not shipped. "
+                    + "Change the code objtool cannot follow there (docs/KERNEL-6.12.md, \"objtool on the linked module\")")
             }
             try KlpPostLink().run(module: ko)
             return ko

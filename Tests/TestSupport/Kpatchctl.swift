@@ -11,9 +11,10 @@ public struct KpatchctlBinary {
     }
 
     /// What a build needs besides the release to find a kernel the host has no packages of:
-    /// its headers and source from the test bed.
+    /// its headers and source from the test bed, whose build root (scripts/setup made it) is the
+    /// package directory's: without `--packages` kpatchctl would make a second one in the cache.
     private var kernelInputs: [String] {
-        bed.isHostKernel ? [] : ["--kernel-headers", bed.headers.path, "--source", bed.sourceTarball.path]
+        bed.isHostKernel ? [] : ["--kernel-headers", bed.headers.path, "--source", bed.sourceTarball.path, "--packages", bed.cache.path]
     }
 
     /// `kpatchctl build DIFF` for the pinned kernel itself, with the test bed's

@@ -99,15 +99,11 @@ struct LineNumberArguments {
         return text == file || (text.suffix(file.count + 1).elementsEqual([UInt8(ascii: "/")] + file))
     }
 
-    /// `call rel32`: opcode 0xe8, then the relocated displacement; `jmp rel32` (0xe9) when
-    /// gcc makes the report a tail call (a `.cold` part ending in the printk).
-    static let callRel32: UInt8 = 0xe8
-    static let jmpRel32: UInt8 = 0xe9
-
-    /// Whether `ref` is the displacement of a call (or tail call) to another function.
+    /// Whether `ref` is the displacement of a call, or of a `jmp` when gcc makes the report
+    /// a tail call (a `.cold` part ending in the printk).
     static func isCall(_ ref: Reference, code: [UInt8]) -> Bool {
         ref.offset >= 1 && ref.type.isPCRelative && Int(ref.offset) <= code.count
-            && (code[Int(ref.offset) - 1] == callRel32 || code[Int(ref.offset) - 1] == jmpRel32)
+            && (code[Int(ref.offset) - 1] == DirectBranch.call || code[Int(ref.offset) - 1] == DirectBranch.jump)
     }
 
     /// The first call after `offset` (within `window` bytes) goes to a reporter that
