@@ -239,7 +239,7 @@ extension Build {
         }
         let packages = try packageIfAsked(result.built.compactMap(\.output), into: directory)
         if json {
-            printJSON(MultiReleaseOutput(result: result, packages: packages))
+            printJSON(BuildOutput(result: result, packages: packages))
         } else {
             print("\(result.patchName) from \(diff) (sha256 \(result.diffSHA256.prefix(12))) into \(result.outputDirectory):")
             let width = max(7, result.releases.map(\.release.count).max() ?? 0)
@@ -270,23 +270,9 @@ extension Build {
     }
 }
 
-/// `build --json`: the build's result, and with --deb its packages.
-struct BuildOutput: Encodable {
-    let result: BuildResult
-    let packages: [PatchPackageResult]?
-
-    func encode(to encoder: Encoder) throws {
-        try result.encode(to: encoder)
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encodeIfPresent(packages, forKey: .packages)
-    }
-
-    enum Key: String, CodingKey { case packages }
-}
-
-/// `build --json` for several releases, and with --deb their packages.
-struct MultiReleaseOutput: Encodable {
-    let result: MultiReleaseBuildResult
+/// `build --json`: the build's result (one release or several), and with --deb its packages.
+struct BuildOutput<Result: Encodable>: Encodable {
+    let result: Result
     let packages: [PatchPackageResult]?
 
     func encode(to encoder: Encoder) throws {
