@@ -27,6 +27,15 @@ public struct KpatchctlBinary {
 
     /// `kpatchctl build DIFF --module-src DIR` for the pinned kernel, with the test
     /// bed's debug vmlinux and a cache under `cache`.
+    /// examples/kpvictim/fix.diff against the kpvictim build `victim`, written as
+    /// `<name>-<release>.ko` in `work` with the cache `work/cache` (the packaging tests' patches).
+    public func buildKpvictimFix(_ name: String, victim: URL, in work: URL, extra: [String]) throws -> (ko: URL, result: CommandResult) {
+        let ko = work.appendingPathComponent("\(name)-\(bed.kernelRelease).ko")
+        let result = try buildModulePatch(diff: bed.root.appendingPathComponent("examples/kpvictim/fix.diff"), moduleSource: victim,
+                                          output: ko, cache: work.appendingPathComponent("cache"), extra: ["--name", name] + extra)
+        return (ko, result)
+    }
+
     public func buildModulePatch(diff: URL, moduleSource: URL, output: URL, cache: URL,
                                  extra: [String] = []) throws -> CommandResult {
         try run(["build", diff.path, "--module-src", moduleSource.path, "--kernel", bed.kernelRelease] + kernelInputs + [
