@@ -26,6 +26,9 @@ let package = Package(
             pkgConfig: "libdw",
             providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
+        // liblzma and zlib (liblzma-dev and zlib1g-dev come with libdw-dev): compressed
+        // kernel modules (`.ko.xz`, `.ko.gz`) read in process.
+        .systemLibrary(name: "CCompress", providers: [.apt(["liblzma-dev", "zlib1g-dev"])]),
         // finit_module(2)/delete_module(2) wrappers: Swift cannot call variadic syscall(2).
         .target(name: "CKernel"),
         // The pure model: ELF, BTF, differ, patch object, metadata, source/diff analysis,
@@ -33,6 +36,7 @@ let package = Package(
         // it is given: no syscalls, no paths of the running system, no process control.
         .target(name: "PatchModel", dependencies: [
             "CElf",
+            "CCompress",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // Kthread safety, build time and apply time: reachability of the replaced

@@ -74,4 +74,18 @@ final class PatchIdentityCheckTests: XCTestCase {
         XCTAssertNotNil(expected)
         XCTAssertEqual(RunningKernelIdentity.moduleVermagic(in: root.path + "/lib/modules/6.1.0-56-amd64"), expected)
     }
+
+    /// Debian's 6.12 installs only `.ko.xz` modules: the vermagic is read from one of them.
+    func testRunningVermagicIsReadFromACompressedModule() throws {
+        let (root, _) = try fixtureRoot()
+        let modules = root.appendingPathComponent("lib/modules/6.12.117+deb13-amd64/kernel/fs")
+        try FileManager.default.createDirectory(at: modules, withIntermediateDirectories: true)
+        let ko = root.deletingLastPathComponent().appendingPathComponent("kpvictim.ko")
+        let installed = modules.appendingPathComponent("kpvictim.ko")
+        try FileManager.default.copyItem(at: ko, to: installed)
+        _ = try runChecked(["xz", installed.path])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: installed.path))
+        let expected = try XCTUnwrap(try KernelModuleFile(path: ko.path).vermagic)
+        XCTAssertEqual(RunningKernelIdentity.moduleVermagic(in: modules.deletingLastPathComponent().deletingLastPathComponent().path), expected)
+    }
 }

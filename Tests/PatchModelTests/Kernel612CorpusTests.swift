@@ -89,6 +89,23 @@ final class Kernel612CorpusTests: XCTestCase {
         XCTAssertFalse(symbols.contains { $0.isUndefined && $0.name.hasPrefix(".klp.sym.") })
     }
 
+    /// A replaced function with a `.cold` part (gcc's unlikely branch), built by `kpatchctl build`
+    /// with gcc-14: objtool, on the linked module, finds a cold part's function by its name
+    /// (`foo.cold` -> `foo`); the part travels as `klp_new_kpc_div.cold`, so objtool follows
+    /// both (binfmt_misc's `bm_status_read.cold` on 6.12 was "can't find parent function").
+    func testColdPartIsNamedAfterItsReplacement() throws {
+        let inputs = try Self.inputs.get()
+        let (_, module) = try LivepatchFixture.build(caseName: "clone_cold", bed: inputs.bed)
+        let ko = try ELFObject(url: module)
+        let names = Set(try ko.symbols().map(\.name))
+        XCTAssertTrue(names.contains("klp_new_kpc_div"), "\(names.sorted())")
+        XCTAssertTrue(names.contains("klp_new_kpc_div.cold"), "\(names.sorted())")
+        XCTAssertFalse(names.contains("kpc_div.cold"), "the cold part kept its old name")
+        for name in [".orc_unwind", ".orc_unwind_ip", ".return_sites"] {
+            XCTAssertNotNil(ko.section(named: name), "objtool wrote no \(name): it did not follow the module")
+        }
+    }
+
     /// Every function of the patch object keeps its 16 NOPs of padding before it (call-depth
     /// tracking writes its thunk there), every replacement starts with `endbr64` (the
     /// klp_func table takes its address), and what points into a function that got one

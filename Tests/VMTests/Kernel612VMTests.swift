@@ -4,7 +4,7 @@ import TestSupport
 /// Debian 13's 6.12 (trixie, gcc-14, IBT, call padding, return thunks; issue 19): patches
 /// built on the host with the kernel's compiler in the build root, checked statically in
 /// the built .ko, then applied in one boot of 6.12: the demo module fix with `apply --check`,
-/// status and revert, a cumulative patch through the kernel's `replace`, a stall reversed at
+/// status and revert, an in-tree module fix (binfmt_misc, read from Debian's .ko.xz), a cumulative patch through the kernel's `replace`, a stall reversed at
 /// the deadline (the reader named), a vmlinux fix, a
 /// syscall-body fix whose new body calls non-exported vmlinux functions (klp relocations
 /// objtool follows through their anchors), kswapd.diff refused by the kthread rule with its
@@ -43,6 +43,18 @@ final class Kernel612VMTests: XCTestCase {
         XCTAssertEqual(cmdlineBuild.status, 0, cmdlineBuild.output)
         builds["lp_cmdline"] = cmdlineBuild.output
         files["lp_cmdline.ko"] = cmdline
+        // An in-tree module fix: binfmt_misc, installed as Debian's 6.12 installs modules (.ko.xz),
+        // read from the image's compressed file (ModuleFile); bm_status_read has a `.cold` part,
+        // named after its replacement so that objtool finds its function.
+        let binfmt = work.appendingPathComponent("lp_binfmt.ko")
+        let binfmtBuild = try binary.buildKernelPatch(diff: bed.root.appendingPathComponent("examples/vmlinux/binfmt-misc-6.12.diff"),
+                                                      output: binfmt, extra: ["--name", "lp_binfmt"])
+        XCTAssertEqual(binfmtBuild.status, 0, binfmtBuild.output)
+        XCTAssertTrue(binfmtBuild.output.contains("binfmt_misc: bm_status_read"), binfmtBuild.output)
+        XCTAssertFalse(binfmtBuild.output.contains("no debug build"), binfmtBuild.output)
+        builds["lp_binfmt"] = binfmtBuild.output
+        files["lp_binfmt.ko"] = binfmt
+        files["binfmt_misc.ko.xz"] = bed.modulesDir.appendingPathComponent("kernel/fs/binfmt_misc.ko.xz")
         // Calls to non-exported vmlinux functions are klp relocations, written after the link; objtool,
         // which runs on the linked module on IBT kernels, follows them through their anchors
         // (docs/PATCH-OBJECT.md): ORC and return sites for the whole module, no objtool warning.
@@ -78,6 +90,8 @@ final class Kernel612VMTests: XCTestCase {
             cat /tmp/apply.out
             expect_eq apply-fix "$rc" "0"
             expect_match taint-named "$(cat /tmp/apply.out)" "is not signed: loading it taints the kernel"
+            # No module of the release under /lib/modules yet: the vermagic is not checked (binfmt_misc below).
+            expect_match vermagic-unchecked "$(cat /tmp/apply.out)" "not checked: vermagic beyond the release"
             expect_eq fixed "$(grep sum /proc/kpvictim)" "sum(1..10) = 55"
             expect_eq fix-not-replace "$(cat /sys/kernel/livepatch/livepatch_fix/replace)" "0"
             expect_match status-fix "$(kpatchctl status)" "livepatch_fix: enabled"
@@ -108,6 +122,21 @@ final class Kernel612VMTests: XCTestCase {
             echo go > /proc/kpvictim_release
             wait $reader
             expect_eq reader-released "$(cat /tmp/reader.out)" "released"
+
+            # An in-tree module fix. vm-run installs binfmt_misc decompressed; once loaded, Debian's own
+            # .ko.xz takes its place, so the runtime reads the kernel's vermagic from the compressed file.
+            insmod /lib/modules/$(uname -r)/kernel/fs/binfmt_misc.ko
+            rm /lib/modules/$(uname -r)/kernel/fs/binfmt_misc.ko
+            cp /payload/binfmt_misc.ko.xz /lib/modules/$(uname -r)/kernel/fs/
+            mount -t binfmt_misc none /proc/sys/fs/binfmt_misc
+            expect_eq binfmt-before "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled"
+            kpatchctl apply /payload/lp_binfmt.ko > /tmp/binfmt.out 2>&1; rc=$?
+            cat /tmp/binfmt.out
+            expect_eq apply-binfmt "$rc" "0"
+            if grep -q "vermagic beyond the release" /tmp/binfmt.out; then fail vermagic-from-ko-xz "not read"; else pass vermagic-from-ko-xz; fi
+            expect_eq binfmt-patched "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled (kpatched)"
+            check revert-binfmt kpatchctl revert lp_binfmt
+            expect_eq binfmt-reverted "$(cat /proc/sys/fs/binfmt_misc/status)" "enabled"
 
             \(GuestScript.cmdlineRoundTrip(file: "lp_cmdline.ko"))
 
@@ -142,9 +171,9 @@ final class Kernel612VMTests: XCTestCase {
             expect_match kernel-rejects-unsigned "$rc $out" "^[1-9][0-9]* .*(Key was rejected|Required key not available)"
             """, files: files)
         defer { try? FileManager.default.removeItem(at: payload) }
-        let outcome = try vm.run(payload: payload, timeout: 420)
+        let outcome = try vm.run(payload: payload, timeout: 480, modules: ["kernel/fs/binfmt_misc.ko.xz"])
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 41, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 48, "every check ran:\n\(outcome.report)")
     }
 
     /// A patch whose code calls non-exported vmlinux functions: objtool followed the whole

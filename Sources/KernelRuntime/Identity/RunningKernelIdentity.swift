@@ -36,8 +36,9 @@ public struct RunningKernelIdentity: Sendable {
                                      vermagic: moduleVermagic(in: root + "/lib/modules/" + release), root: root)
     }
 
-    /// The vermagic of the first .ko found under `directory` (breadth first, a
-    /// bounded walk: any module of a release carries the same string).
+    /// The vermagic of the first module found under `directory`, plain or compressed as
+    /// Debian's 6.12 installs them (`.ko.xz`) (breadth first, a bounded walk: any module of a
+    /// release carries the same string).
     static func moduleVermagic(in directory: String) -> String? {
         var queue = [directory]
         var visited = 0
@@ -47,7 +48,7 @@ public struct RunningKernelIdentity: Sendable {
             for name in names.sorted() {
                 visited += 1
                 let path = dir + "/" + name
-                if name.hasSuffix(".ko"), let vermagic = (try? KernelModuleFile(path: path))?.vermagic { return vermagic }
+                if ModuleFile.moduleName(of: name) != nil, let vermagic = (try? KernelModuleFile(path: path))?.vermagic { return vermagic }
                 if KernelFile.isDirectory(path) && name != "build" && name != "source" { queue.append(path) }
             }
         }

@@ -18,6 +18,8 @@ public final class ELFObject {
     public let sectionNamesIndex: Int
 
     private let fd: Int32
+    /// The bytes libelf reads when the object was opened from memory (`init(image:name:)`).
+    private let image: UnsafeMutableRawBufferPointer?
     private let elf: OpaquePointer
     private var sectionsByName: [String: [Int]] = [:]
     private var cachedSymbols: [ELFSymbol]?
@@ -53,11 +55,41 @@ public final class ELFObject {
             throw error
         }
         self.fd = fd
+        self.image = nil
         self.elf = elf
         self.fileSize = UInt64(st.st_size)
-        self.fileType = headers.0
-        self.sections = headers.1
-        self.sectionNamesIndex = headers.2
+        (fileType, sections, sectionNamesIndex) = headers
+        indexSections()
+    }
+
+    /// An object held in memory (a decompressed module, `ModuleFile`); `name` names it in errors.
+    public init(image bytes: [UInt8], name: String, allowedTypes: Set<ObjectFileType> = [.relocatable, .executable, .shared]) throws {
+        ELFLibrary.ensureInitialized()
+        path = name
+        // libelf reads the buffer for the object's whole life: a copy owned here.
+        let image = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        image.copyBytes(from: bytes)
+        guard let elf = elf_memory(image.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count) else {
+            let message = ELFObject.libelfMessage()
+            image.deallocate()
+            throw ELFError.libelf(file: name, operation: "elf_memory", message: message)
+        }
+        do {
+            (fileType, sections, sectionNamesIndex) = try ELFObject.readHeaders(elf: elf, path: name, fileSize: UInt64(bytes.count),
+                                                                               allowedTypes: allowedTypes)
+        } catch {
+            elf_end(elf)
+            image.deallocate()
+            throw error
+        }
+        fd = -1
+        self.image = image
+        self.elf = elf
+        fileSize = UInt64(bytes.count)
+        indexSections()
+    }
+
+    private func indexSections() {
         for section in sections {
             sectionsByName[section.name, default: []].append(section.index)
             if section.type == .rela {
@@ -68,7 +100,8 @@ public final class ELFObject {
 
     deinit {
         elf_end(elf)
-        close(fd)
+        if fd >= 0 { close(fd) }
+        image?.deallocate()
     }
 
     // MARK: Sections

@@ -15,9 +15,12 @@ public struct KernelModuleFile: Sendable {
     public let livepatchSymbols: [String]
     private let metadataBytes: [UInt8]?
 
+    /// A module file, plain or compressed as installed (`ModuleFile`: `.ko.xz` on Debian's 6.12).
     public init(path: String) throws {
         self.path = path
-        let elf = try ELFObject(path: path, allowedTypes: [.relocatable])
+        let elf = ModuleFile.compression(of: String(path.split(separator: "/").last ?? Substring(path))) == nil
+            ? try ELFObject(path: path, allowedTypes: [.relocatable])
+            : try ELFObject(image: ModuleFile.plainBytes(of: path), name: path, allowedTypes: [.relocatable])
         if let modinfoSection = elf.section(named: ".modinfo") {
             modinfo = Self.parseModinfo(try elf.data(of: modinfoSection))
         } else {

@@ -95,6 +95,14 @@ struct PatchObjectWriter {
         }
         var globals: [ELFSymbol] = []
         var outputSymbol: [Int: (local: Bool, index: Int)] = [:]
+        // objtool finds a `.cold` part's function by its name (`foo.cold` -> `foo`; otherwise
+        // "can't find parent function" and the IBT link fails): a replaced function's part is
+        // named after its replacement (`klp_new_foo.cold`).
+        let replacementByName = Dictionary(replacementNames.map { (patched.symbols[$0.key].name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        func localName(_ s: ELFSymbol) -> String {
+            guard let parent = SymbolNames.coldParent(of: s.name), let name = replacementByName[parent] else { return s.name }
+            return name + s.name.dropFirst(parent.count)
+        }
         for index in inclusion.symbols.sorted() {
             let s = patched.symbols[index]
             let (place, value) = symbolPlace[index]!
@@ -105,7 +113,7 @@ struct PatchObjectWriter {
                 globals.append(ELFSymbol(index: 0, name: name, value: value, size: size, type: s.type, binding: .global, sectionIndex: section))
             } else if s.isLocal {
                 outputSymbol[index] = (true, locals.count)
-                locals.append(ELFSymbol(index: 0, name: s.name, value: value, size: size, type: s.type, binding: .local, sectionIndex: section))
+                locals.append(ELFSymbol(index: 0, name: localName(s), value: value, size: size, type: s.type, binding: .local, sectionIndex: section))
             } else {
                 outputSymbol[index] = (false, globals.count)
                 globals.append(ELFSymbol(index: 0, name: s.name, value: value, size: size, type: s.type, binding: s.binding,

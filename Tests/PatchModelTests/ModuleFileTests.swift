@@ -1,10 +1,9 @@
 import XCTest
 import TestSupport
-@testable import PatchBuild
 import PatchModel
 
-/// Modules as Debian installs them: 6.12's are `.ko.xz`, 6.1's `.ko`. A build finds a target
-/// module by its Kbuild name either way and reads the decompressed copy.
+/// Modules as Debian installs them: 6.12's are `.ko.xz`, 6.1's `.ko`. kpatchctl finds a
+/// module by its Kbuild name either way and reads it decompressed in process.
 final class ModuleFileTests: XCTestCase {
     func testModuleNamesIgnoreCompressionAndDashes() {
         XCTAssertEqual(ModuleFile.moduleName(of: "binfmt_misc.ko"), "binfmt_misc")
@@ -17,16 +16,20 @@ final class ModuleFileTests: XCTestCase {
     }
 
     /// An object gcc compiled, installed as `demo-mod.ko.xz` the way Debian's 6.12 packages
-    /// install modules: read back byte for byte (and as ELF) from the build's directory.
+    /// install modules (and as .ko.gz): read back byte for byte (and as ELF) from the build's
+    /// directory; zstd is refused naming the file and the remedy; a cut stream is an error.
     func testCompressedModuleIsReadFromItsDecompressedCopy() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("modulefile-\(getpid())")
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let source = dir.appendingPathComponent("demo.c")
-        try "int demo(int x) { return x + 1; }\n".write(to: source, atomically: true, encoding: .utf8)
+        try "int demo(int x) { return x + 1; }\nconst char modinfo[] __attribute__((section(\".modinfo\"))) = \"vermagic=6.12.117+deb13-amd64 SMP\";\n"
+            .write(to: source, atomically: true, encoding: .utf8)
         let ko = dir.appendingPathComponent("demo-mod.ko")
         _ = try runChecked(["gcc", "-c", "-O2", source.path, "-o", ko.path])
         let plain = try Data(contentsOf: ko)
+        _ = try runChecked(["gzip", "-k", ko.path])
+        _ = try runChecked(["zstd", "-q", ko.path])
         _ = try runChecked(["xz", ko.path])
         let installed = dir.appendingPathComponent("demo-mod.ko.xz")
         XCTAssertFalse(FileManager.default.fileExists(atPath: ko.path))
@@ -39,5 +42,22 @@ final class ModuleFileTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: installed.path), "the installed module was changed")
         // A plain module is read where it is.
         XCTAssertEqual(try ModuleFile.readable(readable, in: work), readable)
+        // The modinfo straight from the compressed files.
+        for name in ["demo-mod.ko.xz", "demo-mod.ko.gz"] {
+            XCTAssertEqual(Data(try ModuleFile.plainBytes(of: dir.appendingPathComponent(name).path)), plain, name)
+            XCTAssertEqual(try KernelModuleFile(path: dir.appendingPathComponent(name).path).vermagic, "6.12.117+deb13-amd64 SMP", name)
+        }
+        let zst = dir.appendingPathComponent("demo-mod.ko.zst").path
+        XCTAssertThrowsError(try ModuleFile.plainBytes(of: zst)) { error in
+            XCTAssertEqual(error as? ModuleFileError, .unsupported(file: zst, compression: "zstd"))
+            XCTAssertTrue("\(error)".contains("decompress it (`zstd -d`)"), "\(error)")
+        }
+        // A cut xz stream is an error naming the file, not a short module.
+        let cut = dir.appendingPathComponent("cut.ko.xz")
+        try Data(try Data(contentsOf: installed).prefix(200)).write(to: cut)
+        XCTAssertThrowsError(try ModuleFile.plainBytes(of: cut.path)) { error in
+            guard case .corrupt(let file, _)? = error as? ModuleFileError else { return XCTFail("\(error)") }
+            XCTAssertEqual(file, cut.path)
+        }
     }
 }
