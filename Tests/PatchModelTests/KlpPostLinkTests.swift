@@ -10,6 +10,20 @@ final class KlpPostLinkTests: XCTestCase {
     /// Module.symvers beside it, with the CRC a build of the patched source exports (from
     /// the patched object's `#SYMVER` line), so modules built against it load under
     /// CONFIG_MODVERSIONS (the VM check: DifferCorpusVMTests). A patch without exports has none.
+    /// Anchors of branches to klp symbols (IBT): the klp name, but the plain name for a callee
+    /// objtool knows never returns (it recognises those only by name); the post-link pass
+    /// matches either to its record and nothing else.
+    func testAnchorNamesOfNoreturnCalleesArePlain() {
+        XCTAssertEqual(KlpAnchor.symbolName(for: KlpSymbol(object: "vmlinux", name: "override_release", sympos: 0)),
+                       ".klp.sym.vmlinux.override_release,0")
+        XCTAssertEqual(KlpAnchor.symbolName(for: KlpSymbol(object: "vmlinux", name: "make_task_dead", sympos: 0)), "make_task_dead")
+        XCTAssertTrue(KlpAnchor.names("make_task_dead", anchorOf: ".klp.sym.vmlinux.make_task_dead,0"))
+        XCTAssertTrue(KlpAnchor.names(".klp.sym.vmlinux.override_release,0", anchorOf: ".klp.sym.vmlinux.override_release,0"))
+        XCTAssertFalse(KlpAnchor.names("make_task_dead", anchorOf: ".klp.sym.vmlinux.do_exit,0"))
+        XCTAssertFalse(KlpAnchor.names("override_release", anchorOf: ".klp.sym.vmlinux.override_release,0"), "not a noreturn: only the klp name")
+        XCTAssertFalse(KlpAnchor.names("make_task_dead", anchorOf: ".klp.sym.vmlinux.make_task_dead_x,0"))
+    }
+
     func testNewExportIsVersionedInTheSymversBesideThePatch() throws {
         let bed = DifferFixture.bed
         let (_, module) = try LivepatchFixture.build(caseName: "export_new_function", bed: bed)

@@ -7,7 +7,7 @@ import TestSupport
 /// status and revert, an in-tree module fix (binfmt_misc, read from Debian's .ko.xz), a cumulative patch through the kernel's `replace`, a stall reversed at
 /// the deadline (the reader named), a vmlinux fix, a
 /// syscall-body fix whose new body calls non-exported vmlinux functions (klp relocations
-/// objtool follows through their anchors), kswapd.diff refused by the kthread rule with its
+/// objtool follows through their anchors), a call to a non-exported noreturn function, kswapd.diff refused by the kthread rule with its
 /// path (`apply --check` and `apply`, nothing loaded), and last an unsigned patch refused
 /// once `sig_enforce` is on (the parameter only goes from N to Y at run time: the same as
 /// booting with module.sig_enforce=1, without a second boot).
@@ -59,7 +59,9 @@ final class Kernel612VMTests: XCTestCase {
         // which runs on the linked module on IBT kernels, follows them through their anchors
         // (docs/PATCH-OBJECT.md): ORC and return sites for the whole module, no objtool warning.
         // kswapd.diff builds too (with the kthread warning naming the path); `apply` refuses it.
-        for (diff, name) in [("uname-syscall", "lp_uname"), ("kswapd", "lp_kswapd")] {
+        // noreturn-call.diff calls make_task_dead (not exported, noreturn): its anchor has the plain
+        // name objtool knows noreturns by (KlpAnchor), or objtool would warn "unexpected end of section".
+        for (diff, name) in [("uname-syscall", "lp_uname"), ("kswapd", "lp_kswapd"), ("noreturn-call", "lp_noreturn")] {
             let out = work.appendingPathComponent("\(name).ko")
             let result = try binary.buildKernelPatch(diff: bed.root.appendingPathComponent("examples/vmlinux/\(diff).diff"),
                                                      output: out, extra: ["--name", name])
@@ -68,6 +70,9 @@ final class Kernel612VMTests: XCTestCase {
             files["\(name).ko"] = out
             try assertKlpCalls(out, name: name)
         }
+        let noreturnSymbols = try runChecked(["readelf", "-sW", files["lp_noreturn.ko"]!.path])
+        XCTAssertTrue(noreturnSymbols.contains(" .klp.sym.vmlinux.make_task_dead,0"), noreturnSymbols)
+        XCTAssertFalse(noreturnSymbols.contains(" make_task_dead\n"), "the anchor was left:\n\(noreturnSymbols)")
         XCTAssertTrue(builds["lp_kswapd"]!.contains("kswapd -> kswapd_try_to_sleep -> prepare_kswapd_sleep"), builds["lp_kswapd"]!)
         XCTAssertTrue(builds["lp_uname"]!.contains("__x64_sys_newuname"), builds["lp_uname"]!)
         XCTAssertTrue(builds["livepatch_fix"]!.contains("kpvictim: kpvictim_sum.constprop.0"), builds["livepatch_fix"]!)
@@ -140,6 +145,13 @@ final class Kernel612VMTests: XCTestCase {
 
             \(GuestScript.cmdlineRoundTrip(file: "lp_cmdline.ko"))
 
+            # A fix whose new code calls a non-exported noreturn function (never taken).
+            before=$(cat /proc/cmdline)
+            check apply-noreturn kpatchctl apply /payload/lp_noreturn.ko
+            expect_eq noreturn-patched "$(cat /proc/cmdline)" "$before kpatchctl=noreturn"
+            check revert-noreturn kpatchctl revert lp_noreturn
+            expect_eq noreturn-reverted "$(cat /proc/cmdline)" "$before"
+
             # A syscall-body fix whose new body calls non-exported vmlinux functions (klp relocations).
             check apply-uname kpatchctl apply /payload/lp_uname.ko
             expect_eq uname-patched "$(uname -s)" "Kpatched"
@@ -173,7 +185,7 @@ final class Kernel612VMTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: payload) }
         let outcome = try vm.run(payload: payload, timeout: 480, modules: ["kernel/fs/binfmt_misc.ko.xz"])
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 48, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 52, "every check ran:\n\(outcome.report)")
     }
 
     /// A patch whose code calls non-exported vmlinux functions: objtool followed the whole

@@ -97,16 +97,23 @@ public struct KlpPostLink {
         var removed: Set<Int> = [recordsSection.index, stringsSection.index]
         if let recordRelocations { removed.insert(recordRelocations.index) }
         let byPlace = Dictionary(entries.map { ("\($0.section):\($0.offset)", $0) }, uniquingKeysWith: { a, _ in a })
+        // Anchors named after a noreturn callee (KlpAnchor): the klp symbol each becomes.
+        var plainAnchors: [String: String] = [:]
         for (i, section) in image.sections.enumerated() where !removed.contains(i) {
             guard case .relocations(let list) = section.content, Int(section.link) == image.symbolTableIndex else { continue }
             var kept: [ELFRelocation] = []
             for r in list {
                 let symbol = symbols[r.symbolIndex]
-                guard symbol.name.hasPrefix(".klp.sym.") else { kept.append(r); continue }
-                guard symbol.isUndefined, symbol.binding == .weak, let e = byPlace["\(section.info):\(r.offset)"],
-                      e.name == symbol.name, e.type == r.type, e.addend == r.addend else {
+                let place = byPlace["\(section.info):\(r.offset)"]
+                let plain = symbol.isUndefined && symbol.binding == .weak && !symbol.name.hasPrefix(".klp.sym.")
+                    && place.map { KlpAnchor.names(symbol.name, anchorOf: $0.name) } == true
+                guard symbol.name.hasPrefix(".klp.sym.") || plain else { kept.append(r); continue }
+                guard symbol.isUndefined, symbol.binding == .weak, let e = place,
+                      KlpAnchor.names(symbol.name, anchorOf: e.name), e.type == r.type, e.addend == r.addend,
+                      plainAnchors[symbol.name].map({ $0 == e.name }) ?? true else {
                     throw PostLinkError.strayReference(file: path, place: "\(section.name)+\(r.offset)", symbol: symbol.name)
                 }
+                if plain { plainAnchors[symbol.name] = e.name }
             }
             if kept.count < list.count {
                 image.sections[i].content = .relocations(kept)
@@ -122,12 +129,13 @@ public struct KlpPostLink {
         var all = image.symbols
         var klpIndex: [String: Int] = [:]
         // An anchor's weak symbol becomes the klp symbol, at its index; any other is added.
-        for s in all where s.name.hasPrefix(".klp.sym.") {
-            guard s.isUndefined, s.binding == .weak, entries.contains(where: { $0.name == s.name }) else {
+        for s in all where s.name.hasPrefix(".klp.sym.") || (plainAnchors[s.name] != nil && s.isUndefined) {
+            let name = plainAnchors[s.name] ?? s.name
+            guard s.isUndefined, s.binding == .weak, entries.contains(where: { $0.name == name }), klpIndex[name] == nil else {
                 throw PostLinkError.strayReference(file: path, place: "the symbol table", symbol: s.name)
             }
-            klpIndex[s.name] = s.index
-            all[s.index] = ELFSymbol(index: s.index, name: s.name, value: 0, size: 0, type: .notype, binding: .global,
+            klpIndex[name] = s.index
+            all[s.index] = ELFSymbol(index: s.index, name: name, value: 0, size: 0, type: .notype, binding: .global,
                                      sectionIndex: SpecialSection.livepatch)
         }
         for name in Set(entries.map(\.name)).sorted() where klpIndex[name] == nil {

@@ -180,12 +180,12 @@ struct PatchObjectWriter {
                                                             symbolIndex: sectionSymbol[stringsIndex]!, addend: Int64(stringOffset[name]!)), nil))
                     // On an IBT object objtool runs on the linked module (ObjtoolDeferral), where a branch
                     // without a relocation reads as `call .+5`: an intra-function call it cannot follow.
-                    // The branch gets an anchor relocation against a weak undefined symbol named like
-                    // the klp symbol (modpost accepts an unresolved weak symbol; objtool follows it as
-                    // a call to another object); KlpPostLink moves it into `.klp.rela.*`.
+                    // The branch gets an anchor relocation against a weak undefined symbol (KlpAnchor:
+                    // modpost accepts an unresolved weak symbol; objtool follows it as a call to another
+                    // object); KlpPostLink moves it into `.klp.rela.*`.
                     if ibt, item.section.flags.contains(.execInstr), ref.type == .pc32 || ref.type == .plt32,
                        case .bytes(let code) = item.section.content, DirectBranch.isDisplacement(at: ref.offset, in: code) {
-                        let g = undefined(name, binding: .weak)
+                        let g = undefined(KlpAnchor.symbolName(for: klp), binding: .weak)
                         relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: g, addend: ref.addend), g))
                     }
                 }
