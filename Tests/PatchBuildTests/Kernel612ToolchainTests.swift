@@ -35,18 +35,20 @@ final class Kernel612ToolchainTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: root.path) else {
             throw XCTSkip("no trixie build root in the test bed (scripts/setup --kernel-6.12)")
         }
-        let (result, metadata, vermagic) = try build(release: "6.12.117+deb13-amd64")
+        let release = try TestBed(pin: TestBed.pin612).kernelRelease
+        let (result, metadata, vermagic) = try build(release: release)
         XCTAssertTrue(result.toolchain.hasPrefix("build root trixie ("), result.toolchain)
         XCTAssertTrue(result.toolchain.hasSuffix("x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0"), result.toolchain)
         XCTAssertEqual(metadata.toolchain, result.toolchain)
-        XCTAssertTrue(vermagic.hasPrefix("6.12.117+deb13-amd64 SMP preempt mod_unload modversions"), vermagic)
+        XCTAssertTrue(vermagic.hasPrefix("\(release) SMP preempt mod_unload modversions"), vermagic)
         XCTAssertTrue(result.functions.contains { $0.name.hasPrefix("kpvictim_sum") }, "\(result.functions.map(\.name))")
     }
 
     func testBookwormBackportsBuildsWithTheHostCompiler() throws {
-        let (result, metadata, vermagic) = try build(release: "6.12.95+deb12-amd64")
+        let release = try TestBed(pin: TestBed.pin612bpo).kernelRelease
+        let (result, metadata, vermagic) = try build(release: release)
         XCTAssertEqual(result.toolchain, "host x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0")
         XCTAssertEqual(metadata.toolchain, result.toolchain)
-        XCTAssertTrue(vermagic.hasPrefix("6.12.95+deb12-amd64 SMP preempt mod_unload modversions"), vermagic)
+        XCTAssertTrue(vermagic.hasPrefix("\(release) SMP preempt mod_unload modversions"), vermagic)
     }
 }

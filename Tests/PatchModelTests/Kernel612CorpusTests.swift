@@ -62,9 +62,22 @@ final class Kernel612CorpusTests: XCTestCase {
     /// writes ORC and return sites; after the post-link pass the calls are `.klp.rela.*`
     /// relocations against SHN_LIVEPATCH symbols, over zero fields, and no ordinary relocation
     /// or undefined symbol names a klp symbol (docs/PATCH-OBJECT.md).
+    /// Also for bookworm-backports' 6.12 (IBT too, built with the host's gcc-12; only its headers
+    /// are needed, which scripts/setup --kernel-6.12 fetches).
     func testCallsToKlpSymbolsAreFollowedByObjtoolAndLeaveNoAnchor() throws {
-        let inputs = try Self.inputs.get()
-        let (_, module) = try LivepatchFixture.build(caseName: "module_function_call", bed: inputs.bed)
+        try checkKlpCalls(bed: try Self.inputs.get().bed)
+    }
+
+    func testCallsToKlpSymbolsAreFollowedByObjtoolOnBackports() throws {
+        let bed = try TestBed(pin: TestBed.pin612bpo)
+        guard FileManager.default.fileExists(atPath: bed.headers.appendingPathComponent(".config").path) else {
+            return XCTFail("no \(bed.kernelRelease) headers at \(bed.headers.path) (scripts/setup --kernel-6.12)")
+        }
+        try checkKlpCalls(bed: bed)
+    }
+
+    private func checkKlpCalls(bed: TestBed) throws {
+        let (_, module) = try LivepatchFixture.build(caseName: "module_function_call", bed: bed)
         let ko = try ELFObject(url: module)
         for name in [".orc_unwind", ".orc_unwind_ip", ".return_sites"] {
             XCTAssertNotNil(ko.section(named: name), "objtool wrote no \(name): it did not follow the module")

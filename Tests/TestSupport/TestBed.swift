@@ -17,6 +17,8 @@ public struct TestBed {
 
     /// Debian 13's 6.12 (trixie, gcc-14): scripts/target-kernel-6.12.env.
     public static let pin612 = "scripts/target-kernel-6.12.env"
+    /// Debian 12's bookworm-backports 6.12 (IBT, host gcc-12): scripts/target-kernel-6.12-bpo.env.
+    public static let pin612bpo = "scripts/target-kernel-6.12-bpo.env"
 
     /// The bed of `pin` (a path relative to the checkout, or absolute); nil: `KPATCH_KERNEL_PIN`,
     /// else scripts/target-kernel.env.
