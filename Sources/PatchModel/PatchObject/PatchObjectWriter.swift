@@ -154,6 +154,14 @@ struct PatchObjectWriter {
             for ref in item.references {
                 let resolution = try resolver.resolve(ref.target)
                 switch resolution {
+                case .included(let j) where patched.symbols[j].isFunction && SymbolNames.coldParent(of: patched.symbols[j].name) != nil:
+                    // A jump into a `.cold` part goes through its section symbol, as in GCC's own objects:
+                    // objtool reads a jump whose relocation names a function symbol as a sibling call
+                    // out of its function ("sibling call from callable instruction with modified stack frame").
+                    let (place, value) = symbolPlace[j]!
+                    relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type,
+                                                                             symbolIndex: sectionSymbol[firstPending + place]!,
+                                                                             addend: ref.addend &+ Int64(value)), nil))
                 case .included(let j):
                     let o = outputSymbol[j]!
                     relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: o.index,
