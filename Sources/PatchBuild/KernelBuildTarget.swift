@@ -202,6 +202,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
         if targets.keys.contains("vmlinux") {
             let cacheDir = build.request.cache.root.appendingPathComponent("callgraph")
             sources.graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
+            sources.code["vmlinux"] = { try DataAccessReader(path: image.path.path) }
             sources.resume["vmlinux"] = KthreadResumeAnalysis(vmlinux: image.path.path, cacheDirectory: cacheDir)
         }
         let installed = URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(build.kernel.release)")
@@ -211,6 +212,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
         for module in targets.keys.sorted() where module != "vmlinux" {
             if let debug = findModule(module, in: debugModules) {
                 sources.graphs[module] = { try CallGraphBuilder.build(path: debug.path) }
+                sources.code[module] = { try DataAccessReader(path: debug.path) }
             } else {
                 sources.missing.append("\(module): no debug build in \(debugModules.path) (linux-image-\(build.kernel.release)-dbg, or --modules-debug-dir); the patch carries no kthread analysis for it")
             }

@@ -101,7 +101,7 @@ struct KthreadSurveyBench: ParsableCommand {
         let cacheDir = URL(fileURLWithPath: cache).appendingPathComponent("callgraph")
         let resume = KthreadResumeAnalysis(vmlinux: vmlinux, cacheDirectory: cacheDir)
         let blobs = try KthreadAnalysis.analyse(functions: functions, graphs: ["vmlinux": { try CallGraphCache.graph(for: vmlinux, cacheDirectory: cacheDir) }],
-                                                resume: ["vmlinux": resume]).blobs
+                                                resume: ["vmlinux": resume], code: ["vmlinux": { try DataAccessReader(path: vmlinux) }]).blobs
         try resume.save()
         return blobs
     }

@@ -6,7 +6,7 @@ import PatchModel
 /// storing it. Versioned and compact (`encode()`), embedded in the patch
 /// module's metadata by the builder and read back by `apply` and `info`.
 public struct KthreadReachability: Equatable, Codable, Sendable {
-    public static let formatVersion: UInt16 = 3
+    public static let formatVersion: UInt16 = 4
     static let magic: [UInt8] = Array("KPKR".utf8)
 
     public struct Function: Equatable, Codable, Sendable {
@@ -17,7 +17,8 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         public var next: Int?
         /// How this function reaches `next`.
         public var kind: CallKind?
-        /// Returns nothing and takes no writable pointer (`FunctionInterface.passesNothingBack`).
+        /// No value of the targets comes into this function (format 4: by the value-flow search,
+        /// `CallGraph.edgeCarries`; formats 2 and 3: it returns nothing and takes no writable pointer).
         public var passesNothingBack = false
 
         public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
@@ -48,6 +49,18 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         }
     }
 
+    /// Format 4 and later: `passesNothingBack` says no value of the targets comes into the function.
+    public var valueFlow = true
+
+    /// On a path from a function toward a target (`path(from:)`): the function where the targets'
+    /// values stop, i.e. the last one before the first that holds one (the target itself when it
+    /// hands nothing back); nil when the path's first function already holds one.
+    public func valueStop(on path: [Function]) -> Function? {
+        guard valueFlow else { return path.first { $0.passesNothingBack } }
+        guard let firstHolding = path.firstIndex(where: { !$0.passesNothingBack }) else { return path.last }
+        return firstHolding == 0 ? nil : path[firstHolding - 1]
+    }
+
     /// Where the graph came from: the analysed file's build id, or its name.
     public var source: String
     /// The livepatch object analysed (`vmlinux` or a module name); "" in records
@@ -63,6 +76,21 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// kthread can be asleep in it (offset from its entry), the indices of the
     /// functions it calls or inlines that can still run and reach a target.
     public var resumeTables: [ResumeTable] = []
+
+    /// Format 4: whether the data the writers write and the thread functions read was compared (`sharedData`).
+    public var dataChecked = false
+    /// Thread functions (statically found kthread entries of this record) whose own code reads static or
+    /// global data that a target, or a function a target's value comes into, writes.
+    public var sharedData: [SharedData] = []
+
+    public struct SharedData: Equatable, Codable, Sendable {
+        /// Index in `functions` of the thread function.
+        public var entry: Int
+        /// Index in `functions` of the writer.
+        public var writer: Int
+        /// The data (symbol name, or why the code could not tell).
+        public var data: String
+    }
 
     public struct ResumeTable: Equatable, Codable, Sendable {
         /// Index in `functions` of the thread function.
@@ -84,10 +112,16 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     }
 
     public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues, object: String = "") {
-        // Through a function that passes nothing back no value comes back to its callers.
-        let search = scope == .passesValues
-            ? ReverseReachability(graph: graph, targets: targetNodes) { graph.interface(of: $0).mayPassValuesBack }
-            : ReverseReachability(graph: graph, targets: targetNodes)
+        // Where the targets' values go: only through the calls that bring a value back into the caller.
+        // A `passesValues` record's targets are taken to hand values back (callback callees count so whatever their
+        // prototype); in the other records only those whose prototype can are followed.
+        let valueTargets = scope == .passesValues ? targetNodes : targetNodes.filter { graph.interface(of: $0).mayPassValuesBack }
+        let forced = Set(valueTargets.filter { graph.signature(of: $0).passesNothingBack })
+        let holding = ReverseReachability(graph: graph, targets: valueTargets) { edge in
+            forced.contains(Int(graph.edgeCallee[edge])) || graph.edgeCarries(edge)
+        }
+        let holds = Set(holding.order)
+        let search = scope == .passesValues ? holding : ReverseReachability(graph: graph, targets: targetNodes)
         self.object = object
         var index: [Int: Int] = [:]
         for (i, node) in search.order.enumerated() { index[node] = i }
@@ -95,7 +129,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             let node = search.order[i]
             return Function(name: graph.name(of: node), unit: graph.unit(of: node),
                             next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
-                            passesNothingBack: !graph.interface(of: node).mayPassValuesBack)
+                            passesNothingBack: !holds.contains(node))
         }
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
@@ -105,12 +139,16 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
 
     /// Records which of each analysed thread function's calls can still run from
     /// where it sleeps; only the functions of this record (those reaching a target) are kept.
-    public mutating func attach(_ resume: [KthreadResumePoints]) {
+    /// `keepHop(function, hop)`: whether a value can come from the hop into the thread function
+    /// (a `passesValues` record keeps only those).
+    public mutating func attach(_ resume: [KthreadResumePoints], keepHop: (Int, Int) -> Bool = { _, _ in true }) {
         var byName: [String: [Int]] = [:]
         for (index, function) in functions.enumerated() { byName[function.name, default: []].append(index) }
         for table in resume {
             for function in byName[table.function] ?? [] {
-                let points = table.points.mapValues { hops in hops.sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function } }
+                let points = table.points.mapValues { hops in
+                    hops.sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function && keepHop(function, $0) }
+                }
                 resumeTables.append(ResumeTable(function: function, points: points))
             }
         }
@@ -123,6 +161,48 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         let functionIndices = Set(indices(named: symbol))
         guard let key = KthreadResumePoints.key(symbol: symbol, offset: offset) else { return nil }
         return resumeTables.first { functionIndices.contains($0.function) }?.points[key]
+    }
+
+    /// Compares the data the writers (the targets, and the functions one of their values comes into)
+    /// write with the data each statically found thread function of the record reads, from the code
+    /// of the file the graph came from. Code that could not be decoded counts as sharing.
+    public mutating func attachSharedData(graph: CallGraph, reader: DataAccessReader) {
+        var rangesByNode: [UInt32: [(UInt64, UInt64)]] = [:]
+        for i in graph.rangeNode.indices { rangesByNode[graph.rangeNode[i], default: []].append((graph.rangeLow[i], graph.rangeHigh[i])) }
+        func accesses(_ index: Int) -> DataAccesses {
+            let nodes = graph.nodes(named: functions[index].name).filter { graph.unit(of: $0) == functions[index].unit }
+            var all = DataAccesses()
+            if nodes.isEmpty { all.complete = false }
+            for node in nodes {
+                let one = reader.accesses(ranges: rangesByNode[UInt32(node)] ?? [])
+                all.reads.formUnion(one.reads); all.writes.formUnion(one.writes); all.complete = all.complete && one.complete
+            }
+            return all
+        }
+        let writers = functions.indices.filter { $0 < targetCount || !functions[$0].passesNothingBack }
+        let writes = writers.map { ($0, accesses($0)) }
+        dataChecked = true
+        sharedData = []
+        for entry in Set(kthreadEntries).sorted() {
+            let reads = accesses(entry)
+            for (writer, written) in writes {
+                if !reads.complete || !written.complete {
+                    let unclear = !reads.complete ? functions[entry].name : functions[writer].name
+                    sharedData.append(SharedData(entry: entry, writer: writer, data: "data not known: the code of \(unclear) was not fully decoded"))
+                    break
+                }
+                if let data = written.writes.intersection(reads.reads).map(reader.name(of:)).sorted().first {
+                    sharedData.append(SharedData(entry: entry, writer: writer, data: data))
+                    break
+                }
+            }
+        }
+    }
+
+    /// The shared data recorded for a thread function of this name, if the record compared it.
+    public func sharedData(forThreadFunction name: String) -> SharedData? {
+        let indices = Set(self.indices(named: name))
+        return sharedData.first { indices.contains($0.entry) }
     }
 
     /// The compilation unit all targets share (a `unit` record), else nil.

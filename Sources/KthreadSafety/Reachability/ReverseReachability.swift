@@ -2,8 +2,9 @@ import PatchModel
 
 /// Breadth-first search over a call graph's reversed edges: every function from
 /// which one of the targets is reachable, each with the next hop of one
-/// shortest call path toward a target. A node that does not expand is reached
-/// but leads no further: its callers are not searched through it.
+/// shortest call path toward a target. `follows` says which edges the search
+/// takes (a value-flow search takes only the calls through which a value comes
+/// back into the caller: `CallGraph.edgeCarries`).
 struct ReverseReachability {
     /// Nodes in BFS order (targets first, then by distance).
     let order: [Int]
@@ -11,8 +12,8 @@ struct ReverseReachability {
     let next: [Int?]
     let kind: [CallKind?]
 
-    /// `expands`: whether the callers of a reached node are searched too (targets always are).
-    init(graph: CallGraph, targets: [Int], expands: (Int) -> Bool = { _ in true }) {
+    /// `follows`: whether the search goes from a callee to its caller through an edge (by index).
+    init(graph: CallGraph, targets: [Int], follows: (Int) -> Bool = { _ in true }) {
         // Callers of each callee, as a compressed sparse row built from the flat edge arrays.
         let nodeCount = graph.nodeCount
         var firstCaller = [Int32](repeating: 0, count: nodeCount + 1)
@@ -39,11 +40,10 @@ struct ReverseReachability {
         while head < order.count {
             let callee = order[head]
             head += 1
-            guard head <= targetCount || expands(callee) else { continue }
             for slot in Int(firstCaller[callee])..<Int(firstCaller[callee + 1]) {
                 let edge = Int(callers[slot])
                 let caller = Int(graph.edgeCaller[edge])
-                guard position[caller] < 0 else { continue }
+                guard position[caller] < 0, follows(edge) else { continue }
                 position[caller] = Int32(order.count)
                 order.append(caller)
                 next.append(callee)

@@ -35,10 +35,18 @@ public struct CallGraph: Equatable, Sendable {
     public var nodeUnit: [UInt32] = []
     /// `FunctionInterface` raw values, per node.
     public var nodeInterface: [UInt8] = []
+    /// `FunctionSignature` raw values, per node (0xff: prototype unknown).
+    public var nodeSignature: [UInt8] = []
+    /// Code ranges of the defined functions (DWARF addresses of the analysed file): node, low, high.
+    public var rangeNode: [UInt32] = []
+    public var rangeLow: [UInt64] = []
+    public var rangeHigh: [UInt64] = []
     /// Edges sorted by (caller, callee), one per pair.
     public var edgeCaller: [UInt32] = []
     public var edgeCallee: [UInt32] = []
     public var edgeKind: [UInt8] = []
+    /// `CallSiteFlow` raw values, per edge: what the caller keeps, over all its call sites of the callee.
+    public var edgeFlow: [UInt8] = []
     /// Functions passed as the thread function to a kthread creator, found statically.
     public var kthreadSpawns: [KthreadSpawn] = []
 
@@ -52,6 +60,31 @@ public struct CallGraph: Equatable, Sendable {
 
     public func interface(of node: Int) -> FunctionInterface {
         FunctionInterface(rawValue: nodeInterface[node]) ?? .unknown
+    }
+
+    public func signature(of node: Int) -> FunctionSignature { FunctionSignature(rawValue: nodeSignature[node]) }
+
+    /// Whether a value `callee` hands back can come into `caller` through edge `edge`: an inlined body or a
+    /// tail call always; a call when the caller keeps a channel the callee's prototype opens.
+    public func edgeCarries(_ edge: Int) -> Bool {
+        guard CallKind(rawValue: edgeKind[edge]) == .call else { return true }
+        return CallSiteFlow(rawValue: edgeFlow[edge]).carries(signature(of: Int(edgeCallee[edge])))
+    }
+
+    /// The code ranges of a function (every definition of a global name).
+    public func ranges(of node: Int) -> [(UInt64, UInt64)] {
+        rangeNode.indices.filter { rangeNode[$0] == UInt32(node) }.map { (rangeLow[$0], rangeHigh[$0]) }
+    }
+
+    /// The index of the edge from `caller` to `callee`, if there is one.
+    public func edge(from caller: Int, to callee: Int) -> Int? {
+        var lo = 0, hi = edgeCaller.count
+        let key = (UInt64(caller) << 32) | UInt64(callee)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if (UInt64(edgeCaller[mid]) << 32 | UInt64(edgeCallee[mid])) < key { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < edgeCaller.count && edgeCaller[lo] == UInt32(caller) && edgeCallee[lo] == UInt32(callee) ? lo : nil
     }
 
     public func function(_ node: Int) -> FunctionRef {

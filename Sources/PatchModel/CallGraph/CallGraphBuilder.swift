@@ -57,6 +57,8 @@ public enum CallGraphBuilder {
         var edges: [UInt64] = []
         var addresses: [UInt64: UInt32] = [:]
         var spawns: [(UInt32, UInt64, UInt32)] = []
+        var flows: [UInt64: CallSiteFlow] = [:]
+        var signed: Set<UInt32> = []
 
         for partial in partials {
             let unitBase = UInt32(graph.units.count)
@@ -86,6 +88,20 @@ public enum CallGraphBuilder {
                 let global = Int(nodeMap[Int(node)])
                 graph.nodeInterface[global] = max(FunctionInterface(rawValue: graph.nodeInterface[global]) ?? .unknown, interface).rawValue
             }
+            graph.nodeSignature += Array(repeating: FunctionSignature.unknown.rawValue, count: graph.nodeName.count - graph.nodeSignature.count)
+            for (node, signature) in partial.signatures {
+                let global = nodeMap[Int(node)]
+                // Several definitions of one global name: every channel any of them opens.
+                let before = signed.insert(global).inserted ? 0 : graph.nodeSignature[Int(global)]
+                graph.nodeSignature[Int(global)] = before | signature.rawValue
+            }
+            for (node, low, high) in partial.ranges {
+                graph.rangeNode.append(nodeMap[Int(node)]); graph.rangeLow.append(low); graph.rangeHigh.append(high)
+            }
+            for (pair, flow) in partial.flows {
+                let key = UInt64(nodeMap[Int(pair >> 32)]) << 32 | UInt64(nodeMap[Int(pair & 0xffff_ffff)])
+                flows[key, default: .keepsNothing].formUnion(flow)
+            }
             for edge in partial.edges {
                 let caller = nodeMap[Int(edge >> 34)]
                 let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]
@@ -106,6 +122,7 @@ public enum CallGraphBuilder {
             graph.edgeCaller.append(UInt32(edge >> 34))
             graph.edgeCallee.append(UInt32((edge >> 2) & 0xffff_ffff))
             graph.edgeKind.append(UInt8(edge & 3))
+            graph.edgeFlow.append((flows[(edge >> 34) << 32 | ((edge >> 2) & 0xffff_ffff)] ?? .keepsEverything).rawValue)
         }
         var seenSpawns = Set<[UInt32]>()
         for (spawner, address, creator) in spawns {

@@ -19,7 +19,17 @@ final class PartialCallGraph {
     private(set) var definedIn: [UInt32: UInt32] = [:]
     /// For functions defined here: what their prototype lets them hand back.
     private(set) var interfaces: [UInt32: FunctionInterface] = [:]
+    /// For functions defined here: what their prototype lets them hand back, per channel.
+    private(set) var signatures: [UInt32: FunctionSignature] = [:]
     private let interfaceReader = FunctionInterfaceReader()
+    /// caller << 32 | callee -> what the caller keeps of what the callee hands back, over its call sites.
+    private(set) var flows: [UInt64: CallSiteFlow] = [:]
+    /// Code ranges of the functions defined here (node, low, high), DWARF addresses.
+    private(set) var ranges: [(UInt32, UInt64, UInt64)] = []
+    private var flowReader: CallSiteFlowReader?
+    /// The code ranges of the subprogram being walked, and whether it returns a value.
+    private var currentRanges: [(UInt64, UInt64)] = []
+    private var currentReturnsValue = true
     /// caller << 34 | callee << 2 | kind.
     private(set) var edges: [UInt64] = []
     private(set) var entryAddresses: [UInt64: UInt32] = [:]
@@ -40,6 +50,9 @@ final class PartialCallGraph {
         let nodeKeys: [UInt64]
         let definedIn: [UInt32: UInt32]
         let interfaces: [UInt32: FunctionInterface]
+        let signatures: [UInt32: FunctionSignature]
+        let flows: [UInt64: CallSiteFlow]
+        let ranges: [(UInt32, UInt64, UInt64)]
         let edges: [UInt64]
         let entryAddresses: [UInt64: UInt32]
         let spawns: [(UInt32, UInt64, UInt32)]
@@ -47,7 +60,7 @@ final class PartialCallGraph {
 
     var walked: Walked {
         Walked(names: names, units: units, nodeKeys: nodeKeys, definedIn: definedIn, interfaces: interfaces,
-               edges: edges, entryAddresses: entryAddresses, spawns: spawns)
+               signatures: signatures, flows: flows, ranges: ranges, edges: edges, entryAddresses: entryAddresses, spawns: spawns)
     }
 
     /// Walks the compilation unit whose DIE is at `offset`.
@@ -55,6 +68,7 @@ final class PartialCallGraph {
         var unitDie = Dwarf_Die()
         guard dwarf_offdie(file.dwarf, offset, &unitDie) != nil else { return }
         currentFile = file
+        if flowReader == nil { flowReader = CallSiteFlowReader(file: file) }
         defer { currentFile = nil }
         currentUnit = UInt32(units.count)
         units.append(dwarf_diename(&unitDie).map { String(cString: $0) } ?? "")
@@ -70,16 +84,22 @@ final class PartialCallGraph {
                 guard dwarf_hasattr(&die, DwarfAttribute.declaration) == 0,
                       let node = resolve(&die) else { break }
                 if nodeKeys[Int(node)] & 0xffff_ffff == 0 { definedIn[node] = currentUnit }
-                interfaces[node] = max(interfaces[node] ?? .unknown, interfaceReader.interface(of: &die))
+                let signature = interfaceReader.signature(of: &die)
+                interfaces[node] = max(interfaces[node] ?? .unknown, signature.passesNothingBack ? .passesNothingBack : .passesValuesBack)
+                signatures[node] = FunctionSignature(rawValue: (signatures[node]?.rawValue ?? 0) | signature.rawValue)
                 if let address = DwarfFile.entryAddress(of: &die) { entryAddresses[address] = node }
-                let enclosing = currentSubprogram
+                let enclosing = (currentSubprogram, currentRanges, currentReturnsValue)
                 currentSubprogram = node
+                currentRanges = DwarfFile.ranges(of: &die)
+                ranges += currentRanges.map { (node, $0.0, $0.1) }
+                currentReturnsValue = signature.returnsValue
                 walkChildren(of: &die, owner: node)
-                currentSubprogram = enclosing
+                (currentSubprogram, currentRanges, currentReturnsValue) = enclosing
             case DwarfTag.inlinedSubroutine:
                 guard let owner else { break }
                 if let callee = origin(of: &die, attribute: DwarfAttribute.abstractOrigin) {
                     addEdge(owner, callee, .inlined)
+                    flows[UInt64(owner) << 32 | UInt64(callee)] = .keepsEverything
                     if names[Int(nodeKeys[Int(callee)] >> 32)] == PartialCallGraph.currentTaskAccessor {
                         // The inlined body and the function it runs in both use the running task.
                         for user in Set([owner, currentSubprogram ?? owner]) { interfaces[user] = max(interfaces[user] ?? .unknown, .usesCurrentTask) }
@@ -97,6 +117,10 @@ final class PartialCallGraph {
                 let tail = dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0
                     || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0
                 addEdge(owner, callee, tail ? .tailCall : .call)
+                // A tail call hands the callee's result and arguments on as the caller's own.
+                let flow = tail ? CallSiteFlow.keepsEverything
+                    : flowReader?.flow(at: &die, ranges: currentRanges, callerReturnsValue: currentReturnsValue) ?? .keepsEverything
+                flows[UInt64(owner) << 32 | UInt64(callee), default: .keepsNothing].formUnion(flow)
                 if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
                 }

@@ -1,0 +1,295 @@
+import CElf
+
+/// What a caller does, after one call returns, with what the callee can hand
+/// back: its result in %rax, and the objects it passed by pointer (which the
+/// callee may have written). Read from the caller's machine code and the call
+/// site's DWARF parameters, per call site; merged per (caller, callee) edge.
+/// Where the code or the DWARF cannot tell, the value counts as kept.
+public struct CallSiteFlow: Equatable, Sendable {
+    public var rawValue: UInt8
+
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The caller reads %rax after the call before overwriting it (or the code could not be followed).
+    public static let resultUsed = CallSiteFlow(rawValue: 1)
+    /// Every channel kept: inlined bodies and tail calls (the callee's result is the caller's), unknown code.
+    public static let keepsEverything = CallSiteFlow(rawValue: 0x7f)
+    public static let keepsNothing = CallSiteFlow(rawValue: 0)
+
+    /// Argument `index` (0-5: %rdi, %rsi, %rdx, %rcx, %r8, %r9) is still held by the caller after the call: in a
+    /// register it reads afterwards, in its own frame, in its incoming arguments, in global data, or not said.
+    public static func argumentKept(_ index: Int) -> CallSiteFlow { CallSiteFlow(rawValue: 2 << UInt8(index)) }
+
+    public var usesResult: Bool { rawValue & 1 != 0 }
+    public func keepsArgument(_ index: Int) -> Bool { rawValue & (2 << UInt8(index)) != 0 }
+    /// Bits 0-5: the arguments kept.
+    public var keptArguments: UInt8 { (rawValue >> 1) & 0x3f }
+
+    public mutating func formUnion(_ other: CallSiteFlow) { rawValue |= other.rawValue }
+
+    /// Whether a value of a callee with this prototype comes back into the caller through this site.
+    public func carries(_ signature: FunctionSignature) -> Bool {
+        if signature.unknownChannels { return true }
+        if signature.returnsValue && usesResult { return true }
+        return signature.writableArguments & keptArguments != 0
+    }
+
+    public var description: String {
+        var kept: [String] = []
+        if usesResult { kept.append("reads the result") }
+        let arguments = (0..<6).filter(keepsArgument).map { "argument \($0 + 1)" }
+        if !arguments.isEmpty { kept.append("keeps " + arguments.joined(separator: ", ")) }
+        return kept.isEmpty ? "uses nothing the callee hands back" : kept.joined(separator: ", ")
+    }
+}
+
+/// What a function's prototype lets it hand back, channel by channel (one byte per node of the graph).
+public struct FunctionSignature: Equatable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// Prototype not known (declared only, or defined elsewhere): every channel open.
+    public static let unknown = FunctionSignature(rawValue: 0xff)
+    public static let nothing = FunctionSignature(rawValue: 0)
+
+    public var returnsValue: Bool { rawValue & 1 != 0 }
+    /// Bit i: the (i+1)-th argument register carries a parameter the function can write through
+    /// (a writable pointer, or an integer as wide as a pointer).
+    public var writableArguments: UInt8 { (rawValue >> 1) & 0x3f }
+    /// Variable arguments, a struct passed by value, or a writable parameter past the sixth:
+    /// the registers do not say which argument is which.
+    public var unknownChannels: Bool { rawValue & 0x80 != 0 }
+    public var passesNothingBack: Bool { rawValue == 0 }
+}
+
+/// Reads the call-site flow of the calls of one file's functions.
+final class CallSiteFlowReader {
+    private let file: DwarfFile
+    /// Symbol names of the retpoline thunks (`__x86_indirect_thunk_r11` calls through %r11), by address (linked files).
+    private var thunkRegisterByAddress: [UInt64: Int?] = [:]
+    private static let maxInstructions = 400
+    private static let calleeSaved: Set<Int> = [3, 5, 12, 13, 14, 15]
+
+    init(file: DwarfFile) {
+        self.file = file
+    }
+
+    /// The flow at the call site `callSite` (a DW_TAG_call_site of a call, not a tail call), made by the
+    /// function with code ranges `ranges` (DWARF addresses), which returns a value or not.
+    func flow(at callSite: inout Dwarf_Die, ranges: [(UInt64, UInt64)], callerReturnsValue: Bool) -> CallSiteFlow {
+        var attr = Dwarf_Attribute()
+        var returnPC: Dwarf_Addr = 0
+        guard dwarf_attr(&callSite, DwarfAttribute.callReturnPC, &attr) != nil, dwarf_formaddr(&attr, &returnPC) == 0
+        else { return .keepsEverything }
+        // Origins of the values followed: 0 the result (%rax), 1...6 the arguments held in callee-saved registers.
+        var kept = CallSiteFlow(rawValue: 0x7e) // arguments kept unless shown otherwise
+        var origins: [X86Instruction.Registers] = Array(repeating: 0, count: 7)
+        origins[0] = X86Instruction.bit(X86Instruction.rax)
+        for (index, value) in parameterValues(of: &callSite) {
+            switch value {
+            case .constant: kept.rawValue &= ~CallSiteFlow.argumentKept(index).rawValue
+            case .register(let register): origins[index + 1] = X86Instruction.bit(register)
+            case .other: break
+            }
+        }
+        let used = scan(from: returnPC, origins: origins, ranges: ranges, callerReturnsValue: callerReturnsValue)
+        var result = CallSiteFlow.keepsNothing
+        if used & 1 != 0 { result.formUnion(.resultUsed) }
+        for index in 0..<6 {
+            let heldInRegister = origins[index + 1] != 0
+            let stillKept = kept.keepsArgument(index) && (!heldInRegister || used & (1 << (index + 1)) != 0)
+            if stillKept { result.formUnion(.argumentKept(index)) }
+        }
+        return result
+    }
+
+    private enum ParameterValue {
+        case constant
+        /// Held in this callee-saved register (encoding number) across the call.
+        case register(Int)
+        case other
+    }
+
+    /// The call site's described arguments: index (0-5) -> what its value is in the caller.
+    private func parameterValues(of callSite: inout Dwarf_Die) -> [(Int, ParameterValue)] {
+        var parameter = Dwarf_Die()
+        guard dwarf_child(&callSite, &parameter) == 0 else { return [] }
+        var values: [(Int, ParameterValue)] = []
+        let argumentDwarfRegisters: [UInt8: Int] = [5: 0, 4: 1, 1: 2, 2: 3, 8: 4, 9: 5]
+        repeat {
+            let tag = dwarf_tag(&parameter)
+            guard tag == DwarfTag.callSiteParameter || tag == DwarfTag.gnuCallSiteParameter,
+                  let location = operations(of: &parameter, DwarfAttribute.location), location.count == 1,
+                  location[0].atom >= UInt8(DW_OP_reg0), location[0].atom <= UInt8(DW_OP_reg31),
+                  let index = argumentDwarfRegisters[location[0].atom - UInt8(DW_OP_reg0)] else { continue }
+            guard let value = operations(of: &parameter, DwarfAttribute.callValue)
+                    ?? operations(of: &parameter, DwarfAttribute.gnuCallSiteValue), let first = value.first else { continue }
+            values.append((index, Self.classify(first, rest: value.dropFirst())))
+        } while DwarfFile.nextSibling(&parameter)
+        return values
+    }
+
+    private static func classify(_ first: Dwarf_Op, rest: ArraySlice<Dwarf_Op>) -> ParameterValue {
+        let atom = first.atom
+        // Arithmetic on a constant or a register keeps its kind; a load from memory (deref) does not.
+        let plain = rest.allSatisfy { [UInt8(DW_OP_plus_uconst), UInt8(DW_OP_stack_value), UInt8(DW_OP_plus), UInt8(DW_OP_minus),
+                                       UInt8(DW_OP_constu), UInt8(DW_OP_consts)].contains($0.atom) || ($0.atom >= UInt8(DW_OP_lit0) && $0.atom <= UInt8(DW_OP_lit31)) }
+        guard plain else { return .other }
+        if (atom >= UInt8(DW_OP_lit0) && atom <= UInt8(DW_OP_lit31))
+            || [UInt8(DW_OP_const1u), UInt8(DW_OP_const1s), UInt8(DW_OP_const2u), UInt8(DW_OP_const2s), UInt8(DW_OP_const4u),
+                UInt8(DW_OP_const4s), UInt8(DW_OP_const8u), UInt8(DW_OP_const8s), UInt8(DW_OP_constu), UInt8(DW_OP_consts)].contains(atom) {
+            return .constant
+        }
+        let dwarfRegister: Int
+        if atom >= UInt8(DW_OP_breg0) && atom <= UInt8(DW_OP_breg31) {
+            dwarfRegister = Int(atom - UInt8(DW_OP_breg0))
+        } else if atom >= UInt8(DW_OP_reg0) && atom <= UInt8(DW_OP_reg31) {
+            dwarfRegister = Int(atom - UInt8(DW_OP_reg0))
+        } else {
+            return .other // DW_OP_addr (global data), DW_OP_fbreg (its frame), entry values (its caller's), ...
+        }
+        guard let register = X86Instruction.register(dwarf: dwarfRegister), calleeSaved.contains(register) else { return .other }
+        // %rbp as a frame pointer addresses the caller's own frame.
+        return register == X86Instruction.rbp && first.number != 0 ? .other : .register(register)
+    }
+
+    private func operations(of die: inout Dwarf_Die, _ attribute: UInt32) -> [Dwarf_Op]? {
+        var attr = Dwarf_Attribute()
+        var ops: UnsafeMutablePointer<Dwarf_Op>?
+        var count = 0
+        guard dwarf_attr(&die, attribute, &attr) != nil, dwarf_getlocation(&attr, &ops, &count) == 0, let ops, count > 0 else { return nil }
+        return Array(UnsafeBufferPointer(start: ops, count: count))
+    }
+
+    /// Follows the caller's code from `returnPC`: which origins' values are read (bit o for origin o).
+    private func scan(from returnPC: UInt64, origins: [X86Instruction.Registers], ranges: [(UInt64, UInt64)],
+                      callerReturnsValue: Bool) -> UInt8 {
+        let everything: UInt8 = (1 << UInt8(origins.count)) - 1
+        guard let (section, code, sectionStart) = file.code(at: returnPC) else { return everything }
+        let relocated = relocatedOffsets(of: section)
+        func inCaller(_ address: UInt64) -> Bool { ranges.contains { address >= $0.0 && address < $0.1 } }
+
+        var used: UInt8 = 0
+        var work: [(UInt64, [X86Instruction.Registers])] = [(returnPC, origins)]
+        var seen: [UInt64: [X86Instruction.Registers]] = [:]
+        var budget = Self.maxInstructions
+        let argumentBits = X86Instruction.argumentRegisters.reduce(X86Instruction.Registers(0)) { $0 | X86Instruction.bit($1) }
+        func use(_ registers: X86Instruction.Registers, _ state: [X86Instruction.Registers]) {
+            for (origin, held) in state.enumerated() where held & registers != 0 { used |= 1 << UInt8(origin) }
+        }
+        while let (start, initial) = work.popLast() {
+            var address = start
+            var state = initial
+            while used != everything {
+                // A point seen with at least these registers held adds nothing new.
+                if let before = seen[address], zip(before, state).allSatisfy({ $0 | $1 == $0 }) { break }
+                seen[address] = zip(seen[address] ?? state, state).map { $0 | $1 }
+                budget -= 1
+                let local = address &- sectionStart
+                guard budget > 0, inCaller(address), local < UInt64(code.count),
+                      let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else { return everything }
+                let next = address + UInt64(instruction.length)
+                // A relocated displacement (an unlinked object's call or jump to another section) hides the target.
+                // Branch and call displacements are the instruction's last 4 bytes.
+                let relocatedTarget = instruction.length >= 5 ? relocated[local + UInt64(instruction.length) - 4] : nil
+                let hasRelocatedTarget = relocatedTarget != nil
+                switch instruction.flow {
+                case .call(let target):
+                    let through = relocatedTarget.map { symbolThunkRegister($0.symbol).register } ?? thunkRegister(at: target)
+                    use(argumentBits | (through.map(X86Instruction.bit) ?? 0), state)
+                    state = state.map { $0 & ~X86Instruction.callerSaved }
+                    address = next; continue
+                case .indirectCall:
+                    use(argumentBits | instruction.reads, state)
+                    state = state.map { $0 & ~X86Instruction.callerSaved }
+                    address = next; continue
+                case .ret:
+                    if callerReturnsValue { use(X86Instruction.bit(X86Instruction.rax), state) }
+                    break
+                case .stop:
+                    break
+                case .indirectJump:
+                    return everything
+                case .jump(let target):
+                    if let symbol = relocatedTarget {
+                        // To another function's start: a tail call; to a section (a cold part): not followed.
+                        guard symbolThunkRegister(symbol.symbol).isFunction else { return everything }
+                        use(argumentBits, state)
+                        break
+                    }
+                    if inCaller(target) { work.append((target, state)) } else {
+                        // A tail call: it receives the argument registers, and returns its own result.
+                        use(argumentBits, state)
+                    }
+                case .branch(let target):
+                    if hasRelocatedTarget { return everything }
+                    use(instruction.reads, state)
+                    work.append((target, state))
+                    address = next; continue
+                case .next:
+                    var reads = instruction.reads
+                    if let move = instruction.registerMove { reads &= ~X86Instruction.bit(move.from) }
+                    use(reads, state)
+                    for origin in state.indices {
+                        var held = state[origin] & ~instruction.writes
+                        if let move = instruction.registerMove, state[origin] & X86Instruction.bit(move.from) != 0 {
+                            held |= X86Instruction.bit(move.to)
+                        }
+                        state[origin] = held
+                    }
+                    address = next; continue
+                }
+                break
+            }
+            if budget <= 0 { return everything }
+        }
+        return used
+    }
+
+    private var relocatedCache: [UInt: [UInt64: DwarfFile.UnlinkedRelocation]] = [:]
+
+    private func relocatedOffsets(of section: OpaquePointer) -> [UInt64: DwarfFile.UnlinkedRelocation] {
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(section)))
+        if let known = relocatedCache[key] { return known }
+        let found = file.unlinkedRelocations(of: section)
+        relocatedCache[key] = found
+        return found
+    }
+
+    private var symbolCache: [UInt32: (register: Int?, isFunction: Bool)] = [:]
+
+    /// In an unlinked object, from a relocation's symbol: the register a call through a retpoline thunk uses
+    /// (nil for an ordinary call), and whether the symbol is a function (a jump to it is a tail call).
+    private func symbolThunkRegister(_ index: UInt32) -> (register: Int?, isFunction: Bool) {
+        if let known = symbolCache[index] { return known }
+        var symbol = GElf_Sym()
+        var address: GElf_Addr = 0
+        var shndx: GElf_Word = 0
+        var symbolElf: OpaquePointer?
+        var symbolBias: Dwarf_Addr = 0
+        var result: (register: Int?, isFunction: Bool) = (X86Instruction.rax, false)
+        if let name = dwfl_module_getsym_info(file.module, Int32(index), &symbol, &address, &shndx, &symbolElf, &symbolBias) {
+            let isFunction = symbol.st_info & 0xf == UInt8(STT_FUNC) || (symbol.st_info & 0xf == UInt8(STT_NOTYPE) && symbol.st_shndx == 0)
+            result = (Self.thunkRegister(named: String(cString: name)), isFunction)
+        }
+        symbolCache[index] = result
+        return result
+    }
+
+    private static let registerNames = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                        "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"]
+
+    /// The register a retpoline thunk (`__x86_indirect_thunk_r11`) calls through; nil for any other function.
+    private static func thunkRegister(named name: String) -> Int? {
+        guard name.hasPrefix("__x86_indirect_thunk_") || name.hasPrefix("__x86_indirect_call_thunk_") else { return nil }
+        return registerNames.firstIndex(of: String(name.split(separator: "_").last ?? "")) ?? X86Instruction.rax
+    }
+
+    /// In a linked file: the register a call to `target` reads when `target` is a retpoline thunk.
+    private func thunkRegister(at target: UInt64) -> Int? {
+        if let known = thunkRegisterByAddress[target] { return known }
+        let register = dwfl_module_addrname(file.module, target + file.bias).flatMap { Self.thunkRegister(named: String(cString: $0)) }
+        thunkRegisterByAddress[target] = register
+        return register
+    }
+}
