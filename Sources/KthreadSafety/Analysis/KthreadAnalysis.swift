@@ -52,11 +52,18 @@ package struct KthreadAnalysis {
                     .filter { KthreadConversion.loop(entry: $0) == nil }
                 // A hop counts for a value record only when a value comes from it into the thread function.
                 let scope = reach.scope, functions = reach.functions
+                let flow = scope == .passesValues ? KthreadReachability.valueFlow(graph: graph, targetNodes: reach.targets.flatMap { target in
+                    graph.nodes(named: target.name).filter { graph.unit(of: $0) == target.unit } }, scope: scope) : nil
                 let keepHop: (Int, Int) -> Bool = { function, hop in
-                    guard scope == .passesValues else { return true }
+                    guard let flow else { return true }
                     let callers = graph.nodes(named: functions[function].name).filter { graph.unit(of: $0) == functions[function].unit }
                     let callees = graph.nodes(named: functions[hop].name).filter { graph.unit(of: $0) == functions[hop].unit }
-                    return callers.contains { caller in callees.contains { graph.edge(from: caller, to: $0).map(graph.edgeCarries) ?? false } }
+                    return callers.contains { caller in
+                        callees.contains { callee in
+                            guard let channels = flow.channels[callee], let edge = graph.edge(from: caller, to: callee) else { return false }
+                            return graph.channels(throughEdge: edge, from: channels) != nil
+                        }
+                    }
                 }
                 reach.attach(entries.sorted().compactMap { entry in
                     entryAddresses[entry].flatMap { analysis.points(function: entry, address: $0) }

@@ -113,15 +113,15 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
 
     public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues, object: String = "") {
         // Where the targets' values go: only through the calls that bring a value back into the caller.
-        // A `passesValues` record's targets are taken to hand values back (callback callees count so whatever their
-        // prototype); in the other records only those whose prototype can are followed.
-        let valueTargets = scope == .passesValues ? targetNodes : targetNodes.filter { graph.interface(of: $0).mayPassValuesBack }
-        let forced = Set(valueTargets.filter { graph.signature(of: $0).passesNothingBack })
-        let holding = ReverseReachability(graph: graph, targets: valueTargets) { edge in
-            forced.contains(Int(graph.edgeCallee[edge])) || graph.edgeCarries(edge)
-        }
+        let holding = Self.valueFlow(graph: graph, targetNodes: targetNodes, scope: scope)
         let holds = Set(holding.order)
-        let search = scope == .passesValues ? holding : ReverseReachability(graph: graph, targets: targetNodes)
+        let search: (order: [Int], next: [Int?], kind: [CallKind?])
+        if scope == .passesValues {
+            search = (holding.order, holding.next, holding.kind)
+        } else {
+            let all = ReverseReachability(graph: graph, targets: targetNodes)
+            search = (all.order, all.next, all.kind)
+        }
         self.object = object
         var index: [Int: Int] = [:]
         for (i, node) in search.order.enumerated() { index[node] = i }
@@ -135,6 +135,13 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
         self.source = source ?? graph.buildID ?? ""
         self.scope = scope
+    }
+
+    /// Where the targets' values go. A `passesValues` record's targets are taken to hand values back (callback
+    /// callees count so whatever their prototype); in the other records only those whose prototype can are followed.
+    static func valueFlow(graph: CallGraph, targetNodes: [Int], scope: Scope) -> ValueFlowSearch {
+        let valueTargets = scope == .passesValues ? targetNodes : targetNodes.filter { graph.interface(of: $0).mayPassValuesBack }
+        return ValueFlowSearch(graph: graph, targets: valueTargets, forced: Set(valueTargets.filter { graph.signature(of: $0).passesNothingBack }))
     }
 
     /// Records which of each analysed thread function's calls can still run from

@@ -46,7 +46,7 @@ public struct CallGraph: Equatable, Sendable {
     public var edgeCallee: [UInt32] = []
     public var edgeKind: [UInt8] = []
     /// `CallSiteFlow` raw values, per edge: what the caller keeps, over all its call sites of the callee.
-    public var edgeFlow: [UInt8] = []
+    public var edgeFlow: [UInt64] = []
     /// Functions passed as the thread function to a kthread creator, found statically.
     public var kthreadSpawns: [KthreadSpawn] = []
 
@@ -64,11 +64,16 @@ public struct CallGraph: Equatable, Sendable {
 
     public func signature(of node: Int) -> FunctionSignature { FunctionSignature(rawValue: nodeSignature[node]) }
 
-    /// Whether a value `callee` hands back can come into `caller` through edge `edge`: an inlined body or a
-    /// tail call always; a call when the caller keeps a channel the callee's prototype opens.
-    public func edgeCarries(_ edge: Int) -> Bool {
-        guard CallKind(rawValue: edgeKind[edge]) == .call else { return true }
-        return CallSiteFlow(rawValue: edgeFlow[edge]).carries(signature(of: Int(edgeCallee[edge])))
+    /// What the caller keeps of what the callee hands back, through edge `edge`: an inlined body or a tail
+    /// call keep everything.
+    public func flow(ofEdge edge: Int) -> CallSiteFlow {
+        CallKind(rawValue: edgeKind[edge]) == .call ? CallSiteFlow(rawValue: edgeFlow[edge]) : .keepsEverything
+    }
+
+    /// Through which channels a value that `callee` hands on through `channels` leaves the caller of edge `edge`
+    /// (nil: it does not come into the caller).
+    public func channels(throughEdge edge: Int, from channels: ValueChannels) -> ValueChannels? {
+        flow(ofEdge: edge).channels(into: signature(of: Int(edgeCaller[edge])), from: channels)
     }
 
     /// The code ranges of a function (every definition of a global name).

@@ -5,10 +5,12 @@ import CElf
 /// callee may have written). Read from the caller's machine code and the call
 /// site's DWARF parameters, per call site; merged per (caller, callee) edge.
 /// Where the code or the DWARF cannot tell, the value counts as kept.
-public struct CallSiteFlow: Equatable, Sendable {
-    public var rawValue: UInt8
+public struct CallSiteFlow: Equatable, Sendable, CustomStringConvertible {
+    /// Bit 0: result used; bits 1-6: argument i kept by the caller itself; bit 8 + 6 * i + j: argument i is
+    /// the caller's own parameter j, handed on (the object is its caller's).
+    public var rawValue: UInt64
 
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// The caller reads %rax after the call before overwriting it (or the code could not be followed).
     public static let resultUsed = CallSiteFlow(rawValue: 1)
@@ -17,21 +19,36 @@ public struct CallSiteFlow: Equatable, Sendable {
     public static let keepsNothing = CallSiteFlow(rawValue: 0)
 
     /// Argument `index` (0-5: %rdi, %rsi, %rdx, %rcx, %r8, %r9) is still held by the caller after the call: in a
-    /// register it reads afterwards, in its own frame, in its incoming arguments, in global data, or not said.
-    public static func argumentKept(_ index: Int) -> CallSiteFlow { CallSiteFlow(rawValue: 2 << UInt8(index)) }
+    /// register it reads afterwards, in its own frame, in global data, or the DWARF does not say where.
+    public static func argumentKept(_ index: Int) -> CallSiteFlow { CallSiteFlow(rawValue: 2 << UInt64(index)) }
+    /// Argument `index` is the caller's own parameter `parameter` (an entry value), not kept in the caller.
+    public static func argumentHandedOn(_ index: Int, asParameter parameter: Int) -> CallSiteFlow {
+        CallSiteFlow(rawValue: 1 << UInt64(8 + 6 * index + parameter))
+    }
 
     public var usesResult: Bool { rawValue & 1 != 0 }
-    public func keepsArgument(_ index: Int) -> Bool { rawValue & (2 << UInt8(index)) != 0 }
+    public func keepsArgument(_ index: Int) -> Bool { rawValue & (2 << UInt64(index)) != 0 }
     /// Bits 0-5: the arguments kept.
-    public var keptArguments: UInt8 { (rawValue >> 1) & 0x3f }
+    public var keptArguments: UInt8 { UInt8((rawValue >> 1) & 0x3f) }
+    /// The caller's parameters (bits 0-5) that argument `index` hands on.
+    public func handedOn(_ index: Int) -> UInt8 { UInt8((rawValue >> UInt64(8 + 6 * index)) & 0x3f) }
 
     public mutating func formUnion(_ other: CallSiteFlow) { rawValue |= other.rawValue }
 
-    /// Whether a value of a callee with this prototype comes back into the caller through this site.
-    public func carries(_ signature: FunctionSignature) -> Bool {
-        if signature.unknownChannels { return true }
-        if signature.returnsValue && usesResult { return true }
-        return signature.writableArguments & keptArguments != 0
+    /// Through which channels a value the callee hands back through `channels` leaves the caller, given
+    /// the caller's own prototype; nil when it does not come into the caller at all.
+    /// Kept by the caller itself (its result read, an argument kept): every channel of the caller. Only handed
+    /// on as the caller's own parameter: that parameter.
+    public func channels(into caller: FunctionSignature, from channels: ValueChannels) -> ValueChannels? {
+        if channels.contains(.unknown) { return caller.channels }
+        var kept = channels.contains(.result) && usesResult
+        var handed = ValueChannels()
+        for index in 0..<6 where channels.contains(.argument(index)) {
+            if keepsArgument(index) { kept = true }
+            for parameter in 0..<6 where handedOn(index) & (1 << UInt8(parameter)) != 0 { handed.insert(.argument(parameter)) }
+        }
+        if kept { return caller.channels.union(handed) }
+        return handed.isEmpty ? nil : handed
     }
 
     public var description: String {
@@ -39,8 +56,20 @@ public struct CallSiteFlow: Equatable, Sendable {
         if usesResult { kept.append("reads the result") }
         let arguments = (0..<6).filter(keepsArgument).map { "argument \($0 + 1)" }
         if !arguments.isEmpty { kept.append("keeps " + arguments.joined(separator: ", ")) }
+        let handed = (0..<6).filter { handedOn($0) != 0 }.map { "argument \($0 + 1)" }
+        if !handed.isEmpty { kept.append("hands on its own parameter as " + handed.joined(separator: ", ")) }
         return kept.isEmpty ? "uses nothing the callee hands back" : kept.joined(separator: ", ")
     }
+}
+
+/// The ways a value leaves a function toward its caller: its result, a parameter it can write through.
+public struct ValueChannels: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let result = ValueChannels(rawValue: 1)
+    public static func argument(_ index: Int) -> ValueChannels { ValueChannels(rawValue: 2 << UInt8(index)) }
+    /// Which registers carry which argument is not known: every channel.
+    public static let unknown = ValueChannels(rawValue: 0x80)
 }
 
 /// What a function's prototype lets it hand back, channel by channel (one byte per node of the graph).
@@ -60,6 +89,8 @@ public struct FunctionSignature: Equatable, Sendable {
     /// the registers do not say which argument is which.
     public var unknownChannels: Bool { rawValue & 0x80 != 0 }
     public var passesNothingBack: Bool { rawValue == 0 }
+    /// Its channels as `ValueChannels` (the same bits).
+    public var channels: ValueChannels { ValueChannels(rawValue: rawValue) }
 }
 
 /// Reads the call-site flow of the calls of one file's functions.
@@ -76,37 +107,73 @@ final class CallSiteFlowReader {
 
     /// The flow at the call site `callSite` (a DW_TAG_call_site of a call, not a tail call), made by the
     /// function with code ranges `ranges` (DWARF addresses), which returns a value or not.
-    func flow(at callSite: inout Dwarf_Die, ranges: [(UInt64, UInt64)], callerReturnsValue: Bool) -> CallSiteFlow {
+    /// `parameters`: the caller's formal parameter DIEs, in order (for where it keeps them after the call).
+    func flow(at callSite: inout Dwarf_Die, ranges: [(UInt64, UInt64)], callerReturnsValue: Bool,
+              parameters: inout [Dwarf_Die]) -> CallSiteFlow {
         var attr = Dwarf_Attribute()
         var returnPC: Dwarf_Addr = 0
         guard dwarf_attr(&callSite, DwarfAttribute.callReturnPC, &attr) != nil, dwarf_formaddr(&attr, &returnPC) == 0
         else { return .keepsEverything }
         // Origins of the values followed: 0 the result (%rax), 1...6 the arguments held in callee-saved registers.
-        var kept = CallSiteFlow(rawValue: 0x7e) // arguments kept unless shown otherwise
+        // An argument the DWARF gives no value for is not held by the caller in any register or slot GCC could name
+        // after the call: it counts as not kept (docs/KTHREAD-SAFETY.md, "Following the value").
+        var kept = CallSiteFlow.keepsNothing
+        var handedOn = CallSiteFlow.keepsNothing
         var origins: [X86Instruction.Registers] = Array(repeating: 0, count: 7)
         origins[0] = X86Instruction.bit(X86Instruction.rax)
         for (index, value) in parameterValues(of: &callSite) {
             switch value {
-            case .constant: kept.rawValue &= ~CallSiteFlow.argumentKept(index).rawValue
+            case .constant: break
             case .register(let register): origins[index + 1] = X86Instruction.bit(register)
-            case .other: break
+            case .entryValue(let parameter):
+                handedOn.formUnion(.argumentHandedOn(index, asParameter: parameter))
+                // Where the caller itself still has that parameter after the call: there it may use the object too.
+                switch parameter < parameters.count ? location(of: &parameters[parameter], at: returnPC) : .other {
+                case .register(let register): origins[index + 1] = X86Instruction.bit(register)
+                case .other: kept.formUnion(.argumentKept(index))
+                case .constant, .entryValue: break
+                }
+            case .other: kept.formUnion(.argumentKept(index))
             }
         }
         let used = scan(from: returnPC, origins: origins, ranges: ranges, callerReturnsValue: callerReturnsValue)
-        var result = CallSiteFlow.keepsNothing
+        var result = kept
+        result.formUnion(handedOn)
         if used & 1 != 0 { result.formUnion(.resultUsed) }
-        for index in 0..<6 {
-            let heldInRegister = origins[index + 1] != 0
-            let stillKept = kept.keepsArgument(index) && (!heldInRegister || used & (1 << (index + 1)) != 0)
-            if stillKept { result.formUnion(.argumentKept(index)) }
+        for index in 0..<6 where origins[index + 1] != 0 && used & (1 << (index + 1)) != 0 {
+            result.formUnion(.argumentKept(index))
         }
         return result
+    }
+
+    /// Where a parameter of the caller is at `address`: a callee-saved register, gone (entry value or no
+    /// location: `.constant` stands for "nowhere"), or anywhere else (its frame: `.other`).
+    private func location(of parameter: inout Dwarf_Die, at address: UInt64) -> ParameterValue {
+        var attr = Dwarf_Attribute()
+        guard dwarf_attr(&parameter, DwarfAttribute.location, &attr) != nil else { return .constant }
+        var ops: UnsafeMutablePointer<Dwarf_Op>?
+        var count = 0
+        let found = dwarf_getlocation_addr(&attr, address, &ops, &count, 1)
+        guard found > 0, let ops, count > 0 else { return found == 0 ? .constant : .other }
+        let first = ops.pointee
+        if first.atom == UInt8(DW_OP_entry_value) || first.atom == UInt8(DW_OP_GNU_entry_value) { return .constant }
+        guard count == 1 else { return .other }
+        let dwarfRegister: Int
+        if first.atom >= UInt8(DW_OP_reg0) && first.atom <= UInt8(DW_OP_reg31) {
+            dwarfRegister = Int(first.atom - UInt8(DW_OP_reg0))
+        } else {
+            return .other
+        }
+        guard let register = X86Instruction.register(dwarf: dwarfRegister), Self.calleeSaved.contains(register) else { return .other }
+        return .register(register)
     }
 
     private enum ParameterValue {
         case constant
         /// Held in this callee-saved register (encoding number) across the call.
         case register(Int)
+        /// The caller's own parameter `index` as it was on entry.
+        case entryValue(Int)
         case other
     }
 
@@ -115,13 +182,12 @@ final class CallSiteFlowReader {
         var parameter = Dwarf_Die()
         guard dwarf_child(&callSite, &parameter) == 0 else { return [] }
         var values: [(Int, ParameterValue)] = []
-        let argumentDwarfRegisters: [UInt8: Int] = [5: 0, 4: 1, 1: 2, 2: 3, 8: 4, 9: 5]
         repeat {
             let tag = dwarf_tag(&parameter)
             guard tag == DwarfTag.callSiteParameter || tag == DwarfTag.gnuCallSiteParameter,
                   let location = operations(of: &parameter, DwarfAttribute.location), location.count == 1,
                   location[0].atom >= UInt8(DW_OP_reg0), location[0].atom <= UInt8(DW_OP_reg31),
-                  let index = argumentDwarfRegisters[location[0].atom - UInt8(DW_OP_reg0)] else { continue }
+                  let index = Self.argumentDwarfRegisters[location[0].atom - UInt8(DW_OP_reg0)] else { continue }
             guard let value = operations(of: &parameter, DwarfAttribute.callValue)
                     ?? operations(of: &parameter, DwarfAttribute.gnuCallSiteValue), let first = value.first else { continue }
             values.append((index, Self.classify(first, rest: value.dropFirst())))
@@ -129,8 +195,19 @@ final class CallSiteFlowReader {
         return values
     }
 
+    /// DWARF register number -> argument index.
+    private static let argumentDwarfRegisters: [UInt8: Int] = [5: 0, 4: 1, 1: 2, 2: 3, 8: 4, 9: 5]
+
     private static func classify(_ first: Dwarf_Op, rest: ArraySlice<Dwarf_Op>) -> ParameterValue {
         let atom = first.atom
+        if atom == UInt8(DW_OP_entry_value) || atom == UInt8(DW_OP_GNU_entry_value) {
+            // The block is one register operation naming the parameter's register on entry.
+            guard rest.allSatisfy({ $0.atom == UInt8(DW_OP_stack_value) }), first.number == 1,
+                  let block = UnsafePointer<UInt8>(bitPattern: UInt(first.number2)),
+                  block.pointee >= UInt8(DW_OP_reg0), block.pointee <= UInt8(DW_OP_reg0) + 9,
+                  let index = argumentDwarfRegisters[block.pointee - UInt8(DW_OP_reg0)] else { return .other }
+            return .entryValue(index)
+        }
         // Arithmetic on a constant or a register keeps its kind; a load from memory (deref) does not.
         let plain = rest.allSatisfy { [UInt8(DW_OP_plus_uconst), UInt8(DW_OP_stack_value), UInt8(DW_OP_plus), UInt8(DW_OP_minus),
                                        UInt8(DW_OP_constu), UInt8(DW_OP_consts)].contains($0.atom) || ($0.atom >= UInt8(DW_OP_lit0) && $0.atom <= UInt8(DW_OP_lit31)) }

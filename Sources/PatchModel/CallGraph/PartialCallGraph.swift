@@ -30,6 +30,8 @@ final class PartialCallGraph {
     /// The code ranges of the subprogram being walked, and whether it returns a value.
     private var currentRanges: [(UInt64, UInt64)] = []
     private var currentReturnsValue = true
+    /// Its formal parameters, in order.
+    private var currentParameters: [Dwarf_Die] = []
     /// caller << 34 | callee << 2 | kind.
     private(set) var edges: [UInt64] = []
     private(set) var entryAddresses: [UInt64: UInt32] = [:]
@@ -88,13 +90,14 @@ final class PartialCallGraph {
                 interfaces[node] = max(interfaces[node] ?? .unknown, signature.passesNothingBack ? .passesNothingBack : .passesValuesBack)
                 signatures[node] = FunctionSignature(rawValue: (signatures[node]?.rawValue ?? 0) | signature.rawValue)
                 if let address = DwarfFile.entryAddress(of: &die) { entryAddresses[address] = node }
-                let enclosing = (currentSubprogram, currentRanges, currentReturnsValue)
+                let enclosing = (currentSubprogram, currentRanges, currentReturnsValue, currentParameters)
+                currentParameters = Self.parameters(of: &die)
                 currentSubprogram = node
                 currentRanges = DwarfFile.ranges(of: &die)
                 ranges += currentRanges.map { (node, $0.0, $0.1) }
                 currentReturnsValue = signature.returnsValue
                 walkChildren(of: &die, owner: node)
-                (currentSubprogram, currentRanges, currentReturnsValue) = enclosing
+                (currentSubprogram, currentRanges, currentReturnsValue, currentParameters) = enclosing
             case DwarfTag.inlinedSubroutine:
                 guard let owner else { break }
                 if let callee = origin(of: &die, attribute: DwarfAttribute.abstractOrigin) {
@@ -119,7 +122,8 @@ final class PartialCallGraph {
                 addEdge(owner, callee, tail ? .tailCall : .call)
                 // A tail call hands the callee's result and arguments on as the caller's own.
                 let flow = tail ? CallSiteFlow.keepsEverything
-                    : flowReader?.flow(at: &die, ranges: currentRanges, callerReturnsValue: currentReturnsValue) ?? .keepsEverything
+                    : flowReader?.flow(at: &die, ranges: currentRanges, callerReturnsValue: currentReturnsValue,
+                                      parameters: &currentParameters) ?? .keepsEverything
                 flows[UInt64(owner) << 32 | UInt64(callee), default: .keepsNothing].formUnion(flow)
                 if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
@@ -128,6 +132,16 @@ final class PartialCallGraph {
                 break
             }
         } while DwarfFile.nextSibling(&die)
+    }
+
+    private static func parameters(of subprogram: inout Dwarf_Die) -> [Dwarf_Die] {
+        var child = Dwarf_Die()
+        var found: [Dwarf_Die] = []
+        guard dwarf_child(&subprogram, &child) == 0 else { return found }
+        repeat {
+            if dwarf_tag(&child) == DwarfTag.formalParameter { found.append(child) }
+        } while DwarfFile.nextSibling(&child)
+        return found
     }
 
     private func addEdge(_ caller: UInt32, _ callee: UInt32, _ kind: CallKind) {
