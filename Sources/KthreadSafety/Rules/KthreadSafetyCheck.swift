@@ -285,9 +285,10 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
             let next = path.firstIndex { $0.name == through }.flatMap { $0 + 1 < path.count ? path[$0 + 1].name : nil } ?? patched
             let why = through == patched
                 ? "\(patched) \(FunctionInterface.passesNothingBack)"
-                : "the value stops at \(through): after its call of \(next) it neither reads the result nor uses any "
-                    + "pointer it passed that \(next) could write through (machine code and DWARF call-site parameters), "
-                    + "and no other path it can still run brings a value back"
+                : "the value stops at \(through): it keeps nothing of what \(next) hands on from the replaced code (where "
+                    + "\(next) hands it back as its result, \(through) does not read it after the call; where through a pointer "
+                    + "\(through) passed, \(through) does not use that pointer afterwards: machine code and DWARF call-site "
+                    + "parameters), and no other path it can still run brings a value back"
             return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
                 + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
                 + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."

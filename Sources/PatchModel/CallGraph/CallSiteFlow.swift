@@ -201,11 +201,12 @@ final class CallSiteFlowReader {
     private static func classify(_ first: Dwarf_Op, rest: ArraySlice<Dwarf_Op>) -> ParameterValue {
         let atom = first.atom
         if atom == UInt8(DW_OP_entry_value) || atom == UInt8(DW_OP_GNU_entry_value) {
-            // The block is one register operation naming the parameter's register on entry.
+            // The block is one register operation naming the parameter's register on entry. libdw's number2 points
+            // at the block as DW_FORM_exprloc has it: its length (one ULEB128 byte here), then the operation.
             guard rest.allSatisfy({ $0.atom == UInt8(DW_OP_stack_value) }), first.number == 1,
-                  let block = UnsafePointer<UInt8>(bitPattern: UInt(first.number2)),
-                  block.pointee >= UInt8(DW_OP_reg0), block.pointee <= UInt8(DW_OP_reg0) + 9,
-                  let index = argumentDwarfRegisters[block.pointee - UInt8(DW_OP_reg0)] else { return .other }
+                  let block = UnsafePointer<UInt8>(bitPattern: UInt(first.number2)), block[0] == 1,
+                  block[1] >= UInt8(DW_OP_reg0), block[1] <= UInt8(DW_OP_reg0) + 9,
+                  let index = argumentDwarfRegisters[block[1] - UInt8(DW_OP_reg0)] else { return .other }
             return .entryValue(index)
         }
         // Arithmetic on a constant or a register keeps its kind; a load from memory (deref) does not.
