@@ -52,13 +52,14 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// Format 4 and later: `passesNothingBack` says no value of the targets comes into the function.
     public var valueFlow = true
 
-    /// On a path from a function toward a target (`path(from:)`): the function where the targets'
-    /// values stop, i.e. the last one before the first that holds one (the target itself when it
-    /// hands nothing back); nil when the path's first function already holds one.
+    /// On a path toward a target (`path(from:)`, or its tail): the function the targets' value goes no
+    /// further than, i.e. the topmost of the functions holding it at the path's end (the target itself
+    /// when it hands nothing back).
     public func valueStop(on path: [Function]) -> Function? {
         guard valueFlow else { return path.first { $0.passesNothingBack } }
-        guard let firstHolding = path.firstIndex(where: { !$0.passesNothingBack }) else { return path.last }
-        return firstHolding == 0 ? nil : path[firstHolding - 1]
+        guard var i = path.indices.last else { return nil }
+        while i > 0, !path[i].passesNothingBack, !path[i - 1].passesNothingBack { i -= 1 }
+        return path[i]
     }
 
     /// Where the graph came from: the analysed file's build id, or its name.

@@ -172,6 +172,7 @@ public struct KthreadSafetyCheck: Sendable {
         } else if let path = harmless.min(by: { $0.refs.count < $1.refs.count }) {
             var note = finding(.reachesFunctionPassingNothingBack, frame: nil, path: path.refs)
             note.nothingComesBackThrough = path.passesNothingBack
+            note.stopHandsNothingBack = path.stopHoldsNothing
             found.append(note)
         }
         return found
@@ -182,6 +183,8 @@ public struct KthreadSafetyCheck: Sendable {
     private struct LivePath {
         var refs: [FunctionRef]
         var passesNothingBack: String?
+        /// The function where the value stops holds none at all (the target hands nothing back).
+        var stopHoldsNothing = false
         /// For a refusal through data: who writes what the thread function reads.
         var sharedData: String?
     }
@@ -193,7 +196,9 @@ public struct KthreadSafetyCheck: Sendable {
     private func livePath(_ stack: [StackFrame], entryIndex: Int, in reach: KthreadReachability,
                           skippingHopsThatPassNothingBack: Bool) -> LivePath? {
         func below(_ frames: [FunctionRef], _ path: ArraySlice<KthreadReachability.Function>) -> LivePath {
-            LivePath(refs: frames + path.map(\.ref), passesNothingBack: reach.valueStop(on: Array(path))?.name)
+            let stop = reach.valueStop(on: Array(path))
+            return LivePath(refs: frames + path.map(\.ref), passesNothingBack: stop?.name,
+                            stopHoldsNothing: stop?.passesNothingBack ?? false)
         }
         let entryFrame = stack[entryIndex]
         var candidates: [LivePath] = []
@@ -259,6 +264,8 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
     /// For a note: the function on the path where the value stops (the patched one itself when it
     /// hands nothing back, or the caller that does not use what the next function hands back).
     public var nothingComesBackThrough: String?
+    /// For a note: the function where the value stops hands nothing back at all (its prototype).
+    public var stopHandsNothingBack = false
     /// For a refusal through data: "WRITER writes DATA, which ENTRY reads".
     public var sharedData: String?
 
@@ -282,13 +289,12 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
             let patched = path.last?.name ?? "?"
             let through = nothingComesBackThrough ?? patched
             let entryUnit = path.first.map { $0.unit.isEmpty ? "its own file" : $0.unit } ?? "its own file"
-            let next = path.firstIndex { $0.name == through }.flatMap { $0 + 1 < path.count ? path[$0 + 1].name : nil } ?? patched
-            let why = through == patched
-                ? "\(patched) \(FunctionInterface.passesNothingBack)"
-                : "the value stops at \(through): it keeps nothing of what \(next) hands on from the replaced code (where "
-                    + "\(next) hands it back as its result, \(through) does not read it after the call; where through a pointer "
-                    + "\(through) passed, \(through) does not use that pointer afterwards: machine code and DWARF call-site "
-                    + "parameters), and no other path it can still run brings a value back"
+            let caller = path.lastIndex { $0.name == through }.flatMap { $0 > 0 ? path[$0 - 1].name : nil } ?? comm
+            let why = stopHandsNothingBack
+                ? "\(through) \(FunctionInterface.passesNothingBack)"
+                : "the value goes no further than \(through): \(caller) keeps nothing of what \(through) hands back (it neither "
+                    + "reads its result nor uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), "
+                    + "and no other path it can still run brings a value back"
             return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
                 + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
                 + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."
