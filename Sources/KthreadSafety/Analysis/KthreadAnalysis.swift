@@ -51,13 +51,13 @@ package struct KthreadAnalysis {
                 let entries = Set(reach.kthreadEntries.filter { $0 >= reach.targetCount }.map { reach.functions[$0].name })
                     .filter { KthreadConversion.loop(entry: $0) == nil }
                 // A hop counts for a value record only when a value comes from it into the thread function.
-                let scope = reach.scope, functions = reach.functions
+                let scope = reach.scope
                 let flow = scope == .passesValues ? KthreadReachability.valueFlow(graph: graph, targetNodes: reach.targets.flatMap { target in
                     graph.nodes(named: target.name).filter { graph.unit(of: $0) == target.unit } }, scope: scope) : nil
+                let nodesOf = flow == nil ? [:] : reach.graphNodes(graph)
                 let keepHop: (Int, Int) -> Bool = { function, hop in
                     guard let flow else { return true }
-                    let callers = graph.nodes(named: functions[function].name).filter { graph.unit(of: $0) == functions[function].unit }
-                    let callees = graph.nodes(named: functions[hop].name).filter { graph.unit(of: $0) == functions[hop].unit }
+                    let callers = nodesOf[function] ?? [], callees = nodesOf[hop] ?? []
                     return callers.contains { caller in
                         callees.contains { callee in
                             guard let channels = flow.channels[callee], let edge = graph.edge(from: caller, to: callee) else { return false }

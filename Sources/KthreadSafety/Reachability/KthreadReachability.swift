@@ -175,10 +175,15 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// write with the data each statically found thread function of the record reads, from the code
     /// of the file the graph came from. Code that could not be decoded counts as sharing.
     public mutating func attachSharedData(graph: CallGraph, reader: DataAccessReader) {
+        let entries = Set(kthreadEntries).sorted()
+        dataChecked = true
+        sharedData = []
+        guard !entries.isEmpty else { return }
         var rangesByNode: [UInt32: [(UInt64, UInt64)]] = [:]
         for i in graph.rangeNode.indices { rangesByNode[graph.rangeNode[i], default: []].append((graph.rangeLow[i], graph.rangeHigh[i])) }
+        let nodesOf = graphNodes(graph)
         func accesses(_ index: Int) -> DataAccesses {
-            let nodes = graph.nodes(named: functions[index].name).filter { graph.unit(of: $0) == functions[index].unit }
+            let nodes = nodesOf[index] ?? []
             var all = DataAccesses()
             if nodes.isEmpty { all.complete = false }
             for node in nodes {
@@ -189,9 +194,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         }
         let writers = functions.indices.filter { $0 < targetCount || !functions[$0].passesNothingBack }
         let writes = writers.map { ($0, accesses($0)) }
-        dataChecked = true
-        sharedData = []
-        for entry in Set(kthreadEntries).sorted() {
+        for entry in entries {
             let reads = accesses(entry)
             for (writer, written) in writes {
                 if !reads.complete || !written.complete {
@@ -205,6 +208,17 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
                 }
             }
         }
+    }
+
+    /// For each function of the record, its nodes in `graph` (same name and unit), from one pass over the graph.
+    func graphNodes(_ graph: CallGraph) -> [Int: [Int]] {
+        var wanted: [FunctionRef: Int] = [:]
+        for (index, function) in functions.enumerated() { wanted[function.ref] = index }
+        var nodes: [Int: [Int]] = [:]
+        for node in 0..<graph.nodeCount {
+            if let index = wanted[graph.function(node)] { nodes[index, default: []].append(node) }
+        }
+        return nodes
     }
 
     /// The shared data recorded for a thread function of this name, if the record compared it.
