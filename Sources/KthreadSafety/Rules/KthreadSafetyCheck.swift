@@ -361,8 +361,10 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
         + "in the reachability of unconverted kthreads; resident frames of kthreads running on a CPU or with an unreadable "
         + "stack when checked (listed as unknown entry); functions inlined into a resident frame when the stored call path "
         + "is not the inlining one; kthreads started after the check; a function that casts const away from a parameter "
-        + "(its prototype says it passes nothing back); control flow added at run time beyond the jump, exception and "
-        + "alternative tables, for where a kthread sleeps."
+        + "(its prototype says it passes nothing back); a caller loading again from memory a pointer it passed to a function "
+        + "that wrote through it; data reached through pointers, or read by functions the thread function calls (the data "
+        + "rule compares static/global data the thread function's own code reads); control flow added at run time beyond "
+        + "the jump, exception and alternative tables, for where a kthread sleeps."
 }
 
 /// Which kthread rule apply enforces (`--kthread-rule`).

@@ -109,7 +109,7 @@ final class CallSiteFlowReader {
     /// function with code ranges `ranges` (DWARF addresses), which returns a value or not.
     /// `parameters`: the caller's formal parameter DIEs, in order (for where it keeps them after the call).
     func flow(at callSite: inout Dwarf_Die, ranges: [(UInt64, UInt64)], callerReturnsValue: Bool,
-              parameters: inout [Dwarf_Die]) -> CallSiteFlow {
+              parameters: inout [Dwarf_Die], channels: FunctionSignature = .unknown) -> CallSiteFlow {
         var attr = Dwarf_Attribute()
         var returnPC: Dwarf_Addr = 0
         guard dwarf_attr(&callSite, DwarfAttribute.callReturnPC, &attr) != nil, dwarf_formaddr(&attr, &returnPC) == 0
@@ -120,8 +120,9 @@ final class CallSiteFlowReader {
         var kept = CallSiteFlow.keepsNothing
         var handedOn = CallSiteFlow.keepsNothing
         var origins: [X86Instruction.Registers] = Array(repeating: 0, count: 7)
-        origins[0] = X86Instruction.bit(X86Instruction.rax)
-        for (index, value) in parameterValues(of: &callSite) {
+        if channels.returnsValue || channels.unknownChannels { origins[0] = X86Instruction.bit(X86Instruction.rax) }
+        let writable = channels.unknownChannels ? 0x3f : channels.writableArguments
+        for (index, value) in parameterValues(of: &callSite) where writable & (1 << UInt8(index)) != 0 {
             switch value {
             case .constant: break
             case .register(let register): origins[index + 1] = X86Instruction.bit(register)
@@ -136,7 +137,8 @@ final class CallSiteFlowReader {
             case .other: kept.formUnion(.argumentKept(index))
             }
         }
-        let used = scan(from: returnPC, origins: origins, ranges: ranges, callerReturnsValue: callerReturnsValue)
+        let used = origins.allSatisfy({ $0 == 0 }) ? 0
+            : scan(from: returnPC, origins: origins, ranges: ranges, callerReturnsValue: callerReturnsValue)
         var result = kept
         result.formUnion(handedOn)
         if used & 1 != 0 { result.formUnion(.resultUsed) }

@@ -121,9 +121,12 @@ final class PartialCallGraph {
                     || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0
                 addEdge(owner, callee, tail ? .tailCall : .call)
                 // A tail call hands the callee's result and arguments on as the caller's own.
+                // Only the channels the callee's prototype opens are followed (a void function taking values: none).
+                let channels = declaredSignature(ofCallSite: &die)
                 let flow = tail ? CallSiteFlow.keepsEverything
+                    : channels.passesNothingBack ? .keepsNothing
                     : flowReader?.flow(at: &die, ranges: currentRanges, callerReturnsValue: currentReturnsValue,
-                                      parameters: &currentParameters) ?? .keepsEverything
+                                      parameters: &currentParameters, channels: channels) ?? .keepsEverything
                 flows[UInt64(owner) << 32 | UInt64(callee), default: .keepsNothing].formUnion(flow)
                 if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
@@ -142,6 +145,21 @@ final class PartialCallGraph {
             if dwarf_tag(&child) == DwarfTag.formalParameter { found.append(child) }
         } while DwarfFile.nextSibling(&child)
         return found
+    }
+
+    private var signatureByDie: [Dwarf_Off: FunctionSignature] = [:]
+
+    /// The prototype of the function a call site calls (its DW_AT_call_origin DIE), memoized.
+    private func declaredSignature(ofCallSite die: inout Dwarf_Die) -> FunctionSignature {
+        var attr = Dwarf_Attribute()
+        var target = Dwarf_Die()
+        guard dwarf_attr(&die, DwarfAttribute.callOrigin, &attr) != nil || dwarf_attr(&die, DwarfAttribute.abstractOrigin, &attr) != nil,
+              dwarf_formref_die(&attr, &target) != nil else { return .unknown }
+        let offset = dwarf_dieoffset(&target)
+        if let known = signatureByDie[offset] { return known }
+        let signature = interfaceReader.signature(of: &target)
+        signatureByDie[offset] = signature
+        return signature
     }
 
     private func addEdge(_ caller: UInt32, _ callee: UInt32, _ kind: CallKind) {
