@@ -127,8 +127,9 @@ final class KthreadSafetyCheckTests: XCTestCase {
         let note = try XCTUnwrap(report.notes.first)
         XCTAssertEqual(note.path.map(\.name), ["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"])
         XCTAssertEqual(note.nothingComesBackThrough, "cg_if_wrapper")
-        XCTAssertTrue(note.description.contains("Not refused: the value goes no further than cg_if_wrapper: cg_thread_fn keeps nothing "
-                                                + "of what cg_if_wrapper hands back"), note.description)
+        XCTAssertTrue(note.description.contains("Not refused: the value stops at cg_if_wrapper: it keeps nothing of what cg_if_returns "
+                                                + "hands back"), note.description)
+        XCTAssertTrue(note.description.contains("or it keeps it without handing it on"), note.description)
     }
 
     /// The records the builder makes for a patch of cgfix replacing `names` (KthreadAnalysis, as `build` runs it).

@@ -17,8 +17,9 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         public var next: Int?
         /// How this function reaches `next`.
         public var kind: CallKind?
-        /// No value of the targets comes into this function (format 4: by the value-flow search,
-        /// `CallGraph.edgeCarries`; formats 2 and 3: it returns nothing and takes no writable pointer).
+        /// No value of the targets leaves this function toward its callers (format 4: none comes into it, or
+        /// it has no channel for it, by the value-flow search; formats 2 and 3: it returns nothing and takes
+        /// no writable pointer).
         public var passesNothingBack = false
 
         public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
@@ -52,14 +53,12 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// Format 4 and later: `passesNothingBack` says no value of the targets comes into the function.
     public var valueFlow = true
 
-    /// On a path toward a target (`path(from:)`, or its tail): the function the targets' value goes no
-    /// further than, i.e. the topmost of the functions holding it at the path's end (the target itself
-    /// when it hands nothing back).
+    /// On a path toward a target (`path(from:)`, or its tail): the function where the targets' value
+    /// stops, i.e. the first one from the target up that hands none on (the target itself when it hands
+    /// nothing back); nil when every function on the path hands it on.
     public func valueStop(on path: [Function]) -> Function? {
         guard valueFlow else { return path.first { $0.passesNothingBack } }
-        guard var i = path.indices.last else { return nil }
-        while i > 0, !path[i].passesNothingBack, !path[i - 1].passesNothingBack { i -= 1 }
-        return path[i]
+        return path.last { $0.passesNothingBack }
     }
 
     /// Where the graph came from: the analysed file's build id, or its name.
@@ -115,7 +114,8 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues, object: String = "") {
         // Where the targets' values go: only through the calls that bring a value back into the caller.
         let holding = Self.valueFlow(graph: graph, targetNodes: targetNodes, scope: scope)
-        let holds = Set(holding.order)
+        // A function hands a value on when one comes into it and it has a channel to its callers for it.
+        let handsOn = Set(holding.channels.filter { !$0.value.isEmpty }.keys)
         let search: (order: [Int], next: [Int?], kind: [CallKind?])
         if scope == .passesValues {
             search = (holding.order, holding.next, holding.kind)
@@ -130,7 +130,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             let node = search.order[i]
             return Function(name: graph.name(of: node), unit: graph.unit(of: node),
                             next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
-                            passesNothingBack: !holds.contains(node))
+                            passesNothingBack: !handsOn.contains(node))
         }
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
@@ -192,7 +192,10 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             }
             return all
         }
-        let writers = functions.indices.filter { $0 < targetCount || !functions[$0].passesNothingBack }
+        // The writers: the targets, and every function a target's value comes into (whether or not it hands it on).
+        let flow = Self.valueFlow(graph: graph, targetNodes: targets.indices.flatMap { nodesOf[$0] ?? [] }, scope: scope)
+        let holders = Set(flow.order)
+        let writers = functions.indices.filter { index in index < targetCount || (nodesOf[index] ?? []).contains(where: holders.contains) }
         let writes = writers.map { ($0, accesses($0)) }
         for entry in entries {
             let reads = accesses(entry)

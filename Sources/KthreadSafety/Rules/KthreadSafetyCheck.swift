@@ -197,8 +197,9 @@ public struct KthreadSafetyCheck: Sendable {
                           skippingHopsThatPassNothingBack: Bool) -> LivePath? {
         func below(_ frames: [FunctionRef], _ path: ArraySlice<KthreadReachability.Function>) -> LivePath {
             let stop = reach.valueStop(on: Array(path))
+            // Stopping at the target itself: it hands nothing back at all.
             return LivePath(refs: frames + path.map(\.ref), passesNothingBack: stop?.name,
-                            stopHoldsNothing: stop?.passesNothingBack ?? false)
+                            stopHoldsNothing: stop != nil && stop == path.last)
         }
         let entryFrame = stack[entryIndex]
         var candidates: [LivePath] = []
@@ -289,12 +290,13 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
             let patched = path.last?.name ?? "?"
             let through = nothingComesBackThrough ?? patched
             let entryUnit = path.first.map { $0.unit.isEmpty ? "its own file" : $0.unit } ?? "its own file"
-            let caller = path.lastIndex { $0.name == through }.flatMap { $0 > 0 ? path[$0 - 1].name : nil } ?? comm
+            let next = path.lastIndex { $0.name == through }.flatMap { $0 + 1 < path.count ? path[$0 + 1].name : nil } ?? patched
             let why = stopHandsNothingBack
                 ? "\(through) \(FunctionInterface.passesNothingBack)"
-                : "the value goes no further than \(through): \(caller) keeps nothing of what \(through) hands back (it neither "
-                    + "reads its result nor uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), "
-                    + "and no other path it can still run brings a value back"
+                : "the value stops at \(through): it keeps nothing of what \(next) hands back (it neither reads the result nor "
+                    + "uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), or it keeps it "
+                    + "without handing it on (it returns nothing and takes no writable pointer it could carry it in); and no "
+                    + "other path it can still run brings a value back"
             return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
                 + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
                 + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."

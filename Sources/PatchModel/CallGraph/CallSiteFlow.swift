@@ -45,7 +45,11 @@ public struct CallSiteFlow: Equatable, Sendable, CustomStringConvertible {
         var handed = ValueChannels()
         for index in 0..<6 where channels.contains(.argument(index)) {
             if keepsArgument(index) { kept = true }
-            for parameter in 0..<6 where handedOn(index) & (1 << UInt8(parameter)) != 0 { handed.insert(.argument(parameter)) }
+            // Handed on as a parameter the caller's prototype lets it write through (a const one is trusted as the compiler does).
+            for parameter in 0..<6 where handedOn(index) & (1 << UInt8(parameter)) != 0
+                && (caller.unknownChannels || caller.writableArguments & (1 << UInt8(parameter)) != 0) {
+                handed.insert(.argument(parameter))
+            }
         }
         if kept { return caller.channels.union(handed) }
         return handed.isEmpty ? nil : handed
