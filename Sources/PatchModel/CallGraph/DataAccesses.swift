@@ -77,7 +77,10 @@ public final class DataAccessReader {
 
     private func dataAddress(_ memory: X86Instruction.Memory, instructionOffset: UInt64, length: Int,
                              relocated: [UInt64: DwarfFile.UnlinkedRelocation], next: UInt64) -> DataAddress? {
+        // Per-CPU data (`%gs:`) is the running CPU's state, not a loop's: the preemption count every
+        // preempt_disable() writes would otherwise tie every writer to every reader. Not compared.
         let perCPU = memory.segment == 0x65
+        if perCPU { return nil }
         if let field = memory.displacementOffset, let relocation = relocated[instructionOffset + UInt64(field)] {
             // An object: the relocation's symbol is the data; %rip-relative addends count from the field's end.
             let adjust = memory.ripRelative ? Int64(length - field) : 0
