@@ -94,17 +94,18 @@ public final class DataAccessReader {
             if shndx == 0 {
                 return DataAddress(space: .undefined, address: UInt64(bitPattern: relocation.addend &+ adjust), symbol: String(cString: name))
             }
-            return DataAddress(space: perCPU ? .perCPU : .file, address: address &+ UInt64(bitPattern: relocation.addend &+ adjust), symbol: nil)
+            return DataAddress(space: .file, address: address &+ UInt64(bitPattern: relocation.addend &+ adjust), symbol: nil)
         }
         if memory.ripRelative {
-            return DataAddress(space: perCPU ? .perCPU : .file, address: next &+ UInt64(bitPattern: memory.displacement), symbol: nil)
+            return DataAddress(space: .file, address: next &+ UInt64(bitPattern: memory.displacement), symbol: nil)
         }
         let displacement = UInt64(bitPattern: memory.displacement)
         if memory.base == nil && memory.index == nil {
-            return DataAddress(space: perCPU ? .perCPU : .file, address: displacement, symbol: nil)
+            return DataAddress(space: .file, address: displacement, symbol: nil)
         }
         // A register plus a kernel address: an element of a global array (x86-64's kernel code model).
-        if !perCPU, memory.base != X86Instruction.rsp, displacement >= 0xffff_ffff_8000_0000 {
+        // (A small negative displacement, a field before a pointer, is not one: kernel data lies below the top 256 MB.)
+        if memory.base != X86Instruction.rsp, displacement >= 0xffff_ffff_8000_0000, displacement < 0xffff_ffff_f000_0000 {
             return DataAddress(space: .file, address: displacement, symbol: nil)
         }
         return nil
