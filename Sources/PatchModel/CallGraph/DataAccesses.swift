@@ -52,6 +52,8 @@ public final class DataAccessReader {
         // A function with no code of its own (inlined everywhere) is decoded as part of its callers.
         for (low, high) in ranges {
             guard let (section, code, start) = file.code(at: low) else { result.complete = false; continue }
+            // Init code (.init.text) is freed once boot or the module's init is over: it writes nothing a patch meets.
+            if file.sectionName(section)?.hasPrefix(".init.") == true { continue }
             let sectionKey = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(section)))
             if relocations[sectionKey] == nil { relocations[sectionKey] = file.unlinkedRelocations(of: section) }
             let relocated = relocations[sectionKey]!

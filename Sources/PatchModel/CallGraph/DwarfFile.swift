@@ -124,6 +124,16 @@ package final class DwarfFile {
         return found
     }
 
+    /// The name of one of the file's sections.
+    package func sectionName(_ section: OpaquePointer) -> String? {
+        var elfBias: GElf_Addr = 0
+        var header = GElf_Shdr()
+        var stringIndex = 0
+        guard let elf = dwfl_module_getelf(module, &elfBias), gelf_getshdr(section, &header) != nil,
+              elf_getshdrstrndx(elf, &stringIndex) == 0, let name = elf_strptr(elf, stringIndex, Int(header.sh_name)) else { return nil }
+        return String(cString: name)
+    }
+
     /// A function's code: the section bytes holding DWARF address `address`, and the DWARF address of their first byte.
     package func code(at address: UInt64) -> (section: OpaquePointer, bytes: UnsafeBufferPointer<UInt8>, start: UInt64)? {
         var offset = address + bias
