@@ -196,10 +196,18 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         let flow = Self.valueFlow(graph: graph, targetNodes: targets.indices.flatMap { nodesOf[$0] ?? [] }, scope: scope)
         let holders = Set(flow.order)
         let writers = functions.indices.filter { index in index < targetCount || (nodesOf[index] ?? []).contains(where: holders.contains) }
-        let writes = writers.map { ($0, accesses($0)) }
+        var writes: [Int: DataAccesses] = [:]
         for entry in entries {
+            // Only the writers the thread function can call count (not itself: a value coming into it is the value rule's).
+            var reachable = Set<Int>(), stack = nodesOf[entry] ?? []
+            while let node = stack.popLast() {
+                for (callee, _) in graph.callees(of: node) where reachable.insert(callee).inserted { stack.append(callee) }
+            }
+            let mine = writers.filter { $0 != entry && (nodesOf[$0] ?? []).contains(where: reachable.contains) }
             let reads = accesses(entry)
-            for (writer, written) in writes {
+            for writer in mine {
+                if writes[writer] == nil { writes[writer] = accesses(writer) }
+                let written = writes[writer]!
                 if !reads.complete || !written.complete {
                     let unclear = !reads.complete ? functions[entry].name : functions[writer].name
                     sharedData.append(SharedData(entry: entry, writer: writer, data: "data not known: the code of \(unclear) was not fully decoded"))
