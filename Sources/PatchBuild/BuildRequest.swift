@@ -32,6 +32,8 @@ public struct BuildRequest: Sendable {
     }
     /// The CVEs it fixes and its description, stored in the metadata.
     public var operations: PatchOperations = .none
+    /// Sign the module (build --sign-key/--sign-cert); nil: unsigned.
+    public var signing: ModuleSigning?
     /// The diff already read (a multi-release build reads it once); nil: read `diffFile`.
     public var diff: SourceDiff?
     /// A patch replacing more functions than this is refused after the diff

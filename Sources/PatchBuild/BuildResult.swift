@@ -44,4 +44,6 @@ public struct BuildResult: Codable, Sendable {
     public var toolchain = ""
     /// The CVEs and description stored in its metadata (`--cve`, `--description`).
     public var operations: PatchOperations = .none
+    /// The appended signature (build --sign-key), nil when not signed.
+    public var signature: ModuleSignature?
 }

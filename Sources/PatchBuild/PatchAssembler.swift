@@ -134,9 +134,11 @@ struct PatchAssembler {
     }
 
     /// Verifies the linked module and copies it to `output`.
-    func verifyAndInstall(_ ko: URL, vermagic: String?, output: URL) throws -> KernelModuleFile {
+    /// Verifies the linked module, signs it (`sign`, after the checks: the signature covers what was checked), copies it to `output`.
+    func verifyAndInstall(_ ko: URL, vermagic: String?, output: URL, sign: ((URL) throws -> Void)? = nil) throws -> KernelModuleFile {
         try clock.run(.verify) {
             let module = try PatchModuleVerifier(exports: exports, vermagic: vermagic).verify(ko, patchName: patchName)
+            try sign?(ko)
             let fm = FileManager.default
             try? fm.removeItem(at: output)
             try fm.copyItem(at: ko, to: output)

@@ -29,7 +29,8 @@ public final class PatchBuildPipeline {
             let note = { (text: String) in self.clock.note(.prepare, text) }
             let store = request.packageStore
             // What a build root must see at the same paths: the caches, this build's directory, the template.
-            let binds = [request.cache.root, store.root, fm.temporaryDirectory, request.templateDir]
+            try request.signing?.checkInputs()
+            let binds = [request.cache.root, store.root, fm.temporaryDirectory, request.templateDir] + (request.signing?.binds ?? [])
             let kernel = try TargetKernel.locate(release: request.kernelRelease, headers: request.headers, store: store,
                                                  binds: binds, note: note)
             note("toolchain: \(kernel.toolchain.description)")
@@ -80,7 +81,10 @@ public final class PatchBuildPipeline {
             toolchain: build.kernel.toolchain.description, operations: request.operations)
         let linked = try assembler.link(plans, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
-        let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output)
+        var signature: ModuleSignature?
+        let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output, sign: request.signing.map { signing in
+            { ko in signature = try signing.sign(ko, kernel: build.kernel) }
+        })
         let outcome = target.outcome
         var result = BuildResult(
             output: output.path, patchName: build.patchName,
@@ -93,6 +97,7 @@ public final class PatchBuildPipeline {
             ignoredFiles: outcome.ignoredFiles, toolchain: build.kernel.toolchain.description)
         result.diff = DiffSummary(plans: plans)
         result.operations = request.operations
+        result.signature = signature
         return result
     }
 }

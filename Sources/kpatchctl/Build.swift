@@ -76,6 +76,16 @@ struct Build: ParsableCommand {
     var cves: [String] = []
     @Option(help: "What the patch fixes, in a short paragraph (its first line is the package synopsis).")
     var description: String?
+    @Option(name: .customLong("sign-key"), help: ArgumentHelp(
+        "Sign the module with this private key (PEM), with the release's own scripts/sign-file; needs --sign-cert.", valueName: "key"))
+    var signKey: String?
+    @Option(name: .customLong("sign-cert"), help: ArgumentHelp(
+        "The X.509 certificate of --sign-key (PEM or DER); the kernel must trust it (built in, or enrolled with mokutil).", valueName: "cert"))
+    var signCert: String?
+    @Flag(help: "Also write the Debian package of each built module beside it (as kpatchctl package).")
+    var deb = false
+    @Option(help: "--deb: the packages' Maintainer field, \"Full Name <address>\" (default: $DEBFULLNAME <$DEBEMAIL>).")
+    var maintainer: String?
     @Flag(help: "Print the result as JSON (progress goes to stderr).")
     var json = false
     @Flag(help: "Also list the functions left out because only line numbers or counter-numbered names changed.")
@@ -90,6 +100,7 @@ struct Build: ParsableCommand {
         do { operations = try PatchOperations(cves: cves, description: description) } catch {
             throw ValidationError("\(error)")
         }
+        guard (signKey == nil) == (signCert == nil) else { throw ValidationError("--sign-key and --sign-cert go together") }
         if releases.count > 1 || kernelsFile != nil {
             return try runReleases(releases.map { request(for: $0, cache: cacheRoot, template: template, operations: operations) })
         }
@@ -117,7 +128,8 @@ struct Build: ParsableCommand {
             }
             throw ExitCode(code).with(message: "\(error)")
         }
-        if json { return printJSON(result) }
+        let packages = try packageIfAsked([result.output], into: URL(fileURLWithPath: result.output).deletingLastPathComponent())
+        if json { return printJSON(BuildOutput(result: result, packages: packages)) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
         print("toolchain: \(result.toolchain)")
         print("replaces \(result.functions.count) function(s):")
@@ -145,6 +157,10 @@ struct Build: ParsableCommand {
         if !result.operations.cves.isEmpty { print("fixes: \(result.operations.cves.joined(separator: ", "))") }
         if result.replace { print("cumulative: replaces every enabled livepatch when applied (--replace)") }
         print("livepatch relocations against \(result.livepatchSymbols.count) symbol(s)")
+        if let signature = result.signature {
+            print("signed: \(signature.signer) (key serial \(signature.serial), \(signature.hashAlgorithm))")
+        }
+        for p in packages ?? [] { print("package: \(p.deb) (\(p.package) \(p.version))") }
         let total = result.stages.map(\.seconds).reduce(0, +)
         print("stages: " + result.stages.map { "\($0.stage.rawValue) \(fixed($0.seconds, 2))s" }.joined(separator: ", ") + "; total \(fixed(total, 2)) s")
     }
@@ -188,6 +204,9 @@ extension Build {
         request.maxFunctions = maxFunctions
         request.packages = url(packages)
         request.operations = operations
+        if let signKey, let signCert {
+            request.signing = ModuleSigning(key: URL(fileURLWithPath: signKey), certificate: URL(fileURLWithPath: signCert))
+        }
         return request
     }
 
@@ -215,8 +234,9 @@ extension Build {
             }
             throw ExitCode(code).with(message: "\(error)")
         }
+        let packages = try packageIfAsked(result.built.compactMap(\.output), into: directory)
         if json {
-            printJSON(result)
+            printJSON(MultiReleaseOutput(result: result, packages: packages))
         } else {
             print("\(result.patchName) from \(diff) (sha256 \(result.diffSHA256.prefix(12))) into \(result.outputDirectory):")
             let width = max(7, result.releases.map(\.release.count).max() ?? 0)
@@ -230,9 +250,49 @@ extension Build {
             for r in result.releases where r.status != .built {
                 if let error = r.error, error.contains("\n") { printError("[\(r.release)] \(error)") }
             }
+            for p in packages ?? [] { print("package: \(p.deb) (\(p.package) \(p.version))") }
         }
         if result.built.count != result.releases.count { throw ExitCode(KpatchctlExit.failure.rawValue) }
     }
+}
+
+extension Build {
+    /// --deb: the packages of the modules built (nil without --deb). A module that cannot be
+    /// packaged fails the command after the build, naming why; the modules stay.
+    func packageIfAsked(_ modules: [String], into directory: URL) throws -> [PatchPackageResult]? {
+        guard deb, !modules.isEmpty else { return nil }
+        do { return try PatchPackager(outputDirectory: directory, maintainer: maintainer).write(modules: modules) } catch {
+            throw fail(error, code: .failure, json: json)
+        }
+    }
+}
+
+/// `build --json`: the build's result, and with --deb its packages.
+struct BuildOutput: Encodable {
+    let result: BuildResult
+    let packages: [PatchPackageResult]?
+
+    func encode(to encoder: Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encodeIfPresent(packages, forKey: .packages)
+    }
+
+    enum Key: String, CodingKey { case packages }
+}
+
+/// `build --json` for several releases, and with --deb their packages.
+struct MultiReleaseOutput: Encodable {
+    let result: MultiReleaseBuildResult
+    let packages: [PatchPackageResult]?
+
+    func encode(to encoder: Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encodeIfPresent(packages, forKey: .packages)
+    }
+
+    enum Key: String, CodingKey { case packages }
 }
 
 extension String {

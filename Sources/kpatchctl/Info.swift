@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import PatchModel
 import KthreadSafety
+import KernelRuntime
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,20 +22,24 @@ struct Info: ParsableCommand {
         let kthreadAnalysis: String
         /// Built with --replace: applying it replaces every enabled patch.
         let cumulative: Bool
+        /// The appended module signature (build --sign-key), nil when unsigned.
+        let signature: ModuleSignature?
     }
 
     func run() throws {
-        let module: KernelModuleFile, meta: PatchMetadata
+        let module: KernelModuleFile, meta: PatchMetadata, signature: ModuleSignature?
         do {
             module = try KernelModuleFile.forLoading(path: patch)
             meta = try module.patchMetadata()
+            signature = try ModuleSignaturePolicy.signature(of: patch)
         } catch {
             throw fail(error, code: .refused, json: json)
         }
         let report = Report(file: patch, module: module.name, livepatch: module.isLivepatch,
                             modinfoVermagic: module.vermagic, buildID: module.buildID,
                             livepatchSymbols: module.livepatchSymbols, metadata: meta,
-                            kthreadAnalysis: KthreadAnalysisText.describe(meta), cumulative: meta.replacesAll)
+                            kthreadAnalysis: KthreadAnalysisText.describe(meta), cumulative: meta.replacesAll,
+                            signature: signature)
         if json { return printJSON(report) }
         print("patch:          \(meta.patchName) (\(patch))")
         print("module:         \(module.name ?? "?")\(module.isLivepatch ? "" : "  [WARNING: no livepatch=Y in modinfo]")")
@@ -51,6 +56,11 @@ struct Info: ParsableCommand {
         if !meta.operations.cves.isEmpty { print("fixes:          \(meta.operations.cves.joined(separator: ", "))") }
         if let about = meta.operations.description {
             print("description:    " + about.split(separator: "\n").joined(separator: "\n                "))
+        }
+        if let signature {
+            print("signer:         \(signature.signer) (key serial \(signature.serial), \(signature.hashAlgorithm), \(signature.signatureBytes) bytes)")
+        } else {
+            print("signer:         none (not signed: build --sign-key KEY --sign-cert CERT signs it)")
         }
         print("cumulative:     \(meta.replacesAll ? "yes: applying it replaces every enabled livepatch (--replace)" : "no")")
         for c in meta.callbacks { print("callback:       \(c.object) \(c.kind.label) \(c.function)") }

@@ -7,6 +7,7 @@ struct Kpatchctl: ParsableCommand {
         abstract: "Live-patch a running Linux kernel: build a patch module from a source diff, apply it, follow every task.",
         version: KpatchctlVersion.string,
         subcommands: [Build.self, Apply.self, Status.self, Revert.self, List.self, Info.self, Kthreads.self, CallGraphQuery.self, Version.self,
-                      Install.self, Uninstall.self, LoadInstalledCommand.self, FetchKernel.self, Check.self]
+                      Install.self, Uninstall.self, LoadInstalledCommand.self, FetchKernel.self, Check.self,
+                      PackageCommand.self]
     )
 }

@@ -28,8 +28,9 @@ final class InterruptedBuildTests: XCTestCase {
 
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 
-        /// Waits until the output contains `marker`; false if the build ended first.
-        func wait(for marker: String, timeout: TimeInterval = 600) -> Bool {
+        /// Waits until the output contains `marker`; false if the build ended first. The
+        /// timeout only catches a hung build: preparing a tree took over 600 s at load 12.
+        func wait(for marker: String, timeout: TimeInterval = 2400) -> Bool {
             let deadline = Date().addingTimeInterval(timeout)
             while Date() < deadline {
                 if output.contains(marker) { return true }

@@ -17,9 +17,6 @@ public struct ModuleSignaturePolicy: Sendable, Equatable {
         self.checksSignatures = checksSignatures
     }
 
-    /// The marker `scripts/sign-file` appends after the signature.
-    public static let signatureMarker = Array("~Module signature appended~\n".utf8)
-
     /// The running kernel's policy, read from sysfs and securityfs (`sysfs` is the root of both,
     /// for tests); a lockdown file that is absent (securityfs not mounted) counts as none.
     public static func current(sysfs: String = "/sys") throws -> ModuleSignaturePolicy {
@@ -36,13 +33,22 @@ public struct ModuleSignaturePolicy: Sendable, Equatable {
 
     /// Whether the module file carries an appended signature.
     public static func isSigned(_ modulePath: String) throws -> Bool {
-        try KernelFile.readBytes(modulePath).suffix(signatureMarker.count).elementsEqual(signatureMarker)
+        try KernelFile.readBytes(modulePath).suffix(ModuleSignature.marker.count).elementsEqual(ModuleSignature.marker)
+    }
+
+    /// The module's appended signature (signer, key serial, hash), nil when it has none.
+    public static func signature(of modulePath: String) throws -> ModuleSignature? {
+        try ModuleSignature.read(KernelFile.readBytes(modulePath))
     }
 }
 
 /// An unsigned patch on a kernel that enforces signatures is refused before loading,
 /// naming the setting; the kernel would refuse it anyway (EKEYREJECTED), after the
-/// transition log and switch probes were set up.
+/// transition log and switch probes were set up. A signed patch passes this check: only
+/// the kernel knows which keys it trusts (its built-in keyring, the MOK list), so a patch
+/// signed with a key it does not trust is still refused by finit_module (EKEYREJECTED,
+/// "Loading of module with unavailable key is rejected"), and apply reports that as the
+/// kernel's refusal with nothing loaded.
 public struct ModuleSignatureCheck: PreflightCheck {
     public let name = "module-signature"
     public let sysfs: String
