@@ -44,6 +44,11 @@ public struct BuildResult: Codable, Sendable {
     public var toolchain = ""
     /// The CVEs and description stored in its metadata (`--cve`, `--description`).
     public var operations: PatchOperations = .none
+    /// Symbols the patch module exports (new `EXPORT_SYMBOL` functions of the fix).
+    public var exports: [String] = []
+    /// The patch module's Module.symvers beside it, when it exports symbols: modules that
+    /// call them are built with `KBUILD_EXTRA_SYMBOLS=<this file>` (docs/AUTHOR-API.md).
+    public var moduleSymvers: String?
     /// The appended signature (build --sign-key), nil when not signed.
     public var signature: ModuleSignature?
 }

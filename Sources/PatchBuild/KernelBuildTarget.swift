@@ -167,6 +167,9 @@ final class KernelBuildTarget: BuildTargetStrategy {
             let target = patched.appendingPathComponent(object)
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             try fm.copyItem(at: built, to: target)
+            // Its command file carries the CRCs of what it exports (`#SYMVER`), which the patch module's export table needs.
+            let cmd = KbuildCommandFile(object: built)
+            if cmd.exists { try fm.copyItem(at: cmd.url, to: KbuildCommandFile(object: target).url) }
         }
         var pairs: [PatchAssembler.ObjectPair] = []
         for object in objects {
@@ -211,8 +214,9 @@ final class KernelBuildTarget: BuildTargetStrategy {
             ?? (!FileManager.default.fileExists(atPath: installed.path) && FileManager.default.fileExists(atPath: stored.path) ? stored : installed)
         for module in targets.keys.sorted() where module != "vmlinux" {
             if let debug = findModule(module, in: debugModules) {
-                sources.graphs[module] = { try CallGraphBuilder.build(path: debug.path) }
-                sources.code[module] = { try DataAccessReader(path: debug.path) }
+                let work = build.work.appendingPathComponent("debug-modules")
+                sources.graphs[module] = { try CallGraphBuilder.build(path: ModuleFile.readable(debug, in: work).path) }
+                sources.code[module] = { try DataAccessReader(path: ModuleFile.readable(debug, in: work).path) }
             } else {
                 sources.missing.append("\(module): no debug build in \(debugModules.path) (linux-image-\(build.kernel.release)-dbg, or --modules-debug-dir); the patch carries no kthread analysis for it")
             }
@@ -254,14 +258,13 @@ final class KernelBuildTarget: BuildTargetStrategy {
         guard let found = findModule(name, in: dir) else {
             throw BuildError.missingInput(what: "module \(name) of \(build.kernel.release) (pass --modules-dir)", path: dir.path)
         }
-        return found
+        return try ModuleFile.readable(found, in: build.work.appendingPathComponent("modules"))
     }
 
-    /// `<name>.ko` below `dir` (Kbuild names use `_`, files may use `-` for any of them:
-    /// twofish-x86_64-3way.ko is module twofish_x86_64_3way).
+    /// Module `name` below `dir`, plain or compressed (`ModuleFile`).
     private func findModule(_ name: String, in dir: URL) -> URL? {
-        let wanted = "\(name.replacing("-", with: "_")).ko"
-        return (try? DirectoryWalk.entries(under: dir))?.first { $0.url.lastPathComponent.replacing("-", with: "_") == wanted }?.url
+        let wanted = name.replacing("-", with: "_")
+        return (try? DirectoryWalk.entries(under: dir))?.first { ModuleFile.moduleName(of: $0.url.lastPathComponent) == wanted }?.url
     }
 
     private func copy(_ paths: [String], from: URL, to: URL) throws {

@@ -167,10 +167,8 @@ struct KernelSourceTree {
         let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
         let fm = FileManager.default
         let built = objects.filter { object in
-            let url = URL(fileURLWithPath: object)
-            let cmd = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).cmd").relativePath
-            return !unconfigured.contains(object) && fm.fileExists(atPath: dir.appendingPathComponent(object).path)
-                && fm.fileExists(atPath: dir.appendingPathComponent(cmd).path)
+            !unconfigured.contains(object) && fm.fileExists(atPath: dir.appendingPathComponent(object).path)
+                && KbuildCommandFile(object: object, in: dir).exists
         }
         var failed: [String: String] = [:]
         let lines = result.output.split(separator: "\n")
@@ -205,10 +203,7 @@ struct KernelSourceTree {
     /// vmlinux or the module an object was compiled for (`-DMODULE` and
     /// `-DKBUILD_MODNAME` in its `.o.cmd`).
     func owner(of object: String) throws -> Owner {
-        let url = URL(fileURLWithPath: object)
-        let cmd = dir.appendingPathComponent(url.deletingLastPathComponent().relativePath)
-            .appendingPathComponent(".\(url.lastPathComponent).cmd")
-        guard let text = try? String(contentsOf: cmd, encoding: .utf8),
+        guard let text = try? String(contentsOf: KbuildCommandFile(object: object, in: dir).url, encoding: .utf8),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cmd_") || $0.hasPrefix("savedcmd_") }) else {
             throw BuildError.objectNotInModule(object: object)
         }

@@ -91,10 +91,7 @@ struct ModuleTree {
 
     /// The files Kbuild recorded as dependencies of `object`.
     private func dependencies(of object: String) throws -> Set<String> {
-        let url = URL(fileURLWithPath: object)
-        let cmd = dir.appendingPathComponent(url.deletingLastPathComponent().relativePath)
-            .appendingPathComponent(".\(url.lastPathComponent).cmd")
-        guard let text = try? String(contentsOf: cmd, encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOf: KbuildCommandFile(object: object, in: dir).url, encoding: .utf8) else { return [] }
         var deps: Set<String> = []
         var inDeps = false
         for line in text.split(separator: "\n") {

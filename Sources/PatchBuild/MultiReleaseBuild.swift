@@ -145,7 +145,10 @@ public struct MultiReleaseBuild {
                                        seconds: Date().timeIntervalSince(started), reason: nil, error: nil, result: result)
         } catch {
             // Nothing of an earlier run may pass for this one's module.
-            if let output = request.output { unlink(output.path) }
+            if let output = request.output {
+                unlink(output.path)
+                unlink(PatchAssembler.symversFile(for: output).path)
+            }
             let text = "\(error)"
             return ReleaseBuildOutcome(release: release, status: isRefusal(error) ? .refused : .failed, output: nil, functions: 0,
                                        seconds: Date().timeIntervalSince(started),

@@ -37,12 +37,18 @@ struct PatchAssembler {
         exports = try ModuleSymvers(contentsOf: kernel.moduleSymvers)
     }
 
+    /// A pair the differ found changed, with what it makes of it.
+    struct DiffedObject {
+        let pair: ObjectPair
+        let plan: PatchPlan
+    }
+
     /// Diffs every pair; refusals of all objects are reported together.
-    func diff(_ pairs: [ObjectPair]) throws -> [PatchPlan] {
+    func diff(_ pairs: [ObjectPair]) throws -> [DiffedObject] {
         try clock.run(.diff) {
             let layout = try kernelImage.specialSectionLayout()
             let vmlinux = try kernelImage.symbols()
-            var plans: [PatchPlan] = []
+            var plans: [DiffedObject] = []
             var refusals: [Refusal] = []
             // One patch, one module: what an object adds, the others may call or use.
             var newGlobals: [String: Set<String>] = [:]
@@ -58,7 +64,7 @@ struct PatchAssembler {
                 switch try differ.diff(original: pair.original, patched: pair.patched, output: output) {
                 case .noChange: clock.note(.diff, "\(pair.object): no function changed")
                 case .changed(let plan):
-                    plans.append(plan)
+                    plans.append(DiffedObject(pair: pair, plan: plan))
                     for (body, callers) in plan.notraceCallers {
                         clock.note(.diff, "\(pair.object): \(body) is notrace (no __fentry__ call): replacing its traced caller(s) \(callers.joined(separator: ", ")), which call the new body")
                     }
@@ -104,13 +110,17 @@ struct PatchAssembler {
     }
 
     /// Links the patch module and returns it with the klp relocations in place.
-    func link(_ plans: [PatchPlan], metadata: PatchMetadata) throws -> URL {
+    func link(_ diffed: [DiffedObject], metadata: PatchMetadata) throws -> URL {
         try clock.run(.link) {
             let dir = work.appendingPathComponent("link")
-            let relocationObjects = Set(plans.flatMap(\.klpSymbols).map(\.object)).sorted()
+            let relocationObjects = Set(diffed.flatMap(\.plan.klpSymbols).map(\.object)).sorted()
+            let objects = try diffed.compactMap { d in
+                try d.plan.patchObject.map { url in
+                    PatchModuleSources.PatchObject(url: url, symbolVersions: try KbuildCommandFile(object: d.pair.patched).symbolVersionLines())
+                }
+            }
             try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
-                                   patchObjects: plans.compactMap(\.patchObject),
-                                   relocationObjects: relocationObjects).write(to: dir)
+                                   patchObjects: objects, relocationObjects: relocationObjects).write(to: dir)
             try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
             let output = try CommandRunner.check(.link, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"]))
             // objtool checks the linked module on IBT kernels (ObjtoolDeferral): its warnings
@@ -124,25 +134,42 @@ struct PatchAssembler {
             if try ObjtoolDeferral.isDeferred(headers: kernel.headers),
                try ELFObject(url: ko).section(named: ".orc_unwind_ip") == nil {
                 throw BuildError.verification("objtool wrote no ORC or return sites for the linked patch module (\(warnings.joined(separator: "; "))). "
-                    + "On this kernel objtool runs on the linked module, where a call that is a livepatch relocation (a non-exported "
-                    + "vmlinux function) has no relocation yet and reads as an intra-function call: such calls are not supported "
-                    + "on IBT kernels yet (docs/KERNEL-6.12.md, open item 1); call exported functions only, or wait for that fix")
+                    + "On this kernel objtool runs on the linked module and gave up on the function it names: without ORC the "
+                    + "patch's stacks are unreliable and its returns run the unpatched return thunk, so it is not shipped. "
+                    + "Change the code objtool cannot follow there (docs/KERNEL-6.12.md, \"objtool on the linked module\")")
             }
             try KlpPostLink().run(module: ko)
             return ko
         }
     }
 
-    /// Verifies the linked module and copies it to `output`.
-    /// Verifies the linked module, signs it (`sign`, after the checks: the signature covers what was checked), copies it to `output`.
-    func verifyAndInstall(_ ko: URL, vermagic: String?, output: URL, sign: ((URL) throws -> Void)? = nil) throws -> KernelModuleFile {
+    /// Verifies the linked module, signs it (`sign`, after the checks: the signature covers
+    /// what was checked) and copies it to `output`; when the patch exports symbols (a new
+    /// `EXPORT_SYMBOL` function), its Module.symvers goes beside it (`symversFile(for:)`)
+    /// and is returned with the exported names.
+    func verifyAndInstall(_ ko: URL, vermagic: String?, output: URL, sign: ((URL) throws -> Void)? = nil) throws
+        -> (module: KernelModuleFile, exports: [String]) {
         try clock.run(.verify) {
             let module = try PatchModuleVerifier(exports: exports, vermagic: vermagic).verify(ko, patchName: patchName)
             try sign?(ko)
             let fm = FileManager.default
             try? fm.removeItem(at: output)
             try fm.copyItem(at: ko, to: output)
-            return module
+            let symvers = Self.symversFile(for: output)
+            // A file of an earlier build must not pass for this one's exports.
+            if fm.fileExists(atPath: symvers.path) { try fm.removeItem(at: symvers) }
+            let built = ko.deletingLastPathComponent().appendingPathComponent("Module.symvers")
+            let own = try ModuleSymvers(contentsOf: built).symbols
+            if !own.isEmpty { try fm.copyItem(at: built, to: symvers) }
+            return (module, own)
         }
+    }
+
+    /// Where the Module.symvers of patch module `output` goes: `fix.ko` -> `fix.symvers`.
+    /// Modules that call the patch's new exports are built with `KBUILD_EXTRA_SYMBOLS=` it,
+    /// so their `__versions` carry the CRCs the patch module exports (CONFIG_MODVERSIONS
+    /// refuses a module without them: "no symbol version for ...").
+    static func symversFile(for output: URL) -> URL {
+        output.deletingPathExtension().appendingPathExtension("symvers")
     }
 }

@@ -49,7 +49,8 @@ public final class PatchBuildPipeline {
 
         let assembler = try PatchAssembler(kernel: build.kernel, kernelImage: build.image, templateDir: request.templateDir,
                                            patchName: build.patchName, work: work, clock: clock)
-        let plans = try assembler.diff(pairs)
+        let diffed = try assembler.diff(pairs)
+        let plans = diffed.map(\.plan)
         let functions = plans.flatMap(\.replaced)
         guard functions.count <= request.maxFunctions else {
             throw BuildError.tooManyFunctions(count: functions.count, limit: request.maxFunctions,
@@ -79,10 +80,10 @@ public final class PatchBuildPipeline {
             functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
             replace: request.replace, callbacks: author.callbacks, states: author.states,
             toolchain: build.kernel.toolchain.description, operations: request.operations)
-        let linked = try assembler.link(plans, metadata: metadata)
+        let linked = try assembler.link(diffed, metadata: metadata)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
         var signature: ModuleSignature?
-        let module = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output, sign: request.signing.map { signing in
+        let (module, exported) = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output, sign: request.signing.map { signing in
             { ko in signature = try signing.sign(ko, kernel: build.kernel) }
         })
         let outcome = target.outcome
@@ -97,6 +98,10 @@ public final class PatchBuildPipeline {
             ignoredFiles: outcome.ignoredFiles, toolchain: build.kernel.toolchain.description)
         result.diff = DiffSummary(plans: plans)
         result.operations = request.operations
+        if !exported.isEmpty {
+            result.exports = exported
+            result.moduleSymvers = PatchAssembler.symversFile(for: output).path
+        }
         result.signature = signature
         return result
     }

@@ -8,8 +8,13 @@ struct PatchModuleSources {
     let name: String
     let templateDir: URL
     let metadata: PatchMetadata
+    /// One differ output and the `#SYMVER` lines of the patched object it came from.
+    struct PatchObject {
+        let url: URL
+        let symbolVersions: [String]
+    }
     /// The differ's patch objects, one per changed translation unit.
-    let patchObjects: [URL]
+    let patchObjects: [PatchObject]
     /// Livepatch objects the patch's relocations name besides those it patches.
     var relocationObjects: [String] = []
 
@@ -22,11 +27,14 @@ struct PatchModuleSources {
         var objects: [String] = []
         for (i, object) in patchObjects.enumerated() {
             let base = "kpatch-obj\(i).o"
-            try fm.copyItem(at: object, to: dir.appendingPathComponent(base + "_shipped"))
-            // modpost reads each object's Kbuild command file (for srcversion);
-            // a shipped object was compiled elsewhere and has none.
-            try "cmd_\(dir.path)/\(base) := kpatchctl differ output (shipped)\n"
-                .write(to: dir.appendingPathComponent(".\(base).cmd"), atomically: true, encoding: .utf8)
+            try fm.copyItem(at: object.url, to: dir.appendingPathComponent(base + "_shipped"))
+            // modpost reads each object's Kbuild command file (for srcversion, and the CRCs of
+            // what it exports); a shipped object was compiled elsewhere and has none. The
+            // patched object's `#SYMVER` lines give a new export the CRC a build of the patched
+            // source gives it, so modules built against the patch's Module.symvers load.
+            try (["cmd_\(dir.path)/\(base) := kpatchctl differ output (shipped)"] + object.symbolVersions)
+                .map { $0 + "\n" }.joined()
+                .write(to: KbuildCommandFile(object: base, in: dir).url, atomically: true, encoding: .utf8)
             objects.append(base)
         }
         let kbuild = try String(contentsOf: templateDir.appendingPathComponent("Kbuild.in"), encoding: .utf8)

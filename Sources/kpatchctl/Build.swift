@@ -143,6 +143,9 @@ struct Build: ParsableCommand {
             print("carries notrace function(s) as new code, called by the replaced callers: \(result.diff.notraceBodies.joined(separator: ", "))")
         }
         if !result.newSymbols.isEmpty { print("adds: \(result.newSymbols.joined(separator: ", "))") }
+        if let symvers = result.moduleSymvers {
+            print("exports: \(result.exports.joined(separator: ", ")); build modules that use them with KBUILD_EXTRA_SYMBOLS=\(symvers)")
+        }
         if !result.ignoredFiles.isEmpty {
             print("ignored \(result.ignoredFiles.count) touched file(s):")
             for line in result.ignoredFiles { print("  \(line)") }
@@ -236,7 +239,7 @@ extension Build {
         }
         let packages = try packageIfAsked(result.built.compactMap(\.output), into: directory)
         if json {
-            printJSON(MultiReleaseOutput(result: result, packages: packages))
+            printJSON(BuildOutput(result: result, packages: packages))
         } else {
             print("\(result.patchName) from \(diff) (sha256 \(result.diffSHA256.prefix(12))) into \(result.outputDirectory):")
             let width = max(7, result.releases.map(\.release.count).max() ?? 0)
@@ -267,23 +270,9 @@ extension Build {
     }
 }
 
-/// `build --json`: the build's result, and with --deb its packages.
-struct BuildOutput: Encodable {
-    let result: BuildResult
-    let packages: [PatchPackageResult]?
-
-    func encode(to encoder: Encoder) throws {
-        try result.encode(to: encoder)
-        var container = encoder.container(keyedBy: Key.self)
-        try container.encodeIfPresent(packages, forKey: .packages)
-    }
-
-    enum Key: String, CodingKey { case packages }
-}
-
-/// `build --json` for several releases, and with --deb their packages.
-struct MultiReleaseOutput: Encodable {
-    let result: MultiReleaseBuildResult
+/// `build --json`: the build's result (one release or several), and with --deb its packages.
+struct BuildOutput<Result: Encodable>: Encodable {
+    let result: Result
     let packages: [PatchPackageResult]?
 
     func encode(to encoder: Encoder) throws {

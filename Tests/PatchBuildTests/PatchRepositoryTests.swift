@@ -19,9 +19,7 @@ final class PatchRepositoryTests: XCTestCase {
         let fixDiff = bed.root.appendingPathComponent("examples/kpvictim/fix.diff")
         let release = bed.kernelRelease
         func build(_ name: String, _ extra: [String]) throws -> URL {
-            let ko = work.appendingPathComponent("\(name)-\(release).ko")
-            let result = try KpatchctlBinary().buildModulePatch(diff: fixDiff, moduleSource: victim, output: ko,
-                                                                cache: work.appendingPathComponent("cache"), extra: ["--name", name] + extra)
+            let (ko, result) = try KpatchctlBinary().buildKpvictimFix(name, victim: victim, in: work, extra: extra)
             XCTAssertEqual(result.status, 0, result.output)
             return ko
         }

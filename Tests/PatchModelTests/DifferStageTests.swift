@@ -170,6 +170,22 @@ final class NoiseAndReasonTests: XCTestCase {
         XCTAssertEqual(try ignored("btf_id_list"), ["kpc_show"])
     }
 
+    /// A blank line on top: `__FILE__ ":" __LINE__` in strings and a `__FILE__, __LINE__`
+    /// printk argument pair move only their line; kpc_limit's real string change stays.
+    func testLineNumbersInStringsAndFileLineArgumentsAreIgnored() throws {
+        let input = try StageInput("line_in_string")
+        let comparison = try input.comparison()
+        // gcc moves kpc_assert's printk into kpc_assert.cold, a tail call: that part's bytes
+        // differ in the line's immediate only.
+        let o = try input.originalIndex("kpc_assert.cold"), p = try input.patchedIndex("kpc_assert.cold")
+        XCTAssertNotEqual(try input.original.bytes(of: o), try input.patched.bytes(of: p))
+        XCTAssertEqual(Set(comparison.ignored.map { input.patched.symbols[$0].name }), ["kpc_where", "kpc_assert.cold"])
+        for name in ["kpc_assert", "kpc_assert.cold", "kpc_where"] {
+            XCTAssertEqual(comparison.status[try input.patchedIndex(name)], .unchanged, name)
+        }
+        XCTAssertEqual(comparison.status[try input.patchedIndex("kpc_limit")], .changed)
+    }
+
     func testReasonsNameWhatDiffers() throws {
         func reason(_ name: String, _ function: String) throws -> ChangeReason? {
             let input = try StageInput(name)

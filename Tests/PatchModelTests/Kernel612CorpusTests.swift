@@ -56,6 +56,39 @@ final class Kernel612CorpusTests: XCTestCase {
         }
     }
 
+    /// A module fix whose new code calls two non-exported functions of its module (klp
+    /// relocations, written after the link), built by `kpatchctl build` with gcc-14: objtool, which
+    /// runs on the linked module on IBT kernels, follows both calls through their anchors and
+    /// writes ORC and return sites; after the post-link pass the calls are `.klp.rela.*`
+    /// relocations against SHN_LIVEPATCH symbols, over zero fields, and no ordinary relocation
+    /// or undefined symbol names a klp symbol (docs/PATCH-OBJECT.md).
+    func testCallsToKlpSymbolsAreFollowedByObjtoolAndLeaveNoAnchor() throws {
+        let inputs = try Self.inputs.get()
+        let (_, module) = try LivepatchFixture.build(caseName: "module_function_call", bed: inputs.bed)
+        let ko = try ELFObject(url: module)
+        for name in [".orc_unwind", ".orc_unwind_ip", ".return_sites"] {
+            XCTAssertNotNil(ko.section(named: name), "objtool wrote no \(name): it did not follow the module")
+        }
+        let symbols = try ko.symbols()
+        let klp = symbols.filter { $0.name.hasPrefix(".klp.sym.") }
+        XCTAssertEqual(Set(klp.map(\.name)), [".klp.sym.kpc_module_function_call.kpc_square,0", ".klp.sym.kpc_module_function_call.kpc_cube,0"])
+        XCTAssertTrue(klp.allSatisfy { $0.sectionIndex == SpecialSection.livepatch && $0.binding == .global }, "\(klp)")
+        let rela = try XCTUnwrap(ko.section(named: ".klp.rela.kpc_module_function_call.text.kpc_eval"))
+        let text = try ko.section(at: Int(rela.info))
+        let code = try ko.data(of: text)
+        let entries = try ko.relocations(in: rela)
+        XCTAssertEqual(Set(entries.map { symbols[$0.symbolIndex].name }), Set(klp.map(\.name)))
+        for e in entries {
+            XCTAssertTrue(DirectBranch.isDisplacement(at: e.offset, in: code), "\(text.name)+\(e.offset) is not a call")
+            XCTAssertEqual(Array(code[Int(e.offset)..<Int(e.offset) + 4]), [0, 0, 0, 0], "\(text.name)+\(e.offset)")
+        }
+        for s in ko.sections where s.type == .rela && !s.flags.contains(.relaLivepatch) {
+            let named = try ko.relocations(in: s).filter { symbols[$0.symbolIndex].name.hasPrefix(".klp.sym.") }
+            XCTAssertEqual(named.count, 0, "\(s.name): ordinary relocations against klp symbols")
+        }
+        XCTAssertFalse(symbols.contains { $0.isUndefined && $0.name.hasPrefix(".klp.sym.") })
+    }
+
     /// Every function of the patch object keeps its 16 NOPs of padding before it (call-depth
     /// tracking writes its thunk there), every replacement starts with `endbr64` (the
     /// klp_func table takes its address), and what points into a function that got one

@@ -6,6 +6,28 @@ import TestSupport
 /// The post-link pass on a patch module linked by Kbuild (corpus case
 /// module_static_var: kpc_add reaches the module's static kpc_total).
 final class KlpPostLinkTests: XCTestCase {
+    /// A patch that exports a new function (export_new_function's kpc_thrice) gets its
+    /// Module.symvers beside it, with the CRC a build of the patched source exports (from
+    /// the patched object's `#SYMVER` line), so modules built against it load under
+    /// CONFIG_MODVERSIONS (the VM check: DifferCorpusVMTests). A patch without exports has none.
+    func testNewExportIsVersionedInTheSymversBesideThePatch() throws {
+        let bed = DifferFixture.bed
+        let (_, module) = try LivepatchFixture.build(caseName: "export_new_function", bed: bed)
+        let symvers = try ModuleSymvers(contentsOf: module.deletingPathExtension().appendingPathExtension("symvers"))
+        XCTAssertEqual(symvers.symbols, ["kpc_thrice"])
+        let export = try XCTUnwrap(symvers.export(of: "kpc_thrice"))
+        XCTAssertTrue(export.gplOnly)
+        XCTAssertEqual(ModuleSymvers.livepatchName(export.module), "lp_export_new_function")
+        let compiled = try CorpusCase.load("export_new_function", bed: bed).compile(bed: bed)
+        let rebuilt = try XCTUnwrap(ModuleSymvers(contentsOf: compiled.patchedDir.appendingPathComponent("Module.symvers")).export(of: "kpc_thrice"))
+        XCTAssertNotEqual(rebuilt.crc, 0, "the patched build has no CRC for kpc_thrice: is CONFIG_MODVERSIONS off?")
+        XCTAssertEqual(export.crc, rebuilt.crc, "the patch exports kpc_thrice with another CRC than the patched build")
+
+        let (_, plain) = try LivepatchFixture.build(caseName: "body_change", bed: bed)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: plain.deletingPathExtension().appendingPathExtension("symvers").path),
+                       "a patch that exports nothing has no Module.symvers beside it")
+    }
+
     func testLinkedModuleGetsKlpRelaSectionsAndLivepatchSymbols() throws {
         let (_, module) = try LivepatchFixture.build(caseName: "module_static_var", bed: DifferFixture.bed)
         let ko = try ELFObject(url: module)

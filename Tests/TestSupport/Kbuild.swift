@@ -6,7 +6,8 @@ public struct KbuildModule {
     public init(bed: TestBed = .shared) { self.bed = bed }
 
     /// Copies `sources` into a fresh directory, runs Kbuild there and returns it.
-    public func build(_ label: String, sources: URL, extraCflags: String = "") throws -> URL {
+    /// `extraSymbols`: Module.symvers files of other modules it calls (`KBUILD_EXTRA_SYMBOLS`).
+    public func build(_ label: String, sources: URL, extraCflags: String = "", extraSymbols: [URL] = []) throws -> URL {
         let dir = try bed.scratch("kbuild-\(label)")
         for name in try FileManager.default.contentsOfDirectory(atPath: sources.path) {
             try FileManager.default.copyItem(at: sources.appendingPathComponent(name),
@@ -14,6 +15,7 @@ public struct KbuildModule {
         }
         var argv = ["make", "-s", "-C", bed.headers.path, "M=\(dir.path)", "modules"]
         if !extraCflags.isEmpty { argv.append("ccflags-y+=\(extraCflags)") }
+        if !extraSymbols.isEmpty { argv.append("KBUILD_EXTRA_SYMBOLS=\(extraSymbols.map(\.path).joined(separator: " "))") }
         try runChecked(try bed.inToolchain(argv))
         return dir
     }

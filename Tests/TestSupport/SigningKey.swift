@@ -34,10 +34,13 @@ public enum SigningKey {
         return (key, cert)
     }
 
-    /// The certificate's serial number as the kernel prints it (lower-case hex, no leading zeros).
+    /// The certificate's serial number as the module's PKCS#7 carries it (lower-case hex of the DER integer's bytes).
     public static func serial(_ certificate: URL) throws -> String {
         let line = try runChecked(["openssl", "x509", "-in", certificate.path, "-noout", "-serial"])
         let hex = line.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "").lowercased()
-        return String(hex.drop { $0 == "0" })
+        // openssl prints the number's bytes; DER (what the module carries, and modinfo's
+        // sig_key) puts a 00 before them when the top bit is set, so it stays positive.
+        guard let top = hex.first?.hexDigitValue else { return hex }
+        return top >= 8 ? "00" + hex : hex
     }
 }

@@ -99,6 +99,13 @@ final class DifferCorpusVMTests: XCTestCase {
             }
 
             """
+        // Nothing exports kpc_thrice before the patch does: the user module's load then fails.
+        script += """
+            if insmod /payload/kpc_export_user.ko 2>/dev/null; then fail export-user-before "loaded before any patch exports kpc_thrice"
+            else pass export-user-before; fi
+
+            """
+        var exportUser: URL?
         for corpusCase in cases {
             let (module, patch) = try LivepatchFixture.build(caseName: corpusCase.name, bed: bed)
             let compiled = try corpusCase.compile(bed: bed)
@@ -106,7 +113,23 @@ final class DifferCorpusVMTests: XCTestCase {
             files["\(corpusCase.name).patched.ko"] = compiled.patchedDir.appendingPathComponent("\(corpusCase.moduleName).ko")
             files["lp_\(corpusCase.name).ko"] = patch
             script += "run_case \(corpusCase.name)\n"
+            if corpusCase.name == "export_new_function" {
+                // The patch exports its new kpc_thrice: a module built against the Module.symvers
+                // kpatchctl writes beside the patch (KBUILD_EXTRA_SYMBOLS) loads and calls it.
+                let symvers = patch.deletingPathExtension().appendingPathExtension("symvers")
+                let dir = try KbuildModule(bed: bed).build("export-user", sources: bed.root.appendingPathComponent("Tests/Fixtures/export-user"),
+                                                           extraSymbols: [symvers])
+                exportUser = dir.appendingPathComponent("kpc_export_user.ko")
+            }
         }
+        let user = try XCTUnwrap(exportUser, "export_new_function is no changed corpus case any more")
+        files["kpc_export_user.ko"] = user
+        // run_case left lp_export_new_function applied: its export is live.
+        script += """
+            if insmod /payload/kpc_export_user.ko; then expect_eq export-user "$(cat /proc/kpc_export_user)" 15
+            else fail export-user "does not load with lp_export_new_function applied: $(dmesg | tail -n 3)"; fi
+
+            """
         script += "expect_eq no-oops \"$(dmesg | grep -c -E 'Oops|BUG:|general protection')\" 0\n"
         let vm = TestVM()
         let payload = try vm.payload("differ-corpus", script: script, files: files)
@@ -117,6 +140,8 @@ final class DifferCorpusVMTests: XCTestCase {
         XCTAssertTrue(outcome.passed, outcome.report)
         for corpusCase in cases { XCTAssertTrue(outcome.passed(corpusCase.name), "\(corpusCase.name):\n\(outcome.failedChecks)") }
         XCTAssertTrue(outcome.passed("no-oops"), outcome.report)
+        XCTAssertTrue(outcome.passed("export-user-before") && outcome.passed("export-user"),
+                      "the live patch's export kpc_thrice:\n\(outcome.failedChecks)")
         // The comparison means something: every case shows its fix in the output, but the listed ones.
         for corpusCase in cases {
             if let why = Self.noVisibleChange[corpusCase.name] {

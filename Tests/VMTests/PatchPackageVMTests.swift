@@ -23,11 +23,8 @@ final class PatchPackageVMTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: victim) }
         let release = bed.kernelRelease
         let (key, cert) = try SigningKey.make(in: work)
-        let fixDiff = bed.root.appendingPathComponent("examples/kpvictim/fix.diff")
         func build(_ name: String, _ extra: [String]) throws -> URL {
-            let ko = work.appendingPathComponent("\(name)-\(release).ko")
-            let result = try KpatchctlBinary().buildModulePatch(diff: fixDiff, moduleSource: victim, output: ko,
-                                                                cache: work.appendingPathComponent("cache"), extra: ["--name", name] + extra)
+            let (ko, result) = try KpatchctlBinary().buildKpvictimFix(name, victim: victim, in: work, extra: extra)
             XCTAssertEqual(result.status, 0, result.output)
             return ko
         }

@@ -13,6 +13,16 @@ public struct TransitionOptions: Sendable {
         self.timeout = timeout
         self.reverseOnTimeout = reverseOnTimeout
     }
+
+    /// The least time a reversal is followed, whatever `timeout` was. The kernel completes a
+    /// reversal from its once-a-second transition work; on 6.12 in the VM (TCG, loaded host)
+    /// that took 6.8 s after the reversal began with no task blocking it (dynamic debug of
+    /// transition.c logged no failed switch), so a short `--timeout` (3 s) reported a reversal
+    /// that completed moments later as stalled (exit 5) and left the module loaded.
+    public static let reversalFloor: Double = 30
+
+    /// How long the reversal of a stalled transition is followed.
+    public var reversalTimeout: Double { max(timeout, Self.reversalFloor) }
 }
 
 /// Where the system ended up.
@@ -410,7 +420,7 @@ public struct LivepatchController {
                 do {
                     try sysfs.setEnabled(name, direction == .unpatching)
                     let reverse = SwitchTracker(direction: direction.reversed, proc: proc, probes: nil)
-                    let back = try follower.follow(patch: name, tracker: reverse, timeout: options.timeout,
+                    let back = try follower.follow(patch: name, tracker: reverse, timeout: options.reversalTimeout,
                                                    progress: { events(.progress($0)) })
                     if case .completed(let r) = back {
                         outcome = .reversed

@@ -111,10 +111,6 @@ struct NotraceRedirector {
 
     /// The relocated rel32 at `offset` is the operand of `call`, `jmp` or `jcc rel32`.
     private func isDirectBranch(at offset: UInt64, in section: ELFSection) throws -> Bool {
-        guard offset >= 2, let bytes = try patched.elf.withData(of: section, { data -> (UInt8, UInt8)? in
-            Int(offset) <= data.count ? (data[Int(offset) - 2], data[Int(offset) - 1]) : nil
-        }) else { return false }
-        let callOrJmp: Set<UInt8> = [0xE8, 0xE9]
-        return callOrJmp.contains(bytes.1) || (bytes.0 == 0x0F && (0x80...0x8F).contains(bytes.1))
+        try patched.elf.withData(of: section) { DirectBranch.isDisplacement(at: offset, in: $0) }
     }
 }

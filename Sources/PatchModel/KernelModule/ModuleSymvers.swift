@@ -103,6 +103,9 @@ public struct ModuleSymvers: Sendable {
     /// Exports listed (a symbol listed twice counts once per line).
     public var count: Int { lines.count }
 
+    /// The exported symbols, in the file's order.
+    public var symbols: [String] { lines.map { String(decoding: text[$0.symbol], as: UTF8.self) } }
+
     /// The export of `symbol` (the last line naming it), nil when nobody exports it.
     public func export(of symbol: String) -> Export? {
         let utf8 = Array(symbol.utf8)

@@ -17,10 +17,15 @@ public struct KlpPostLink {
 
     public enum PostLinkError: Error, CustomStringConvertible, Equatable {
         case badRecord(file: String, record: Int, what: String)
+        /// An ordinary relocation or symbol naming a klp symbol that no record explains: the
+        /// loader would resolve it as an ordinary (weak: zero) symbol.
+        case strayReference(file: String, place: String, symbol: String)
 
         public var description: String {
             switch self {
             case .badRecord(let f, let r, let what): return "\(f): livepatch relocation record \(r): \(what)"
+            case .strayReference(let f, let place, let symbol):
+                return "\(f): \(place) refers to \(symbol), which no livepatch relocation record matches (same place, type and addend)"
             }
         }
     }
@@ -51,7 +56,7 @@ public struct KlpPostLink {
         }
 
         // Decode every record: where to patch, against which klp symbol, how.
-        struct Entry { let section: Int; let offset: UInt64; let type: X86Relocation; let addend: Int64; let name: String }
+        struct Entry { let record: Int; let section: Int; let offset: UInt64; let type: X86Relocation; let addend: Int64; let name: String }
         var entries: [Entry] = []
         for record in 0..<(records.count / KlpRecords.recordSize) {
             let base = record * KlpRecords.recordSize
@@ -77,19 +82,55 @@ public struct KlpPostLink {
                 throw PostLinkError.badRecord(file: path, record: record, what: "\(klpName) is not a .klp.sym name")
             }
             let fields = KlpRecords.fields(of: records, at: base)
-            entries.append(Entry(section: target.index, offset: offset, type: fields.type, addend: fields.addend, name: klpName))
+            entries.append(Entry(record: record, section: target.index, offset: offset, type: fields.type, addend: fields.addend, name: klpName))
+        }
+
+        // A branch's anchor (the ordinary relocation the differ gave it so that objtool could
+        // follow it on the linked module; see PatchObjectWriter) leaves: the klp relocation
+        // takes its place, over a field the loader requires to be zero.
+        for e in entries where object.sections[e.section].occupiesFile {
+            let field = try object.withData(of: object.sections[e.section]) { Array($0[Int(e.offset)..<Int(e.offset) + e.type.width!]) }
+            guard field.allSatisfy({ $0 == 0 }) else {
+                throw PostLinkError.badRecord(file: path, record: e.record, what: "\(e.name) at \(object.sections[e.section].name)+\(e.offset): the field is not zero (the module loader refuses a relocation over a non-zero field)")
+            }
+        }
+        var removed: Set<Int> = [recordsSection.index, stringsSection.index]
+        if let recordRelocations { removed.insert(recordRelocations.index) }
+        let byPlace = Dictionary(entries.map { ("\($0.section):\($0.offset)", $0) }, uniquingKeysWith: { a, _ in a })
+        for (i, section) in image.sections.enumerated() where !removed.contains(i) {
+            guard case .relocations(let list) = section.content, Int(section.link) == image.symbolTableIndex else { continue }
+            var kept: [ELFRelocation] = []
+            for r in list {
+                let symbol = symbols[r.symbolIndex]
+                guard symbol.name.hasPrefix(".klp.sym.") else { kept.append(r); continue }
+                guard symbol.isUndefined, symbol.binding == .weak, let e = byPlace["\(section.info):\(r.offset)"],
+                      e.name == symbol.name, e.type == r.type, e.addend == r.addend else {
+                    throw PostLinkError.strayReference(file: path, place: "\(section.name)+\(r.offset)", symbol: symbol.name)
+                }
+            }
+            if kept.count < list.count {
+                image.sections[i].content = .relocations(kept)
+                if kept.isEmpty { removed.insert(i) }
+            }
         }
 
         // Drop the records, then add the klp symbols and sections.
-        var removed: Set<Int> = [recordsSection.index, stringsSection.index]
-        if let recordRelocations { removed.insert(recordRelocations.index) }
         // Sections after a removed one move down by the number removed before them.
         func newIndex(_ old: Int) -> Int { old - removed.filter { $0 < old }.count }
         image = try image.removingSections(removed, file: path)
 
         var all = image.symbols
         var klpIndex: [String: Int] = [:]
-        for name in Set(entries.map(\.name)).sorted() {
+        // An anchor's weak symbol becomes the klp symbol, at its index; any other is added.
+        for s in all where s.name.hasPrefix(".klp.sym.") {
+            guard s.isUndefined, s.binding == .weak, entries.contains(where: { $0.name == s.name }) else {
+                throw PostLinkError.strayReference(file: path, place: "the symbol table", symbol: s.name)
+            }
+            klpIndex[s.name] = s.index
+            all[s.index] = ELFSymbol(index: s.index, name: s.name, value: 0, size: 0, type: .notype, binding: .global,
+                                     sectionIndex: SpecialSection.livepatch)
+        }
+        for name in Set(entries.map(\.name)).sorted() where klpIndex[name] == nil {
             klpIndex[name] = all.count
             all.append(ELFSymbol(index: all.count, name: name, value: 0, size: 0, type: .notype, binding: .global,
                                  sectionIndex: SpecialSection.livepatch))

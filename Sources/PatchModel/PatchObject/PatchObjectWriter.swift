@@ -128,10 +128,10 @@ struct PatchObjectWriter {
             return place < 0 || entry ? ref.addend : ref.addend &+ Int64(FunctionEntry.endbr64.count)
         }
         var undefinedIndex: [String: Int] = [:]
-        func undefined(_ name: String) -> Int {
+        func undefined(_ name: String, binding: SymbolBinding = .global) -> Int {
             if let i = undefinedIndex[name] { return i }
             undefinedIndex[name] = globals.count
-            globals.append(ELFSymbol(index: 0, name: name, value: 0, size: 0, type: .notype, binding: .global, sectionIndex: 0))
+            globals.append(ELFSymbol(index: 0, name: name, value: 0, size: 0, type: .notype, binding: binding, sectionIndex: 0))
             return globals.count - 1
         }
 
@@ -170,6 +170,16 @@ struct PatchObjectWriter {
                                                             symbolIndex: sectionSymbol[outIndex]!, addend: Int64(ref.offset)), nil))
                     recordRelocations.append((ELFRelocation(offset: base + UInt64(KlpRecords.nameField), type: .abs64,
                                                             symbolIndex: sectionSymbol[stringsIndex]!, addend: Int64(stringOffset[name]!)), nil))
+                    // On an IBT object objtool runs on the linked module (ObjtoolDeferral), where a branch
+                    // without a relocation reads as `call .+5`: an intra-function call it cannot follow.
+                    // The branch gets an anchor relocation against a weak undefined symbol named like
+                    // the klp symbol (modpost accepts an unresolved weak symbol; objtool follows it as
+                    // a call to another object); KlpPostLink moves it into `.klp.rela.*`.
+                    if ibt, item.section.flags.contains(.execInstr), ref.type == .pc32 || ref.type == .plt32,
+                       case .bytes(let code) = item.section.content, DirectBranch.isDisplacement(at: ref.offset, in: code) {
+                        let g = undefined(name, binding: .weak)
+                        relocations[outIndex, default: []].append((ELFRelocation(offset: ref.offset, type: ref.type, symbolIndex: g, addend: ref.addend), g))
+                    }
                 }
             }
         }

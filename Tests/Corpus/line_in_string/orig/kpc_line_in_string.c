@@ -28,6 +28,13 @@ static noinline const char *kpc_where(void)
 	return "kpc_where at " KPC_HERE;
 }
 
+/* ASSERT_RTNL's shape in older kernels: __FILE__, __LINE__ as consecutive printk arguments. */
+static noinline void kpc_assert(int n)
+{
+	if (n < 0)
+		printk(KERN_ERR "kpc: assertion failed at %s (%d)\n", __FILE__, __LINE__);
+}
+
 static noinline const char *kpc_limit(void)
 {
 	return "limit 10";
@@ -36,6 +43,7 @@ static noinline const char *kpc_limit(void)
 static int kpc_show(struct seq_file *m, void *v)
 {
 	kpc_copy("abcdefg", kpc_arg);
+	kpc_assert(kpc_arg);
 	seq_printf(m, "%s %s %d\n", kpc_limit(), kpc_where() ? "here" : "", kpc_rec.tag[0]);
 	return 0;
 }

@@ -1,0 +1,29 @@
+import FoundationEssentials
+
+/// The command file Kbuild writes beside each object it compiles (`dir/.x.o.cmd`):
+/// the command line, the dependencies, and under CONFIG_MODVERSIONS one
+/// `#SYMVER <name> <crc>` line per symbol the object exports (genksyms' CRC of its
+/// type), which modpost turns into the module's CRC table and Module.symvers.
+struct KbuildCommandFile {
+    let url: URL
+
+    /// The command file of `object` (`a/b/x.o` -> `a/b/.x.o.cmd`).
+    init(object: URL) {
+        url = object.deletingLastPathComponent().appendingPathComponent(".\(object.lastPathComponent).cmd")
+    }
+
+    /// The command file of `object`, a path relative to `dir`.
+    init(object: String, in dir: URL) {
+        self.init(object: dir.appendingPathComponent(object))
+    }
+
+    var exists: Bool { FileManager.default.fileExists(atPath: url.path) }
+
+    /// The `#SYMVER` lines as Kbuild wrote them; none when the file is missing or
+    /// the object exports nothing (or the kernel has no CONFIG_MODVERSIONS).
+    func symbolVersionLines() throws -> [String] {
+        guard exists else { return [] }
+        let text = try String(contentsOf: url, encoding: .utf8)
+        return text.split(separator: "\n").filter { $0.hasPrefix("#SYMVER ") }.map(String.init)
+    }
+}
