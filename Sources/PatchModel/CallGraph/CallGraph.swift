@@ -26,6 +26,16 @@ public enum CallKind: UInt8, Codable, Sendable, CustomStringConvertible {
 /// `smpboot_thread_fn` calling `ht->thread_fn`), calls from assembly, and
 /// calls the compiler emitted without a call-site DIE.
 public struct CallGraph: Equatable, Sendable {
+    /// The same graph, wherever its flows are decoded from.
+    public static func == (lhs: CallGraph, rhs: CallGraph) -> Bool {
+        lhs.buildID == rhs.buildID && lhs.names == rhs.names && lhs.units == rhs.units && lhs.nodeName == rhs.nodeName
+            && lhs.nodeUnit == rhs.nodeUnit && lhs.nodeInterface == rhs.nodeInterface && lhs.nodeSignature == rhs.nodeSignature
+            && lhs.rangeNode == rhs.rangeNode && lhs.rangeLow == rhs.rangeLow && lhs.rangeHigh == rhs.rangeHigh
+            && lhs.edgeCaller == rhs.edgeCaller && lhs.edgeCallee == rhs.edgeCallee && lhs.edgeKind == rhs.edgeKind
+            && lhs.edgeSiteStart == rhs.edgeSiteStart && lhs.siteDie == rhs.siteDie && lhs.siteSubprogram == rhs.siteSubprogram
+            && lhs.kthreadSpawns == rhs.kthreadSpawns
+    }
+
     /// GNU build id (hex) of the file the graph was read from, if it has one.
     public var buildID: String?
     public var names = StringTable()
@@ -45,8 +55,14 @@ public struct CallGraph: Equatable, Sendable {
     public var edgeCaller: [UInt32] = []
     public var edgeCallee: [UInt32] = []
     public var edgeKind: [UInt8] = []
-    /// `CallSiteFlow` raw values, per edge: what the caller keeps, over all its call sites of the callee.
-    public var edgeFlow: [UInt64] = []
+    /// The call sites of each edge: those of edge e are `siteDie[edgeSiteStart[e]..<edgeSiteStart[e + 1]]`, with the
+    /// DIE offset of the outermost subprogram whose code makes the call (`CallSiteFlows.keepsEverythingSite`: a
+    /// tail call or inlined body of the same callee). What the caller keeps is decoded from them on demand.
+    public var edgeSiteStart: [UInt32] = [0]
+    public var siteDie: [UInt64] = []
+    public var siteSubprogram: [UInt64] = []
+    /// Where the call-site flows are decoded from (the file the graph was read from); nil: every call keeps everything.
+    public var flows: CallSiteFlows?
     /// Functions passed as the thread function to a kthread creator, found statically.
     public var kthreadSpawns: [KthreadSpawn] = []
 
@@ -65,9 +81,11 @@ public struct CallGraph: Equatable, Sendable {
     public func signature(of node: Int) -> FunctionSignature { FunctionSignature(rawValue: nodeSignature[node]) }
 
     /// What the caller keeps of what the callee hands back, through edge `edge`: an inlined body or a tail
-    /// call keep everything.
+    /// call keep everything; calls are decoded (once) from the file the graph came from.
     public func flow(ofEdge edge: Int) -> CallSiteFlow {
-        CallKind(rawValue: edgeKind[edge]) == .call ? CallSiteFlow(rawValue: edgeFlow[edge]) : .keepsEverything
+        guard CallKind(rawValue: edgeKind[edge]) == .call, let flows else { return .keepsEverything }
+        let sites = (Int(edgeSiteStart[edge])..<Int(edgeSiteStart[edge + 1])).map { (site: siteDie[$0], subprogram: siteSubprogram[$0]) }
+        return flows.flow(ofEdge: edge, sites: sites)
     }
 
     /// Through which channels a value that `callee` hands on through `channels` leaves the caller of edge `edge`

@@ -21,6 +21,7 @@ public enum CallGraphBuilder {
             graph = try walkInParallel(path: path, offsets: offsets, count: count)
         }
         graph.buildID = first.buildID
+        graph.flows = try CallSiteFlows(path: path)
         return graph
     }
 
@@ -57,7 +58,8 @@ public enum CallGraphBuilder {
         var edges: [UInt64] = []
         var addresses: [UInt64: UInt32] = [:]
         var spawns: [(UInt32, UInt64, UInt32)] = []
-        var flows: [UInt64: CallSiteFlow] = [:]
+        var sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)] = []
+        var keepsEverything: Set<UInt64> = []
         var signed: Set<UInt32> = []
 
         for partial in partials {
@@ -98,10 +100,9 @@ public enum CallGraphBuilder {
             for (node, low, high) in partial.ranges {
                 graph.rangeNode.append(nodeMap[Int(node)]); graph.rangeLow.append(low); graph.rangeHigh.append(high)
             }
-            for (pair, flow) in partial.flows {
-                let key = UInt64(nodeMap[Int(pair >> 32)]) << 32 | UInt64(nodeMap[Int(pair & 0xffff_ffff)])
-                flows[key, default: .keepsNothing].formUnion(flow)
-            }
+            func global(_ pair: UInt64) -> UInt64 { UInt64(nodeMap[Int(pair >> 32)]) << 32 | UInt64(nodeMap[Int(pair & 0xffff_ffff)]) }
+            sites += partial.sites.map { (global($0.0), $0.1, $0.2) }
+            for pair in partial.keepsEverything { keepsEverything.insert(global(pair)) }
             for edge in partial.edges {
                 let caller = nodeMap[Int(edge >> 34)]
                 let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]
@@ -122,13 +123,48 @@ public enum CallGraphBuilder {
             graph.edgeCaller.append(UInt32(edge >> 34))
             graph.edgeCallee.append(UInt32((edge >> 2) & 0xffff_ffff))
             graph.edgeKind.append(UInt8(edge & 3))
-            graph.edgeFlow.append((flows[(edge >> 34) << 32 | ((edge >> 2) & 0xffff_ffff)] ?? .keepsEverything).rawValue)
         }
+        graph.placeSites(sites, keepsEverything: keepsEverything)
         var seenSpawns = Set<[UInt32]>()
         for (spawner, address, creator) in spawns {
             guard let entry = addresses[address], seenSpawns.insert([spawner, entry, creator]).inserted else { continue }
             graph.kthreadSpawns.append(KthreadSpawn(spawner: spawner, entry: entry, creator: creator, address: address))
         }
         return graph
+    }
+}
+
+extension CallGraph {
+    /// Groups the call sites by edge (a counting sort on the edge index). A call edge that also has an inlined body
+    /// or a tail call of the same callee gets one `keepsEverythingSite`.
+    fileprivate mutating func placeSites(_ sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)], keepsEverything: Set<UInt64>) {
+        var edgeOfSite = [Int32](repeating: -1, count: sites.count)
+        var count = [UInt32](repeating: 0, count: edgeCount + 1)
+        for (i, site) in sites.enumerated() {
+            guard let edge = edge(from: Int(site.pair >> 32), to: Int(site.pair & 0xffff_ffff)) else { continue }
+            edgeOfSite[i] = Int32(edge)
+            count[edge + 1] += 1
+        }
+        var opaque = [Bool](repeating: false, count: edgeCount)
+        for pair in keepsEverything {
+            guard let edge = edge(from: Int(pair >> 32), to: Int(pair & 0xffff_ffff)), CallKind(rawValue: edgeKind[edge]) == .call else { continue }
+            opaque[edge] = true
+            count[edge + 1] += 1
+        }
+        for e in 0..<edgeCount { count[e + 1] += count[e] }
+        edgeSiteStart = count
+        siteDie = [UInt64](repeating: 0, count: Int(count[edgeCount]))
+        siteSubprogram = siteDie
+        var fill = count
+        for e in 0..<edgeCount where opaque[e] {
+            siteDie[Int(fill[e])] = CallSiteFlows.keepsEverythingSite
+            fill[e] += 1
+        }
+        for (i, site) in sites.enumerated() where edgeOfSite[i] >= 0 {
+            let e = Int(edgeOfSite[i])
+            siteDie[Int(fill[e])] = site.site
+            siteSubprogram[Int(fill[e])] = site.subprogram
+            fill[e] += 1
+        }
     }
 }

@@ -22,16 +22,15 @@ final class PartialCallGraph {
     /// For functions defined here: what their prototype lets them hand back, per channel.
     private(set) var signatures: [UInt32: FunctionSignature] = [:]
     private let interfaceReader = FunctionInterfaceReader()
-    /// caller << 32 | callee -> what the caller keeps of what the callee hands back, over its call sites.
-    private(set) var flows: [UInt64: CallSiteFlow] = [:]
+    /// Call sites: caller << 32 | callee, the call-site DIE offset, the outermost subprogram's DIE offset
+    /// (`CallSiteFlows` decodes what the caller keeps from them on demand).
+    private(set) var sites: [(UInt64, UInt64, UInt64)] = []
+    /// caller << 32 | callee of inlined bodies and tail calls: the caller keeps everything the callee hands back.
+    private(set) var keepsEverything: Set<UInt64> = []
     /// Code ranges of the functions defined here (node, low, high), DWARF addresses.
     private(set) var ranges: [(UInt32, UInt64, UInt64)] = []
-    private var flowReader: CallSiteFlowReader?
-    /// The code ranges of the subprogram being walked, and whether it returns a value.
-    private var currentRanges: [(UInt64, UInt64)] = []
-    private var currentReturnsValue = true
-    /// Its formal parameters, in order.
-    private var currentParameters: [Dwarf_Die] = []
+    /// The DIE offset of the subprogram being walked (outermost), whose code holds the calls.
+    private var currentSubprogramDie: Dwarf_Off = 0
     /// caller << 34 | callee << 2 | kind.
     private(set) var edges: [UInt64] = []
     private(set) var entryAddresses: [UInt64: UInt32] = [:]
@@ -53,7 +52,8 @@ final class PartialCallGraph {
         let definedIn: [UInt32: UInt32]
         let interfaces: [UInt32: FunctionInterface]
         let signatures: [UInt32: FunctionSignature]
-        let flows: [UInt64: CallSiteFlow]
+        let sites: [(UInt64, UInt64, UInt64)]
+        let keepsEverything: Set<UInt64>
         let ranges: [(UInt32, UInt64, UInt64)]
         let edges: [UInt64]
         let entryAddresses: [UInt64: UInt32]
@@ -62,7 +62,7 @@ final class PartialCallGraph {
 
     var walked: Walked {
         Walked(names: names, units: units, nodeKeys: nodeKeys, definedIn: definedIn, interfaces: interfaces,
-               signatures: signatures, flows: flows, ranges: ranges, edges: edges, entryAddresses: entryAddresses, spawns: spawns)
+               signatures: signatures, sites: sites, keepsEverything: keepsEverything, ranges: ranges, edges: edges, entryAddresses: entryAddresses, spawns: spawns)
     }
 
     /// Walks the compilation unit whose DIE is at `offset`.
@@ -70,7 +70,6 @@ final class PartialCallGraph {
         var unitDie = Dwarf_Die()
         guard dwarf_offdie(file.dwarf, offset, &unitDie) != nil else { return }
         currentFile = file
-        if flowReader == nil { flowReader = CallSiteFlowReader(file: file) }
         defer { currentFile = nil }
         currentUnit = UInt32(units.count)
         units.append(dwarf_diename(&unitDie).map { String(cString: $0) } ?? "")
@@ -90,19 +89,17 @@ final class PartialCallGraph {
                 interfaces[node] = max(interfaces[node] ?? .unknown, signature.passesNothingBack ? .passesNothingBack : .passesValuesBack)
                 signatures[node] = FunctionSignature(rawValue: (signatures[node]?.rawValue ?? 0) | signature.rawValue)
                 if let address = DwarfFile.entryAddress(of: &die) { entryAddresses[address] = node }
-                let enclosing = (currentSubprogram, currentRanges, currentReturnsValue, currentParameters)
-                currentParameters = Self.parameters(of: &die)
+                let enclosing = (currentSubprogram, currentSubprogramDie)
                 currentSubprogram = node
-                currentRanges = DwarfFile.ranges(of: &die)
-                ranges += currentRanges.map { (node, $0.0, $0.1) }
-                currentReturnsValue = signature.returnsValue
+                currentSubprogramDie = dwarf_dieoffset(&die)
+                ranges += DwarfFile.ranges(of: &die).map { (node, $0.0, $0.1) }
                 walkChildren(of: &die, owner: node)
-                (currentSubprogram, currentRanges, currentReturnsValue, currentParameters) = enclosing
+                (currentSubprogram, currentSubprogramDie) = enclosing
             case DwarfTag.inlinedSubroutine:
                 guard let owner else { break }
                 if let callee = origin(of: &die, attribute: DwarfAttribute.abstractOrigin) {
                     addEdge(owner, callee, .inlined)
-                    flows[UInt64(owner) << 32 | UInt64(callee)] = .keepsEverything
+                    keepsEverything.insert(UInt64(owner) << 32 | UInt64(callee))
                     if names[Int(nodeKeys[Int(callee)] >> 32)] == PartialCallGraph.currentTaskAccessor {
                         // The inlined body and the function it runs in both use the running task.
                         for user in Set([owner, currentSubprogram ?? owner]) { interfaces[user] = max(interfaces[user] ?? .unknown, .usesCurrentTask) }
@@ -121,13 +118,11 @@ final class PartialCallGraph {
                     || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0
                 addEdge(owner, callee, tail ? .tailCall : .call)
                 // A tail call hands the callee's result and arguments on as the caller's own.
-                // Only the channels the callee's prototype opens are followed (a void function taking values: none).
-                let channels = declaredSignature(ofCallSite: &die)
-                let flow = tail ? CallSiteFlow.keepsEverything
-                    : channels.passesNothingBack ? .keepsNothing
-                    : flowReader?.flow(at: &die, ranges: currentRanges, callerReturnsValue: currentReturnsValue,
-                                      parameters: &currentParameters, channels: channels) ?? .keepsEverything
-                flows[UInt64(owner) << 32 | UInt64(callee), default: .keepsNothing].formUnion(flow)
+                if tail {
+                    keepsEverything.insert(UInt64(owner) << 32 | UInt64(callee))
+                } else {
+                    sites.append((UInt64(owner) << 32 | UInt64(callee), dwarf_dieoffset(&die), currentSubprogramDie))
+                }
                 if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
                 }
@@ -135,31 +130,6 @@ final class PartialCallGraph {
                 break
             }
         } while DwarfFile.nextSibling(&die)
-    }
-
-    private static func parameters(of subprogram: inout Dwarf_Die) -> [Dwarf_Die] {
-        var child = Dwarf_Die()
-        var found: [Dwarf_Die] = []
-        guard dwarf_child(&subprogram, &child) == 0 else { return found }
-        repeat {
-            if dwarf_tag(&child) == DwarfTag.formalParameter { found.append(child) }
-        } while DwarfFile.nextSibling(&child)
-        return found
-    }
-
-    private var signatureByDie: [Dwarf_Off: FunctionSignature] = [:]
-
-    /// The prototype of the function a call site calls (its DW_AT_call_origin DIE), memoized.
-    private func declaredSignature(ofCallSite die: inout Dwarf_Die) -> FunctionSignature {
-        var attr = Dwarf_Attribute()
-        var target = Dwarf_Die()
-        guard dwarf_attr(&die, DwarfAttribute.callOrigin, &attr) != nil || dwarf_attr(&die, DwarfAttribute.abstractOrigin, &attr) != nil,
-              dwarf_formref_die(&attr, &target) != nil else { return .unknown }
-        let offset = dwarf_dieoffset(&target)
-        if let known = signatureByDie[offset] { return known }
-        let signature = interfaceReader.signature(of: &target)
-        signatureByDie[offset] = signature
-        return signature
     }
 
     private func addEdge(_ caller: UInt32, _ callee: UInt32, _ kind: CallKind) {
