@@ -5,11 +5,12 @@ import TestSupport
 
 /// The call graph of the pinned kernel's debug vmlinux (skipped when the test
 /// bed has not extracted it): unconverted vmlinux kthreads and what they call.
+/// The graph comes from the test bed's graph cache, where `build` keeps it (built there on a first run).
 final class VmlinuxCallGraphTests: XCTestCase {
     private static let graph: Result<CallGraph, Error>? = {
         let path = TestBed.shared.debugVmlinux.path
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return Result { try CallGraphBuilder.build(path: path, threads: 2) }
+        return Result { try CallGraphCache.graph(for: path, cacheDirectory: TestBed.shared.buildCache.appendingPathComponent("callgraph"), threads: 2) }
     }()
 
     private func vmlinuxGraph() throws -> CallGraph {

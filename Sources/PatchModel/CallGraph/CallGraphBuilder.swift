@@ -59,7 +59,6 @@ public enum CallGraphBuilder {
         var addresses: [UInt64: UInt32] = [:]
         var spawns: [(UInt32, UInt64, UInt32)] = []
         var sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)] = []
-        var keepsEverything: Set<UInt64> = []
         var signed: Set<UInt32> = []
 
         for partial in partials {
@@ -102,7 +101,6 @@ public enum CallGraphBuilder {
             }
             func global(_ pair: UInt64) -> UInt64 { UInt64(nodeMap[Int(pair >> 32)]) << 32 | UInt64(nodeMap[Int(pair & 0xffff_ffff)]) }
             sites += partial.sites.map { (global($0.0), $0.1, $0.2) }
-            for pair in partial.keepsEverything { keepsEverything.insert(global(pair)) }
             for edge in partial.edges {
                 let caller = nodeMap[Int(edge >> 34)]
                 let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]
@@ -118,11 +116,18 @@ public enum CallGraphBuilder {
         edges.sort()
         graph.edgeCaller.reserveCapacity(edges.count)
         var previousPair = UInt64.max
-        for edge in edges where edge >> 2 != previousPair {
+        // A call edge whose callee is also inlined into, or tail-called by, the same caller keeps everything.
+        var keepsEverything: [Bool] = []
+        for edge in edges {
+            guard edge >> 2 != previousPair else {
+                if edge & 3 != UInt64(CallKind.call.rawValue) { keepsEverything[keepsEverything.count - 1] = true }
+                continue
+            }
             previousPair = edge >> 2
             graph.edgeCaller.append(UInt32(edge >> 34))
             graph.edgeCallee.append(UInt32((edge >> 2) & 0xffff_ffff))
             graph.edgeKind.append(UInt8(edge & 3))
+            keepsEverything.append(false)
         }
         graph.placeSites(sites, keepsEverything: keepsEverything)
         var seenSpawns = Set<[UInt32]>()
@@ -135,9 +140,9 @@ public enum CallGraphBuilder {
 }
 
 extension CallGraph {
-    /// Groups the call sites by edge (a counting sort on the edge index). A call edge that also has an inlined body
-    /// or a tail call of the same callee gets one `keepsEverythingSite`.
-    fileprivate mutating func placeSites(_ sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)], keepsEverything: Set<UInt64>) {
+    /// Groups the call sites by edge (a counting sort on the edge index). A call edge that keeps everything
+    /// (the same callee also inlined or tail-called) gets one `keepsEverythingSite`.
+    fileprivate mutating func placeSites(_ sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)], keepsEverything: [Bool]) {
         var edgeOfSite = [Int32](repeating: -1, count: sites.count)
         var count = [UInt32](repeating: 0, count: edgeCount + 1)
         for (i, site) in sites.enumerated() {
@@ -145,12 +150,8 @@ extension CallGraph {
             edgeOfSite[i] = Int32(edge)
             count[edge + 1] += 1
         }
-        var opaque = [Bool](repeating: false, count: edgeCount)
-        for pair in keepsEverything {
-            guard let edge = edge(from: Int(pair >> 32), to: Int(pair & 0xffff_ffff)), CallKind(rawValue: edgeKind[edge]) == .call else { continue }
-            opaque[edge] = true
-            count[edge + 1] += 1
-        }
+        let opaque = keepsEverything.indices.map { keepsEverything[$0] && CallKind(rawValue: edgeKind[$0]) == .call }
+        for e in 0..<edgeCount where opaque[e] { count[e + 1] += 1 }
         for e in 0..<edgeCount { count[e + 1] += count[e] }
         edgeSiteStart = count
         siteDie = [UInt64](repeating: 0, count: Int(count[edgeCount]))

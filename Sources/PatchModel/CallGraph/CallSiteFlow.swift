@@ -100,8 +100,9 @@ public struct FunctionSignature: Equatable, Sendable {
 /// Reads the call-site flow of the calls of one file's functions.
 final class CallSiteFlowReader {
     private let file: DwarfFile
-    /// Symbol names of the retpoline thunks (`__x86_indirect_thunk_r11` calls through %r11), by address (linked files).
-    private var thunkRegisterByAddress: [UInt64: Int?] = [:]
+    /// The register each retpoline thunk (`__x86_indirect_thunk_r11` calls through %r11) calls through, by its
+    /// libdwfl address (linked files); read on first use.
+    private var thunkRegisterByAddress: [UInt64: Int]?
     private static let maxInstructions = 400
     private static let calleeSaved: Set<Int> = [3, 5, 12, 13, 14, 15]
 
@@ -245,6 +246,35 @@ final class CallSiteFlowReader {
         return Array(UnsafeBufferPointer(start: ops, count: count))
     }
 
+    /// The registers holding each origin's value, packed: origin o's `X86Instruction.Registers` in bits 16o..16o+15
+    /// (a fixed-size value: the scan keeps one per visited address without allocating).
+    private struct Held: Equatable {
+        var bits: UInt128 = 0
+        static let origins = 7
+
+        init(_ origins: [X86Instruction.Registers]) {
+            for (o, registers) in origins.enumerated() { bits |= UInt128(registers) << UInt128(16 * o) }
+        }
+
+        /// The same registers in every origin's lane.
+        static func everyOrigin(_ registers: X86Instruction.Registers) -> UInt128 {
+            (0..<origins).reduce(UInt128(0)) { $0 | UInt128(registers) << UInt128(16 * $1) }
+        }
+
+        func registers(of origin: Int) -> X86Instruction.Registers { X86Instruction.Registers(truncatingIfNeeded: bits >> UInt128(16 * origin)) }
+
+        /// Bit o set when origin o's value is in one of `registers`.
+        func holders(of wanted: X86Instruction.Registers) -> UInt8 {
+            var found: UInt8 = 0
+            for o in 0..<Self.origins where registers(of: o) & wanted != 0 { found |= 1 << UInt8(o) }
+            return found
+        }
+
+        func contains(_ other: Held) -> Bool { bits | other.bits == bits }
+    }
+
+    private static let callerSavedLanes = Held.everyOrigin(X86Instruction.callerSaved)
+
     /// Follows the caller's code from `returnPC`: which origins' values are read (bit o for origin o).
     private func scan(from returnPC: UInt64, origins: [X86Instruction.Registers], ranges: [(UInt64, UInt64)],
                       callerReturnsValue: Bool) -> UInt8 {
@@ -254,20 +284,22 @@ final class CallSiteFlowReader {
         func inCaller(_ address: UInt64) -> Bool { ranges.contains { address >= $0.0 && address < $0.1 } }
 
         var used: UInt8 = 0
-        var work: [(UInt64, [X86Instruction.Registers])] = [(returnPC, origins)]
-        var seen: [UInt64: [X86Instruction.Registers]] = [:]
+        var work: [(UInt64, Held)] = [(returnPC, Held(origins))]
+        var seen: [UInt64: Held] = [:]
         var budget = Self.maxInstructions
         let argumentBits = X86Instruction.argumentRegisters.reduce(X86Instruction.Registers(0)) { $0 | X86Instruction.bit($1) }
-        func use(_ registers: X86Instruction.Registers, _ state: [X86Instruction.Registers]) {
-            for (origin, held) in state.enumerated() where held & registers != 0 { used |= 1 << UInt8(origin) }
-        }
+        func use(_ registers: X86Instruction.Registers, _ state: Held) { used |= state.holders(of: registers) }
         while let (start, initial) = work.popLast() {
             var address = start
             var state = initial
             while used != everything {
                 // A point seen with at least these registers held adds nothing new.
-                if let before = seen[address], zip(before, state).allSatisfy({ $0 | $1 == $0 }) { break }
-                seen[address] = zip(seen[address] ?? state, state).map { $0 | $1 }
+                if let before = seen[address] {
+                    if before.contains(state) { break }
+                    seen[address]!.bits |= state.bits
+                } else {
+                    seen[address] = state
+                }
                 budget -= 1
                 let local = address &- sectionStart
                 guard budget > 0, inCaller(address), local < UInt64(code.count),
@@ -275,17 +307,17 @@ final class CallSiteFlowReader {
                 let next = address + UInt64(instruction.length)
                 // A relocated displacement (an unlinked object's call or jump to another section) hides the target.
                 // Branch and call displacements are the instruction's last 4 bytes.
-                let relocatedTarget = instruction.length >= 5 ? relocated[local + UInt64(instruction.length) - 4] : nil
+                let relocatedTarget = instruction.length >= 5 && !relocated.isEmpty ? relocated[local + UInt64(instruction.length) - 4] : nil
                 let hasRelocatedTarget = relocatedTarget != nil
                 switch instruction.flow {
                 case .call(let target):
                     let through = relocatedTarget.map { symbolThunkRegister($0.symbol).register } ?? thunkRegister(at: target)
                     use(argumentBits | (through.map(X86Instruction.bit) ?? 0), state)
-                    state = state.map { $0 & ~X86Instruction.callerSaved }
+                    state.bits &= ~Self.callerSavedLanes
                     address = next; continue
                 case .indirectCall:
                     use(argumentBits | instruction.reads, state)
-                    state = state.map { $0 & ~X86Instruction.callerSaved }
+                    state.bits &= ~Self.callerSavedLanes
                     address = next; continue
                 case .ret:
                     if callerReturnsValue { use(X86Instruction.bit(X86Instruction.rax), state) }
@@ -314,12 +346,13 @@ final class CallSiteFlowReader {
                     var reads = instruction.reads
                     if let move = instruction.registerMove { reads &= ~X86Instruction.bit(move.from) }
                     use(reads, state)
-                    for origin in state.indices {
-                        var held = state[origin] & ~instruction.writes
-                        if let move = instruction.registerMove, state[origin] & X86Instruction.bit(move.from) != 0 {
-                            held |= X86Instruction.bit(move.to)
+                    // A register move copies each origin held in its source into its destination.
+                    let copied = instruction.registerMove.map { state.holders(of: X86Instruction.bit($0.from)) } ?? 0
+                    state.bits &= ~Held.everyOrigin(instruction.writes)
+                    if copied != 0, let move = instruction.registerMove {
+                        for o in 0..<Held.origins where copied & (1 << UInt8(o)) != 0 {
+                            state.bits |= UInt128(X86Instruction.bit(move.to)) << UInt128(16 * o)
                         }
-                        state[origin] = held
                     }
                     address = next; continue
                 }
@@ -371,9 +404,29 @@ final class CallSiteFlowReader {
 
     /// In a linked file: the register a call to `target` reads when `target` is a retpoline thunk.
     private func thunkRegister(at target: UInt64) -> Int? {
-        if let known = thunkRegisterByAddress[target] { return known }
-        let register = dwfl_module_addrname(file.module, target + file.bias).flatMap { Self.thunkRegister(named: String(cString: $0)) }
-        thunkRegisterByAddress[target] = register
-        return register
+        if thunkRegisterByAddress == nil { thunkRegisterByAddress = thunks() }
+        return thunkRegisterByAddress?[target + file.bias]
+    }
+
+    /// What every thunk's name starts with, compared before a name is made into a String.
+    private static let thunkPrefix = Array("__x86_indirect_".utf8CString.dropLast())
+
+    /// The retpoline thunks' libdwfl addresses, in one pass over the symbol table (looking each call
+    /// target up by address instead walks the whole table per target in libdwfl).
+    private func thunks() -> [UInt64: Int] {
+        var found: [UInt64: Int] = [:]
+        let count = dwfl_module_getsymtab(file.module)
+        guard count > 0 else { return found }
+        for i in 0..<count {
+            var symbol = GElf_Sym()
+            var address: GElf_Addr = 0
+            var shndx: GElf_Word = 0
+            var symbolElf: OpaquePointer?
+            var symbolBias: Dwarf_Addr = 0
+            guard let cName = dwfl_module_getsym_info(file.module, i, &symbol, &address, &shndx, &symbolElf, &symbolBias),
+                  Self.thunkPrefix.indices.allSatisfy({ cName[$0] == Self.thunkPrefix[$0] }), let register = Self.thunkRegister(named: String(cString: cName)) else { continue }
+            found[address] = register
+        }
+        return found
     }
 }

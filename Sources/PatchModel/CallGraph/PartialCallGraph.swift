@@ -25,8 +25,6 @@ final class PartialCallGraph {
     /// Call sites: caller << 32 | callee, the call-site DIE offset, the outermost subprogram's DIE offset
     /// (`CallSiteFlows` decodes what the caller keeps from them on demand).
     private(set) var sites: [(UInt64, UInt64, UInt64)] = []
-    /// caller << 32 | callee of inlined bodies and tail calls: the caller keeps everything the callee hands back.
-    private(set) var keepsEverything: Set<UInt64> = []
     /// Code ranges of the functions defined here (node, low, high), DWARF addresses.
     private(set) var ranges: [(UInt32, UInt64, UInt64)] = []
     /// The DIE offset of the subprogram being walked (outermost), whose code holds the calls.
@@ -53,7 +51,6 @@ final class PartialCallGraph {
         let interfaces: [UInt32: FunctionInterface]
         let signatures: [UInt32: FunctionSignature]
         let sites: [(UInt64, UInt64, UInt64)]
-        let keepsEverything: Set<UInt64>
         let ranges: [(UInt32, UInt64, UInt64)]
         let edges: [UInt64]
         let entryAddresses: [UInt64: UInt32]
@@ -62,7 +59,7 @@ final class PartialCallGraph {
 
     var walked: Walked {
         Walked(names: names, units: units, nodeKeys: nodeKeys, definedIn: definedIn, interfaces: interfaces,
-               signatures: signatures, sites: sites, keepsEverything: keepsEverything, ranges: ranges, edges: edges, entryAddresses: entryAddresses, spawns: spawns)
+               signatures: signatures, sites: sites, ranges: ranges, edges: edges, entryAddresses: entryAddresses, spawns: spawns)
     }
 
     /// Walks the compilation unit whose DIE is at `offset`.
@@ -99,7 +96,6 @@ final class PartialCallGraph {
                 guard let owner else { break }
                 if let callee = origin(of: &die, attribute: DwarfAttribute.abstractOrigin) {
                     addEdge(owner, callee, .inlined)
-                    keepsEverything.insert(UInt64(owner) << 32 | UInt64(callee))
                     if names[Int(nodeKeys[Int(callee)] >> 32)] == PartialCallGraph.currentTaskAccessor {
                         // The inlined body and the function it runs in both use the running task.
                         for user in Set([owner, currentSubprogram ?? owner]) { interfaces[user] = max(interfaces[user] ?? .unknown, .usesCurrentTask) }
@@ -117,12 +113,8 @@ final class PartialCallGraph {
                 let tail = dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0
                     || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0
                 addEdge(owner, callee, tail ? .tailCall : .call)
-                // A tail call hands the callee's result and arguments on as the caller's own.
-                if tail {
-                    keepsEverything.insert(UInt64(owner) << 32 | UInt64(callee))
-                } else {
-                    sites.append((UInt64(owner) << 32 | UInt64(callee), dwarf_dieoffset(&die), currentSubprogramDie))
-                }
+                // A tail call hands the callee's result and arguments on as the caller's own: its edge kind says so.
+                if !tail { sites.append((UInt64(owner) << 32 | UInt64(callee), dwarf_dieoffset(&die), currentSubprogramDie)) }
                 if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
                 }
