@@ -32,8 +32,10 @@ struct ValueFlowSearch {
             queued.remove(callee)
             guard let from = channels[callee], !from.isEmpty else { continue }
             for edge in callers.edges(into: callee) {
-                guard let out = graph.channels(throughEdge: edge, from: from) else { continue }
                 let caller = Int(graph.edgeCaller[edge])
+                // A caller already handing on every channel its prototype has gains nothing: its call sites are not decoded.
+                if let known = channels[caller], known.isSuperset(of: graph.signature(of: caller).channels) { continue }
+                guard let out = graph.channels(throughEdge: edge, from: from) else { continue }
                 if position[caller] == nil {
                     position[caller] = order.count
                     order.append(caller); next.append(callee); kind.append(CallKind(rawValue: graph.edgeKind[edge]))
