@@ -59,10 +59,6 @@ final class FunctionInterfaceReader {
     /// Types being decided now (a recursive structure reaching itself), with their depth on the stack.
     private var deciding: [Dwarf_Off: Int] = [:]
 
-    func interface(of subprogram: inout Dwarf_Die) -> FunctionInterface {
-        signature(of: &subprogram).passesNothingBack ? .passesNothingBack : .passesValuesBack
-    }
-
     /// What the prototype lets the function hand back, per channel: its result, and each argument
     /// register's parameter that can be written through.
     func signature(of subprogram: inout Dwarf_Die) -> FunctionSignature {
