@@ -30,6 +30,7 @@ final class DebianGuestVMTests: XCTestCase {
         // test bed, ~6 min; scripts/debian-guest says so when it builds).
         let kpatchctlDeb = try runChecked([bed.script("package").path, "--no-build", "--out", work.appendingPathComponent("dist").path])
             .split(separator: "\n").last.map(String.init) ?? ""
+        print("==> scripts/debian-guest image: the Debian guest image, built on first use in this test bed (6 min at light load, 17 min at load 9)")
         let image = URL(fileURLWithPath: try runChecked([bed.script("debian-guest").path, "image", "--deb", kpatchctlDeb])
             .split(separator: "\n").last.map(String.init) ?? "")
 
@@ -201,13 +202,21 @@ final class DebianGuestVMTests: XCTestCase {
         // TCG boots of a systemd system: ~150 s each here with apt at work; CI is slower.
         try "#!/bin/sh\n".appending(boot1).write(to: payload.appendingPathComponent("run.sh"), atomically: true, encoding: .utf8)
         let first = try vm.run(payload: payload, timeout: 1200, disk: guest)
+        print("boot 1 (console from the runner on):\n" + Self.transcript(first))
         XCTAssertChecksPassed(first, ["kpatchctl-enabled", "kpatchctl-started", "badsig-apt-says", "badsig-no-package", "swapped-apt-says",
                                       "tampered-nothing-installed", "tampered-nothing-loaded", "install-applied", "install-live", "install-fixed"])
         guard first.passed else { return }
         try "#!/bin/sh\n".appending(boot2).write(to: payload.appendingPathComponent("run.sh"), atomically: true, encoding: .utf8)
         let second = try vm.run(payload: payload, timeout: 1200, disk: guest)
+        print("boot 2 (console from the runner on):\n" + Self.transcript(second))
         XCTAssertChecksPassed(second, ["boot-unit-applied", "boot-unit-active", "boot-live", "boot-check", "boot-cves", "boot-status-cve",
                                        "upgrade-applied", "upgrade-says-replaced", "upgrade-one-transition", "upgrade-v1-unloaded",
                                        "remove-reverted", "remove-store-empty", "remove-check"])
+    }
+
+    /// The guest's console from the runner's first line on (docs/FLEET.md quotes it).
+    private static func transcript(_ outcome: TestVM.Outcome) -> String {
+        let lines = outcome.consoleLog.replacingOccurrences(of: "\r", with: "").split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.drop { !$0.hasPrefix("KPTEST-BEGIN") }.joined(separator: "\n")
     }
 }
