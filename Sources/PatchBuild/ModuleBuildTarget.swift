@@ -41,16 +41,22 @@ final class ModuleBuildTarget: BuildTargetStrategy {
         // Beside the entry, so concurrent builds of the same sources fill it once.
         let lock = try TreeLock(path: dir.deletingLastPathComponent().appendingPathExtension("lock"))
         defer { lock.release() }
+        // The stamp holds the path the tree was built at: Kbuild's `.mod` and `.cmd` files
+        // name it, so a cache moved or copied elsewhere is built again, not misread.
         let stamp = dir.appendingPathComponent(".kpatchctl-complete")
         if fm.fileExists(atPath: stamp.path) {
-            cached = true
-            build.clock.note(.originalBuild, "reused the cached original build in \(dir.path)")
-            return
+            let builtAt = String(decoding: try Data(contentsOf: stamp), as: UTF8.self)
+            if builtAt == dir.standardizedFileURL.path {
+                cached = true
+                build.clock.note(.originalBuild, "reused the cached original build in \(dir.path)")
+                return
+            }
+            build.clock.note(.originalBuild, "the cached original build was made at \(builtAt.isEmpty ? "another path" : builtAt): building it again here")
         }
-        if fm.fileExists(atPath: dir.path) { try fm.removeItem(at: dir) }  // an original build that did not finish
+        if fm.fileExists(atPath: dir.path) { try fm.removeItem(at: dir) }  // unfinished, or built at another path
         try ModuleTree.copySources(from: options.moduleSource, to: dir)
         try tree.buildModules()
-        try Data().write(to: stamp)
+        try Data(dir.standardizedFileURL.path.utf8).write(to: stamp)
     }
 
     func buildPatched(_ build: BuildContext) throws -> [PatchAssembler.ObjectPair] {
