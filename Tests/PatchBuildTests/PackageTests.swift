@@ -7,7 +7,9 @@ import TestSupport
 /// the unit verified by systemd against that root, the installed binary's version
 /// and man page, and a module patch built by the installed kpatchctl from a
 /// directory outside the checkout (so the template must come from the root's
-/// /usr/share/kpatchctl). `dpkg --root -r` removes it again.
+/// /usr/share/kpatchctl). Its postinst enables kpatchctl.service in that root (not on
+/// this machine); `dpkg --root -r` removes it again and its postrm masks the unit. That the
+/// postinst starts the unit on a running Debian system is DebianGuestVMTests'.
 final class PackageTests: XCTestCase {
     func testPackageInstallsAndBuildsAPatchOutsideTheCheckout() throws {
         guard getuid() == 0 else { throw XCTSkip("dpkg --root needs root (CI runs as root)") }
