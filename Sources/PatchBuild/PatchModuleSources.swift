@@ -76,7 +76,31 @@ struct PatchModuleSources {
         }
         // Objects the patch only reaches through livepatch relocations (vmlinux code calling a
         // module's export) get a klp_object without functions: the kernel writes their
-        // relocations when the module loads.
+        // relocations when the module loads. Until then, and after it unloads, the patched
+        // code's calls into it lead nowhere: `apply` refuses the patch while the module is not
+        // loaded, and the object's callbacks hold a reference on the module while it is patched.
+        let patched = Set(metadata.functions.map(\.object) + metadata.callbacks.map(\.object))
+        let pinned = relocationObjects.filter { $0 != "vmlinux" && !patched.contains($0) }
+        if !pinned.isEmpty {
+            out += """
+
+                static int kpatchctl_pin_module(struct klp_object *obj)
+                {
+                \tif (!obj->mod || !try_module_get(obj->mod)) {
+                \t\tpr_err("kpatchctl: %s: the patched code calls into module %s, which is going away\\n",
+                \t\t       \(cString(name)), obj->name);
+                \t\treturn -ENODEV;
+                \t}
+                \treturn 0;
+                }
+
+                static void kpatchctl_unpin_module(struct klp_object *obj)
+                {
+                \tmodule_put(obj->mod);
+                }
+
+                """
+        }
         let objects = orderedUnique(metadata.functions.map(\.object) + metadata.callbacks.map(\.object) + relocationObjects)
         for (i, object) in objects.enumerated() {
             out += "\nstatic struct klp_func kpatch_funcs_\(i)[] = {\n"
@@ -91,7 +115,8 @@ struct PatchModuleSources {
             let callbacks = metadata.callbacks.filter { $0.object == object }.map { c in
                 ".\(c.kind.rawValue) = \(c.kind == .prePatch ? shimName(c) : c.newSymbol)"
             }
-            let wired = callbacks.isEmpty ? "" : ", .callbacks = { \(callbacks.joined(separator: ", ")) }"
+            let pins = pinned.contains(object) ? [".pre_patch = kpatchctl_pin_module", ".post_unpatch = kpatchctl_unpin_module"] : []
+            let wired = callbacks.isEmpty && pins.isEmpty ? "" : ", .callbacks = { \((callbacks + pins).joined(separator: ", ")) }"
             out += "\t{ .name = \(name), .funcs = kpatch_funcs_\(i)\(wired) },\n"
         }
         out += "\t{ }\n};\n"

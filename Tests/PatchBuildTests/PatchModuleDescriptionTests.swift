@@ -39,11 +39,21 @@ final class PatchModuleDescriptionTests: XCTestCase {
     }
 
     /// vmlinux code calling a module's export: that module gets a klp_object without
-    /// functions, so the kernel writes the patch's `.klp.rela.<module>.*` when it loads.
-    func testObjectReachedOnlyByRelocationsGetsAnEmptyObject() {
+    /// functions, so the kernel writes the patch's `.klp.rela.<module>.*` when it loads, and
+    /// callbacks that hold a reference on the module while it is patched.
+    func testObjectReachedOnlyByRelocationsGetsAnEmptyObjectThatPinsTheModule() {
         let text = description(replace: false, states: [], relocationObjects: ["vmlinux", "twofish_common"])
         XCTAssertTrue(text.contains("static struct klp_func kpatch_funcs_2[] = {\n\t{ }\n};"), text)
-        XCTAssertTrue(text.contains("{ .name = \"twofish_common\", .funcs = kpatch_funcs_2 },"), text)
+        XCTAssertTrue(text.contains("{ .name = \"twofish_common\", .funcs = kpatch_funcs_2, .callbacks = { .pre_patch = kpatchctl_pin_module, .post_unpatch = kpatchctl_unpin_module } },"), text)
+        XCTAssertTrue(text.contains("try_module_get(obj->mod)"), text)
+        XCTAssertTrue(text.contains("module_put(obj->mod);"), text)
         XCTAssertEqual(text.components(separatedBy: ".name = NULL").count, 2, "vmlinux once:\n\(text)")
+        // Only twofish_common: not vmlinux, which the relocations also name.
+        XCTAssertEqual(text.components(separatedBy: ".pre_patch = kpatchctl_pin_module").count, 2, text)
+    }
+
+    func testPatchWithoutCallsIntoOtherModulesPinsNothing() {
+        let text = description(replace: false, states: [], relocationObjects: ["vmlinux"])
+        XCTAssertFalse(text.contains("kpatchctl_pin_module"), text)
     }
 }

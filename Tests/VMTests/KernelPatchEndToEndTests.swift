@@ -11,7 +11,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
         var files: [String: URL] = [:]
         var builds: [String: String] = [:]
         for name in ["cmdline", "meminfo", "kallsyms-sympos", "binfmt-misc", "kswapd", "fdinfo-header", "sched-inline", "sched-rr-timeslice",
-                     "lib-mpi-sgl", "twofish-module-export"] {
+                     "lib-mpi-sgl", "twofish-module-export", "module-export-from-vmlinux"] {
             let out = work.appendingPathComponent("\(name).ko")
             let result = try KpatchctlBinary().buildKernelPatch(
                 diff: bed.root.appendingPathComponent("examples/vmlinux/\(name).diff"), output: out,
@@ -31,6 +31,7 @@ final class KernelPatchEndToEndTests: XCTestCase {
 
         XCTAssertTrue(builds["lib-mpi-sgl"]!.contains("vmlinux: mpi_read_raw_from_sgl"), builds["lib-mpi-sgl"]!)
         XCTAssertTrue(builds["twofish-module-export"]!.contains("twofish_x86_64_3way: twofish_setkey_skcipher"), builds["twofish-module-export"]!)
+        XCTAssertTrue(builds["module-export-from-vmlinux"]!.contains("vmlinux: cmdline_proc_show"), builds["module-export-from-vmlinux"]!)
 
         let vm = TestVM()
         let payload = try vm.payload("kernel-e2e", script: """
@@ -105,6 +106,20 @@ final class KernelPatchEndToEndTests: XCTestCase {
             expect_eq twofish-patched "$(cat /sys/kernel/livepatch/lp_twofish_module_export/twofish_x86_64_3way/patched)" "1"
             check revert-twofish kpatchctl revert lp_twofish_module_export
 
+            # vmlinux code calling a module's export (crc7_be of the module crc7): refused while crc7
+            # is not loaded; once applied, the patch holds crc7 until it is reverted.
+            out=$(kpatchctl apply /payload/module-export-from-vmlinux.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq crc7-absent-refused "$rc" "2"
+            expect_match crc7-absent-named "$out" "calls into module crc7 \\(crc7_be\\), which is not loaded"
+            expect_eq crc7-absent-nothing-loaded "$(ls /sys/kernel/livepatch)" ""
+            insmod $mods/lib/crc7.ko
+            check apply-crc7 kpatchctl apply /payload/module-export-from-vmlinux.ko
+            expect_match crc7-called "$(cat /proc/cmdline)" " crc7=[0-9a-f][0-9a-f]$"
+            if rmmod crc7 2>/dev/null; then fail crc7-pinned "crc7 unloaded under the patch"; else pass crc7-pinned; fi
+            check revert-crc7 kpatchctl revert lp_module_export_from_vmlinux
+            check crc7-unpinned rmmod crc7
+
             out=$(kpatchctl apply /payload/kswapd.ko 2>&1); rc=$?
             echo "$out"
             expect_eq kswapd-refused "$rc" "2"
@@ -115,8 +130,8 @@ final class KernelPatchEndToEndTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: payload) }
         let outcome = try vm.run(payload: payload, timeout: 240, modules: ["kernel/fs/binfmt_misc.ko", "kernel/crypto/twofish_common.ko",
                                                                            "kernel/arch/x86/crypto/twofish-x86_64.ko",
-                                                                           "kernel/arch/x86/crypto/twofish-x86_64-3way.ko"])
+                                                                           "kernel/arch/x86/crypto/twofish-x86_64-3way.ko", "kernel/lib/crc7.ko"])
         XCTAssertTrue(outcome.passed, outcome.report)
-        XCTAssertEqual(outcome.checks.count, 46, "every check ran:\n\(outcome.report)")
+        XCTAssertEqual(outcome.checks.count, 54, "every check ran:\n\(outcome.report)")
     }
 }

@@ -51,12 +51,41 @@ public struct KthreadSafetyPreflight: PreflightCheck {
     }
 }
 
+/// Refuses a patch whose code calls into a module it does not patch (vmlinux code calling a
+/// module's export) while that module is not loaded: the kernel writes those livepatch
+/// relocations only when the module loads, so until then the calls lead nowhere. Once
+/// applied, the patch holds a reference on the module (its klp_object's callbacks).
+public struct RelocationTargetsLoadedPreflight: PreflightCheck {
+    public let name = "called-modules"
+
+    public init() {}
+
+    public func check(_ context: PreflightContext) -> PreflightFailure? {
+        // A patch without metadata is the identity check's refusal (or --foreign's risk).
+        guard let meta = try? context.module.patchMetadata() else { return nil }
+        let patched = Set(meta.functions.map(\.object) + meta.callbacks.map(\.object))
+        var symbols: [String: [String]] = [:]
+        for symbol in context.module.livepatchSymbols {
+            guard let target = KlpSymbol(elfName: symbol), target.object != "vmlinux",
+                  !patched.contains(target.object) else { continue }
+            symbols[target.object, default: []].append(target.name)
+        }
+        let missing = symbols.keys.sorted().filter { !KernelModuleLoader.isLoaded($0, sysModule: context.sysModule) }
+        guard !missing.isEmpty else { return nil }
+        let named = missing.map { "\($0) (\(symbols[$0]!.sorted().joined(separator: ", ")))" }
+        return PreflightFailure(check: name,
+                                reason: "the patched code calls into module\(missing.count == 1 ? "" : "s") \(named.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not loaded: the kernel resolves those calls only when the module loads, so until then they would jump nowhere",
+                                advice: "load \(missing.joined(separator: " ")) first (modprobe); while the patch is applied it keeps \(missing.count == 1 ? "that module" : "those modules") loaded")
+    }
+}
+
 extension Preflight {
     /// Every check before loading a patch (apply, load-installed): the runtime's
     /// own, the patch's identity, its system states and, when the patch carries
     /// an analysis, kthread safety.
     public static func forPatch(allowForeign: Bool, kthreads: KthreadSafetyReport?) -> Preflight {
-        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: allowForeign), SystemStatePreflight()]
+        var checks: [any PreflightCheck] = [PatchIdentityPreflight(allowForeign: allowForeign), SystemStatePreflight(),
+                                            RelocationTargetsLoadedPreflight()]
         if let kthreads { checks.append(KthreadSafetyPreflight(report: kthreads)) }
         return Preflight.runtime.appending(checks)
     }

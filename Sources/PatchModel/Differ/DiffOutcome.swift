@@ -118,6 +118,15 @@ public struct KlpSymbol: Codable, Hashable, Comparable, Sendable {
     /// The symbol name the kernel's loader parses (`.klp.sym.%55[^.].%511[^,],%lu`).
     public var elfName: String { ".klp.sym.\(object).\(name),\(sympos)" }
 
+    /// Reads `elfName` back, as the kernel's loader does; nil for any other name.
+    public init?(elfName: String) {
+        guard elfName.hasPrefix(".klp.sym.") else { return nil }
+        let rest = elfName.dropFirst(".klp.sym.".count)
+        guard let dot = rest.firstIndex(of: "."), let comma = rest.lastIndex(of: ","), dot < comma,
+              let sympos = Int(rest[rest.index(after: comma)...]) else { return nil }
+        self.init(object: String(rest[..<dot]), name: String(rest[rest.index(after: dot)..<comma]), sympos: sympos)
+    }
+
     public static func < (a: KlpSymbol, b: KlpSymbol) -> Bool { (a.object, a.name, a.sympos) < (b.object, b.name, b.sympos) }
 }
 
