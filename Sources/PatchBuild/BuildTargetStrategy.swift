@@ -39,6 +39,8 @@ protocol BuildTargetStrategy: AnyObject {
 /// The call graphs the kthread analysis reads, per livepatch object.
 struct KthreadSources {
     var graphs: [String: () throws -> CallGraph] = [:]
+    /// The machine code of the same files, for the data the analysis compares.
+    var code: [String: () throws -> DataAccessReader] = [:]
     /// Where vmlinux's kthreads sleep, for the unconverted ones that reach a target.
     var resume: [String: KthreadResumeAnalysis] = [:]
     /// One warning per object that has no call graph (and so no kthread analysis).

@@ -19,6 +19,17 @@ struct KbuildCommandFile {
 
     var exists: Bool { FileManager.default.fileExists(atPath: url.path) }
 
+    /// The command Kbuild ran for the object (`cmd_x.o := ...`, `savedcmd_x.o := ...` from
+    /// 6.3 on), as `sh -c` runs it from the tree's top directory; nil when the file is
+    /// missing or has no such line.
+    func commandLine() throws -> String? {
+        guard exists else { return nil }
+        let text = try String(contentsOf: url, encoding: .utf8)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cmd_") || $0.hasPrefix("savedcmd_") }),
+              let assign = line.firstRange(of: " := ") else { return nil }
+        return String(line[assign.upperBound...])
+    }
+
     /// The `#SYMVER` lines as Kbuild wrote them; none when the file is missing or
     /// the object exports nothing (or the kernel has no CONFIG_MODVERSIONS).
     func symbolVersionLines() throws -> [String] {

@@ -205,6 +205,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
         if targets.keys.contains("vmlinux") {
             let cacheDir = build.request.cache.root.appendingPathComponent("callgraph")
             sources.graphs["vmlinux"] = { try CallGraphCache.graph(for: image.path.path, cacheDirectory: cacheDir) }
+            sources.code["vmlinux"] = { try DataAccessReader(path: image.path.path) }
             sources.resume["vmlinux"] = KthreadResumeAnalysis(vmlinux: image.path.path, cacheDirectory: cacheDir)
         }
         let installed = URL(fileURLWithPath: "/usr/lib/debug/lib/modules/\(build.kernel.release)")
@@ -215,6 +216,7 @@ final class KernelBuildTarget: BuildTargetStrategy {
             if let debug = findModule(module, in: debugModules) {
                 let work = build.work.appendingPathComponent("debug-modules")
                 sources.graphs[module] = { try CallGraphBuilder.build(path: ModuleFile.readable(debug, in: work).path) }
+                sources.code[module] = { try DataAccessReader(path: ModuleFile.readable(debug, in: work).path) }
             } else {
                 sources.missing.append("\(module): no debug build in \(debugModules.path) (linux-image-\(build.kernel.release)-dbg, or --modules-debug-dir); the patch carries no kthread analysis for it")
             }

@@ -96,7 +96,8 @@ final class ModuleBuildTarget: BuildTargetStrategy {
     /// The original build has full DWARF.
     func kthreadSources(_ build: BuildContext) -> KthreadSources {
         guard let builtModule else { return KthreadSources() }
-        return KthreadSources(graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }])
+        return KthreadSources(graphs: [moduleName: { try CallGraphBuilder.build(path: builtModule.path) }],
+                              code: [moduleName: { try DataAccessReader(path: builtModule.path) }])
     }
 
     var outcome: (rebuilt: [String], originalBuildCached: Bool, ignoredFiles: [String]) { (rebuilt, cached, []) }

@@ -61,7 +61,7 @@ public final class PatchBuildPipeline {
         let sources = target.kthreadSources(build)
         let analysis = try clock.run(.kthreadAnalysis) {
             try KthreadAnalysis.analyse(functions: functions, callbackCallees: author.callees, graphs: sources.graphs,
-                                        resume: sources.resume)
+                                        resume: sources.resume, code: sources.code)
         }
         for (object, points) in sources.resume.sorted(by: { $0.key < $1.key }) {
             for failure in points.failures {

@@ -35,7 +35,7 @@ struct CallGraphBench: ParsableCommand {
         let cacheBytes = (try FileManager.default.attributesOfItem(atPath: cacheFile.path)[.size] as? Int) ?? 0
 
         let loadStart = Date()
-        let loaded = try CallGraphCache.load(from: cacheFile)
+        let loaded = try CallGraphCache.load(from: cacheFile, flowsFrom: vmlinux)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let queryStart = Date()
         let reach = try KthreadReachability(graph: loaded, targets: [target])

@@ -85,7 +85,8 @@ struct KthreadSurveyBench: ParsableCommand {
                     let kind = finding.reason == .reachesFunctionPassingNothingBack
                         ? "note (stops at \(finding.nothingComesBackThrough ?? finding.path.last?.name ?? "?"))" : "refused"
                     print("    \(kind): \(finding.comm): "
-                          + (finding.frame.map { "frame \($0)" } ?? finding.path.map(\.name).joined(separator: " -> ")))
+                          + (finding.frame.map { "frame \($0)" } ?? finding.path.map(\.name).joined(separator: " -> "))
+                          + (finding.sharedData.map { " [data: \($0)]" } ?? ""))
                 }
                 for finding in report.strictWouldRefuse {
                     print("    strict: \(finding.comm): " + finding.path.map(\.name).joined(separator: " -> "))
@@ -101,7 +102,7 @@ struct KthreadSurveyBench: ParsableCommand {
         let cacheDir = URL(fileURLWithPath: cache).appendingPathComponent("callgraph")
         let resume = KthreadResumeAnalysis(vmlinux: vmlinux, cacheDirectory: cacheDir)
         let blobs = try KthreadAnalysis.analyse(functions: functions, graphs: ["vmlinux": { try CallGraphCache.graph(for: vmlinux, cacheDirectory: cacheDir) }],
-                                                resume: ["vmlinux": resume]).blobs
+                                                resume: ["vmlinux": resume], code: ["vmlinux": { try DataAccessReader(path: vmlinux) }]).blobs
         try resume.save()
         return blobs
     }

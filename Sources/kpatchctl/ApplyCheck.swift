@@ -30,9 +30,10 @@ struct ApplyAssessment: Encodable {
         return byFunction.keys.sorted().flatMap { function -> [String] in
             let group = byFunction[function]!
             return ["note: \(function): not refused for the \(group.count) unconverted kthread(s) that can still reach it from "
-                    + "other files: no value can come back from it to their loops, since a function on the way (named below) "
-                    + "\(FunctionInterface.passesNothingBack); the data it changes is shared with every task, and every task "
-                    + "runs old and new code on it during the transition:"]
+                    + "other files: no value can come back from it to their loops, since on the way the value stops at the "
+                    + "function named below (it hands nothing back: it \(FunctionInterface.passesNothingBack), or keeps nothing "
+                    + "of what it called hands back), and their thread functions read no data it writes; the data it changes is "
+                    + "shared with every task, and every task runs old and new code on it during the transition:"]
                 + group.map { note in
                     "  kthread \(note.pid) (\(note.comm)), entry \(note.entry ?? "?"): " + note.path.map(\.name).joined(separator: " -> ")
                         + " (nothing comes back through \(note.nothingComesBackThrough ?? function))"

@@ -16,7 +16,7 @@ final class KthreadReachabilityTests: XCTestCase {
     }
 
     func testLeafCalledFromInlinedHelper() throws {
-        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"])
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], scope: .unit)
         XCTAssertEqual(names(reach), ["cg_leaf", "cg_inlined", "cg_entry", "cg_thread_fn"])
         XCTAssertEqual(path(reach, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_inlined", "cg_leaf"])
         XCTAssertEqual(reach.shortestPath(fromFunctionNamed: "cg_entry")?.dropLast().map(\.kind), [.inlined, .call])
@@ -24,14 +24,14 @@ final class KthreadReachabilityTests: XCTestCase {
     }
 
     func testCycleTerminatesWithShortestPaths() throws {
-        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_pong"])
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_pong"], scope: .unit)
         XCTAssertEqual(names(reach), ["cg_pong", "cg_ping", "cg_entry", "cg_thread_fn"])
         XCTAssertEqual(path(reach, from: "cg_ping"), ["cg_ping", "cg_pong"])
         XCTAssertEqual(path(reach, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_ping", "cg_pong"])
     }
 
     func testTailCallTarget() throws {
-        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_tail_target"])
+        let reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_tail_target"], scope: .unit)
         XCTAssertEqual(names(reach), ["cg_tail_target", "cg_tail_caller", "cg_entry", "cg_thread_fn"])
         XCTAssertEqual(reach.shortestPath(fromFunctionNamed: "cg_tail_caller")?.first?.kind, .tailCall)
     }
@@ -39,13 +39,13 @@ final class KthreadReachabilityTests: XCTestCase {
     func testOneOfTwoSameNamedStatics() throws {
         let graph = try fixtureGraph()
         let localB = try graph.node("cg_local", unit: "cg_b.c")
-        let reach = KthreadReachability(graph: graph, targetNodes: [localB])
+        let reach = KthreadReachability(graph: graph, targetNodes: [localB], scope: .unit)
         XCTAssertEqual(reach.functions.map(\.ref.description).count, 5)
         XCTAssertEqual(names(reach), ["cg_local", "cg_b_global", "cg_b_unreached", "cg_entry", "cg_thread_fn"])
         XCTAssertEqual(path(reach, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_b_global", "cg_local"])
         XCTAssertTrue(reach.targets.allSatisfy { $0.unit.hasSuffix("cg_b.c") })
         // By name, both statics are targets.
-        let both = try KthreadReachability(graph: graph, targets: ["cg_local"])
+        let both = try KthreadReachability(graph: graph, targets: ["cg_local"], scope: .unit)
         XCTAssertEqual(both.targetCount, 2)
         XCTAssertEqual(path(both, from: "cg_thread_fn"), ["cg_thread_fn", "cg_entry", "cg_local"])
     }
@@ -95,6 +95,9 @@ final class KthreadReachabilityTests: XCTestCase {
         XCTAssertEqual(bytes[6], KthreadReachability.Scope.unit.rawValue)
         // Version 1: no scope byte after the version, no pass-nothing-back bits before the
         // entry list, no resume tables (here an empty list, one byte) at the end.
+        // Version 4's trailer: the data-checked byte and an empty shared-data list.
+        XCTAssertEqual(Array(bytes.suffix(2)), [0, 0])
+        bytes.removeLast(2)
         XCTAssertEqual(bytes.last, 0)
         bytes.removeLast()
         XCTAssertTrue(reach.kthreadEntries.allSatisfy { $0 < 128 } && reach.kthreadEntries.count < 128, "one-byte varints")
@@ -112,7 +115,7 @@ final class KthreadReachabilityTests: XCTestCase {
     }
 
     func testResumeTablesRoundTrip() throws {
-        var reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"])
+        var reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], scope: .unit)
         reach.attach([KthreadResumePoints(function: "cg_thread_fn", points: [0x27: ["cg_entry", "msleep_interruptible"], 0x10: []])])
         XCTAssertEqual(reach.resumeHops(function: "cg_thread_fn", offset: 0x27).map { $0.map { reach.functions[$0].name } }, ["cg_entry"],
                        "only the hops that reach a target are kept")
@@ -125,7 +128,7 @@ final class KthreadReachabilityTests: XCTestCase {
     /// A kthread asleep in the cold part reports `fn.cold+off`: that offset is looked
     /// up among the cold part's points, never taken as an offset from the hot entry.
     func testColdPartOffsetsAreTheirOwnKeys() throws {
-        var reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], object: "cgfix")
+        var reach = try KthreadReachability(graph: fixtureGraph(), targets: ["cg_leaf"], scope: .unit, object: "cgfix")
         let cold = try XCTUnwrap(KthreadResumePoints.key(symbol: "cg_thread_fn.cold", offset: 0x27))
         reach.attach([KthreadResumePoints(function: "cg_thread_fn", points: [0x27: [], cold: ["cg_entry"]])])
         XCTAssertEqual(reach.resumeHops(function: "cg_thread_fn", offset: 0x27), [])
@@ -136,16 +139,20 @@ final class KthreadReachabilityTests: XCTestCase {
         XCTAssertEqual(decoded.object, "cgfix")
     }
 
-    /// A value from cg_if_returns stops at cg_if_wrapper (void, const pointer): the
-    /// value record does not go through it, the unit record does; both mark it.
-    func testValueRecordStopsAtFunctionsPassingNothingBack() throws {
+    /// A value from cg_if_returns comes into cg_if_wrapper (it reads the result) and no further: the wrapper
+    /// returns nothing and takes a const pointer. The value record holds the two, the wrapper marked as handing
+    /// nothing on; the unit record reaches cg_thread_fn too; the value stops at the wrapper.
+    func testValueRecordHoldsOnlyWhereTheValueComes() throws {
         let graph = try fixtureGraph()
         let values = try KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .passesValues)
         XCTAssertEqual(names(values), ["cg_if_returns", "cg_if_wrapper"], "the wrapper is reached, its callers are not")
-        XCTAssertEqual(values.functions.filter(\.passesNothingBack).map(\.name), ["cg_if_wrapper"])
+        XCTAssertEqual(values.functions.map(\.passesNothingBack), [false, true], "the wrapper hands nothing on")
         let unit = try KthreadReachability(graph: graph, targets: ["cg_if_returns"], scope: .unit)
-        XCTAssertEqual(path(unit, from: "cg_thread_fn"), ["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"])
-        XCTAssertEqual(try KthreadReachability(decoding: unit.encode()), unit, "the pass-nothing-back marks survive encoding")
+        let path = try XCTUnwrap(unit.shortestPath(fromFunctionNamed: "cg_thread_fn"))
+        XCTAssertEqual(path.map(\.name), ["cg_thread_fn", "cg_if_wrapper", "cg_if_returns"])
+        XCTAssertEqual(path.map(\.passesNothingBack), [true, true, false])
+        XCTAssertEqual(unit.valueStop(on: path)?.name, "cg_if_wrapper")
+        XCTAssertEqual(try KthreadReachability(decoding: unit.encode()), unit, "the marks survive encoding")
     }
 
     func testUnitRecordNeedsOneUnit() throws {

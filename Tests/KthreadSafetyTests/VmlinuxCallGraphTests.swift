@@ -5,11 +5,12 @@ import TestSupport
 
 /// The call graph of the pinned kernel's debug vmlinux (skipped when the test
 /// bed has not extracted it): unconverted vmlinux kthreads and what they call.
+/// The graph comes from the test bed's graph cache, where `build` keeps it (built there on a first run).
 final class VmlinuxCallGraphTests: XCTestCase {
     private static let graph: Result<CallGraph, Error>? = {
         let path = TestBed.shared.debugVmlinux.path
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return Result { try CallGraphBuilder.build(path: path, threads: 2) }
+        return Result { try CallGraphCache.graph(for: path, cacheDirectory: TestBed.shared.buildCache.appendingPathComponent("callgraph"), threads: 2) }
     }()
 
     private func vmlinuxGraph() throws -> CallGraph {
@@ -19,7 +20,7 @@ final class VmlinuxCallGraphTests: XCTestCase {
 
     func testKswapdReachesBalancePgdatDirectly() throws {
         let graph = try vmlinuxGraph()
-        let reach = try KthreadReachability(graph: graph, targets: ["balance_pgdat"])
+        let reach = try KthreadReachability(graph: graph, targets: ["balance_pgdat"], scope: .unit)
         XCTAssertEqual(reach.targets.map(\.ref), [FunctionRef(name: "balance_pgdat", unit: "mm/vmscan.c")])
         let entries = reach.kthreadEntries.map { reach.functions[$0].name }
         XCTAssertTrue(entries.contains("kswapd"), "static kthread entries reaching balance_pgdat: \(entries)")
@@ -31,9 +32,9 @@ final class VmlinuxCallGraphTests: XCTestCase {
 
     func testKhugepagedPathThroughItsScanLoop() throws {
         let graph = try vmlinuxGraph()
-        let direct = try KthreadReachability(graph: graph, targets: ["khugepaged_do_scan"])
+        let direct = try KthreadReachability(graph: graph, targets: ["khugepaged_do_scan"], scope: .unit)
         XCTAssertEqual(direct.shortestPath(fromFunctionNamed: "khugepaged")?.map(\.name), ["khugepaged", "khugepaged_do_scan"])
-        let deeper = try KthreadReachability(graph: graph, targets: ["hpage_collapse_scan_pmd"])
+        let deeper = try KthreadReachability(graph: graph, targets: ["hpage_collapse_scan_pmd"], scope: .unit)
         XCTAssertEqual(deeper.shortestPath(fromFunctionNamed: "khugepaged")?.map(\.name),
                        ["khugepaged", "khugepaged_do_scan", "khugepaged_scan_mm_slot", "hpage_collapse_scan_pmd"])
         XCTAssertNil(deeper.shortestPath(fromFunctionNamed: "kswapd"))
@@ -68,5 +69,61 @@ final class VmlinuxCallGraphTests: XCTestCase {
         XCTAssertEqual(try CallGraphCache.load(from: file), graph)
         // Keyed by the file's build id: the cache is what graph(for:) returns.
         XCTAssertEqual(try CallGraphCache.graph(for: TestBed.shared.debugVmlinux.path, cacheDirectory: dir), graph)
+    }
+
+    /// The guest's kthreads (`kpatchctl kthreads --json` in the pinned kernel under QEMU, the survey's snapshot).
+    private func guestKthreads() throws -> [LiveKthread] {
+        struct Snapshot: Decodable { var pid: Int; var comm: String; var stack: [StackFrame] }
+        let url = TestBed.shared.root.appendingPathComponent("examples/vmlinux/kthread-survey/guest-kthreads.json")
+        return try JSONDecoder().decode([Snapshot].self, from: Data(contentsOf: url)).map { LiveKthread(pid: $0.pid, comm: $0.comm, stack: $0.stack) }
+    }
+
+    /// The check of a vmlinux patch replacing `names`, with the records `build` makes (value flow and data).
+    private func report(_ names: [String]) throws -> KthreadSafetyReport {
+        let graph = try vmlinuxGraph()
+        let functions = names.map { ReplacedFunction(object: "vmlinux", name: $0, sympos: 0, newSymbol: "klp_new_" + $0) }
+        let path = TestBed.shared.debugVmlinux.path
+        let records = try KthreadAnalysis.analyse(functions: functions, graphs: ["vmlinux": { graph }],
+                                                  code: ["vmlinux": { try DataAccessReader(path: path) }]).blobs
+        return KthreadSafetyCheck(replaced: functions, reachabilities: try records.map { try KthreadReachability(decoding: $0) })
+            .evaluate(try guestKthreads())
+    }
+
+    /// Issue 21's long generic paths: ksmd and khugepaged reach netlink_unicast through kobject_put ->
+    /// kobject_uevent and the netlink broadcast path (about 50 calls). The value stops on the way: notes,
+    /// naming where; kauditd, which acts on the result in its loop, is refused. (Without resume points, as
+    /// here, kdevtmpfs is refused through devtmpfs_setup, its prologue; the survey, with them, lets it through.)
+    func testLongGenericPathsAreNotes() throws {
+        let netlink = try report(["netlink_unicast"])
+        XCTAssertTrue(netlink.refusals.map(\.comm).contains("kauditd"))
+        XCTAssertTrue(Set(netlink.refusals.map(\.comm)).isSubset(of: ["kauditd", "kdevtmpfs"]), "\(netlink.refusals.map(\.comm))")
+        for comm in ["ksmd", "khugepaged"] {
+            XCTAssertNotNil(netlink.notes.first { $0.comm == comm }?.nothingComesBackThrough, comm)
+        }
+    }
+
+    /// free_pages: the task-destructor release paths of round 3 no longer carry its value (the wake-up drops the
+    /// task and keeps nothing), but the value still comes back through an allocation (kvfree_call_rcu allocates
+    /// a page, and the page allocator's compaction frees pages): still refused, through __get_free_pages.
+    func testFreePagesComesBackOnlyThroughAnAllocation() throws {
+        let report = try report(["free_pages"])
+        let rcu = try XCTUnwrap(report.refusals.first { $0.comm.hasPrefix("rcu_tasks") })
+        XCTAssertTrue(rcu.path.map(\.name).contains("__get_free_pages"), rcu.path.map(\.name).joined(separator: " -> "))
+        XCTAssertFalse(rcu.path.map(\.name).contains("stack_depot_save"), rcu.path.map(\.name).joined(separator: " -> "))
+    }
+
+    /// kauditd acts on netlink_unicast's result on every iteration (kauditd_send_queue retries with it): refused.
+    func testKauditdNetlinkUnicastRetryIsStillRefused() throws {
+        let report = try report(["netlink_unicast"])
+        let kauditd = try XCTUnwrap(report.refusals.first { $0.comm == "kauditd" })
+        XCTAssertEqual(kauditd.path.map(\.name), ["kauditd_thread", "kauditd_send_queue", "netlink_unicast"])
+    }
+
+    /// kswapd's own sleep test decides its loop: refused; watchdog is khungtaskd's resident frame: refused.
+    func testKswapdAndResidentCasesAreStillRefused() throws {
+        let kswapd = try report(["prepare_kswapd_sleep"])
+        XCTAssertEqual(kswapd.refusals.first { $0.comm == "kswapd0" }?.path.map(\.name),
+                       ["kswapd", "kswapd_try_to_sleep", "prepare_kswapd_sleep"])
+        XCTAssertEqual(try report(["watchdog"]).refusals.first { $0.comm == "khungtaskd" }?.reason, .resident)
     }
 }

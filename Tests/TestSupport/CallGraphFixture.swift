@@ -2,11 +2,12 @@ import Foundation
 import PatchModel
 
 /// Modules compiled once per test run with the target's Kbuild: the call-graph
-/// fixture (Tests/Fixtures/callgraph) and the kpvictim demo module.
+/// fixture (Tests/Fixtures/callgraph), the value-flow fixture (Tests/Fixtures/valueflow) and the kpvictim demo module.
 /// Their scratch directories are removed when the test process exits.
 public enum CompiledFixtures {
     public static let callgraph = build("callgraph", "Tests/Fixtures/callgraph")
     public static let kpvictim = build("kpvictim-cg", "examples/kpvictim")
+    public static let valueflow = build("valueflow", "Tests/Fixtures/valueflow")
 
     private static var built: [URL] = []
 

@@ -17,8 +17,12 @@ package struct KthreadAnalysis {
     /// they count as patched (those the graph does not know are left out).
     /// `resume`: per object, where its statically found kthreads can be asleep
     /// (vmlinux only); recorded for the unconverted ones that reach a target.
+    /// `code`: per object, the reader of its machine code (the file its graph came from), for the data
+    /// the replaced functions write and the thread functions read; without one a unit record falls back
+    /// to the compilation unit as the loop's data.
     package static func analyse(functions: [PatchMetadata.Function], callbackCallees: [String: [String]] = [:],
-                        graphs: [String: () throws -> CallGraph], resume: [String: KthreadResumeAnalysis] = [:]) throws -> Result {
+                        graphs: [String: () throws -> CallGraph], resume: [String: KthreadResumeAnalysis] = [:],
+                        code: [String: () throws -> DataAccessReader] = [:]) throws -> Result {
         var result = Result()
         for (object, loadGraph) in graphs.sorted(by: { $0.key < $1.key }) {
             let replaced = Set(functions.filter { $0.object == object }.map { FunctionRef.baseName($0.name) })
@@ -46,9 +50,24 @@ package struct KthreadAnalysis {
                 guard let analysis = resume[object] else { return }
                 let entries = Set(reach.kthreadEntries.filter { $0 >= reach.targetCount }.map { reach.functions[$0].name })
                     .filter { KthreadConversion.loop(entry: $0) == nil }
+                // A hop counts for a value record only when a value comes from it into the thread function.
+                let scope = reach.scope
+                let flow = scope == .passesValues ? KthreadReachability.valueFlow(graph: graph, targetNodes: reach.targets.flatMap { target in
+                    graph.nodes(named: target.name).filter { graph.unit(of: $0) == target.unit } }, scope: scope) : nil
+                let nodesOf = flow == nil ? [:] : reach.graphNodes(graph)
+                let keepHop: (Int, Int) -> Bool = { function, hop in
+                    guard let flow else { return true }
+                    let callers = nodesOf[function] ?? [], callees = nodesOf[hop] ?? []
+                    return callers.contains { caller in
+                        callees.contains { callee in
+                            guard let channels = flow.channels[callee], let edge = graph.edge(from: caller, to: callee) else { return false }
+                            return graph.channels(throughEdge: edge, from: channels) != nil
+                        }
+                    }
+                }
                 reach.attach(entries.sorted().compactMap { entry in
                     entryAddresses[entry].flatMap { analysis.points(function: entry, address: $0) }
-                })
+                }, keepHop: keepHop)
             }
             var warned: Set<String> = []
             for (scope, targets) in [(KthreadReachability.Scope.changesCallingTask, changingTask), (.passesValues, passingValues)]
@@ -60,9 +79,11 @@ package struct KthreadAnalysis {
                 result.warnings += entryWarnings(object: object, reach: reach, paths)
                 warned.formUnion(paths.compactMap { $0.first?.name })
             }
+            let reader = try code[object]?()
             for (unit, nodes) in byUnit.sorted(by: { $0.key < $1.key }) {
                 var reach = KthreadReachability(graph: graph, targetNodes: nodes, scope: .unit, object: object)
                 attachResumePoints(&reach)
+                if let reader { reach.attachSharedData(graph: graph, reader: reader) }
                 result.blobs.append(reach.encode())
                 let paths = reach.kthreadEntryPaths.filter { !warned.contains($0[0].name) }
                 result.warnings += entryWarnings(object: object, reach: reach, paths.filter { $0.count == 1 || $0.first?.unit == unit })
@@ -72,8 +93,8 @@ package struct KthreadAnalysis {
                     let entries = others.map { $0[0].name }
                     result.warnings.append("\(object): \(names) (\(unit)): not refused for the \(entries.count) kthread entries "
                         + "in other files that reach it (" + entries.prefix(4).joined(separator: ", ") + (entries.count > 4 ? ", ..." : "")
-                        + "): no value can come back from it to their loops (it, or a function on each path, returns nothing "
-                        + "and takes no writable pointer)")
+                        + "): no value can come back from it to their loops (it hands nothing back, or on each path a caller "
+                        + "uses nothing of what it called hands back)")
                 }
             }
         }

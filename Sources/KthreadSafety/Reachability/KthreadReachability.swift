@@ -6,7 +6,7 @@ import PatchModel
 /// storing it. Versioned and compact (`encode()`), embedded in the patch
 /// module's metadata by the builder and read back by `apply` and `info`.
 public struct KthreadReachability: Equatable, Codable, Sendable {
-    public static let formatVersion: UInt16 = 3
+    public static let formatVersion: UInt16 = 4
     static let magic: [UInt8] = Array("KPKR".utf8)
 
     public struct Function: Equatable, Codable, Sendable {
@@ -17,7 +17,9 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         public var next: Int?
         /// How this function reaches `next`.
         public var kind: CallKind?
-        /// Returns nothing and takes no writable pointer (`FunctionInterface.passesNothingBack`).
+        /// No value of the targets leaves this function toward its callers (format 4: none comes into it, or
+        /// it has no channel for it, by the value-flow search; formats 2 and 3: it returns nothing and takes
+        /// no writable pointer).
         public var passesNothingBack = false
 
         public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
@@ -48,6 +50,17 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         }
     }
 
+    /// Format 4 and later: `passesNothingBack` says no value of the targets comes into the function.
+    public var valueFlow = true
+
+    /// On a path toward a target (`path(from:)`, or its tail): the function where the targets' value
+    /// stops, i.e. the first one from the target up that hands none on (the target itself when it hands
+    /// nothing back); nil when every function on the path hands it on.
+    public func valueStop(on path: [Function]) -> Function? {
+        guard valueFlow else { return path.first { $0.passesNothingBack } }
+        return path.last { $0.passesNothingBack }
+    }
+
     /// Where the graph came from: the analysed file's build id, or its name.
     public var source: String
     /// The livepatch object analysed (`vmlinux` or a module name); "" in records
@@ -63,6 +76,21 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// kthread can be asleep in it (offset from its entry), the indices of the
     /// functions it calls or inlines that can still run and reach a target.
     public var resumeTables: [ResumeTable] = []
+
+    /// Format 4: whether the data the writers write and the thread functions read was compared (`sharedData`).
+    public var dataChecked = false
+    /// Thread functions (statically found kthread entries of this record) whose own code reads static or
+    /// global data that a target, or a function a target's value comes into, writes.
+    public var sharedData: [SharedData] = []
+
+    public struct SharedData: Equatable, Codable, Sendable {
+        /// Index in `functions` of the thread function.
+        public var entry: Int
+        /// Index in `functions` of the writer.
+        public var writer: Int
+        /// The data (symbol name, or why the code could not tell).
+        public var data: String
+    }
 
     public struct ResumeTable: Equatable, Codable, Sendable {
         /// Index in `functions` of the thread function.
@@ -84,10 +112,17 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     }
 
     public init(graph: CallGraph, targetNodes: [Int], source: String? = nil, scope: Scope = .passesValues, object: String = "") {
-        // Through a function that passes nothing back no value comes back to its callers.
-        let search = scope == .passesValues
-            ? ReverseReachability(graph: graph, targets: targetNodes) { graph.interface(of: $0).mayPassValuesBack }
-            : ReverseReachability(graph: graph, targets: targetNodes)
+        // Where the targets' values go: only through the calls that bring a value back into the caller.
+        let holding = Self.valueFlow(graph: graph, targetNodes: targetNodes, scope: scope)
+        // A function hands a value on when one comes into it and it has a channel to its callers for it.
+        let handsOn = Set(holding.channels.filter { !$0.value.isEmpty }.keys)
+        let search: (order: [Int], next: [Int?], kind: [CallKind?])
+        if scope == .passesValues {
+            search = (holding.order, holding.next, holding.kind)
+        } else {
+            let all = ReverseReachability(graph: graph, targets: targetNodes)
+            search = (all.order, all.next, all.kind)
+        }
         self.object = object
         var index: [Int: Int] = [:]
         for (i, node) in search.order.enumerated() { index[node] = i }
@@ -95,7 +130,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             let node = search.order[i]
             return Function(name: graph.name(of: node), unit: graph.unit(of: node),
                             next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
-                            passesNothingBack: !graph.interface(of: node).mayPassValuesBack)
+                            passesNothingBack: !handsOn.contains(node))
         }
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
@@ -103,14 +138,25 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         self.scope = scope
     }
 
+    /// Where the targets' values go. A `passesValues` record's targets are taken to hand values back (callback
+    /// callees count so whatever their prototype); in the other records only those whose prototype can are followed.
+    static func valueFlow(graph: CallGraph, targetNodes: [Int], scope: Scope) -> ValueFlowSearch {
+        let valueTargets = scope == .passesValues ? targetNodes : targetNodes.filter { graph.interface(of: $0).mayPassValuesBack }
+        return ValueFlowSearch(graph: graph, targets: valueTargets, forced: Set(valueTargets.filter { graph.signature(of: $0).passesNothingBack }))
+    }
+
     /// Records which of each analysed thread function's calls can still run from
     /// where it sleeps; only the functions of this record (those reaching a target) are kept.
-    public mutating func attach(_ resume: [KthreadResumePoints]) {
+    /// `keepHop(function, hop)`: whether a value can come from the hop into the thread function
+    /// (a `passesValues` record keeps only those).
+    public mutating func attach(_ resume: [KthreadResumePoints], keepHop: (Int, Int) -> Bool = { _, _ in true }) {
         var byName: [String: [Int]] = [:]
         for (index, function) in functions.enumerated() { byName[function.name, default: []].append(index) }
         for table in resume {
             for function in byName[table.function] ?? [] {
-                let points = table.points.mapValues { hops in hops.sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function } }
+                let points = table.points.mapValues { hops in
+                    hops.sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function && keepHop(function, $0) }
+                }
                 resumeTables.append(ResumeTable(function: function, points: points))
             }
         }
@@ -123,6 +169,73 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         let functionIndices = Set(indices(named: symbol))
         guard let key = KthreadResumePoints.key(symbol: symbol, offset: offset) else { return nil }
         return resumeTables.first { functionIndices.contains($0.function) }?.points[key]
+    }
+
+    /// Compares the data the writers (the targets, and the functions one of their values comes into)
+    /// write with the data each statically found thread function of the record reads, from the code
+    /// of the file the graph came from. Code that could not be decoded counts as sharing.
+    public mutating func attachSharedData(graph: CallGraph, reader: DataAccessReader) {
+        let entries = Set(kthreadEntries).sorted()
+        dataChecked = true
+        sharedData = []
+        guard !entries.isEmpty else { return }
+        var rangesByNode: [UInt32: [(UInt64, UInt64)]] = [:]
+        for i in graph.rangeNode.indices { rangesByNode[graph.rangeNode[i], default: []].append((graph.rangeLow[i], graph.rangeHigh[i])) }
+        let nodesOf = graphNodes(graph)
+        func accesses(_ index: Int) -> DataAccesses {
+            let nodes = nodesOf[index] ?? []
+            var all = DataAccesses()
+            if nodes.isEmpty { all.complete = false }
+            for node in nodes {
+                let one = reader.accesses(ranges: rangesByNode[UInt32(node)] ?? [])
+                all.reads.formUnion(one.reads); all.writes.formUnion(one.writes); all.complete = all.complete && one.complete
+            }
+            return all
+        }
+        // The writers: the targets, and every function a target's value comes into (whether or not it hands it on).
+        let flow = Self.valueFlow(graph: graph, targetNodes: targets.indices.flatMap { nodesOf[$0] ?? [] }, scope: scope)
+        let holders = Set(flow.order)
+        let writers = functions.indices.filter { index in index < targetCount || (nodesOf[index] ?? []).contains(where: holders.contains) }
+        var writes: [Int: DataAccesses] = [:]
+        for entry in entries {
+            // Only the writers the thread function can call count (not itself: a value coming into it is the value rule's).
+            var reachable = Set<Int>(), stack = nodesOf[entry] ?? []
+            while let node = stack.popLast() {
+                for (callee, _) in graph.callees(of: node) where reachable.insert(callee).inserted { stack.append(callee) }
+            }
+            let mine = writers.filter { $0 != entry && (nodesOf[$0] ?? []).contains(where: reachable.contains) }
+            let reads = accesses(entry)
+            for writer in mine {
+                if writes[writer] == nil { writes[writer] = accesses(writer) }
+                let written = writes[writer]!
+                if !reads.complete || !written.complete {
+                    let unclear = !reads.complete ? functions[entry].name : functions[writer].name
+                    sharedData.append(SharedData(entry: entry, writer: writer, data: "data not known: the code of \(unclear) was not fully decoded"))
+                    break
+                }
+                if let data = written.writes.intersection(reads.reads).map(reader.name(of:)).sorted().first {
+                    sharedData.append(SharedData(entry: entry, writer: writer, data: data))
+                    break
+                }
+            }
+        }
+    }
+
+    /// For each function of the record, its nodes in `graph` (same name and unit), from one pass over the graph.
+    func graphNodes(_ graph: CallGraph) -> [Int: [Int]] {
+        var wanted: [FunctionRef: Int] = [:]
+        for (index, function) in functions.enumerated() { wanted[function.ref] = index }
+        var nodes: [Int: [Int]] = [:]
+        for node in 0..<graph.nodeCount {
+            if let index = wanted[graph.function(node)] { nodes[index, default: []].append(node) }
+        }
+        return nodes
+    }
+
+    /// The shared data recorded for a thread function of this name, if the record compared it.
+    public func sharedData(forThreadFunction name: String) -> SharedData? {
+        let indices = Set(self.indices(named: name))
+        return sharedData.first { indices.contains($0.entry) }
     }
 
     /// The compilation unit all targets share (a `unit` record), else nil.

@@ -39,6 +39,11 @@ extension KthreadReachability {
                 out.varint(hops.count); hops.forEach { out.varint($0) }
             }
         }
+        out.u8(dataChecked ? 1 : 0)
+        out.varint(sharedData.count)
+        for shared in sharedData {
+            out.varint(shared.entry); out.varint(shared.writer); out.string(shared.data)
+        }
         return out.bytes
     }
 
@@ -56,6 +61,7 @@ extension KthreadReachability {
             self.scope = scope
             source = try input.string("source")
             object = version >= 3 ? try input.string("object") : ""
+            valueFlow = version >= 4
             let names = try Self.readFrontCoded(&input, "name")
             let units = try Self.readFrontCoded(&input, "unit")
             let count = try input.count("function count")
@@ -103,6 +109,15 @@ extension KthreadReachability {
                         throw KthreadReachabilityError.malformed("resume table index out of range")
                     }
                     resumeTables.append(ResumeTable(function: function, points: points))
+                }
+            }
+            if version >= 4 {
+                dataChecked = try input.u8("data checked") != 0
+                sharedData = try (0..<input.count("shared data count")).map { _ in
+                    SharedData(entry: try input.varint("shared entry"), writer: try input.varint("shared writer"), data: try input.string("shared data"))
+                }
+                guard sharedData.allSatisfy({ $0.entry < count && $0.writer < count }) else {
+                    throw KthreadReachabilityError.malformed("shared data index out of range")
                 }
             }
             guard input.atEnd else { throw KthreadReachabilityError.malformed("trailing bytes") }

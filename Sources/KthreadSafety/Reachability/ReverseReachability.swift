@@ -2,8 +2,8 @@ import PatchModel
 
 /// Breadth-first search over a call graph's reversed edges: every function from
 /// which one of the targets is reachable, each with the next hop of one
-/// shortest call path toward a target. A node that does not expand is reached
-/// but leads no further: its callers are not searched through it.
+/// shortest call path toward a target. `follows` says which edges the search
+/// takes.
 struct ReverseReachability {
     /// Nodes in BFS order (targets first, then by distance).
     let order: [Int]
@@ -11,21 +11,10 @@ struct ReverseReachability {
     let next: [Int?]
     let kind: [CallKind?]
 
-    /// `expands`: whether the callers of a reached node are searched too (targets always are).
-    init(graph: CallGraph, targets: [Int], expands: (Int) -> Bool = { _ in true }) {
-        // Callers of each callee, as a compressed sparse row built from the flat edge arrays.
+    /// `follows`: whether the search goes from a callee to its caller through an edge (by index).
+    init(graph: CallGraph, targets: [Int], follows: (Int) -> Bool = { _ in true }) {
         let nodeCount = graph.nodeCount
-        var firstCaller = [Int32](repeating: 0, count: nodeCount + 1)
-        for callee in graph.edgeCallee { firstCaller[Int(callee) + 1] += 1 }
-        for i in 0..<nodeCount { firstCaller[i + 1] += firstCaller[i] }
-        var fill = firstCaller
-        var callers = [Int32](repeating: 0, count: graph.edgeCount)
-        for edge in 0..<graph.edgeCount {
-            let callee = Int(graph.edgeCallee[edge])
-            callers[Int(fill[callee])] = Int32(edge)
-            fill[callee] += 1
-        }
-
+        let callers = CallerIndex(graph: graph)
         var position = [Int32](repeating: -1, count: nodeCount)
         var order: [Int] = []
         var next: [Int?] = []
@@ -39,11 +28,9 @@ struct ReverseReachability {
         while head < order.count {
             let callee = order[head]
             head += 1
-            guard head <= targetCount || expands(callee) else { continue }
-            for slot in Int(firstCaller[callee])..<Int(firstCaller[callee + 1]) {
-                let edge = Int(callers[slot])
+            for edge in callers.edges(into: callee) {
                 let caller = Int(graph.edgeCaller[edge])
-                guard position[caller] < 0 else { continue }
+                guard position[caller] < 0, follows(edge) else { continue }
                 position[caller] = Int32(order.count)
                 order.append(caller)
                 next.append(callee)

@@ -141,19 +141,38 @@ public struct KthreadSafetyCheck: Sendable {
                 guard let path = livePath(thread.stack, entryIndex: entryIndex, in: reach, skippingHopsThatPassNothingBack: false) else {
                     continue
                 }
-                // A target in the kthread's own files shares their static data with its loop; strict takes every path.
-                let ownUnits = Set(thread.stack[...entryIndex].flatMap { frame in reach.indices(named: frame.baseFunction).map { reach.functions[$0].unit } })
-                if rule == .strict || reach.targetUnit.map(ownUnits.contains) == true { hazards.append(path) } else { harmless.append(path) }
+                let entryName = thread.stack[entryIndex].baseFunction
+                let statically = Set(reach.kthreadEntries).intersection(reach.indices(named: entryName))
+                if rule == .strict {
+                    hazards.append(path)
+                } else if reach.dataChecked && !statically.isEmpty {
+                    // The data the writers write against the data the thread function reads, in any file.
+                    if let shared = reach.sharedData(forThreadFunction: entryName) {
+                        var hazard = path
+                        hazard.sharedData = "\(reach.functions[shared.writer].name) writes \(shared.data), which \(entryName) reads"
+                        hazards.append(hazard)
+                    } else {
+                        harmless.append(path)
+                    }
+                } else {
+                    // No data compared (an older record, or a thread function not found statically): a target in the
+                    // kthread's own files shares their static data with its loop.
+                    let ownUnits = Set(thread.stack[...entryIndex].flatMap { frame in reach.indices(named: frame.baseFunction).map { reach.functions[$0].unit } })
+                    if reach.targetUnit.map(ownUnits.contains) == true { hazards.append(path) } else { harmless.append(path) }
+                }
             }
         }
         if let path = hazards.min(by: { $0.refs.count < $1.refs.count }) {
             // An entry that is itself replaced is the resident finding already.
             if !(path.refs.count == 1 && found.contains { $0.reason == .resident }) {
-                found.append(finding(.reachesPatchedFunction, frame: nil, path: path.refs))
+                var refusal = finding(.reachesPatchedFunction, frame: nil, path: path.refs)
+                refusal.sharedData = path.sharedData
+                found.append(refusal)
             }
         } else if let path = harmless.min(by: { $0.refs.count < $1.refs.count }) {
             var note = finding(.reachesFunctionPassingNothingBack, frame: nil, path: path.refs)
             note.nothingComesBackThrough = path.passesNothingBack
+            note.stopHandsNothingBack = path.stopHoldsNothing
             found.append(note)
         }
         return found
@@ -164,6 +183,10 @@ public struct KthreadSafetyCheck: Sendable {
     private struct LivePath {
         var refs: [FunctionRef]
         var passesNothingBack: String?
+        /// The function where the value stops holds none at all (the target hands nothing back).
+        var stopHoldsNothing = false
+        /// For a refusal through data: who writes what the thread function reads.
+        var sharedData: String?
     }
 
     /// The shortest call path from what an unconverted kthread can still run to a
@@ -173,7 +196,10 @@ public struct KthreadSafetyCheck: Sendable {
     private func livePath(_ stack: [StackFrame], entryIndex: Int, in reach: KthreadReachability,
                           skippingHopsThatPassNothingBack: Bool) -> LivePath? {
         func below(_ frames: [FunctionRef], _ path: ArraySlice<KthreadReachability.Function>) -> LivePath {
-            LivePath(refs: frames + path.map(\.ref), passesNothingBack: path.first { $0.passesNothingBack }?.name)
+            let stop = reach.valueStop(on: Array(path))
+            // Stopping at the target itself: it hands nothing back at all.
+            return LivePath(refs: frames + path.map(\.ref), passesNothingBack: stop?.name,
+                            stopHoldsNothing: stop != nil && stop == path.last)
         }
         let entryFrame = stack[entryIndex]
         var candidates: [LivePath] = []
@@ -236,9 +262,13 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
     public var frame: StackFrame?
     /// The override that allowed it, nil when it refuses the patch.
     public var allowedBy: String?
-    /// For a note: the function on the path that returns nothing and takes no
-    /// writable pointer (the patched one itself, or one the path goes through).
+    /// For a note: the function on the path where the value stops (the patched one itself when it
+    /// hands nothing back, or the caller that does not use what the next function hands back).
     public var nothingComesBackThrough: String?
+    /// For a note: the function where the value stops hands nothing back at all (its prototype).
+    public var stopHandsNothingBack = false
+    /// For a refusal through data: "WRITER writes DATA, which ENTRY reads".
+    public var sharedData: String?
 
     public var description: String {
         let who = "kthread \(pid) (\(comm)), entry \(entry ?? "unknown")"
@@ -250,18 +280,23 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
             text = "\(who), \(converted ? "converted" : "unconverted"): resident frame \(frameText)\(inlined) is replaced by this patch; "
                 + "this kthread would never switch: the transition would stall."
         case .reachesPatchedFunction:
+            let how = sharedData.map { "through data: \($0)" }
+                ?? "through calls that can hand a value back into its loop (or into its own files)"
             text = "\(who) reaches a patched function: \(path.map(\.name).joined(separator: " -> ")). "
-                + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md) and can still run this path, through calls that can "
-                + "hand a value back (or into its own files); it switches to the patch only when no patched function is on its "
+                + "It is not generic dispatch code (docs/KTHREAD-SAFETY.md) and can still run this path, \(how); "
+                + "it switches to the patch only when no patched function is on its "
                 + "stack, so what its loop keeps across iterations could come from the old code and meet the new."
         case .reachesFunctionPassingNothingBack:
             let patched = path.last?.name ?? "?"
             let through = nothingComesBackThrough ?? patched
             let entryUnit = path.first.map { $0.unit.isEmpty ? "its own file" : $0.unit } ?? "its own file"
-            let why = through == patched
-                ? "\(patched) \(FunctionInterface.passesNothingBack)"
-                : "every path it can still run to \(patched) goes through a function that returns nothing and takes no "
-                    + "writable pointer (\(through) on this one)"
+            let next = path.lastIndex { $0.name == through }.flatMap { $0 + 1 < path.count ? path[$0 + 1].name : nil } ?? patched
+            let why = stopHandsNothingBack
+                ? "\(through) \(FunctionInterface.passesNothingBack)"
+                : "the value stops at \(through): it keeps nothing of what \(next) hands back (it neither reads the result nor "
+                    + "uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), or it keeps it "
+                    + "without handing it on (it returns nothing and takes no writable pointer it could carry it in); and no "
+                    + "other path it can still run brings a value back"
             return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
                 + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
                 + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."
@@ -328,8 +363,10 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
         + "in the reachability of unconverted kthreads; resident frames of kthreads running on a CPU or with an unreadable "
         + "stack when checked (listed as unknown entry); functions inlined into a resident frame when the stored call path "
         + "is not the inlining one; kthreads started after the check; a function that casts const away from a parameter "
-        + "(its prototype says it passes nothing back); control flow added at run time beyond the jump, exception and "
-        + "alternative tables, for where a kthread sleeps."
+        + "(its prototype says it passes nothing back); a caller loading again from memory a pointer it passed to a function "
+        + "that wrote through it; data reached through pointers, or read by functions the thread function calls (the data "
+        + "rule compares static/global data the thread function's own code reads); control flow added at run time beyond "
+        + "the jump, exception and alternative tables, for where a kthread sleeps."
 }
 
 /// Which kthread rule apply enforces (`--kthread-rule`).

@@ -26,6 +26,16 @@ public enum CallKind: UInt8, Codable, Sendable, CustomStringConvertible {
 /// `smpboot_thread_fn` calling `ht->thread_fn`), calls from assembly, and
 /// calls the compiler emitted without a call-site DIE.
 public struct CallGraph: Equatable, Sendable {
+    /// The same graph, wherever its flows are decoded from.
+    public static func == (lhs: CallGraph, rhs: CallGraph) -> Bool {
+        lhs.buildID == rhs.buildID && lhs.names == rhs.names && lhs.units == rhs.units && lhs.nodeName == rhs.nodeName
+            && lhs.nodeUnit == rhs.nodeUnit && lhs.nodeInterface == rhs.nodeInterface && lhs.nodeSignature == rhs.nodeSignature
+            && lhs.rangeNode == rhs.rangeNode && lhs.rangeLow == rhs.rangeLow && lhs.rangeHigh == rhs.rangeHigh
+            && lhs.edgeCaller == rhs.edgeCaller && lhs.edgeCallee == rhs.edgeCallee && lhs.edgeKind == rhs.edgeKind
+            && lhs.edgeSiteStart == rhs.edgeSiteStart && lhs.siteDie == rhs.siteDie && lhs.siteSubprogram == rhs.siteSubprogram
+            && lhs.kthreadSpawns == rhs.kthreadSpawns
+    }
+
     /// GNU build id (hex) of the file the graph was read from, if it has one.
     public var buildID: String?
     public var names = StringTable()
@@ -35,10 +45,24 @@ public struct CallGraph: Equatable, Sendable {
     public var nodeUnit: [UInt32] = []
     /// `FunctionInterface` raw values, per node.
     public var nodeInterface: [UInt8] = []
+    /// `FunctionSignature` raw values, per node (0xff: prototype unknown).
+    public var nodeSignature: [UInt8] = []
+    /// Code ranges of the defined functions (DWARF addresses of the analysed file): node, low, high.
+    public var rangeNode: [UInt32] = []
+    public var rangeLow: [UInt64] = []
+    public var rangeHigh: [UInt64] = []
     /// Edges sorted by (caller, callee), one per pair.
     public var edgeCaller: [UInt32] = []
     public var edgeCallee: [UInt32] = []
     public var edgeKind: [UInt8] = []
+    /// The call sites of each edge: those of edge e are `siteDie[edgeSiteStart[e]..<edgeSiteStart[e + 1]]`, with the
+    /// DIE offset of the outermost subprogram whose code makes the call (`CallSiteFlows.keepsEverythingSite`: a
+    /// tail call or inlined body of the same callee). What the caller keeps is decoded from them on demand.
+    public var edgeSiteStart: [UInt32] = [0]
+    public var siteDie: [UInt64] = []
+    public var siteSubprogram: [UInt64] = []
+    /// Where the call-site flows are decoded from (the file the graph was read from); nil: every call keeps everything.
+    public var flows: CallSiteFlows?
     /// Functions passed as the thread function to a kthread creator, found statically.
     public var kthreadSpawns: [KthreadSpawn] = []
 
@@ -52,6 +76,38 @@ public struct CallGraph: Equatable, Sendable {
 
     public func interface(of node: Int) -> FunctionInterface {
         FunctionInterface(rawValue: nodeInterface[node]) ?? .unknown
+    }
+
+    public func signature(of node: Int) -> FunctionSignature { FunctionSignature(rawValue: nodeSignature[node]) }
+
+    /// What the caller keeps of what the callee hands back, through edge `edge`: an inlined body or a tail
+    /// call keep everything; calls are decoded (once) from the file the graph came from.
+    public func flow(ofEdge edge: Int) -> CallSiteFlow {
+        guard CallKind(rawValue: edgeKind[edge]) == .call, let flows else { return .keepsEverything }
+        let sites = (Int(edgeSiteStart[edge])..<Int(edgeSiteStart[edge + 1])).map { (site: siteDie[$0], subprogram: siteSubprogram[$0]) }
+        return flows.flow(ofEdge: edge, sites: sites)
+    }
+
+    /// Through which channels a value that `callee` hands on through `channels` leaves the caller of edge `edge`
+    /// (nil: it does not come into the caller).
+    public func channels(throughEdge edge: Int, from channels: ValueChannels) -> ValueChannels? {
+        flow(ofEdge: edge).channels(into: signature(of: Int(edgeCaller[edge])), from: channels)
+    }
+
+    /// The code ranges of a function (every definition of a global name).
+    public func ranges(of node: Int) -> [(UInt64, UInt64)] {
+        rangeNode.indices.filter { rangeNode[$0] == UInt32(node) }.map { (rangeLow[$0], rangeHigh[$0]) }
+    }
+
+    /// The index of the edge from `caller` to `callee`, if there is one.
+    public func edge(from caller: Int, to callee: Int) -> Int? {
+        var lo = 0, hi = edgeCaller.count
+        let key = (UInt64(caller) << 32) | UInt64(callee)
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if (UInt64(edgeCaller[mid]) << 32 | UInt64(edgeCallee[mid])) < key { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < edgeCaller.count && edgeCaller[lo] == UInt32(caller) && edgeCallee[lo] == UInt32(callee) ? lo : nil
     }
 
     public func function(_ node: Int) -> FunctionRef {

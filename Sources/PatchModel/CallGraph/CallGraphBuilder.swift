@@ -21,6 +21,7 @@ public enum CallGraphBuilder {
             graph = try walkInParallel(path: path, offsets: offsets, count: count)
         }
         graph.buildID = first.buildID
+        graph.flows = try CallSiteFlows(path: path)
         return graph
     }
 
@@ -57,6 +58,8 @@ public enum CallGraphBuilder {
         var edges: [UInt64] = []
         var addresses: [UInt64: UInt32] = [:]
         var spawns: [(UInt32, UInt64, UInt32)] = []
+        var sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)] = []
+        var signed: Set<UInt32> = []
 
         for partial in partials {
             let unitBase = UInt32(graph.units.count)
@@ -86,6 +89,18 @@ public enum CallGraphBuilder {
                 let global = Int(nodeMap[Int(node)])
                 graph.nodeInterface[global] = max(FunctionInterface(rawValue: graph.nodeInterface[global]) ?? .unknown, interface).rawValue
             }
+            graph.nodeSignature += Array(repeating: FunctionSignature.unknown.rawValue, count: graph.nodeName.count - graph.nodeSignature.count)
+            for (node, signature) in partial.signatures {
+                let global = nodeMap[Int(node)]
+                // Several definitions of one global name: every channel any of them opens.
+                let before = signed.insert(global).inserted ? 0 : graph.nodeSignature[Int(global)]
+                graph.nodeSignature[Int(global)] = before | signature.rawValue
+            }
+            for (node, low, high) in partial.ranges {
+                graph.rangeNode.append(nodeMap[Int(node)]); graph.rangeLow.append(low); graph.rangeHigh.append(high)
+            }
+            func global(_ pair: UInt64) -> UInt64 { UInt64(nodeMap[Int(pair >> 32)]) << 32 | UInt64(nodeMap[Int(pair & 0xffff_ffff)]) }
+            sites += partial.sites.map { (global($0.0), $0.1, $0.2) }
             for edge in partial.edges {
                 let caller = nodeMap[Int(edge >> 34)]
                 let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]
@@ -101,17 +116,56 @@ public enum CallGraphBuilder {
         edges.sort()
         graph.edgeCaller.reserveCapacity(edges.count)
         var previousPair = UInt64.max
-        for edge in edges where edge >> 2 != previousPair {
+        // A call edge whose callee is also inlined into, or tail-called by, the same caller keeps everything.
+        var keepsEverything: [Bool] = []
+        for edge in edges {
+            guard edge >> 2 != previousPair else {
+                if edge & 3 != UInt64(CallKind.call.rawValue) { keepsEverything[keepsEverything.count - 1] = true }
+                continue
+            }
             previousPair = edge >> 2
             graph.edgeCaller.append(UInt32(edge >> 34))
             graph.edgeCallee.append(UInt32((edge >> 2) & 0xffff_ffff))
             graph.edgeKind.append(UInt8(edge & 3))
+            keepsEverything.append(false)
         }
+        graph.placeSites(sites, keepsEverything: keepsEverything)
         var seenSpawns = Set<[UInt32]>()
         for (spawner, address, creator) in spawns {
             guard let entry = addresses[address], seenSpawns.insert([spawner, entry, creator]).inserted else { continue }
             graph.kthreadSpawns.append(KthreadSpawn(spawner: spawner, entry: entry, creator: creator, address: address))
         }
         return graph
+    }
+}
+
+extension CallGraph {
+    /// Groups the call sites by edge (a counting sort on the edge index). A call edge that keeps everything
+    /// (the same callee also inlined or tail-called) gets one `keepsEverythingSite`.
+    fileprivate mutating func placeSites(_ sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)], keepsEverything: [Bool]) {
+        var edgeOfSite = [Int32](repeating: -1, count: sites.count)
+        var count = [UInt32](repeating: 0, count: edgeCount + 1)
+        for (i, site) in sites.enumerated() {
+            guard let edge = edge(from: Int(site.pair >> 32), to: Int(site.pair & 0xffff_ffff)) else { continue }
+            edgeOfSite[i] = Int32(edge)
+            count[edge + 1] += 1
+        }
+        let opaque = keepsEverything.indices.map { keepsEverything[$0] && CallKind(rawValue: edgeKind[$0]) == .call }
+        for e in 0..<edgeCount where opaque[e] { count[e + 1] += 1 }
+        for e in 0..<edgeCount { count[e + 1] += count[e] }
+        edgeSiteStart = count
+        siteDie = [UInt64](repeating: 0, count: Int(count[edgeCount]))
+        siteSubprogram = siteDie
+        var fill = count
+        for e in 0..<edgeCount where opaque[e] {
+            siteDie[Int(fill[e])] = CallSiteFlows.keepsEverythingSite
+            fill[e] += 1
+        }
+        for (i, site) in sites.enumerated() where edgeOfSite[i] >= 0 {
+            let e = Int(edgeOfSite[i])
+            siteDie[Int(fill[e])] = site.site
+            siteSubprogram[Int(fill[e])] = site.subprogram
+            fill[e] += 1
+        }
     }
 }

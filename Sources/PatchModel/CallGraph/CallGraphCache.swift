@@ -6,7 +6,7 @@ import FoundationEssentials
 public enum CallGraphCache {
     static let magic: [UInt8] = Array("KPCG".utf8)
     /// Bump when the layout changes; an old file is then rebuilt, never misread.
-    static let version: UInt16 = 5
+    static let version: UInt16 = 7
 
     public static func file(in directory: URL, buildID: String) -> URL {
         directory.appendingPathComponent("callgraph-\(buildID).kpcg")
@@ -19,8 +19,9 @@ public enum CallGraphCache {
             return try CallGraphBuilder.build(path: path, threads: threads)
         }
         let cached = file(in: cacheDirectory, buildID: buildID)
-        if FileManager.default.fileExists(atPath: cached.path), let graph = try? load(from: cached),
+        if FileManager.default.fileExists(atPath: cached.path), var graph = try? load(from: cached),
            graph.buildID == buildID {
+            graph.flows = try CallSiteFlows(path: path)
             return graph
         }
         let graph = try CallGraphBuilder.build(path: path, threads: threads)
@@ -28,7 +29,14 @@ public enum CallGraphCache {
         return graph
     }
 
-    public static func load(from url: URL) throws -> CallGraph {
+    /// `flowsFrom`: the file the graph was read from, for the call-site flows (without it every call keeps everything).
+    public static func load(from url: URL, flowsFrom file: String? = nil) throws -> CallGraph {
+        var graph = try read(url)
+        graph.flows = try file.map { try CallSiteFlows(path: $0) }
+        return graph
+    }
+
+    private static func read(_ url: URL) throws -> CallGraph {
         let bytes: [UInt8]
         do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
             throw CallGraphError.badCache(path: url.path, reason: "\(error)")
@@ -63,8 +71,10 @@ extension CallGraph {
         out.string(buildID ?? "")
         out.array(names.bytes); out.array(names.starts)
         out.array(units.bytes); out.array(units.starts)
-        out.array(nodeName); out.array(nodeUnit); out.array(nodeInterface)
+        out.array(nodeName); out.array(nodeUnit); out.array(nodeInterface); out.array(nodeSignature)
         out.array(edgeCaller); out.array(edgeCallee); out.array(edgeKind)
+        out.array(edgeSiteStart); out.array(siteDie); out.array(siteSubprogram)
+        out.array(rangeNode); out.array(rangeLow); out.array(rangeHigh)
         out.array(kthreadSpawns.flatMap { [$0.spawner, $0.entry, $0.creator] })
         out.array(kthreadSpawns.map(\.address))
         return out.bytes
@@ -85,17 +95,25 @@ extension CallGraph {
         units = try Self.table(&input, "units")
         nodeName = try input.array("node names"); nodeUnit = try input.array("node units")
         nodeInterface = try input.array("node interfaces")
+        nodeSignature = try input.array("node signatures")
         edgeCaller = try input.array("edge callers"); edgeCallee = try input.array("edge callees")
         edgeKind = try input.array("edge kinds")
+        edgeSiteStart = try input.array("edge call sites"); siteDie = try input.array("call-site DIEs")
+        siteSubprogram = try input.array("call-site subprograms")
+        rangeNode = try input.array("range nodes"); rangeLow = try input.array("range starts"); rangeHigh = try input.array("range ends")
         let spawnWords: [UInt32] = try input.array("kthread spawns")
         let spawnAddresses: [UInt64] = try input.array("kthread spawn addresses")
         guard input.atEnd else { throw MalformedGraph(description: "trailing bytes") }
-        guard nodeUnit.count == nodeName.count, nodeInterface.count == nodeName.count, edgeCallee.count == edgeCaller.count, edgeKind.count == edgeCaller.count,
+        guard nodeUnit.count == nodeName.count, nodeInterface.count == nodeName.count, nodeSignature.count == nodeName.count,
+              edgeSiteStart.count == edgeCaller.count + 1, siteSubprogram.count == siteDie.count,
+              edgeSiteStart.first == 0, Int(edgeSiteStart.last!) == siteDie.count,
+              zip(edgeSiteStart, edgeSiteStart.dropFirst()).allSatisfy({ $0 <= $1 }), rangeLow.count == rangeNode.count, rangeHigh.count == rangeNode.count,
+              edgeCallee.count == edgeCaller.count, edgeKind.count == edgeCaller.count,
               spawnWords.count % 3 == 0, spawnAddresses.count == spawnWords.count / 3 else { throw MalformedGraph(description: "array lengths disagree") }
         let nodes = UInt32(nodeName.count)
         guard nodeName.allSatisfy({ Int($0) < names.count }), nodeUnit.allSatisfy({ Int($0) < units.count }),
               nodeInterface.allSatisfy({ FunctionInterface(rawValue: $0) != nil }),
-              edgeCaller.allSatisfy({ $0 < nodes }), edgeCallee.allSatisfy({ $0 < nodes }),
+              edgeCaller.allSatisfy({ $0 < nodes }), edgeCallee.allSatisfy({ $0 < nodes }), rangeNode.allSatisfy({ $0 < nodes }),
               edgeKind.allSatisfy({ CallKind(rawValue: $0) != nil }), spawnWords.allSatisfy({ $0 < nodes })
         else { throw MalformedGraph(description: "an index is out of range") }
         kthreadSpawns = stride(from: 0, to: spawnWords.count, by: 3).map {

@@ -82,6 +82,68 @@ package final class DwarfFile {
         return dwarf_ranges(&die, 0, &base, &address, &end) > 0 ? address : nil
     }
 
+    /// A subprogram's code ranges (hot and cold parts), DWARF addresses.
+    package static func ranges(of die: inout Dwarf_Die) -> [(UInt64, UInt64)] {
+        var ranges: [(UInt64, UInt64)] = []
+        var base: Dwarf_Addr = 0, start: Dwarf_Addr = 0, end: Dwarf_Addr = 0
+        var offset = dwarf_ranges(&die, 0, &base, &start, &end)
+        while offset > 0 {
+            ranges.append((start, end))
+            offset = dwarf_ranges(&die, offset, &base, &start, &end)
+        }
+        return ranges
+    }
+
+    package struct UnlinkedRelocation {
+        package var symbol: UInt32
+        package var addend: Int64
+    }
+
+    /// Section offset -> relocation, for the relocations patching `section` of an unlinked object
+    /// (empty for a linked file, whose code has its relocations applied).
+    package func unlinkedRelocations(of section: OpaquePointer) -> [UInt64: UnlinkedRelocation] {
+        var found: [UInt64: UnlinkedRelocation] = [:]
+        var elfBias: GElf_Addr = 0
+        guard let elf = dwfl_module_getelf(module, &elfBias) else { return found }
+        var elfHeader = GElf_Ehdr()
+        guard gelf_getehdr(elf, &elfHeader) != nil, elfHeader.e_type == UInt16(ET_REL) else { return found }
+        let index = elf_ndxscn(section)
+        var scn = elf_nextscn(elf, nil)
+        while let current = scn {
+            defer { scn = elf_nextscn(elf, current) }
+            var header = GElf_Shdr()
+            guard gelf_getshdr(current, &header) != nil, header.sh_type == UInt32(SHT_RELA), Int(header.sh_info) == index,
+                  header.sh_entsize > 0, let data = elf_getdata(current, nil) else { continue }
+            for i in 0..<Int32(header.sh_size / header.sh_entsize) {
+                var rela = GElf_Rela()
+                if gelf_getrela(data, i, &rela) != nil {
+                    found[rela.r_offset] = UnlinkedRelocation(symbol: UInt32(truncatingIfNeeded: rela.r_info >> 32), addend: rela.r_addend)
+                }
+            }
+        }
+        return found
+    }
+
+    /// The name of one of the file's sections.
+    package func sectionName(_ section: OpaquePointer) -> String? {
+        var elfBias: GElf_Addr = 0
+        var header = GElf_Shdr()
+        var stringIndex = 0
+        guard let elf = dwfl_module_getelf(module, &elfBias), gelf_getshdr(section, &header) != nil,
+              elf_getshdrstrndx(elf, &stringIndex) == 0, let name = elf_strptr(elf, stringIndex, Int(header.sh_name)) else { return nil }
+        return String(cString: name)
+    }
+
+    /// A function's code: the section bytes holding DWARF address `address`, and the DWARF address of their first byte.
+    package func code(at address: UInt64) -> (section: OpaquePointer, bytes: UnsafeBufferPointer<UInt8>, start: UInt64)? {
+        var offset = address + bias
+        var sectionBias: Dwarf_Addr = 0
+        guard let section = dwfl_module_address_section(module, &offset, &sectionBias),
+              let data = elf_getdata(section, nil), let pointer = data.pointee.d_buf?.assumingMemoryBound(to: UInt8.self)
+        else { return nil }
+        return (section, UnsafeBufferPointer(start: UnsafePointer(pointer), count: Int(data.pointee.d_size)), address &- offset)
+    }
+
     /// Moves `die` to its next sibling; false at the last one. libdw allows the
     /// result to overwrite the DIE it starts from.
     package static func nextSibling(_ die: inout Dwarf_Die) -> Bool {

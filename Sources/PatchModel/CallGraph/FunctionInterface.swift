@@ -59,10 +59,13 @@ final class FunctionInterfaceReader {
     /// Types being decided now (a recursive structure reaching itself), with their depth on the stack.
     private var deciding: [Dwarf_Off: Int] = [:]
 
-    func interface(of subprogram: inout Dwarf_Die) -> FunctionInterface {
+    /// What the prototype lets the function hand back, per channel: its result, and each argument
+    /// register's parameter that can be written through.
+    func signature(of subprogram: inout Dwarf_Die) -> FunctionSignature {
+        var signature = FunctionSignature.nothing
         var attr = Dwarf_Attribute()
         // A return type (followed through DW_AT_abstract_origin/specification) means a value comes back.
-        if dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil { return .passesValuesBack }
+        if dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil { signature.rawValue |= 1 }
         // An out-of-line copy of an inline function lists its parameters under its abstract origin.
         var prototype = subprogram
         var origin = Dwarf_Die()
@@ -70,18 +73,40 @@ final class FunctionInterfaceReader {
             prototype = origin
         }
         var child = Dwarf_Die()
-        guard dwarf_child(&prototype, &child) == 0 else { return .passesNothingBack }
+        guard dwarf_child(&prototype, &child) == 0 else { return signature }
+        var index = 0
         repeat {
             switch dwarf_tag(&child) {
             case DwarfTag.formalParameter:
-                guard let type = typeDie(of: &child), isReadOnlyParameter(type) else { return .passesValuesBack }
+                defer { index += 1 }
+                guard let type = typeDie(of: &child) else { signature.rawValue |= 0x80; continue }
+                // A struct wider than a register moves the later arguments to other registers (or the stack).
+                if var stripped = type.map(strippedType), [DwarfTag.structureType, DwarfTag.unionType].contains(dwarf_tag(&stripped)),
+                   byteSize(&stripped) > 8 {
+                    signature.rawValue |= 0x80
+                }
+                guard !isReadOnlyParameter(type) else { continue }
+                signature.rawValue |= index < 6 ? 2 << UInt8(index) : 0x80
             case DwarfTag.unspecifiedParameters:
-                return .passesValuesBack
+                signature.rawValue |= 0x80
             default:
                 break
             }
         } while DwarfFile.nextSibling(&child)
-        return .passesNothingBack
+        return signature
+    }
+
+    /// The type behind typedefs and qualifiers.
+    private func strippedType(_ type: Dwarf_Die) -> Dwarf_Die {
+        var stripped = type
+        for _ in 0..<16 {
+            let tag = dwarf_tag(&stripped)
+            guard tag == DwarfTag.typedef || tag == DwarfTag.constType || tag == DwarfTag.volatileType
+                    || tag == DwarfTag.restrictType || tag == DwarfTag.atomicType,
+                  let inner = typeDie(of: &stripped), let next = inner else { break }
+            stripped = next
+        }
+        return stripped
     }
 
     /// The DIE of a DIE's DW_AT_type: `.some(nil)` for void (no attribute), nil when the reference is broken.
@@ -98,14 +123,7 @@ final class FunctionInterfaceReader {
     /// takes an address as an integer; the prototype cannot tell which are).
     private func isReadOnlyParameter(_ type: Dwarf_Die?) -> Bool {
         guard let type else { return true }
-        var stripped = type
-        for _ in 0..<16 {
-            let tag = dwarf_tag(&stripped)
-            guard tag == DwarfTag.typedef || tag == DwarfTag.constType || tag == DwarfTag.volatileType
-                    || tag == DwarfTag.restrictType || tag == DwarfTag.atomicType,
-                  let inner = typeDie(of: &stripped), let next = inner else { break }
-            stripped = next
-        }
+        var stripped = strippedType(type)
         if dwarf_tag(&stripped) == DwarfTag.baseType, byteSize(&stripped) >= 8 { return false }
         return isReadOnlyValue(type)
     }

@@ -19,7 +19,16 @@ final class PartialCallGraph {
     private(set) var definedIn: [UInt32: UInt32] = [:]
     /// For functions defined here: what their prototype lets them hand back.
     private(set) var interfaces: [UInt32: FunctionInterface] = [:]
+    /// For functions defined here: what their prototype lets them hand back, per channel.
+    private(set) var signatures: [UInt32: FunctionSignature] = [:]
     private let interfaceReader = FunctionInterfaceReader()
+    /// Call sites: caller << 32 | callee, the call-site DIE offset, the outermost subprogram's DIE offset
+    /// (`CallSiteFlows` decodes what the caller keeps from them on demand).
+    private(set) var sites: [(UInt64, UInt64, UInt64)] = []
+    /// Code ranges of the functions defined here (node, low, high), DWARF addresses.
+    private(set) var ranges: [(UInt32, UInt64, UInt64)] = []
+    /// The DIE offset of the subprogram being walked (outermost), whose code holds the calls.
+    private var currentSubprogramDie: Dwarf_Off = 0
     /// caller << 34 | callee << 2 | kind.
     private(set) var edges: [UInt64] = []
     private(set) var entryAddresses: [UInt64: UInt32] = [:]
@@ -40,6 +49,9 @@ final class PartialCallGraph {
         let nodeKeys: [UInt64]
         let definedIn: [UInt32: UInt32]
         let interfaces: [UInt32: FunctionInterface]
+        let signatures: [UInt32: FunctionSignature]
+        let sites: [(UInt64, UInt64, UInt64)]
+        let ranges: [(UInt32, UInt64, UInt64)]
         let edges: [UInt64]
         let entryAddresses: [UInt64: UInt32]
         let spawns: [(UInt32, UInt64, UInt32)]
@@ -47,7 +59,7 @@ final class PartialCallGraph {
 
     var walked: Walked {
         Walked(names: names, units: units, nodeKeys: nodeKeys, definedIn: definedIn, interfaces: interfaces,
-               edges: edges, entryAddresses: entryAddresses, spawns: spawns)
+               signatures: signatures, sites: sites, ranges: ranges, edges: edges, entryAddresses: entryAddresses, spawns: spawns)
     }
 
     /// Walks the compilation unit whose DIE is at `offset`.
@@ -70,12 +82,16 @@ final class PartialCallGraph {
                 guard dwarf_hasattr(&die, DwarfAttribute.declaration) == 0,
                       let node = resolve(&die) else { break }
                 if nodeKeys[Int(node)] & 0xffff_ffff == 0 { definedIn[node] = currentUnit }
-                interfaces[node] = max(interfaces[node] ?? .unknown, interfaceReader.interface(of: &die))
+                let signature = interfaceReader.signature(of: &die)
+                interfaces[node] = max(interfaces[node] ?? .unknown, signature.passesNothingBack ? .passesNothingBack : .passesValuesBack)
+                signatures[node] = FunctionSignature(rawValue: (signatures[node]?.rawValue ?? 0) | signature.rawValue)
                 if let address = DwarfFile.entryAddress(of: &die) { entryAddresses[address] = node }
-                let enclosing = currentSubprogram
+                let enclosing = (currentSubprogram, currentSubprogramDie)
                 currentSubprogram = node
+                currentSubprogramDie = dwarf_dieoffset(&die)
+                ranges += DwarfFile.ranges(of: &die).map { (node, $0.0, $0.1) }
                 walkChildren(of: &die, owner: node)
-                currentSubprogram = enclosing
+                (currentSubprogram, currentSubprogramDie) = enclosing
             case DwarfTag.inlinedSubroutine:
                 guard let owner else { break }
                 if let callee = origin(of: &die, attribute: DwarfAttribute.abstractOrigin) {
@@ -97,6 +113,8 @@ final class PartialCallGraph {
                 let tail = dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0
                     || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0
                 addEdge(owner, callee, tail ? .tailCall : .call)
+                // A tail call hands the callee's result and arguments on as the caller's own: its edge kind says so.
+                if !tail { sites.append((UInt64(owner) << 32 | UInt64(callee), dwarf_dieoffset(&die), currentSubprogramDie)) }
                 if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
                 }

@@ -1,0 +1,95 @@
+import CElf
+import Synchronization
+
+/// The call-site flows of a graph's edges, decoded on demand from the file the graph was read from and
+/// memoised per edge. Building the graph records only where each call site's DIE is; the caller's code after
+/// a call and the call-site parameters are read for the edges a value-flow search actually crosses (the
+/// callers of the functions a replaced function's value comes into), a small part of a whole vmlinux.
+/// libdw is not thread-safe within one session: every decode runs under the lock.
+public final class CallSiteFlows: Sendable {
+    /// The ELF file with the DWARF and code (the one the graph was read from).
+    public let path: String
+    private let state: Mutex<State>
+
+    private struct State {
+        let file: DwarfFile
+        let reader: CallSiteFlowReader
+        let interfaces = FunctionInterfaceReader()
+        var byEdge: [Int: CallSiteFlow] = [:]
+        var subprograms: [Dwarf_Off: Subprogram] = [:]
+        var signatureByDie: [Dwarf_Off: FunctionSignature] = [:]
+    }
+
+    /// What a site's flow needs of the (outermost) subprogram its code is in.
+    private struct Subprogram {
+        var ranges: [(UInt64, UInt64)]
+        var returnsValue: Bool
+        var parameters: [Dwarf_Die]
+    }
+
+    /// A call site recorded as "keeps everything": an inlined body or a tail call of the same callee.
+    public static let keepsEverythingSite: UInt64 = .max
+
+    /// Opens the file now (a few section headers; nothing is decoded until an edge is asked for).
+    public init(path: String) throws {
+        self.path = path
+        let file = try DwarfFile(path: path)
+        state = Mutex(State(file: file, reader: CallSiteFlowReader(file: file)))
+    }
+
+    /// The flow of one edge over its call sites (`sites`: call-site DIE offset, outermost subprogram DIE offset).
+    /// No site recorded keeps everything: the value counts as coming back.
+    func flow(ofEdge edge: Int, sites: [(site: UInt64, subprogram: UInt64)]) -> CallSiteFlow {
+        state.withLock { state in
+            if let known = state.byEdge[edge] { return known }
+            var flow = sites.isEmpty ? CallSiteFlow.keepsEverything : .keepsNothing
+            for (site, subprogram) in sites where flow.rawValue & CallSiteFlow.keepsEverything.rawValue != CallSiteFlow.keepsEverything.rawValue {
+                flow.formUnion(Self.flow(site: site, subprogram: subprogram, file: state.file, reader: state.reader, state: &state))
+            }
+            state.byEdge[edge] = flow
+            return flow
+        }
+    }
+
+    private static func flow(site: UInt64, subprogram: UInt64, file: DwarfFile, reader: CallSiteFlowReader,
+                             state: inout State) -> CallSiteFlow {
+        var die = Dwarf_Die()
+        guard site != keepsEverythingSite, dwarf_offdie(file.dwarf, Dwarf_Off(site), &die) != nil else { return .keepsEverything }
+        // Only the channels the callee's prototype opens are followed (a void function taking values: none).
+        let channels = declaredSignature(ofCallSite: &die, state: &state)
+        if channels.passesNothingBack { return .keepsNothing }
+        guard var caller = self.subprogram(at: Dwarf_Off(subprogram), file: file, state: &state) else { return .keepsEverything }
+        return reader.flow(at: &die, ranges: caller.ranges, callerReturnsValue: caller.returnsValue,
+                           parameters: &caller.parameters, channels: channels)
+    }
+
+    private static func subprogram(at offset: Dwarf_Off, file: DwarfFile, state: inout State) -> Subprogram? {
+        if let known = state.subprograms[offset] { return known }
+        var die = Dwarf_Die()
+        guard dwarf_offdie(file.dwarf, offset, &die) != nil else { return nil }
+        var parameters: [Dwarf_Die] = []
+        var child = Dwarf_Die()
+        if dwarf_child(&die, &child) == 0 {
+            repeat {
+                if dwarf_tag(&child) == DwarfTag.formalParameter { parameters.append(child) }
+            } while DwarfFile.nextSibling(&child)
+        }
+        let found = Subprogram(ranges: DwarfFile.ranges(of: &die), returnsValue: state.interfaces.signature(of: &die).returnsValue,
+                               parameters: parameters)
+        state.subprograms[offset] = found
+        return found
+    }
+
+    /// The prototype of the function a call site calls (its DW_AT_call_origin DIE), memoised.
+    private static func declaredSignature(ofCallSite die: inout Dwarf_Die, state: inout State) -> FunctionSignature {
+        var attr = Dwarf_Attribute()
+        var target = Dwarf_Die()
+        guard dwarf_attr(&die, DwarfAttribute.callOrigin, &attr) != nil || dwarf_attr(&die, DwarfAttribute.abstractOrigin, &attr) != nil,
+              dwarf_formref_die(&attr, &target) != nil else { return .unknown }
+        let offset = dwarf_dieoffset(&target)
+        if let known = state.signatureByDie[offset] { return known }
+        let signature = state.interfaces.signature(of: &target)
+        state.signatureByDie[offset] = signature
+        return signature
+    }
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef VF_H
+#define VF_H
+struct vf_obj {
+	int ref;
+	int payload;
+};
+/* vf_tick.c: the tick and its counter, apart from the loop that reads the counter (hole a). */
+extern unsigned long vf_ticks;
+void vf_tick_once(void);
+/* vf_lib.c */
+extern int vf_last;
+int vf_compute(int x);
+void vf_note_result(int x);
+void vf_release(unsigned long addr);
+int vf_drop(struct vf_obj *o);
+void vf_fill(unsigned long addr);
+#endif

@@ -1,0 +1,127 @@
+import TestSupport
+import XCTest
+@testable import KthreadSafety
+@testable import PatchModel
+
+/// Issue 21's cases on the value-flow fixture (Tests/Fixtures/valueflow, compiled with the target's Kbuild):
+/// what a kthread's loop keeps of what a replaced function hands back, from the module's machine code and DWARF.
+final class ValueFlowTests: XCTestCase {
+    private func module() throws -> String {
+        try CompiledFixtures.valueflow.get().appendingPathComponent("vffix.ko").path
+    }
+
+    /// The records `build` makes for a patch of vffix replacing `names`, with the data comparison.
+    private func records(_ names: [String]) throws -> [KthreadReachability] {
+        let path = try module()
+        let graph = try CallGraphBuilder.build(path: path)
+        let functions = names.map { ReplacedFunction(object: "vffix", name: $0, sympos: 0, newSymbol: "klp_new_" + $0) }
+        return try KthreadAnalysis.analyse(functions: functions, graphs: ["vffix": { graph }],
+                                           code: ["vffix": { try DataAccessReader(path: path) }]).blobs.map { try KthreadReachability(decoding: $0) }
+    }
+
+    private func evaluate(_ names: [String], rule: KthreadRule = .default) throws -> KthreadSafetyReport {
+        KthreadSafetyCheck(replaced: names.map { ReplacedFunction(object: "vffix", name: $0, sympos: 0, newSymbol: "klp_new_" + $0) },
+                           reachabilities: try records(names), rule: rule).evaluate([thread])
+    }
+
+    /// vf_thread asleep in its loop (the module's kthread has no resume table: its whole thread function counts).
+    private var thread: LiveKthread {
+        LiveKthread(pid: 400, comm: "vf_thread", stack: ProcStack.parse("""
+            [<0>] msleep_interruptible+0x39/0x60
+            [<0>] vf_thread_fn+0x5a/0xa0 [vffix]
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+    }
+
+    /// The facts the decision rests on, read from the module: vf_drop hands its parameter on to vf_release and
+    /// keeps nothing; vf_step does not keep the object it gave vf_drop; vf_note_result reads vf_compute's result;
+    /// the loop keeps the object it gave vf_fill (its own stack).
+    func testCallSiteFlowsReadFromTheModule() throws {
+        let graph = try CallGraphBuilder.build(path: module())
+        func flow(_ caller: String, _ callee: String) throws -> CallSiteFlow {
+            let edge = try XCTUnwrap(graph.edge(from: try graph.node(caller), to: try graph.node(callee)), "\(caller) -> \(callee)")
+            return graph.flow(ofEdge: edge)
+        }
+        let drop = try flow("vf_drop", "vf_release")
+        XCTAssertFalse(drop.keepsArgument(0), drop.description)
+        XCTAssertEqual(drop.handedOn(0), 1, drop.description)
+        XCTAssertFalse(try flow("vf_step", "vf_drop").keepsArgument(0))
+        XCTAssertTrue(try flow("vf_step", "vf_drop").usesResult)
+        XCTAssertTrue(try flow("vf_note_result", "vf_compute").usesResult)
+        XCTAssertTrue(try flow("vf_thread_fn", "vf_fill").keepsArgument(0))
+        XCTAssertTrue(graph.signature(of: try graph.node("vf_release")).writableArguments & 1 != 0, "unsigned long addr may be an address")
+    }
+
+    /// A release path: vf_thread_fn -> vf_step -> vf_drop -> vf_release(unsigned long). vf_release writes through
+    /// the integer address, vf_drop hands on its own parameter, vf_step never uses the object again: let through,
+    /// with a note naming vf_step as where the value stops. Strict refuses it.
+    func testReleasePathIsANoteNamingWhereTheValueStops() throws {
+        let report = try evaluate(["vf_release"])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+        let note = try XCTUnwrap(report.notes.first)
+        XCTAssertEqual(note.path.map(\.name), ["vf_thread_fn", "vf_step", "vf_drop", "vf_release"])
+        XCTAssertEqual(note.nothingComesBackThrough, "vf_step")
+        XCTAssertTrue(note.description.contains("the value stops at vf_step: it keeps nothing of what vf_drop hands back"), note.description)
+        XCTAssertEqual(report.strictWouldRefuse.map(\.comm), ["vf_thread"])
+        XCTAssertFalse(try evaluate(["vf_release"], rule: .strict).safe)
+    }
+
+    /// Hole (c): vf_fill(unsigned long addr) writes through an integer the loop passed as its own object's address
+    /// and reads afterwards: refused.
+    func testIntegerAddressTheLoopReadsAfterwardsIsRefused() throws {
+        let report = try evaluate(["vf_fill"])
+        XCTAssertEqual(report.refusals.map(\.reason), [.reachesPatchedFunction])
+        XCTAssertEqual(report.refusals.first?.path.map(\.name), ["vf_thread_fn", "vf_fill"])
+    }
+
+    /// Hole (f): vf_note_result returns nothing and takes an int, but stores vf_compute's result in vf_last,
+    /// which the loop reads: refused, naming the data.
+    func testVoidIntermediaryStoringIntoLoopDataIsRefused() throws {
+        let report = try evaluate(["vf_compute"])
+        let refusal = try XCTUnwrap(report.refusals.first, "\(report.notes)")
+        XCTAssertEqual(refusal.reason, .reachesPatchedFunction)
+        XCTAssertEqual(refusal.sharedData, "vf_note_result writes vf_last, which vf_thread_fn reads")
+        XCTAssertTrue(refusal.description.contains("through data: vf_note_result writes vf_last"), refusal.description)
+    }
+
+    /// Hole (a): vf_tick_once (vf_tick.c) returns nothing and takes nothing, but bumps vf_ticks, which the loop
+    /// in vf_loop.c reads: refused although it is in another compilation unit.
+    func testTwoFileTickIsRefused() throws {
+        let report = try evaluate(["vf_tick_once"])
+        let refusal = try XCTUnwrap(report.refusals.first, "\(report.notes)")
+        XCTAssertEqual(refusal.path.map(\.name), ["vf_thread_fn", "vf_tick_once"])
+        XCTAssertEqual(refusal.sharedData, "vf_tick_once writes vf_ticks, which vf_thread_fn reads")
+    }
+
+    /// The decoder on instructions whose register effects the analysis relies on.
+    func testDecoderRegisterEffects() throws {
+        func decode(_ bytes: [UInt8]) -> X86Instruction? {
+            bytes.withUnsafeBufferPointer { X86Decoder.decode($0, offset: 0, address: 0x1000) }
+        }
+        let b = X86Instruction.bit
+        // mov %rax,%rbx: a move, nothing else read.
+        let move = try XCTUnwrap(decode([0x48, 0x89, 0xc3]))
+        XCTAssertEqual(move.length, 3)
+        XCTAssertEqual(move.registerMove?.from, 0); XCTAssertEqual(move.registerMove?.to, 3)
+        // xor %eax,%eax: writes rax without reading it.
+        let zero = try XCTUnwrap(decode([0x31, 0xc0]))
+        XCTAssertEqual(zero.reads & b(0), 0); XCTAssertEqual(zero.writes & b(0), b(0))
+        // test %eax,%eax reads rax.
+        XCTAssertEqual(try XCTUnwrap(decode([0x85, 0xc0])).reads & b(0), b(0))
+        // mov %eax,0x10(%rbx): a store of rax through rbx.
+        let store = try XCTUnwrap(decode([0x89, 0x43, 0x10]))
+        XCTAssertEqual(store.memory?.isStore, true); XCTAssertEqual(store.memory?.storedRegister, 0)
+        XCTAssertEqual(store.reads, b(0) | b(3))
+        // mov 0x0(%rip),%rax (a %rip-relative load) with its displacement at offset 3.
+        let load = try XCTUnwrap(decode([0x48, 0x8b, 0x05, 0, 0, 0, 0]))
+        XCTAssertEqual(load.memory?.ripRelative, true); XCTAssertEqual(load.memory?.displacementOffset, 3)
+        XCTAssertEqual(load.writes, b(0))
+        // call rel32 and jmp rel8 targets.
+        XCTAssertEqual(try XCTUnwrap(decode([0xe8, 0x10, 0, 0, 0])).flow, .call(target: 0x1015))
+        XCTAssertEqual(try XCTUnwrap(decode([0xeb, 0xfe])).flow, .jump(target: 0x1000))
+        // An SSE instruction the decoder does not know: nil, so every caller assumes the worst.
+        XCTAssertNil(decode([0x0f, 0x28, 0xc1]))
+    }
+}

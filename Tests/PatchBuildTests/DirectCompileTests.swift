@@ -1,0 +1,50 @@
+import FoundationEssentials
+import XCTest
+import TestSupport
+@testable import PatchBuild
+
+/// The patched side of a build with a few objects runs the commands Kbuild recorded in the
+/// prepared tree's `.x.o.cmd` instead of make (no Kbuild start-up). The object it gives is
+/// byte-identical to Kbuild's; an object that exports symbols goes through make again, whose
+/// genksyms step writes the `#SYMVER` CRCs a new export needs.
+final class DirectCompileTests: XCTestCase {
+    func testRecordedCommandsGiveKbuildsBytesAndExportersGetTheirCRCs() throws {
+        let bed = TestBed.shared
+        let work = try bed.scratch("direct-compile")
+        defer { try? FileManager.default.removeItem(at: work) }
+        // The originals of both objects, compiled by make in the shared cache's prepared tree.
+        for diff in ["cmdline", "lib-mpi-sgl"] {
+            let result = try KpatchctlBinary().buildKernelPatch(diff: bed.root.appendingPathComponent("examples/vmlinux/\(diff).diff"),
+                                                                output: work.appendingPathComponent("\(diff).ko"))
+            XCTAssertEqual(result.status, 0, result.output)
+        }
+        let cache = BuildCache(root: bed.buildCache)
+        let lock = try TreeLock.kernelTree(release: bed.kernelRelease, cache: cache)
+        defer { lock.release() }
+        let treeDir = bed.buildCache.appendingPathComponent("kernels/\(bed.kernelRelease)/tree")
+        let tree = KernelSourceTree(dir: treeDir, toolchain: .host(try KernelCompiler.read(config: treeDir.appendingPathComponent(".config"))))
+        let objects = ["fs/proc/cmdline.o", "lib/mpi/mpicoder.o"]
+        XCTAssertNotNil(try tree.directCompileScript(objects), "both objects have recorded commands")
+        XCTAssertTrue(try KernelSourceTree.exportsSymbols(treeDir.appendingPathComponent("lib/mpi/mpicoder.o")))
+        XCTAssertFalse(try KernelSourceTree.exportsSymbols(treeDir.appendingPathComponent("fs/proc/cmdline.o")))
+
+        // The unchanged sources laid over the tree, as a patched build lays its files.
+        let upper = work.appendingPathComponent("patched")
+        for object in objects {
+            let source = String(object.dropLast(2)) + ".c"
+            try FileManager.default.createDirectory(at: upper.appendingPathComponent(source).deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: treeDir.appendingPathComponent(source), to: upper.appendingPathComponent(source))
+        }
+        let built = try tree.buildPatched(objects, upper: upper, stage: .rebuild)
+        for (object, url) in zip(objects, built) {
+            XCTAssertEqual(try Data(contentsOf: url), try Data(contentsOf: treeDir.appendingPathComponent(object)),
+                           "\(object): not the bytes Kbuild's make gave")
+        }
+        // Only the exporter went through make: its .cmd carries the CRCs, the other has none.
+        XCTAssertEqual(try KbuildCommandFile(object: built[1]).symbolVersionLines(),
+                       try KbuildCommandFile(object: objects[1], in: treeDir).symbolVersionLines())
+        XCTAssertFalse(try KbuildCommandFile(object: built[1]).symbolVersionLines().isEmpty)
+        XCTAssertFalse(KbuildCommandFile(object: built[0]).exists, "cmdline.o was compiled by make, not by its recorded command")
+    }
+}
