@@ -194,13 +194,23 @@ public struct PatchPackage: Equatable, Sendable {
     }
 
     /// remove and upgrade: take the module out of the install store (on upgrade the new
-    /// generation's postinst puts its own in).
+    /// generation's postinst puts its own in). On upgrade, uninstall's own hint ("still
+    /// loaded: kpatchctl revert NAME") is wrong advice: the new version's postinst
+    /// replaces the patch a moment later, so the script says that instead.
     public var postrm: String {
         scriptHeader + """
             case "$1" in
-            remove|upgrade|purge|abort-install)
+            remove|purge|abort-install)
                 if [ -e "$store/$release/$name.json" ] && command -v kpatchctl >/dev/null; then
                     kpatchctl uninstall --state-dir "$store" --kernel "$release" "$name"
+                fi
+                ;;
+            upgrade)
+                if [ -e "$store/$release/$name.json" ] && command -v kpatchctl >/dev/null; then
+                    kpatchctl uninstall --state-dir "$store" --kernel "$release" "$name" >/dev/null
+                    if running && [ -d "/sys/kernel/livepatch/$name" ]; then
+                        echo "$name stays live until version $2 replaces it (its postinst applies it)"
+                    fi
                 fi
                 ;;
             esac

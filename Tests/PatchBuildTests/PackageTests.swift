@@ -7,7 +7,9 @@ import TestSupport
 /// the unit verified by systemd against that root, the installed binary's version
 /// and man page, and a module patch built by the installed kpatchctl from a
 /// directory outside the checkout (so the template must come from the root's
-/// /usr/share/kpatchctl). `dpkg --root -r` removes it again.
+/// /usr/share/kpatchctl). Its postinst enables kpatchctl.service in that root (not on
+/// this machine); `dpkg --root -r` removes it again and its postrm masks the unit. That the
+/// postinst starts the unit on a running Debian system is DebianGuestVMTests'.
 final class PackageTests: XCTestCase {
     func testPackageInstallsAndBuildsAPatchOutsideTheCheckout() throws {
         guard getuid() == 0 else { throw XCTSkip("dpkg --root needs root (CI runs as root)") }
@@ -48,11 +50,20 @@ final class PackageTests: XCTestCase {
         }
         let hostBinary = try hostBinaryDate()
         let hostStatus = try Data(contentsOf: URL(fileURLWithPath: "/var/lib/dpkg/status"))
-        // Its dependencies (libc6, make, gcc, ...) are the host's, not in the empty database.
-        let install = try runCommand(["dpkg", "--root=\(target.path)", "--force-depends", "-i", deb])
+        // Its dependencies (libc6, make, gcc, ...) are the host's, not in the empty database. The
+        // root has no shell to chroot into: the maintainer scripts run outside it with DPKG_ROOT
+        // set (as for a dpkg --root bootstrap), so deb-systemd-helper enables the unit in the root
+        // and nothing is started on this machine (the scripts' DPKG_ROOT guard).
+        let hostUnitLink = "/etc/systemd/system/sysinit.target.wants/kpatchctl.service"
+        let hostHadLink = FileManager.default.fileExists(atPath: hostUnitLink)
+        let install = try runCommand(["dpkg", "--root=\(target.path)", "--force-depends", "--force-script-chrootless", "-i", deb])
         XCTAssertEqual(install.status, 0, install.output)
         let status = try runChecked(["dpkg-query", "--admindir=\(target.path)/var/lib/dpkg", "-W", "-f=${Status}", "kpatchctl"])
         XCTAssertEqual(status, "install ok installed")
+        // The postinst enabled kpatchctl.service in the root (WantedBy=sysinit.target), not on the host.
+        let link = target.appendingPathComponent("etc/systemd/system/sysinit.target.wants/kpatchctl.service")
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link.path), "/lib/systemd/system/kpatchctl.service")
+        XCTAssertEqual(FileManager.default.fileExists(atPath: hostUnitLink), hostHadLink, "the postinst enabled the unit on the host")
         let binary = target.appendingPathComponent("usr/bin/kpatchctl")
         let unit = target.appendingPathComponent("lib/systemd/system/kpatchctl.service")
         // --man=no: systemd would look the unit's Documentation= pages up on the host; `man -M` below checks them in the root.
@@ -82,9 +93,12 @@ final class PackageTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: outside.appendingPathComponent("livepatch_fix.ko").path))
 
         // Removed from the throwaway root; the host's dpkg database and /usr/bin were never touched.
-        let remove = try runCommand(["dpkg", "--root=\(target.path)", "-r", "kpatchctl"])
+        let remove = try runCommand(["dpkg", "--root=\(target.path)", "--force-script-chrootless", "-r", "kpatchctl"])
         XCTAssertEqual(remove.status, 0, remove.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: binary.path))
+        // postrm remove masked the unit in the root (its file is gone; purge would forget it).
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: target.appendingPathComponent("etc/systemd/system/kpatchctl.service").path),
+                       "/dev/null")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "/var/lib/dpkg/status")), hostStatus, "the host's dpkg database changed")
         XCTAssertEqual(try hostBinaryDate(), hostBinary, "the host's /usr/bin/kpatchctl changed")
     }

@@ -74,7 +74,8 @@ final class PatchPackageRulesTests: XCTestCase {
         XCTAssertFalse(wordy.synopsis.hasSuffix("end."), wordy.synopsis)
         // upgrade leaves the patch in the kernel; remove reverts; the store entry goes on remove and upgrade.
         XCTAssertTrue(p.prerm.contains("remove|deconfigure)") && !p.prerm.contains("upgrade)"), p.prerm)
-        XCTAssertTrue(p.postrm.contains("remove|upgrade|purge|abort-install)"), p.postrm)
+        XCTAssertTrue(p.postrm.contains("remove|purge|abort-install)"), p.postrm)
+        XCTAssertTrue(p.postrm.contains("upgrade)"), p.postrm)
         XCTAssertTrue(p.postinst.contains("kpatchctl install --state-dir \"$store\" --kernel \"$release\" '/usr/lib/kpatchctl/packages/6.1.0-56-amd64/livepatch_fix_v2.ko'"), p.postinst)
         XCTAssertTrue(p.postinst.contains("kpatchctl load-installed --state-dir \"$store\""), p.postinst)
         let changelog = p.changelog(diffSHA256: "ab", date: "Mon, 30 Nov 2026 10:00:00 +0000")

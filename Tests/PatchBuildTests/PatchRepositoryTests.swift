@@ -103,17 +103,8 @@ final class PatchRepositoryTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: refused.path), "a refused package run wrote \(refused.path)")
 
         // A signing key of its own, in a keyring of its own.
-        let gnupg = work.appendingPathComponent("gnupg"), otherGnupg = work.appendingPathComponent("gnupg-other")
-        for home in [gnupg, otherGnupg] {
-            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try runChecked(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "kpatchctl test archive <archive@example.org>",
-                            "ed25519", "sign", "never"], environment: ["GNUPGHOME": home.path])
-        }
-        func fingerprint(_ home: URL) throws -> String {
-            let colons = try runChecked(["gpg", "--batch", "--with-colons", "--list-secret-keys"], environment: ["GNUPGHOME": home.path])
-            return try XCTUnwrap(colons.split(separator: "\n").first { $0.hasPrefix("fpr:") }?.split(separator: ":", omittingEmptySubsequences: false)[9]).description
-        }
-        let key = try fingerprint(gnupg)
+        let archiveKey = try ArchiveKey.make(in: work), otherKey = try ArchiveKey.make(in: work, name: "gnupg-other")
+        let gnupg = archiveKey.home, key = archiveKey.fingerprint
         let repo = work.appendingPathComponent("repo")
         let publish = try runCommand([bed.script("publish-repo").path, "--repo", repo.path, "--key", key, deb1.path],
                                      environment: ["GNUPGHOME": gnupg.path])
@@ -203,7 +194,7 @@ final class PatchRepositoryTests: XCTestCase {
             for file in ["InRelease", "Release.gpg"] { try FileManager.default.removeItem(at: repo.appendingPathComponent("dists/bookworm/\(file)")) }
         }, expect: "is not signed")
         let otherKeyring = work.appendingPathComponent("other-keyring.gpg")
-        try Data(runChecked(["gpg", "--batch", "--export", "--armor", try fingerprint(otherGnupg)], environment: ["GNUPGHOME": otherGnupg.path]).utf8)
+        try Data(runChecked(["gpg", "--batch", "--export", "--armor", otherKey.fingerprint], environment: otherKey.environment).utf8)
             .write(to: work.appendingPathComponent("other.asc"))
         try runChecked(["gpg", "--batch", "--yes", "--dearmor", "-o", otherKeyring.path, work.appendingPathComponent("other.asc").path])
         try refusedUpdate("signed by another key", keyring: otherKeyring, change: { _ in }, expect: "NO_PUBKEY")

@@ -22,11 +22,16 @@ public struct TestVM {
     /// log (console.log, kmsg.log) in that directory. A kernel report (WARN, BUG,
     /// lockup, stall, hung task) fails the run unless its first line matches one of
     /// `expectedReports` (extended regular expressions).
+    /// `disk` boots a Debian root file system instead of the busybox initramfs (vm-run
+    /// --disk): its disk image, written in place (a copy; the same copy again is a reboot),
+    /// and its initrd; the payload goes in on a second disk.
     public func run(payload: URL, timeout: Int = 120, modules: [String] = [],
-                    keepLogs: URL? = nil, expectedReports: [String] = [], append: String? = nil) throws -> Outcome {
+                    keepLogs: URL? = nil, expectedReports: [String] = [], append: String? = nil,
+                    disk: (image: URL, initrd: URL)? = nil) throws -> Outcome {
         let log = payload.appendingPathComponent("console.log")
         var argv = [bed.script("vm-run").path, "--pin", bed.pin.path, "--payload", payload.path,
                     "--timeout", String(timeout), "--log", log.path]
+        if let disk { argv += ["--disk", disk.image.path, "--initrd", disk.initrd.path] }
         if let append { argv += ["--append", append] }
         for m in modules { argv += ["--modules", m] }
         if let keepLogs { argv += ["--keep-logs", keepLogs.path] }

@@ -9,7 +9,8 @@ import TestSupport
 /// upgrade, new postinst configure) replaces it in one transition with no unpatched gap;
 /// remove (prerm remove, postrm remove) reverts it and empties the store. The busybox
 /// guest has no dpkg: it runs the scripts dpkg would run, with the package's files copied
-/// in as dpkg would unpack them (a real Debian guest with dpkg and apt is issue 22 item 6).
+/// in as dpkg would unpack them (dpkg and apt running them on a real Debian system:
+/// DebianGuestVMTests).
 /// Then module signing: the v1 module is built with `--sign-key`/`--sign-cert` (a key
 /// the kernel does not trust); with module.sig_enforce switched on, apply refuses the
 /// unsigned v2 before loading (module-signature) and the kernel itself rejects the
