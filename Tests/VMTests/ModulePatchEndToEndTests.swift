@@ -108,32 +108,41 @@ final class ModulePatchEndToEndTests: XCTestCase {
                                         "names-release", "nothing-loaded-2", "still-buggy"])
     }
 
-    func testPatchReachableFromUnconvertedKthreadIsRefusedUnlessAllowed() throws {
+    /// kpvictim_tick_fn calls the patched kpvictim_tick_once but reads nothing it changes
+    /// (the counter is read by /proc only): by default the value flow lets it through with a
+    /// note naming where the value stops; the strict rule refuses it with the path, unless
+    /// the kthread is allowed.
+    func testPatchReachableFromUnconvertedKthreadIsANoteByDefaultAndRefusedByTheStrictRule() throws {
         let (patch, build) = try build("tick.diff", name: "livepatch_tick")
         XCTAssertTrue(build.output.contains("kthread entry kpvictim_tick_fn reaches patched kpvictim_tick_once"), build.output)
         let vm = TestVM()
         let payload = try vm.payload("e2e-kthread", script: """
             insmod /payload/kpvictim.ko
             pid=$(for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = kpvictim_tick ] && basename $d; done)
-            out=$(kpatchctl apply /payload/livepatch_tick.ko 2>&1); rc=$?
+            out=$(kpatchctl apply --kthread-rule strict /payload/livepatch_tick.ko 2>&1); rc=$?
             echo "$out"
             expect_eq refused-exit "$rc" "2"
             expect_match names-kthread "$out" "kthread $pid \\\\(kpvictim_tick\\\\), entry kpvictim_tick_fn"
             expect_match names-path "$out" "kpvictim_tick_fn -> kpvictim_tick_once"
             expect_eq nothing-loaded "$(ls /sys/kernel/livepatch)" ""
-            out=$(kpatchctl apply --json /payload/livepatch_tick.ko); rc=$?
+            out=$(kpatchctl apply --kthread-rule strict --json /payload/livepatch_tick.ko); rc=$?
             echo "$out"
             expect_eq json-refused-exit "$rc" "2"
-            expect_match json-kthread-safety "$(echo "$out" | tr -d ' \n')" '"kthreadSafety":\\{.*"comm":"kpvictim_tick".*"entry":"kpvictim_tick_fn"'
-            out=$(kpatchctl apply --allow-kthread kpvictim_tick /payload/livepatch_tick.ko 2>&1); rc=$?
+            expect_match json-kthread-safety "$(echo "$out" | tr -d ' \\n')" '"kthreadSafety":\\{.*"comm":"kpvictim_tick".*"entry":"kpvictim_tick_fn"'
+            out=$(kpatchctl apply /payload/livepatch_tick.ko 2>&1); rc=$?
+            echo "$out"
+            expect_eq default-applies "$rc" "0"
+            expect_match default-note "$out" "kthread $pid \\\\(kpvictim_tick\\\\), entry kpvictim_tick_fn: kpvictim_tick_fn -> kpvictim_tick_once \\\\(nothing comes back through kpvictim_tick_once\\\\)"
+            t1=$(sed -n 's/ticks = //p' /proc/kpvictim); sleep 1; t2=$(sed -n 's/ticks = //p' /proc/kpvictim)
+            if [ $(( (t2 - t1) % 2 )) -eq 0 ] && [ "$t2" -gt "$t1" ]; then pass ticks-by-two; else fail ticks-by-two "$t1 -> $t2"; fi
+            check revert-tick kpatchctl revert livepatch_tick
+            out=$(kpatchctl apply --kthread-rule strict --allow-kthread kpvictim_tick /payload/livepatch_tick.ko 2>&1); rc=$?
             echo "$out"
             expect_eq allowed-exit "$rc" "0"
             expect_match says-allowed "$out" "allowed: kthread $pid"
-            t1=$(sed -n 's/ticks = //p' /proc/kpvictim); sleep 1; t2=$(sed -n 's/ticks = //p' /proc/kpvictim)
-            if [ $(( (t2 - t1) % 2 )) -eq 0 ] && [ "$t2" -gt "$t1" ]; then pass ticks-by-two; else fail ticks-by-two "$t1 -> $t2"; fi
             """, files: ["kpvictim.ko": victim.appendingPathComponent("kpvictim.ko"), "livepatch_tick.ko": patch])
         let outcome = try vm.run(payload: payload, timeout: 150)
         XCTAssertChecksPassed(outcome, ["refused-exit", "names-kthread", "names-path", "nothing-loaded", "json-refused-exit", "json-kthread-safety",
-                     "allowed-exit", "says-allowed", "ticks-by-two"])
+                     "default-applies", "default-note", "ticks-by-two", "revert-tick", "allowed-exit", "says-allowed"])
     }
 }
