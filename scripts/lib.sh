@@ -18,7 +18,10 @@ KPATCH_DEBUG_MODULES_DIR=$KPATCH_KERNEL_DIR/dbg/lib/modules/$KPATCH_KERNEL_RELEA
 KPATCH_DEBUG_MODULES="kernel/fs/binfmt_misc.ko"
 KPATCH_BIN=${KPATCH_BIN:-$KPATCH_ROOT/.build/release/kpatchctl}
 
-say() { printf '==> %s\n' "$*" >&2; }
+# Every step line carries the seconds since the outermost script started, so a run's
+# log shows where its time went.
+export KPATCH_T0=${KPATCH_T0:-$(date +%s)}
+say() { printf '==> [%4ss] %s\n' "$(( $(date +%s) - KPATCH_T0 ))" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Debian's archive suite that serves a kernel release (and its package version):
