@@ -185,7 +185,7 @@ struct PatchAssembler {
             .write(to: dir.appendingPathComponent("modules.order"), atomically: true, encoding: .utf8)
         try recipe.commonObject?.write(to: dir.appendingPathComponent(PatchModuleLinkRecipe.commonObjectName))
         return try CommandRunner.check(.link, kernel.toolchain.command(["sh", "-c", recipe.script(headers: kernel.headers, dir: dir, name: name)]),
-                                       environment: recipe.environment)
+                                       environment: recipe.environment(dir: dir, name: name))
     }
 
     /// The release's link recipe: the cached one, else recorded now from a make run on a probe

@@ -1,5 +1,6 @@
 import Crypto
 import FoundationEssentials
+import Glibc
 import PatchModel
 
 /// How a patch module was linked (`build` output and `--json`).
@@ -27,7 +28,7 @@ struct PatchModuleLinkRecipe: Codable, Equatable {
     static let probeName = "kpatchctl_link_probe"
     static let dirToken = "@KPATCHCTL_DIR@"
     static let nameToken = "@KPATCHCTL_NAME@"
-    static let format = "kpatchctl link recipe v2"
+    static let format = "kpatchctl link recipe v3"
     /// The template's objects Kbuild compiles, in the order of `compiles`.
     static let compiled = ["kpatch-patch.o", "kpatch-meta.o"]
 
@@ -71,9 +72,10 @@ struct PatchModuleLinkRecipe: Codable, Equatable {
         \tenv -0 > $@
 
         """
-    /// Variables of make's own, or set per command: not carried over.
+    /// Variables of make's own, set per command, or of the probe's `V=1` (which only changes
+    /// what make itself prints): not carried over.
     static let makeInternal: Set<String> = ["PWD", "OLDPWD", "SHLVL", "_", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES",
-                                            "MAKE_TERMOUT", "MAKE_TERMERR", "PATH"]
+                                            "MAKE_TERMOUT", "MAKE_TERMERR", "PATH", "V", "KBUILD_VERBOSE", "Q", "quiet"]
 
     /// The cached outcome for this kernel: a recipe, or why make links.
     enum Cached {
@@ -94,13 +96,19 @@ struct PatchModuleLinkRecipe: Codable, Equatable {
         cache.root.appendingPathComponent("kernels/\(release)/link-recipe.json")
     }
 
-    /// What a recipe depends on besides the headers' Kbuild: their path and config, whether they
-    /// hold a vmlinux (BTF), the toolchain and the template's Kbuild file.
+    /// What a recipe depends on: the headers (path, config, the Makefiles' size and time, whether
+    /// they hold a vmlinux for BTF), the toolchain and the template's Kbuild file.
     static func key(kernel: TargetKernel, templateDir: URL) throws -> String {
         let fm = FileManager.default
         let config = try Data(contentsOf: kernel.headers.appendingPathComponent(".config"))
         let kbuild = try Data(contentsOf: templateDir.appendingPathComponent("Kbuild.in"))
-        return "headers \(kernel.headers.path)\nconfig sha256 \(hexString(SHA256.hash(data: config)))\n"
+        let makefiles = ["Makefile", "scripts/Makefile.build", "scripts/Makefile.modpost", "scripts/Makefile.modfinal"].map { file in
+            // Missing (another layout): named as such, which keys the recipe just as well.
+            var info = stat()
+            guard stat(kernel.headers.appendingPathComponent(file).path, &info) == 0 else { return "\(file) missing" }
+            return "\(file) \(info.st_size) \(info.st_mtim.tv_sec)"
+        }.joined(separator: ", ")
+        return "headers \(kernel.headers.path)\nconfig sha256 \(hexString(SHA256.hash(data: config)))\nmakefiles \(makefiles)\n"
             + "vmlinux \(fm.fileExists(atPath: kernel.headers.appendingPathComponent("vmlinux").path))\n"
             + "toolchain \(kernel.toolchain.description)\ntemplate sha256 \(hexString(SHA256.hash(data: kbuild)))\n"
     }
@@ -201,7 +209,9 @@ struct PatchModuleLinkRecipe: Codable, Equatable {
             String(String(s).trimmingPrefix(while: { $0 == " " })).replacing(dir.path, with: dirToken).replacing(name, with: nameToken)
         }
         let all = commands.map(generic) + [generic(modpostLine), generic(order), generic(btf ?? "")]
-        if let stray = all.first(where: { $0.contains(work.path) }) {
+        // Make's exports name the module's directory too (M, KBUILD_EXTMOD, obj, MODORDER, ...).
+        environment = environment.mapValues { $0.replacing(dir.path, with: dirToken).replacing(name, with: nameToken) }
+        if let stray = (all + environment.values).first(where: { $0.contains(work.path) }) {
             return fail("a Kbuild command names the build directory outside the module's: \(stray)")
         }
         return .success(PatchModuleLinkRecipe(key: key, compiles: Array(all[0..<2]), linkObject: all[2], modpost: all[5],
@@ -233,5 +243,10 @@ struct PatchModuleLinkRecipe: Codable, Equatable {
     /// modules.order for module `name` in `dir`.
     func modulesOrder(dir: URL, name: String) -> String {
         modulesOrder.replacing(Self.dirToken, with: dir.path).replacing(Self.nameToken, with: name)
+    }
+
+    /// The environment the commands get for module `name` in `dir`.
+    func environment(dir: URL, name: String) -> [String: String] {
+        environment.mapValues { $0.replacing(Self.dirToken, with: dir.path).replacing(Self.nameToken, with: name) }
     }
 }
