@@ -16,13 +16,14 @@ public enum PatchModuleLinker: String, Codable, Sendable {
 /// in. Most of an external-module make run is Kbuild's start-up (reading the Makefiles,
 /// dozens of `cc-option` compiler probes), repeated by each of its three sub-makes; the work
 /// itself is two compiles, `ld -r`, modpost, the `.mod.c` compile and the final `ld`, the
-/// same for every patch but for the directory and the module name. The `.ko` is the one make
-/// links, but for the build directory in DWARF and the build id over it (`LinkRecipeTests`).
+/// same for every patch but for the directory and the module name (plus BTF where the headers
+/// hold a vmlinux). The `.ko` is the one make links, but for the build directory's name in DWARF,
+/// the order of DWARF's merged strings and the build id over them (`LinkRecipeTests`).
 ///
 /// Recorded only when the probe's run is fully understood: every command file Kbuild wrote is
-/// one the recipe replays, the `.mod` list and modules.order are what the recipe writes, no
-/// BTF was generated (Kbuild skips it without a vmlinux in the headers), and no command names
-/// the build directory outside the probe's own. Otherwise the reason is cached and make links.
+/// one the recipe replays, the `.mod` list and modules.order are what the recipe writes, modpost
+/// and BTF are the commands the recipe knows, and no command or export names the build directory
+/// outside the probe's own. Otherwise the reason is cached and make links.
 struct PatchModuleLinkRecipe: Codable, Equatable {
     static let probeName = "kpatchctl_link_probe"
     static let dirToken = "@KPATCHCTL_DIR@"
