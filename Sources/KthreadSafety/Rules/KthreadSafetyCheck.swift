@@ -294,9 +294,10 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
             let why = stopHandsNothingBack
                 ? "\(through) \(FunctionInterface.passesNothingBack)"
                 : "the value stops at \(through): it keeps nothing of what \(next) hands back (it neither reads the result nor "
-                    + "uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), or it keeps it "
-                    + "without handing it on (it returns nothing and takes no writable pointer it could carry it in); and no "
-                    + "other path it can still run brings a value back"
+                    + "uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), or it consumes "
+                    + "it there (no data path in its machine code takes it to its result, through a pointer it was given, into "
+                    + "memory outside its stack frame or to another call), or it has no channel to hand it on (it returns "
+                    + "nothing and takes no writable pointer); and no other path it can still run brings a value back"
             return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
                 + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
                 + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."

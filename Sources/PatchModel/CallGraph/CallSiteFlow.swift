@@ -394,6 +394,8 @@ final class CallSiteFlowReader {
                 case .call(let target):
                     let through = relocatedTarget.map { symbolThunkRegister($0.symbol).register } ?? thunkRegister(at: target)
                     leave(reading: argumentBits | (through.map(X86Instruction.bit) ?? 0), state)
+                    // The last instruction of the function's code: a call that does not return (`__stack_chk_fail`).
+                    if !inCaller(next) { break }
                     state.held.bits &= ~Self.callerSavedLanes
                     state.flags = 0
                     address = next; continue
@@ -412,15 +414,18 @@ final class CallSiteFlowReader {
                 case .indirectJump:
                     return (everything, everything)
                 case .jump(let target):
+                    // Out of the function: a tail call, which receives the argument registers (and the register a
+                    // retpoline thunk jumps through), or `jmp __x86_return_thunk`, a return: the result registers too.
+                    let outOfCaller = argumentBits | (callerReturnsValue ? returnBits : 0)
                     if let symbol = relocatedTarget {
                         // To another function's start: a tail call; to a section (a cold part): not followed.
-                        guard symbolThunkRegister(symbol.symbol).isFunction else { return (everything, everything) }
-                        leave(reading: argumentBits, state)
+                        let callee = symbolThunkRegister(symbol.symbol)
+                        guard callee.isFunction else { return (everything, everything) }
+                        leave(reading: outOfCaller | (callee.register.map(X86Instruction.bit) ?? 0), state)
                         break
                     }
                     if inCaller(target) { work.append((target, state)) } else {
-                        // A tail call: it receives the argument registers, and returns its own result.
-                        leave(reading: argumentBits, state)
+                        leave(reading: outOfCaller | (thunkRegister(at: target).map(X86Instruction.bit) ?? 0), state)
                     }
                 case .branch(let target):
                     if hasRelocatedTarget { return (everything, everything) }
