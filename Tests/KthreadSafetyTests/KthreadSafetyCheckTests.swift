@@ -129,7 +129,8 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertEqual(note.nothingComesBackThrough, "cg_if_wrapper")
         XCTAssertTrue(note.description.contains("Not refused: the value stops at cg_if_wrapper: it keeps nothing of what cg_if_returns "
                                                 + "hands back"), note.description)
-        XCTAssertTrue(note.description.contains("or it keeps it without handing it on"), note.description)
+        XCTAssertTrue(note.description.contains("or it consumes it there (no data path in its machine code"), note.description)
+        XCTAssertTrue(note.description.contains("or it has no channel to hand it on"), note.description)
     }
 
     /// The records the builder makes for a patch of cgfix replacing `names` (KthreadAnalysis, as `build` runs it).
