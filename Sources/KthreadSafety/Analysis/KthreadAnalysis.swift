@@ -61,8 +61,6 @@ package struct KthreadAnalysis {
                     return callers.contains { caller in
                         callees.contains { callee in
                             guard let channels = flow.channels[callee], let edge = graph.edge(from: caller, to: callee) else { return false }
-                            // Consumed in the hop's code: when that code is inlined, the thread function's frame runs it.
-                            if channels.isEmpty { return graph.edgeKind[edge] == CallKind.inlined.rawValue }
                             return graph.channels(throughEdge: edge, from: channels) != nil
                         }
                     }
