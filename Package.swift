@@ -17,7 +17,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // libelf + libdw + libdwfl, from Debian's -dev packages.
@@ -29,6 +28,10 @@ let package = Package(
         // liblzma and zlib (liblzma-dev and zlib1g-dev come with libdw-dev): compressed
         // kernel modules (`.ko.xz`, `.ko.gz`) read in process.
         .systemLibrary(name: "CCompress", providers: [.apt(["liblzma-dev", "zlib1g-dev"])]),
+        // libcrypto (libssl-dev): SHA-256 for cache keys and the diff's identity. Debian's
+        // library instead of swift-crypto, whose BoringSSL copy (366 C files) was most of
+        // every from-scratch build, and CI builds the package three times.
+        .systemLibrary(name: "CDigest", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // finit_module(2)/delete_module(2) wrappers: Swift cannot call variadic syscall(2).
         .target(name: "CKernel"),
         // The pure model: ELF, BTF, differ, patch object, metadata, source/diff analysis,
@@ -37,7 +40,7 @@ let package = Package(
         .target(name: "PatchModel", dependencies: [
             "CElf",
             "CCompress",
-            .product(name: "Crypto", package: "swift-crypto"),
+            "CDigest",
         ], swiftSettings: strict),
         // Kthread safety, build time and apply time: reachability of the replaced
         // functions, where kthreads sleep, the conversion list, the rules, stall prediction.
@@ -75,7 +78,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Shared by the test targets: the pinned kernel, the test VM, Kbuild of fixtures.
-        .target(name: "TestSupport", dependencies: ["PatchModel", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "TestSupport", dependencies: ["PatchModel"],
                 path: "Tests/TestSupport"),
         .testTarget(name: "PatchModelTests", dependencies: ["PatchModel", "TestSupport"]),
         .testTarget(name: "KthreadSafetyTests", dependencies: ["KthreadSafety", "PatchModel", "TestSupport"]),

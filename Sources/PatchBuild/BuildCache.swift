@@ -1,4 +1,3 @@
-import Crypto
 import FoundationEssentials
 import PatchModel
 
@@ -26,7 +25,7 @@ public struct BuildCache: Sendable {
     /// SHA-256 over the relative paths and bytes of the source files (build
     /// products excluded), so any edit gives a new key.
     static func contentKey(of dir: URL, salt: String) throws -> String {
-        var hasher = SHA256()
+        let hasher = SHA256()
         hasher.update(data: Array(salt.utf8))
         var files: [String] = []
         for entry in try DirectoryWalk.entries(under: dir, descend: { !$0.url.lastPathComponent.hasPrefix(".") })

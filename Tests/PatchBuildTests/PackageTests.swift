@@ -31,6 +31,35 @@ final class PackageTests: XCTestCase {
         for dependency in ["libelf1", "libdw1", "make", "gcc", "binutils", "patch"] {
             XCTAssertTrue(control.contains(dependency), control)
         }
+        // Every shared library the packaged binary names (DT_NEEDED; what those need in turn
+        // is their own packages' business) comes from a package Depends names.
+        let packaged = outsideCopy(of: deb)
+        defer { try? FileManager.default.removeItem(at: packaged.deletingLastPathComponent()) }
+        try FileManager.default.createDirectory(at: packaged, withIntermediateDirectories: true)
+        _ = try runChecked(["dpkg-deb", "-x", deb, packaged.path])
+        let packagedBinary = packaged.appendingPathComponent("usr/bin/kpatchctl").path
+        let needed = try runChecked(["readelf", "-d", packagedBinary]).split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("(NEEDED)"), let open = line.firstIndex(of: "["), let close = line.lastIndex(of: "]") else { return nil }
+            return String(line[line.index(after: open)..<close])
+        }
+        XCTAssertTrue(needed.contains("libcrypto.so.3"), "\(needed)")
+        var loaded: [String: String] = [:]  // soname -> the path ldd resolves it to
+        for line in try runChecked(["ldd", packagedBinary]).split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if fields.count >= 3, fields[1] == "=>", fields[2].hasPrefix("/") { loaded[String(fields[0])] = String(fields[2]) }
+        }
+        let depends = Set(control.split(separator: "\n").first { $0.hasPrefix("Depends:") }.map {
+            $0.dropFirst("Depends:".count).split(separator: ",").map { String($0.split(separator: " ").first ?? "") }
+        } ?? [])
+        for soname in needed where !soname.hasPrefix("ld-linux") {
+            let path = try XCTUnwrap(loaded[soname], "ldd does not resolve \(soname)")
+            // dpkg knows a library under the path its package shipped: /lib or /usr/lib.
+            let owner = try runCommand(["dpkg", "-S", path]).status == 0
+                ? try runChecked(["dpkg", "-S", path])
+                : try runChecked(["dpkg", "-S", URL(fileURLWithPath: path).resolvingSymlinksInPath().path])
+            let package = String(owner.prefix { $0 != ":" })
+            XCTAssertTrue(depends.contains(package), "\(soname) comes from \(package), which Depends does not name: \(control)")
+        }
         XCTAssertTrue(control.contains("Recommends: linux-headers-amd64"), control)
 
         // A throwaway root with an empty dpkg database: the host's packages and /usr stay as they are.
@@ -101,5 +130,10 @@ final class PackageTests: XCTestCase {
                        "/dev/null")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "/var/lib/dpkg/status")), hostStatus, "the host's dpkg database changed")
         XCTAssertEqual(try hostBinaryDate(), hostBinary, "the host's /usr/bin/kpatchctl changed")
+    }
+
+    /// A fresh directory outside the checkout to unpack the .deb into.
+    private func outsideCopy(of deb: String) -> URL {
+        URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("kpatchctl-deb-\(UUID().uuidString)/root")
     }
 }

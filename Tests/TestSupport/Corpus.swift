@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import PatchModel
 
@@ -189,7 +188,7 @@ final class CorpusBuilds: @unchecked Sendable {
 
     /// SHA-256 of the release, the headers' path and every file of orig/ and patched/.
     private static func key(_ corpusCase: CorpusCase, bed: TestBed) throws -> String {
-        var hasher = SHA256()
+        let hasher = SHA256()
         hasher.update(data: Data("\(bed.kernelRelease)\n\(bed.headers.path)\n".utf8))
         for tree in [corpusCase.originalSources, corpusCase.patchedSources] {
             let names = try FileManager.default.subpathsOfDirectory(atPath: tree.path).sorted()

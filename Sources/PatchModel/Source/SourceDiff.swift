@@ -1,4 +1,3 @@
-import Crypto
 
 /// A unified diff as the builder needs it: which files it touches (paths with the
 /// first component stripped, as `patch -p1` applies them), and its SHA-256.
