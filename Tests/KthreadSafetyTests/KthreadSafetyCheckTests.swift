@@ -234,6 +234,24 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertTrue(refusal.description.contains("(ksoftirqd/0)"), refusal.description)
     }
 
+    /// cgfix's cg_entry inlines cg_inlined, whose body calls cg_leaf. A kthread asleep in cg_entry keeps running the
+    /// old inlined copy of cg_inlined: resident, with the inlining path. cg_leaf is called, not inlined: not resident.
+    func testReplacedFunctionInlinedIntoAResidentFrameIsResident() throws {
+        let graph = try cgfixGraph()
+        let thread = cgThread(pid: 303, "[<0>] msleep_interruptible+0x39/0x60\n[<0>] cg_entry+0x27/0x40 [cgfix]\n")
+        func report(_ name: String) throws -> KthreadSafetyReport {
+            let records = try [KthreadReachability(graph: graph, targets: [name], scope: .passesValues),
+                               KthreadReachability(graph: graph, targets: [name], scope: .unit)]
+            return KthreadSafetyCheck(replaced: [ReplacedFunction(object: "cgfix", name: name, sympos: 0, newSymbol: "x")],
+                                      reachabilities: records).evaluate([thread])
+        }
+        let inlined = try XCTUnwrap(try report("cg_inlined").refusals.first)
+        XCTAssertEqual(inlined.reason, .resident)
+        XCTAssertEqual(inlined.frame?.function, "cg_entry")
+        XCTAssertEqual(inlined.path.map(\.name), ["cg_entry", "cg_inlined"])
+        XCTAssertFalse(try report("cg_leaf").refusals.contains { $0.reason == .resident })
+    }
+
     func testUnconvertedKthreadAsleepInItsLoopIsResident() throws {
         let report = try check(["kpvictim_tick_fn"]).evaluate([tick])
         XCTAssertEqual(report.refusals.map(\.reason).first, .resident)

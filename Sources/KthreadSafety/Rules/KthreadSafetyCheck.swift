@@ -73,8 +73,9 @@ public struct KthreadSafetyCheck: Sendable {
         for object in unanalysedObjects {
             report.unanalysed.append(.init(object: object, allowedBy: allowUnanalysed ? "--allow-unanalysed" : nil))
         }
+        let inlinedTargets = reachabilities.map(Self.functionsInliningATarget)
         for thread in kthreads {
-            for var finding in findings(for: thread) {
+            for var finding in findings(for: thread, inlinedTargets: inlinedTargets) {
                 if finding.reason == .reachesFunctionPassingNothingBack {
                     report.notes.append(finding)
                     continue
@@ -104,7 +105,7 @@ public struct KthreadSafetyCheck: Sendable {
         replaced.first { $0.object == "vmlinux" && KthreadConversion.hiddenSleepFunctions.contains(FunctionRef.baseName($0.name)) }?.name
     }
 
-    private func findings(for thread: LiveKthread) -> [KthreadFinding] {
+    private func findings(for thread: LiveKthread, inlinedTargets: [[String: [Int]]]) -> [KthreadFinding] {
         func finding(_ reason: KthreadFinding.Reason, frame: StackFrame?, path: [FunctionRef] = []) -> KthreadFinding {
             KthreadFinding(pid: thread.pid, comm: thread.comm, entry: thread.entry, converted: thread.converted,
                            reason: reason, path: path, frame: frame)
@@ -116,7 +117,7 @@ public struct KthreadSafetyCheck: Sendable {
         var found: [KthreadFinding] = []
         if let frame = thread.residentFrames.first(where: isReplaced) {
             found.append(finding(.resident, frame: frame))
-        } else if let (frame, path) = inlinedIntoResidentFrame(thread) {
+        } else if let (frame, path) = inlinedIntoResidentFrame(thread, inlinedTargets: inlinedTargets) {
             found.append(finding(.resident, frame: frame, path: path))
         } else if let hidden = replacesHiddenSleepFunction, !thread.stack.isEmpty {
             found.append(finding(.resident, frame: StackFrame(function: hidden, offset: 0, size: 0, module: nil)))
@@ -223,16 +224,37 @@ public struct KthreadSafetyCheck: Sendable {
 
     /// A resident frame into which a replaced function was inlined (its stored
     /// shortest path is inlining only): the kthread keeps running the old copy.
-    private func inlinedIntoResidentFrame(_ thread: LiveKthread) -> (StackFrame, [FunctionRef])? {
+    /// `inlinedTargets`: per record, `functionsInliningATarget` (built once per evaluation, not per frame).
+    private func inlinedIntoResidentFrame(_ thread: LiveKthread, inlinedTargets: [[String: [Int]]]) -> (StackFrame, [FunctionRef])? {
         for frame in thread.residentFrames {
-            for reach in reachabilities {
-                for index in reach.indices(named: frame.baseFunction) where reach.functions[index].next != nil {
-                    let path = reach.path(from: index)
-                    if path.dropLast().allSatisfy({ $0.kind == .inlined }) { return (frame, path.map(\.ref)) }
-                }
+            for (reach, inlining) in zip(reachabilities, inlinedTargets) {
+                if let index = inlining[frame.baseFunction]?.first { return (frame, reach.path(from: index).map(\.ref)) }
             }
         }
         return nil
+    }
+
+    /// The functions of a record (by name, indices ascending) whose stored path to a target is inlining only:
+    /// `path(from:)` with every hop but the last `.inlined`, each path walked once.
+    private static func functionsInliningATarget(_ reach: KthreadReachability) -> [String: [Int]] {
+        let functions = reach.functions
+        var inlinesOnly = [Bool?](repeating: nil, count: functions.count)
+        var found: [String: [Int]] = [:]
+        for start in functions.indices where functions[start].next != nil {
+            var chain: [Int] = [], current = start, result = true
+            while true {
+                if let known = inlinesOnly[current] { result = known; break }
+                guard let next = functions[current].next else { break }
+                // A corrupt, cyclic record counts as inlining (the refusing side).
+                if chain.count > functions.count { break }
+                guard functions[current].kind == .inlined else { result = false; break }
+                chain.append(current)
+                current = next
+            }
+            for index in chain { inlinesOnly[index] = result }
+            if result { found[functions[start].name, default: []].append(start) }
+        }
+        return found
     }
 }
 
