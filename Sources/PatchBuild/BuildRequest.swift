@@ -40,6 +40,9 @@ public struct BuildRequest: Sendable {
     /// (`BuildError.tooManyFunctions`), naming the count and the first of them.
     public var maxFunctions = BuildRequest.defaultMaxFunctions
     public static let defaultMaxFunctions = 100
+    /// `.make` links through `make M=` even where the release's recorded Kbuild commands would
+    /// (`build --link-with make`); nil: the recorded commands where they can be had.
+    public var linker: PatchModuleLinker?
 
     public init(target: Target, diffFile: URL, kernelRelease: String, headers: URL? = nil, vmlinux: URL? = nil,
                 output: URL? = nil, patchName: String? = nil, cache: BuildCache, templateDir: URL, toolVersion: String) {

@@ -49,6 +49,8 @@ public struct BuildResult: Codable, Sendable {
     /// The patch module's Module.symvers beside it, when it exports symbols: modules that
     /// call them are built with `KBUILD_EXTRA_SYMBOLS=<this file>` (docs/AUTHOR-API.md).
     public var moduleSymvers: String?
+    /// How the module was linked: the release's recorded Kbuild commands, or make.
+    public var linker: PatchModuleLinker = .make
     /// The appended signature (build --sign-key), nil when not signed.
     public var signature: ModuleSignature?
 }

@@ -23,17 +23,20 @@ struct PatchAssembler {
     let patchName: String
     let work: URL
     let clock: StageClock
+    /// Where the release's link recipe is kept.
+    let cache: BuildCache
     /// vmlinux's exports (the target's Module.symvers), read once for diff and verify.
     let exports: ModuleSymvers
 
     init(kernel: TargetKernel, kernelImage: TargetKernelImage, templateDir: URL, patchName: String,
-         work: URL, clock: StageClock) throws {
+         work: URL, clock: StageClock, cache: BuildCache) throws {
         self.kernel = kernel
         self.kernelImage = kernelImage
         self.templateDir = templateDir
         self.patchName = patchName
         self.work = work
         self.clock = clock
+        self.cache = cache
         exports = try ModuleSymvers(contentsOf: kernel.moduleSymvers)
     }
 
@@ -109,8 +112,10 @@ struct PatchAssembler {
         for change in plans.flatMap(\.ignored) { clock.note(.diff, "ignored \(change)") }
     }
 
-    /// Links the patch module and returns it with the klp relocations in place.
-    func link(_ diffed: [DiffedObject], metadata: PatchMetadata) throws -> URL {
+    /// Links the patch module and returns it with the klp relocations in place, and which way
+    /// it was linked: the release's recorded Kbuild commands (`PatchModuleLinkRecipe`, recorded
+    /// by a make run on a probe module the first time), or make where no recipe can be had.
+    func link(_ diffed: [DiffedObject], metadata: PatchMetadata, with linkWith: PatchModuleLinker? = nil) throws -> (module: URL, linker: PatchModuleLinker) {
         try clock.run(.link) {
             let dir = work.appendingPathComponent("link")
             let relocationObjects = Set(diffed.flatMap(\.plan.klpSymbols).map(\.object)).sorted()
@@ -119,10 +124,22 @@ struct PatchAssembler {
                     PatchModuleSources.PatchObject(url: url, symbolVersions: try KbuildCommandFile(object: d.pair.patched).symbolVersionLines())
                 }
             }
-            try PatchModuleSources(name: patchName, templateDir: templateDir, metadata: metadata,
-                                   patchObjects: objects, relocationObjects: relocationObjects).write(to: dir)
+            func sources(_ name: String) -> PatchModuleSources {
+                PatchModuleSources(name: name, templateDir: templateDir, metadata: metadata,
+                                   patchObjects: objects, relocationObjects: relocationObjects)
+            }
+            try sources(patchName).write(to: dir)
             try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
-            let output = try CommandRunner.check(.link, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)", "modules"]))
+            let linker: PatchModuleLinker
+            let output: String
+            if linkWith != .make, let recipe = try linkRecipe(sources(PatchModuleLinkRecipe.probeName)) {
+                output = try Self.link(dir: dir, name: patchName, sources: sources(patchName), recipe: recipe, kernel: kernel)
+                linker = .recordedCommands
+            } else {
+                output = try Self.makeLink(dir: dir, kernel: kernel, verbose: false)
+                linker = .make
+            }
+            clock.note(.link, "linked with \(linker == .make ? "make" : "the release's recorded Kbuild commands")")
             // objtool checks the linked module on IBT kernels (ObjtoolDeferral): its warnings
             // (`data relocation to !ENDBR`, unreachable code, stack state) are shown, not dropped.
             let warnings = output.split(separator: "\n").filter { $0.contains("warning:") }.map(String.init)
@@ -139,7 +156,66 @@ struct PatchAssembler {
                     + "Change the code objtool cannot follow there (docs/KERNEL-6.12.md, \"objtool on the linked module\")")
             }
             try KlpPostLink().run(module: ko)
-            return ko
+            return (ko, linker)
+        }
+    }
+
+    /// `make M=<dir> modules` in the headers: Kbuild links the module in `dir`. Returns make's output.
+    static func makeLink(dir: URL, kernel: TargetKernel, verbose: Bool) throws -> String {
+        try CommandRunner.check(.link, kernel.toolchain.command(["make", verbose ? "V=1" : "-s", "-C", kernel.headers.path,
+                                                                 "M=\(dir.path)", "modules"]))
+    }
+
+    /// Links module `name` in `dir` (written by `sources`) with `recipe`'s commands, in the
+    /// headers directory and through the target's toolchain as make would run them. Returns
+    /// their output.
+    static func link(dir: URL, name: String, sources: PatchModuleSources, recipe: PatchModuleLinkRecipe,
+                     kernel: TargetKernel) throws -> String {
+        let fm = FileManager.default
+        // What Kbuild's own rules would write first: the shipped objects under their names, the
+        // `.mod` object list, modules.order.
+        for object in sources.shippedObjects {
+            let target = dir.appendingPathComponent(object)
+            try? fm.removeItem(at: target)
+            try fm.copyItem(at: dir.appendingPathComponent(object + "_shipped"), to: target)
+        }
+        try PatchModuleLinkRecipe.modList(dir: dir, objects: sources.kbuildObjects)
+            .write(to: dir.appendingPathComponent("\(name).mod"), atomically: true, encoding: .utf8)
+        try recipe.modulesOrder(dir: dir, name: name)
+            .write(to: dir.appendingPathComponent("modules.order"), atomically: true, encoding: .utf8)
+        try recipe.commonObject?.write(to: dir.appendingPathComponent(PatchModuleLinkRecipe.commonObjectName))
+        return try CommandRunner.check(.link, kernel.toolchain.command(["sh", "-c", recipe.script(headers: kernel.headers, dir: dir, name: name)]),
+                                       environment: recipe.environment(dir: dir, name: name))
+    }
+
+    /// The release's link recipe: the cached one, else recorded now from a make run on a probe
+    /// module (`probe`: this patch's sources under the probe's name); nil when none can be had,
+    /// with the reason noted (and cached, so later builds go to make directly).
+    private func linkRecipe(_ probe: PatchModuleSources) throws -> PatchModuleLinkRecipe? {
+        let key = try PatchModuleLinkRecipe.key(kernel: kernel, templateDir: templateDir)
+        let file = PatchModuleLinkRecipe.file(cache: cache, release: kernel.release)
+        switch try PatchModuleLinkRecipe.load(from: file, key: key) {
+        case .recipe(let recipe): return recipe
+        case .unavailable(let reason):
+            clock.note(.link, "no recorded link commands for this kernel (\(reason)): make links")
+            return nil
+        case .missing: break
+        }
+        let dir = work.appendingPathComponent("link-probe")
+        try probe.write(to: dir)
+        let kbuild = dir.appendingPathComponent("Kbuild")
+        try (String(contentsOf: kbuild, encoding: .utf8) + PatchModuleLinkRecipe.environmentRule).write(to: kbuild, atomically: true, encoding: .utf8)
+        try ObjtoolDeferral.prepareShippedObjects(in: dir, headers: kernel.headers)
+        let output = try Self.makeLink(dir: dir, kernel: kernel, verbose: true)
+        let outcome = PatchModuleLinkRecipe.record(probe: dir, objects: probe.kbuildObjects, makeOutput: output, key: key, work: work)
+        try PatchModuleLinkRecipe.save(outcome, key: key, to: file)
+        switch outcome {
+        case .success(let recipe):
+            clock.note(.link, "recorded this kernel's link commands (\(file.path))")
+            return recipe
+        case .failure(let reason):
+            clock.note(.link, "no recorded link commands for this kernel (\(reason.reason)): make links")
+            return nil
         }
     }
 

@@ -48,7 +48,7 @@ public final class PatchBuildPipeline {
         let (targets, vermagic) = try target.identity(build)
 
         let assembler = try PatchAssembler(kernel: build.kernel, kernelImage: build.image, templateDir: request.templateDir,
-                                           patchName: build.patchName, work: work, clock: clock)
+                                           patchName: build.patchName, work: work, clock: clock, cache: request.cache)
         let diffed = try assembler.diff(pairs)
         let plans = diffed.map(\.plan)
         let functions = plans.flatMap(\.replaced)
@@ -80,7 +80,7 @@ public final class PatchBuildPipeline {
             functions: functions, toolVersion: request.toolVersion, kthreadReachability: analysis.blobs,
             replace: request.replace, callbacks: author.callbacks, states: author.states,
             toolchain: build.kernel.toolchain.description, operations: request.operations)
-        let linked = try assembler.link(diffed, metadata: metadata)
+        let (linked, linker) = try assembler.link(diffed, metadata: metadata, with: request.linker)
         let output = request.output ?? URL(fileURLWithPath: fm.currentDirectoryPath).appendingPathComponent("\(build.patchName).ko")
         var signature: ModuleSignature?
         let (module, exported) = try assembler.verifyAndInstall(linked, vermagic: vermagic, output: output, sign: request.signing.map { signing in
@@ -103,6 +103,7 @@ public final class PatchBuildPipeline {
             result.moduleSymvers = PatchAssembler.symversFile(for: output).path
         }
         result.signature = signature
+        result.linker = linker
         return result
     }
 }

@@ -18,15 +18,19 @@ struct PatchModuleSources {
     /// Livepatch objects the patch's relocations name besides those it patches.
     var relocationObjects: [String] = []
 
+    /// The shipped objects' names in the Kbuild directory (`kpatch-obj<N>.o`, from `<name>_shipped`).
+    var shippedObjects: [String] { patchObjects.indices.map { "kpatch-obj\($0).o" } }
+
+    /// The module's objects in the order Kbuild.in lists them (and Kbuild links them).
+    var kbuildObjects: [String] { ["kpatch-patch.o", "kpatch-meta.o"] + shippedObjects }
+
     func write(to dir: URL) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         for file in ["kpatch-patch.c", "kpatch-meta.S"] {
             try fm.copyItem(at: templateDir.appendingPathComponent(file), to: dir.appendingPathComponent(file))
         }
-        var objects: [String] = []
-        for (i, object) in patchObjects.enumerated() {
-            let base = "kpatch-obj\(i).o"
+        for (object, base) in zip(patchObjects, shippedObjects) {
             try fm.copyItem(at: object.url, to: dir.appendingPathComponent(base + "_shipped"))
             // modpost reads each object's Kbuild command file (for srcversion, and the CRCs of
             // what it exports); a shipped object was compiled elsewhere and has none. The
@@ -35,11 +39,10 @@ struct PatchModuleSources {
             try (["cmd_\(dir.path)/\(base) := kpatchctl differ output (shipped)"] + object.symbolVersions)
                 .map { $0 + "\n" }.joined()
                 .write(to: KbuildCommandFile(object: base, in: dir).url, atomically: true, encoding: .utf8)
-            objects.append(base)
         }
         let kbuild = try String(contentsOf: templateDir.appendingPathComponent("Kbuild.in"), encoding: .utf8)
             .replacing("@MODULE@", with: name)
-            .replacing("@PATCH_OBJECTS@", with: objects.joined(separator: " "))
+            .replacing("@PATCH_OBJECTS@", with: shippedObjects.joined(separator: " "))
         try kbuild.write(to: dir.appendingPathComponent("Kbuild"), atomically: true, encoding: .utf8)
         try Data(PatchMetadataFormat.encode(metadata)).write(to: dir.appendingPathComponent("kpatch-meta.bin"))
         try description().write(to: dir.appendingPathComponent("kpatch-desc.h"), atomically: true, encoding: .utf8)

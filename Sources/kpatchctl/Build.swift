@@ -69,6 +69,11 @@ struct Build: ParsableCommand {
     var maxObjects = KernelTargetOptions.defaultMaxObjects
     @Option(name: .customLong("max-functions"), help: "Refuse a patch that replaces more functions than this (default \(BuildRequest.defaultMaxFunctions)).")
     var maxFunctions = BuildRequest.defaultMaxFunctions
+    @Option(name: .customLong("link-with"), help: ArgumentHelp(
+        "How to link the patch module: recorded-commands (default: the release's Kbuild commands, recorded once, run directly; make where they cannot be recorded) or make (make -C HEADERS M=DIR modules).",
+        valueName: "recorded-commands|make"))
+    var linkWith: PatchModuleLinker?
+
     @Flag(help: "Build a cumulative patch: applying it replaces every enabled livepatch in one transition (klp_patch.replace); functions it does not carry return to their original code.")
     var replace = false
     @Option(name: .customLong("cve"), help: ArgumentHelp(
@@ -132,6 +137,7 @@ struct Build: ParsableCommand {
         if json { return printJSON(BuildOutput(result: result, packages: packages)) }
         print("built \(result.output) (\(result.patchName)) for \(result.targetObject)\(result.targetBuildID.map { " build id \($0)" } ?? "")")
         print("toolchain: \(result.toolchain)")
+        print("linked with: \(result.linker.rawValue)")
         print("replaces \(result.functions.count) function(s):")
         for f in result.functions {
             print("  \(f.object): \(f.name)\(f.sympos > 0 ? ",\(f.sympos)" : "")\(f.reason.map { " (\($0))" } ?? "")")
@@ -205,6 +211,7 @@ extension Build {
             toolVersion: KpatchctlVersion.string)
         request.replace = replace
         request.maxFunctions = maxFunctions
+        request.linker = linkWith
         request.packages = url(packages)
         request.operations = operations
         if let signKey, let signCert {
@@ -309,3 +316,5 @@ extension ExitCode {
         return self
     }
 }
+
+extension PatchModuleLinker: ExpressibleByArgument {}
