@@ -129,7 +129,8 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertEqual(note.nothingComesBackThrough, "cg_if_wrapper")
         XCTAssertTrue(note.description.contains("Not refused: the value stops at cg_if_wrapper: it keeps nothing of what cg_if_returns "
                                                 + "hands back"), note.description)
-        XCTAssertTrue(note.description.contains("or it keeps it without handing it on"), note.description)
+        XCTAssertTrue(note.description.contains("or it consumes it there (no data path in its machine code"), note.description)
+        XCTAssertTrue(note.description.contains("or it has no channel to hand it on"), note.description)
     }
 
     /// The records the builder makes for a patch of cgfix replacing `names` (KthreadAnalysis, as `build` runs it).
@@ -231,6 +232,24 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertEqual(refusal.frame?.function, "smpboot_thread_fn")
         XCTAssertTrue(refusal.description.contains("this kthread would never switch: the transition would stall"), refusal.description)
         XCTAssertTrue(refusal.description.contains("(ksoftirqd/0)"), refusal.description)
+    }
+
+    /// cgfix's cg_entry inlines cg_inlined, whose body calls cg_leaf. A kthread asleep in cg_entry keeps running the
+    /// old inlined copy of cg_inlined: resident, with the inlining path. cg_leaf is called, not inlined: not resident.
+    func testReplacedFunctionInlinedIntoAResidentFrameIsResident() throws {
+        let graph = try cgfixGraph()
+        let thread = cgThread(pid: 303, "[<0>] msleep_interruptible+0x39/0x60\n[<0>] cg_entry+0x27/0x40 [cgfix]\n")
+        func report(_ name: String) throws -> KthreadSafetyReport {
+            let records = try [KthreadReachability(graph: graph, targets: [name], scope: .passesValues),
+                               KthreadReachability(graph: graph, targets: [name], scope: .unit)]
+            return KthreadSafetyCheck(replaced: [ReplacedFunction(object: "cgfix", name: name, sympos: 0, newSymbol: "x")],
+                                      reachabilities: records).evaluate([thread])
+        }
+        let inlined = try XCTUnwrap(try report("cg_inlined").refusals.first)
+        XCTAssertEqual(inlined.reason, .resident)
+        XCTAssertEqual(inlined.frame?.function, "cg_entry")
+        XCTAssertEqual(inlined.path.map(\.name), ["cg_entry", "cg_inlined"])
+        XCTAssertFalse(try report("cg_leaf").refusals.contains { $0.reason == .resident })
     }
 
     func testUnconvertedKthreadAsleepInItsLoopIsResident() throws {

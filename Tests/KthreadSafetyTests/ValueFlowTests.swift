@@ -95,6 +95,61 @@ final class ValueFlowTests: XCTestCase {
         XCTAssertEqual(refusal.sharedData, "vf_tick_once writes vf_ticks, which vf_thread_fn reads")
     }
 
+    /// Flow inside a function (vf_flow.c): each caller of vf_compute reads its result, and its own code decides
+    /// whether the value goes on. vf_consume only branches on it: it comes in and stops there. vf_pass (a
+    /// register across a call), vf_spill (a stack slot across a call) and vf_mix (arithmetic) return it; vf_store
+    /// stores it through its pointer argument: it goes on through that channel.
+    func testCallerCodeDecidesWhetherTheResultGoesOn() throws {
+        let graph = try CallGraphBuilder.build(path: module())
+        let compute = try graph.node("vf_compute")
+        func through(_ caller: String) throws -> (flow: CallSiteFlow, channels: ValueChannels?) {
+            let edge = try XCTUnwrap(graph.edge(from: try graph.node(caller), to: compute), "\(caller) -> vf_compute")
+            XCTAssertEqual(CallKind(rawValue: graph.edgeKind[edge]), .call, caller)
+            return (graph.flow(ofEdge: edge), graph.channels(throughEdge: edge, from: .result))
+        }
+        for caller in ["vf_consume"] {
+            let found = try through(caller)
+            XCTAssertTrue(found.flow.usesResult, "\(caller): \(found.flow)")
+            XCTAssertFalse(found.flow.carriesResultOn, "\(caller): \(found.flow)")
+            XCTAssertEqual(found.channels, [], "\(caller): comes in and stops")
+        }
+        for caller in ["vf_pass", "vf_spill", "vf_mix"] {
+            let found = try through(caller)
+            XCTAssertTrue(found.flow.carriesResultOn, "\(caller): \(found.flow)")
+            XCTAssertEqual(found.channels, .result, caller)
+        }
+        let store = try through("vf_store")
+        XCTAssertTrue(store.flow.carriesResultOn, store.flow.description)
+        XCTAssertEqual(store.channels, .argument(1), "through its pointer argument (a void function)")
+
+        // The search: vf_consume holds the value and hands it on to no caller; the others hand it on.
+        let search = ValueFlowSearch(graph: graph, targets: [compute])
+        XCTAssertEqual(search.channels[try graph.node("vf_consume")], [])
+        XCTAssertEqual(search.channels[try graph.node("vf_pass")], .result)
+        XCTAssertEqual(search.channels[try graph.node("vf_store")], .argument(1))
+    }
+
+    /// Stack slots and flags: a value stored in the caller's frame goes on only if it is loaded back into what
+    /// leaves; `setcc` from a comparison with it is data (it goes on), a branch on it is not.
+    func testDecoderFlagsAndStackEffects() throws {
+        func decode(_ bytes: [UInt8]) -> X86Instruction? {
+            bytes.withUnsafeBufferPointer { X86Decoder.decode($0, offset: 0, address: 0x1000) }
+        }
+        // sub $0x18,%rsp and push %rbx move the stack by known amounts; and $-16,%rsp by one not known.
+        XCTAssertEqual(try XCTUnwrap(decode([0x48, 0x83, 0xec, 0x18])).stackDelta, -0x18)
+        XCTAssertEqual(try XCTUnwrap(decode([0x53])).stackDelta, -8)
+        XCTAssertEqual(try XCTUnwrap(decode([0x5b])).stackDelta, 8)
+        XCTAssertNil(try XCTUnwrap(decode([0x48, 0x83, 0xe4, 0xf0])).stackDelta)
+        // test %eax,%eax sets the flags; sete %al reads them and writes %al in part; cmove reads them.
+        XCTAssertEqual(try XCTUnwrap(decode([0x85, 0xc0])).flags, .set)
+        let sete = try XCTUnwrap(decode([0x0f, 0x94, 0xc0]))
+        XCTAssertTrue(sete.readsFlags); XCTAssertEqual(sete.partialWrites, X86Instruction.bit(0))
+        XCTAssertTrue(try XCTUnwrap(decode([0x48, 0x0f, 0x44, 0xc3])).readsFlags)
+        // mov leaves the flags; wrmsr is a system instruction.
+        XCTAssertEqual(try XCTUnwrap(decode([0x48, 0x89, 0xc3])).flags, X86Instruction.FlagEffect.none)
+        XCTAssertTrue(try XCTUnwrap(decode([0x0f, 0x30])).system)
+    }
+
     /// The decoder on instructions whose register effects the analysis relies on.
     func testDecoderRegisterEffects() throws {
         func decode(_ bytes: [UInt8]) -> X86Instruction? {

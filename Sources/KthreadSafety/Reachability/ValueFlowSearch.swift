@@ -30,7 +30,20 @@ struct ValueFlowSearch {
             let callee = queue[head]
             head += 1
             queued.remove(callee)
-            guard let from = channels[callee], !from.isEmpty else { continue }
+            guard let from = channels[callee] else { continue }
+            if from.isEmpty {
+                // The value stops in the callee's code. Where that code is inlined it runs in the caller's frame:
+                // the value comes into the caller too (a thread function reading it there keeps it), and stops there.
+                for edge in callers.edges(into: callee) where graph.edgeKind[edge] == CallKind.inlined.rawValue {
+                    let caller = Int(graph.edgeCaller[edge])
+                    guard position[caller] == nil else { continue }
+                    position[caller] = order.count
+                    order.append(caller); next.append(callee); kind.append(.inlined)
+                    channels[caller] = []
+                    if queued.insert(caller).inserted { queue.append(caller) }
+                }
+                continue
+            }
             for edge in callers.edges(into: callee) {
                 let caller = Int(graph.edgeCaller[edge])
                 // A caller already handing on every channel its prototype has gains nothing: its call sites are not decoded.

@@ -73,8 +73,9 @@ public struct KthreadSafetyCheck: Sendable {
         for object in unanalysedObjects {
             report.unanalysed.append(.init(object: object, allowedBy: allowUnanalysed ? "--allow-unanalysed" : nil))
         }
+        let inlinedTargets = reachabilities.map(Self.functionsInliningATarget)
         for thread in kthreads {
-            for var finding in findings(for: thread) {
+            for var finding in findings(for: thread, inlinedTargets: inlinedTargets) {
                 if finding.reason == .reachesFunctionPassingNothingBack {
                     report.notes.append(finding)
                     continue
@@ -104,7 +105,7 @@ public struct KthreadSafetyCheck: Sendable {
         replaced.first { $0.object == "vmlinux" && KthreadConversion.hiddenSleepFunctions.contains(FunctionRef.baseName($0.name)) }?.name
     }
 
-    private func findings(for thread: LiveKthread) -> [KthreadFinding] {
+    private func findings(for thread: LiveKthread, inlinedTargets: [[String: [Int]]]) -> [KthreadFinding] {
         func finding(_ reason: KthreadFinding.Reason, frame: StackFrame?, path: [FunctionRef] = []) -> KthreadFinding {
             KthreadFinding(pid: thread.pid, comm: thread.comm, entry: thread.entry, converted: thread.converted,
                            reason: reason, path: path, frame: frame)
@@ -116,7 +117,7 @@ public struct KthreadSafetyCheck: Sendable {
         var found: [KthreadFinding] = []
         if let frame = thread.residentFrames.first(where: isReplaced) {
             found.append(finding(.resident, frame: frame))
-        } else if let (frame, path) = inlinedIntoResidentFrame(thread) {
+        } else if let (frame, path) = inlinedIntoResidentFrame(thread, inlinedTargets: inlinedTargets) {
             found.append(finding(.resident, frame: frame, path: path))
         } else if let hidden = replacesHiddenSleepFunction, !thread.stack.isEmpty {
             found.append(finding(.resident, frame: StackFrame(function: hidden, offset: 0, size: 0, module: nil)))
@@ -223,16 +224,37 @@ public struct KthreadSafetyCheck: Sendable {
 
     /// A resident frame into which a replaced function was inlined (its stored
     /// shortest path is inlining only): the kthread keeps running the old copy.
-    private func inlinedIntoResidentFrame(_ thread: LiveKthread) -> (StackFrame, [FunctionRef])? {
+    /// `inlinedTargets`: per record, `functionsInliningATarget` (built once per evaluation, not per frame).
+    private func inlinedIntoResidentFrame(_ thread: LiveKthread, inlinedTargets: [[String: [Int]]]) -> (StackFrame, [FunctionRef])? {
         for frame in thread.residentFrames {
-            for reach in reachabilities {
-                for index in reach.indices(named: frame.baseFunction) where reach.functions[index].next != nil {
-                    let path = reach.path(from: index)
-                    if path.dropLast().allSatisfy({ $0.kind == .inlined }) { return (frame, path.map(\.ref)) }
-                }
+            for (reach, inlining) in zip(reachabilities, inlinedTargets) {
+                if let index = inlining[frame.baseFunction]?.first { return (frame, reach.path(from: index).map(\.ref)) }
             }
         }
         return nil
+    }
+
+    /// The functions of a record (by name, indices ascending) whose stored path to a target is inlining only:
+    /// `path(from:)` with every hop but the last `.inlined`, each path walked once.
+    private static func functionsInliningATarget(_ reach: KthreadReachability) -> [String: [Int]] {
+        let functions = reach.functions
+        var inlinesOnly = [Bool?](repeating: nil, count: functions.count)
+        var found: [String: [Int]] = [:]
+        for start in functions.indices where functions[start].next != nil {
+            var chain: [Int] = [], current = start, result = true
+            while true {
+                if let known = inlinesOnly[current] { result = known; break }
+                guard let next = functions[current].next else { break }
+                // A corrupt, cyclic record counts as inlining (the refusing side).
+                if chain.count > functions.count { break }
+                guard functions[current].kind == .inlined else { result = false; break }
+                chain.append(current)
+                current = next
+            }
+            for index in chain { inlinesOnly[index] = result }
+            if result { found[functions[start].name, default: []].append(start) }
+        }
+        return found
     }
 }
 
@@ -294,9 +316,10 @@ public struct KthreadFinding: Equatable, Codable, Sendable, CustomStringConverti
             let why = stopHandsNothingBack
                 ? "\(through) \(FunctionInterface.passesNothingBack)"
                 : "the value stops at \(through): it keeps nothing of what \(next) hands back (it neither reads the result nor "
-                    + "uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), or it keeps it "
-                    + "without handing it on (it returns nothing and takes no writable pointer it could carry it in); and no "
-                    + "other path it can still run brings a value back"
+                    + "uses afterwards a pointer it passed to it: machine code and DWARF call-site parameters), or it consumes "
+                    + "it there (no data path in its machine code takes it to its result, through a pointer it was given, into "
+                    + "memory outside its stack frame or to another call), or it has no channel to hand it on (it returns "
+                    + "nothing and takes no writable pointer); and no other path it can still run brings a value back"
             return "\(who) reaches patched \(patched): \(path.map(\.name).joined(separator: " -> ")). Not refused: \(why), "
                 + "and \(patched) is outside \(entryUnit), so nothing \(comm)'s loop keeps across iterations can come from it; "
                 + "the data it changes is shared with every task, and every task runs old and new code on it during the transition."
@@ -364,7 +387,8 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
         + "stack when checked (listed as unknown entry); functions inlined into a resident frame when the stored call path "
         + "is not the inlining one; kthreads started after the check; a function that casts const away from a parameter "
         + "(its prototype says it passes nothing back); a caller loading again from memory a pointer it passed to a function "
-        + "that wrote through it; data reached through pointers, or read by functions the thread function calls (the data "
+        + "that wrote through it; a caller that turns what a callee hands back into its own result only by branching on it "
+        + "(control flow: `if (err) return -EIO;`), which counts as consumed; data reached through pointers, or read by functions the thread function calls (the data "
         + "rule compares static/global data the thread function's own code reads); control flow added at run time beyond "
         + "the jump, exception and alternative tables, for where a kthread sleeps."
 }

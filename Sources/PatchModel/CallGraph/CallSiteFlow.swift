@@ -4,30 +4,41 @@ import CElf
 /// back: its result in %rax, and the objects it passed by pointer (which the
 /// callee may have written). Read from the caller's machine code and the call
 /// site's DWARF parameters, per call site; merged per (caller, callee) edge.
-/// Where the code or the DWARF cannot tell, the value counts as kept.
+/// Two questions per value: does the caller read it at all (the value comes into
+/// it), and can it carry it on to its own caller (a data path in its code from the
+/// value to its result, to a store outside its own stack frame, or to another call)?
+/// Where the code or the DWARF cannot tell, the value counts as read and carried on.
 public struct CallSiteFlow: Equatable, Sendable, CustomStringConvertible {
-    /// Bit 0: result used; bits 1-6: argument i kept by the caller itself; bit 8 + 6 * i + j: argument i is
-    /// the caller's own parameter j, handed on (the object is its caller's).
+    /// Bit 0: result read; bits 1-6: argument i kept by the caller itself; bit 7: result carried on;
+    /// bits 8 + 6 * i + j: argument i is the caller's own parameter j, handed on (the object is its caller's);
+    /// bits 44-49: argument i carried on.
     public var rawValue: UInt64
 
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
     /// The caller reads %rax after the call before overwriting it (or the code could not be followed).
     public static let resultUsed = CallSiteFlow(rawValue: 1)
-    /// Every channel kept: inlined bodies and tail calls (the callee's result is the caller's), unknown code.
-    public static let keepsEverything = CallSiteFlow(rawValue: 0x7f)
+    /// The result (or something computed from it) reaches the caller's own result, memory outside its frame, or
+    /// another call: the caller can hand it on.
+    public static let resultCarriedOn = CallSiteFlow(rawValue: 1 << 7)
+    /// Every channel kept and carried on: inlined bodies and tail calls (the callee's result is the caller's), unknown code.
+    public static let keepsEverything = CallSiteFlow(rawValue: 0xff | 0x3f << 44)
     public static let keepsNothing = CallSiteFlow(rawValue: 0)
 
     /// Argument `index` (0-5: %rdi, %rsi, %rdx, %rcx, %r8, %r9) is still held by the caller after the call: in a
     /// register it reads afterwards, in its own frame, in global data, or the DWARF does not say where.
     public static func argumentKept(_ index: Int) -> CallSiteFlow { CallSiteFlow(rawValue: 2 << UInt64(index)) }
+    /// What argument `index` points to can reach the caller's result, memory outside its frame or another call.
+    public static func argumentCarriedOn(_ index: Int) -> CallSiteFlow { CallSiteFlow(rawValue: 1 << UInt64(44 + index)) }
     /// Argument `index` is the caller's own parameter `parameter` (an entry value), not kept in the caller.
     public static func argumentHandedOn(_ index: Int, asParameter parameter: Int) -> CallSiteFlow {
         CallSiteFlow(rawValue: 1 << UInt64(8 + 6 * index + parameter))
     }
 
     public var usesResult: Bool { rawValue & 1 != 0 }
+    public var carriesResultOn: Bool { rawValue & (1 << 7) != 0 }
     public func keepsArgument(_ index: Int) -> Bool { rawValue & (2 << UInt64(index)) != 0 }
+    public func carriesArgumentOn(_ index: Int) -> Bool { rawValue & (1 << UInt64(44 + index)) != 0 }
     /// Bits 0-5: the arguments kept.
     public var keptArguments: UInt8 { UInt8((rawValue >> 1) & 0x3f) }
     /// The caller's parameters (bits 0-5) that argument `index` hands on.
@@ -36,29 +47,33 @@ public struct CallSiteFlow: Equatable, Sendable, CustomStringConvertible {
     public mutating func formUnion(_ other: CallSiteFlow) { rawValue |= other.rawValue }
 
     /// Through which channels a value the callee hands back through `channels` leaves the caller, given
-    /// the caller's own prototype; nil when it does not come into the caller at all.
-    /// Kept by the caller itself (its result read, an argument kept): every channel of the caller. Only handed
-    /// on as the caller's own parameter: that parameter.
+    /// the caller's own prototype; nil when it does not come into the caller at all, empty when it comes in
+    /// and stops there (the caller consumes it).
+    /// Carried on by the caller's code: every channel of the caller. Only handed on as the caller's own
+    /// parameter: that parameter.
     public func channels(into caller: FunctionSignature, from channels: ValueChannels) -> ValueChannels? {
         if channels.contains(.unknown) { return caller.channels }
-        var kept = channels.contains(.result) && usesResult
+        var comesIn = channels.contains(.result) && usesResult
+        var carried = channels.contains(.result) && carriesResultOn
         var handed = ValueChannels()
         for index in 0..<6 where channels.contains(.argument(index)) {
-            if keepsArgument(index) { kept = true }
+            if keepsArgument(index) { comesIn = true }
+            if carriesArgumentOn(index) { carried = true }
             // Handed on as a parameter the caller's prototype lets it write through (a const one is trusted as the compiler does).
             for parameter in 0..<6 where handedOn(index) & (1 << UInt8(parameter)) != 0
                 && (caller.unknownChannels || caller.writableArguments & (1 << UInt8(parameter)) != 0) {
                 handed.insert(.argument(parameter))
             }
         }
-        if kept { return caller.channels.union(handed) }
+        if carried { return caller.channels.union(handed) }
+        if comesIn { return handed }
         return handed.isEmpty ? nil : handed
     }
 
     public var description: String {
         var kept: [String] = []
-        if usesResult { kept.append("reads the result") }
-        let arguments = (0..<6).filter(keepsArgument).map { "argument \($0 + 1)" }
+        if usesResult { kept.append(carriesResultOn ? "carries the result on" : "reads the result (and consumes it)") }
+        let arguments = (0..<6).filter(keepsArgument).map { "argument \($0 + 1)" + (carriesArgumentOn($0) ? " (carried on)" : " (consumed)") }
         if !arguments.isEmpty { kept.append("keeps " + arguments.joined(separator: ", ")) }
         let handed = (0..<6).filter { handedOn($0) != 0 }.map { "argument \($0 + 1)" }
         if !handed.isEmpty { kept.append("hands on its own parameter as " + handed.joined(separator: ", ")) }
@@ -136,19 +151,22 @@ final class CallSiteFlowReader {
                 // Where the caller itself still has that parameter after the call: there it may use the object too.
                 switch parameter < parameters.count ? location(of: &parameters[parameter], at: returnPC) : .other {
                 case .register(let register): origins[index + 1] = X86Instruction.bit(register)
-                case .other: kept.formUnion(.argumentKept(index))
+                case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index))
                 case .constant, .entryValue: break
                 }
-            case .other: kept.formUnion(.argumentKept(index))
+            // In its frame or in memory: where the caller reads it from afterwards is not followed.
+            case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index))
             }
         }
-        let used = origins.allSatisfy({ $0 == 0 }) ? 0
+        let (read, carried) = origins.allSatisfy({ $0 == 0 }) ? (0, 0)
             : scan(from: returnPC, origins: origins, ranges: ranges, callerReturnsValue: callerReturnsValue)
         var result = kept
         result.formUnion(handedOn)
-        if used & 1 != 0 { result.formUnion(.resultUsed) }
-        for index in 0..<6 where origins[index + 1] != 0 && used & (1 << (index + 1)) != 0 {
-            result.formUnion(.argumentKept(index))
+        if read & 1 != 0 { result.formUnion(.resultUsed) }
+        if carried & 1 != 0 { result.formUnion(.resultCarriedOn) }
+        for index in 0..<6 where origins[index + 1] != 0 {
+            if read & (1 << (index + 1)) != 0 { result.formUnion(.argumentKept(index)) }
+            if carried & (1 << (index + 1)) != 0 { result.formUnion(.argumentCarriedOn(index)) }
         }
         return result
     }
@@ -246,8 +264,7 @@ final class CallSiteFlowReader {
         return Array(UnsafeBufferPointer(start: ops, count: count))
     }
 
-    /// The registers holding each origin's value, packed: origin o's `X86Instruction.Registers` in bits 16o..16o+15
-    /// (a fixed-size value: the scan keeps one per visited address without allocating).
+    /// The registers holding each origin's value, packed: origin o's `X86Instruction.Registers` in bits 16o..16o+15.
     private struct Held: Equatable {
         var bits: UInt128 = 0
         static let origins = 7
@@ -265,45 +282,109 @@ final class CallSiteFlowReader {
 
         /// Bit o set when origin o's value is in one of `registers`.
         func holders(of wanted: X86Instruction.Registers) -> UInt8 {
+            guard wanted != 0 else { return 0 }
             var found: UInt8 = 0
             for o in 0..<Self.origins where registers(of: o) & wanted != 0 { found |= 1 << UInt8(o) }
             return found
         }
 
+        /// Puts the origins `origins` into `registers` (on top of what they hold).
+        mutating func add(_ origins: UInt8, to registers: X86Instruction.Registers) {
+            guard origins != 0, registers != 0 else { return }
+            for o in 0..<Self.origins where origins & (1 << UInt8(o)) != 0 { bits |= UInt128(registers) << UInt128(16 * o) }
+        }
+
         func contains(_ other: Held) -> Bool { bits | other.bits == bits }
     }
 
-    private static let callerSavedLanes = Held.everyOrigin(X86Instruction.callerSaved)
+    /// Where each origin's value (or data computed from it) is at one point of the caller's code: registers,
+    /// the arithmetic flags, and slots of the caller's own stack frame.
+    private struct Taint: Equatable {
+        var held: Held
+        /// Origins the flags were computed from.
+        var flags: UInt8 = 0
+        /// Stack slots (by offset from %rsp at the call's return) holding origins. A slot once written with a value
+        /// keeps it (the width of a later store is not known).
+        var slots: [Int64: UInt8] = [:]
+        /// %rsp relative to its value at the call's return; nil once it moved by an amount not known.
+        var depth: Int64? = 0
 
-    /// Follows the caller's code from `returnPC`: which origins' values are read (bit o for origin o).
+        func contains(_ other: Taint) -> Bool {
+            held.contains(other.held) && flags | other.flags == flags && depth == other.depth
+                && other.slots.allSatisfy { slot in (slots[slot.key] ?? 0) | slot.value == slots[slot.key] ?? 0 }
+        }
+
+        mutating func formUnion(_ other: Taint) {
+            held.bits |= other.held.bits
+            flags |= other.flags
+            for (offset, origins) in other.slots { slots[offset, default: 0] |= origins }
+        }
+
+        /// The origins in the 8 bytes at `offset` (any slot overlapping them).
+        func slot(at offset: Int64) -> UInt8 {
+            slots.reduce(0) { abs($1.key - offset) < 8 ? $0 | $1.value : $0 }
+        }
+
+        /// The origins in slots at or above `offset` (memory the frame below does not own).
+        func slots(from offset: Int64) -> UInt8 { slots.reduce(0) { $1.key >= offset ? $0 | $1.value : $0 } }
+
+        var allSlots: UInt8 { slots.values.reduce(0, |) }
+    }
+
+    private static let callerSavedLanes = Held.everyOrigin(X86Instruction.callerSaved)
+    /// Stack arguments of a call sit in its first 64 bytes above %rsp (up to 14 arguments).
+    private static let stackArgumentBytes: Int64 = 64
+
+    /// Follows the caller's code from `returnPC`, with each origin's value tracked through registers, flags and
+    /// its own stack slots. `read`: bit o when the code reads origin o's value at all; `carried`: bit o when
+    /// a data path takes it (or data loaded through it) to the caller's result, a store outside its own stack
+    /// frame, another call's arguments, or a system instruction. Branching on it is not a data path.
     private func scan(from returnPC: UInt64, origins: [X86Instruction.Registers], ranges: [(UInt64, UInt64)],
-                      callerReturnsValue: Bool) -> UInt8 {
+                      callerReturnsValue: Bool) -> (read: UInt8, carried: UInt8) {
         let everything: UInt8 = (1 << UInt8(origins.count)) - 1
-        guard let (section, code, sectionStart) = file.code(at: returnPC) else { return everything }
+        guard let (section, code, sectionStart) = file.code(at: returnPC) else { return (everything, everything) }
         let relocated = relocatedOffsets(of: section)
         func inCaller(_ address: UInt64) -> Bool { ranges.contains { address >= $0.0 && address < $0.1 } }
 
-        var used: UInt8 = 0
-        var work: [(UInt64, Held)] = [(returnPC, Held(origins))]
-        var seen: [UInt64: Held] = [:]
+        var read: UInt8 = 0
+        var carried: UInt8 = 0
+        var work: [(UInt64, Taint)] = [(returnPC, Taint(held: Held(origins)))]
+        var seen: [UInt64: Taint] = [:]
         var budget = Self.maxInstructions
         let argumentBits = X86Instruction.argumentRegisters.reduce(X86Instruction.Registers(0)) { $0 | X86Instruction.bit($1) }
-        func use(_ registers: X86Instruction.Registers, _ state: Held) { used |= state.holders(of: registers) }
+        let returnBits = X86Instruction.bit(X86Instruction.rax) | X86Instruction.bit(X86Instruction.rdx)
+        var frameEscapes: Bool?
+        /// Whether the caller's code anywhere computes an address in its own frame (then its stack slots can be
+        /// read through other registers, and a value stored there counts as carried on).
+        func frameAddressTaken() -> Bool {
+            if let known = frameEscapes { return known }
+            let taken = takesFrameAddress(ranges: ranges)
+            frameEscapes = taken
+            return taken
+        }
+        func carry(_ origins: UInt8) { read |= origins; carried |= origins }
+        /// Leaving for another function (a call or a tail call): what it receives is carried on.
+        func leave(reading registers: X86Instruction.Registers, _ state: Taint) {
+            carry(state.held.holders(of: registers))
+            if let depth = state.depth {
+                carry(state.slots.reduce(0) { $1.key >= depth && $1.key < depth + Self.stackArgumentBytes ? $0 | $1.value : $0 })
+            }
+        }
         while let (start, initial) = work.popLast() {
             var address = start
             var state = initial
-            while used != everything {
-                // A point seen with at least these registers held adds nothing new.
+            while carried != everything {
+                // A point seen with at least this taint adds nothing new.
                 if let before = seen[address] {
                     if before.contains(state) { break }
-                    seen[address]!.bits |= state.bits
-                } else {
-                    seen[address] = state
+                    guard before.depth == state.depth else { return (everything, everything) }
+                    state.formUnion(before)
                 }
+                seen[address] = state
                 budget -= 1
                 let local = address &- sectionStart
                 guard budget > 0, inCaller(address), local < UInt64(code.count),
-                      let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else { return everything }
+                      let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else { return (everything, everything) }
                 let next = address + UInt64(instruction.length)
                 // A relocated displacement (an unlinked object's call or jump to another section) hides the target.
                 // Branch and call displacements are the instruction's last 4 bytes.
@@ -312,55 +393,143 @@ final class CallSiteFlowReader {
                 switch instruction.flow {
                 case .call(let target):
                     let through = relocatedTarget.map { symbolThunkRegister($0.symbol).register } ?? thunkRegister(at: target)
-                    use(argumentBits | (through.map(X86Instruction.bit) ?? 0), state)
-                    state.bits &= ~Self.callerSavedLanes
+                    leave(reading: argumentBits | (through.map(X86Instruction.bit) ?? 0), state)
+                    // The last instruction of the function's code: a call that does not return (`__stack_chk_fail`).
+                    if !inCaller(next) { break }
+                    state.held.bits &= ~Self.callerSavedLanes
+                    state.flags = 0
                     address = next; continue
                 case .indirectCall:
-                    use(argumentBits | instruction.reads, state)
-                    state.bits &= ~Self.callerSavedLanes
+                    leave(reading: argumentBits | instruction.reads, state)
+                    state.held.bits &= ~Self.callerSavedLanes
+                    state.flags = 0
                     address = next; continue
                 case .ret:
-                    if callerReturnsValue { use(X86Instruction.bit(X86Instruction.rax), state) }
+                    if callerReturnsValue { carry(state.held.holders(of: returnBits)) }
+                    // Slots at or above the return address are the caller's caller's memory.
+                    if let depth = state.depth { carry(state.slots(from: depth)) }
                     break
                 case .stop:
                     break
                 case .indirectJump:
-                    return everything
+                    return (everything, everything)
                 case .jump(let target):
+                    // Out of the function: a tail call, which receives the argument registers (and the register a
+                    // retpoline thunk jumps through), or `jmp __x86_return_thunk`, a return: the result registers too.
+                    let outOfCaller = argumentBits | (callerReturnsValue ? returnBits : 0)
                     if let symbol = relocatedTarget {
                         // To another function's start: a tail call; to a section (a cold part): not followed.
-                        guard symbolThunkRegister(symbol.symbol).isFunction else { return everything }
-                        use(argumentBits, state)
+                        let callee = symbolThunkRegister(symbol.symbol)
+                        guard callee.isFunction else { return (everything, everything) }
+                        leave(reading: outOfCaller | (callee.register.map(X86Instruction.bit) ?? 0), state)
                         break
                     }
                     if inCaller(target) { work.append((target, state)) } else {
-                        // A tail call: it receives the argument registers, and returns its own result.
-                        use(argumentBits, state)
+                        leave(reading: outOfCaller | (thunkRegister(at: target).map(X86Instruction.bit) ?? 0), state)
                     }
                 case .branch(let target):
-                    if hasRelocatedTarget { return everything }
-                    use(instruction.reads, state)
+                    if hasRelocatedTarget { return (everything, everything) }
+                    read |= state.held.holders(of: instruction.reads) | state.flags
                     work.append((target, state))
                     address = next; continue
                 case .next:
-                    var reads = instruction.reads
-                    if let move = instruction.registerMove { reads &= ~X86Instruction.bit(move.from) }
-                    use(reads, state)
-                    // A register move copies each origin held in its source into its destination.
-                    let copied = instruction.registerMove.map { state.holders(of: X86Instruction.bit($0.from)) } ?? 0
-                    state.bits &= ~Held.everyOrigin(instruction.writes)
-                    if copied != 0, let move = instruction.registerMove {
-                        for o in 0..<Held.origins where copied & (1 << UInt8(o)) != 0 {
-                            state.bits |= UInt128(X86Instruction.bit(move.to)) << UInt128(16 * o)
-                        }
-                    }
+                    let effect = step(instruction, &state, frameAddressTaken: frameAddressTaken)
+                    read |= effect.read
+                    carry(effect.carried)
                     address = next; continue
                 }
                 break
             }
-            if budget <= 0 { return everything }
+            if budget <= 0 { return (everything, everything) }
         }
-        return used
+        return (read, carried)
+    }
+
+    /// One instruction that falls through: where the origins it reads go.
+    private func step(_ instruction: X86Instruction, _ state: inout Taint, frameAddressTaken: () -> Bool) -> (read: UInt8, carried: UInt8) {
+        var carried: UInt8 = 0
+        func carry(_ origins: UInt8) { carried |= origins }
+        let rsp = X86Instruction.rsp
+        let memory = instruction.memory
+        let addressRegisters = (memory?.base.map(X86Instruction.bit) ?? 0) | (memory?.index.map(X86Instruction.bit) ?? 0)
+        // A slot of the caller's own frame: %rsp-based, no index, no segment, while %rsp is known.
+        let slot: Int64? = memory.flatMap { memory in
+            guard memory.base == rsp, memory.index == nil, memory.segment == nil, let depth = state.depth else { return nil }
+            return depth + memory.displacement
+        }
+        // What a load brings: a slot's origins, or (through an address computed from an origin) data of that object.
+        var loaded: UInt8 = 0
+        if let memory, memory.isLoad { loaded = slot.map { state.slot(at: $0) } ?? state.held.holders(of: addressRegisters) }
+        // pop: the slot at the top of the stack.
+        if let delta = instruction.stackDelta, delta > 0, let depth = state.depth { loaded |= state.slot(at: depth) }
+        let flagsRead = instruction.readsFlags ? state.flags : 0
+        let sources = state.held.holders(of: instruction.reads) | loaded | flagsRead
+        if instruction.system { carry(sources) }
+        if let memory, memory.isStore {
+            let data = state.held.holders(of: (instruction.reads & ~addressRegisters) | (memory.storedRegister.map(X86Instruction.bit) ?? 0))
+                | (memory.isLoad ? loaded : 0) | flagsRead
+            if data != 0 {
+                if let slot, !frameAddressTaken() { state.slots[slot, default: 0] |= data } else { carry(data) }
+            }
+        }
+        // push: the pushed value goes into the new top slot.
+        if let delta = instruction.stackDelta, delta < 0, let depth = state.depth {
+            let pushed = state.held.holders(of: instruction.reads & ~X86Instruction.bit(rsp)) | loaded | flagsRead
+            if pushed != 0 {
+                if frameAddressTaken() { carry(pushed) } else { state.slots[depth + delta, default: 0] |= pushed }
+            }
+        }
+        // Registers written: a full write holds exactly what the sources held; a partial one adds it.
+        let written = (instruction.writes | instruction.partialWrites) & ~X86Instruction.bit(rsp)
+        state.held.bits &= ~Held.everyOrigin(instruction.writes)
+        state.held.add(sources, to: written)
+        switch instruction.flags {
+        case .none: break
+        case .set: state.flags = sources
+        case .merge: state.flags |= sources
+        }
+        // %rsp moved: by a known amount, or not (then a slot can no longer be named, and what they held is carried on).
+        if instruction.stackDelta != nil || (instruction.writes | instruction.partialWrites) & X86Instruction.bit(rsp) != 0 {
+            if let delta = instruction.stackDelta, let depth = state.depth {
+                state.depth = depth + delta
+            } else if state.depth != nil || !state.slots.isEmpty {
+                carry(state.allSlots)
+                state.slots = [:]
+                state.depth = nil
+            }
+        }
+        return (sources | carried, carried)
+    }
+
+    private var frameAddressCache: [UInt64: Bool] = [:]
+
+    /// Whether the code in `ranges` computes an address from %rsp (`lea` off %rsp, a copy of it): its frame's
+    /// slots may then be read or written through other registers. Code that does not decode counts as doing so.
+    private func takesFrameAddress(ranges: [(UInt64, UInt64)]) -> Bool {
+        guard let first = ranges.first?.0 else { return true }
+        if let known = frameAddressCache[first] { return known }
+        var taken = false
+        let rsp = X86Instruction.bit(X86Instruction.rsp)
+        scanning: for (low, high) in ranges {
+            guard let (_, code, sectionStart) = file.code(at: low) else { taken = true; break }
+            var address = low
+            while address < high {
+                let local = address &- sectionStart
+                guard local < UInt64(code.count), let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else {
+                    taken = true; break scanning
+                }
+                // %rsp read as a value: not only as a memory operand's base, a push/pop, an add/sub of a constant.
+                if instruction.reads & rsp != 0, instruction.stackDelta == nil, instruction.flow == .next {
+                    let onlyAddress = instruction.memory.map { memory in
+                        (memory.base == X86Instruction.rsp || memory.index == X86Instruction.rsp) && memory.storedRegister != X86Instruction.rsp
+                    } ?? false
+                    if !onlyAddress { taken = true; break scanning }
+                }
+                address += UInt64(instruction.length)
+            }
+        }
+        frameAddressCache[first] = taken
+        return taken
     }
 
     private var relocatedCache: [UInt: [UInt64: DwarfFile.UnlinkedRelocation]] = [:]

@@ -48,11 +48,32 @@ package struct X86Instruction: Equatable, Sendable {
     /// `mov %src, %dst` between registers (64 or 32 bits): the value moves on unchanged.
     package var registerMove: (from: Int, to: Int)?
     package var memory: Memory?
+    /// Registers written in part (8 or 16 bits, or conditionally): also in `reads`, as the old value partly survives.
+    package var partialWrites: Registers = 0
+    /// What the instruction does to the arithmetic flags.
+    package var flags: FlagEffect = .merge
+    /// Reads the arithmetic flags as data (`setcc`, `cmovcc`, `adc`, `sbb`, `pushf`); a branch's use is control only.
+    package var readsFlags = false
+    /// How far `%rsp` moves, when the instruction moves it by a known amount (`push`, `pop`, `add`/`sub` of a
+    /// constant); a write of `%rsp` without it moves the stack by an amount not known.
+    package var stackDelta: Int64?
+    /// A system instruction (`wrmsr`, `mov %cr`, `syscall`, ...): what it reads leaves the function's data.
+    package var system = false
+
+    package enum FlagEffect: Equatable, Sendable {
+        /// Flags untouched (`mov`, `lea`, `push`, `cmovcc`, ...).
+        case none
+        /// Flags set from the operands alone (`cmp`, `test`, `add`, ...).
+        case set
+        /// Some flags set from the operands, others kept (`inc`, shifts, `bt`), or not known.
+        case merge
+    }
 
     package static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.length == rhs.length && lhs.flow == rhs.flow && lhs.reads == rhs.reads && lhs.writes == rhs.writes
             && lhs.registerMove?.from == rhs.registerMove?.from && lhs.registerMove?.to == rhs.registerMove?.to
-            && lhs.memory == rhs.memory
+            && lhs.memory == rhs.memory && lhs.partialWrites == rhs.partialWrites && lhs.flags == rhs.flags
+            && lhs.readsFlags == rhs.readsFlags && lhs.stackDelta == rhs.stackDelta && lhs.system == rhs.system
     }
 
     package static let rax = 0, rcx = 1, rdx = 2, rbx = 3, rsp = 4, rbp = 5, rsi = 6, rdi = 7
@@ -88,6 +109,13 @@ package enum X86Decoder {
             cursor += count
             let shift = UInt64(64 - 8 * count)
             return Int64(bitPattern: value << shift) >> Int64(shift)
+        }
+
+        /// The next `count` bytes as a signed value, without moving on (an immediate read before it is skipped).
+        func peekSigned(_ count: Int) -> Int64? {
+            let saved = cursor
+            defer { cursor = saved }
+            return signed(count)
         }
 
         var operandSize16 = false, segment: UInt8?, rex: UInt8 = 0, repPrefix = false
@@ -138,13 +166,13 @@ package enum X86Decoder {
             }
             func writeRM(full: Bool, value: Int? = nil) {
                 if let r = rm.register {
-                    if full { result.writes |= b(r) } else { result.reads |= b(r) }
+                    if full { result.writes |= b(r) } else { result.reads |= b(r); result.partialWrites |= b(r) }
                 } else {
                     rm.memory!.isStore = true
                     rm.memory!.storedRegister = value
                 }
             }
-            func writeReg(_ r: Int, full: Bool) { if full { result.writes |= b(r) } else { result.reads |= b(r) } }
+            func writeReg(_ r: Int, full: Bool) { if full { result.writes |= b(r) } else { result.reads |= b(r); result.partialWrites |= b(r) } }
             let wide = rexW || !operandSize16 // 32/64-bit operand: a register write is full
             let immediateZ = operandSize16 ? 2 : 4
             var immediate = 0
@@ -153,6 +181,8 @@ package enum X86Decoder {
             case 0x00...0x3f where opcode & 7 < 6 && opcode != 0x0f && opcode & 0xe7 != 0x26:
                 let op = opcode >> 3 // 0 add 1 or 2 adc 3 sbb 4 and 5 sub 6 xor 7 cmp
                 let byteOp = opcode & 1 == 0
+                result.flags = .set
+                result.readsFlags = op == 2 || op == 3
                 let full = !byteOp && wide
                 switch opcode & 7 {
                 case 0, 1:
@@ -175,17 +205,17 @@ package enum X86Decoder {
                 default: result.reads |= b(0); immediate = immediateZ; if op != 7 { writeReg(0, full: wide) }
                 }
             case 0x50...0x57:
-                result.reads |= b(Int(opcode & 7) | rexB) | b(4)
+                result.reads |= b(Int(opcode & 7) | rexB) | b(4); result.flags = .none; result.stackDelta = operandSize16 ? -2 : -8
             case 0x58...0x5f:
-                result.writes |= b(Int(opcode & 7) | rexB); result.reads |= b(4)
+                result.writes |= b(Int(opcode & 7) | rexB); result.reads |= b(4); result.flags = .none; result.stackDelta = operandSize16 ? 2 : 8
             case 0x63:
                 guard modrm() else { return nil }
-                result.reads |= addressReads(); readRM(); writeReg(reg, full: true)
-            case 0x68: immediate = immediateZ; result.reads |= b(4)
-            case 0x6a: immediate = 1; result.reads |= b(4)
+                result.reads |= addressReads(); readRM(); writeReg(reg, full: true); result.flags = .none
+            case 0x68: immediate = immediateZ; result.reads |= b(4); result.flags = .none; result.stackDelta = operandSize16 ? -2 : -8
+            case 0x6a: immediate = 1; result.reads |= b(4); result.flags = .none; result.stackDelta = operandSize16 ? -2 : -8
             case 0x69, 0x6b:
                 guard modrm() else { return nil }
-                result.reads |= addressReads(); readRM(); writeReg(reg, full: wide)
+                result.reads |= addressReads(); readRM(); writeReg(reg, full: wide); result.flags = .set
                 immediate = opcode == 0x69 ? immediateZ : 1
             case 0x70...0x7f:
                 guard let d = signed(1) else { return nil }
@@ -195,41 +225,50 @@ package enum X86Decoder {
                 result.reads |= addressReads(); readRM()
                 if reg & 7 != 7 { writeRM(full: opcode != 0x80 && wide) }
                 immediate = opcode == 0x81 ? immediateZ : 1
+                result.flags = .set
+                result.readsFlags = reg & 7 == 2 || reg & 7 == 3
+                // add/sub of a constant to %rsp: the stack moves by it.
+                if rexW, rm.register == 4, reg & 7 == 0 || reg & 7 == 5, let value = peekSigned(immediate) {
+                    result.stackDelta = reg & 7 == 0 ? value : -value
+                }
             case 0x84, 0x85:
                 guard modrm() else { return nil }
-                result.reads |= b(reg) | addressReads(); readRM()
+                result.reads |= b(reg) | addressReads(); readRM(); result.flags = .set
             case 0x86, 0x87:
                 guard modrm() else { return nil }
-                result.reads |= b(reg) | addressReads(); readRM()
+                result.reads |= b(reg) | addressReads(); readRM(); result.flags = .none
                 writeRM(full: opcode == 0x87 && wide, value: reg); writeReg(reg, full: opcode == 0x87 && wide)
             case 0x88, 0x89:
                 guard modrm() else { return nil }
+                result.flags = .none
                 result.reads |= b(reg) | addressReads()
                 let full = opcode == 0x89 && wide
                 writeRM(full: full, value: reg)
                 if full, let to = rm.register { result.registerMove = (reg, to) }
             case 0x8a, 0x8b:
                 guard modrm() else { return nil }
+                result.flags = .none
                 result.reads |= addressReads(); readRM()
                 let full = opcode == 0x8b && wide
                 writeReg(reg, full: full)
                 if full, let from = rm.register { result.registerMove = (from, reg) }
             case 0x8d:
                 guard modrm(), rm.memory != nil else { return nil }
-                result.reads |= addressReads(); rm.memory = nil; writeReg(reg, full: wide)
+                result.reads |= addressReads(); rm.memory = nil; writeReg(reg, full: wide); result.flags = .none
             case 0x8f:
                 guard modrm() else { return nil }
-                result.reads |= addressReads() | b(4); writeRM(full: true)
+                result.reads |= addressReads() | b(4); writeRM(full: true); result.flags = .none; result.stackDelta = 8
             case 0x90:
-                break // nop, pause
+                result.flags = .none // nop, pause
             case 0x91...0x97:
                 let r = Int(opcode & 7) | rexB
-                result.reads |= b(0) | b(r); writeReg(0, full: wide); writeReg(r, full: wide)
-            case 0x98: result.reads |= b(0); result.writes |= b(0) // cdqe
-            case 0x99: result.reads |= b(0); result.writes |= b(2) // cqo
-            case 0x9c, 0x9d: result.reads |= b(4)
-            case 0xa8: result.reads |= b(0); immediate = 1
-            case 0xa9: result.reads |= b(0); immediate = immediateZ
+                result.reads |= b(0) | b(r); writeReg(0, full: wide); writeReg(r, full: wide); result.flags = .none
+            case 0x98: result.reads |= b(0); result.writes |= b(0); result.flags = .none // cdqe
+            case 0x99: result.reads |= b(0); result.writes |= b(2); result.flags = .none // cqo
+            case 0x9c: result.reads |= b(4); result.readsFlags = true; result.flags = .none; result.stackDelta = -8
+            case 0x9d: result.reads |= b(4); result.stackDelta = 8
+            case 0xa8: result.reads |= b(0); immediate = 1; result.flags = .set
+            case 0xa9: result.reads |= b(0); immediate = immediateZ; result.flags = .set
             case 0xa4, 0xa5, 0xa6, 0xa7:
                 result.reads |= b(6) | b(7) | (repPrefix ? b(1) : 0); result.writes |= b(6) | b(7)
                 result.memory = .init(base: 6, index: nil, displacement: 0, ripRelative: false, segment: segment,
@@ -242,9 +281,9 @@ package enum X86Decoder {
             case 0xac, 0xad:
                 result.reads |= b(6) | b(0); result.writes |= b(6)
             case 0xb0...0xb7:
-                result.reads |= b(Int(opcode & 7) | rexB); immediate = 1
+                writeReg(Int(opcode & 7) | rexB, full: false); immediate = 1; result.flags = .none
             case 0xb8...0xbf:
-                writeReg(Int(opcode & 7) | rexB, full: wide); immediate = rexW ? 8 : immediateZ
+                writeReg(Int(opcode & 7) | rexB, full: wide); immediate = rexW ? 8 : immediateZ; result.flags = .none
             case 0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3:
                 guard modrm() else { return nil }
                 result.reads |= addressReads() | (opcode >= 0xd2 ? b(1) : 0); readRM()
@@ -257,7 +296,8 @@ package enum X86Decoder {
                 result.reads |= addressReads()
                 writeRM(full: opcode == 0xc7 && wide)
                 immediate = opcode == 0xc6 ? 1 : immediateZ
-            case 0xc9: result.reads |= b(5); result.writes |= b(4) | b(5)
+                result.flags = .none
+            case 0xc9: result.reads |= b(5); result.writes |= b(4) | b(5); result.flags = .none
             case 0xcc, 0xf4: result.flow = .stop
             case 0xe8:
                 guard let d = signed(4) else { return nil }
@@ -271,9 +311,10 @@ package enum X86Decoder {
                 guard modrm() else { return nil }
                 result.reads |= addressReads(); readRM()
                 switch reg & 7 {
-                case 0, 1: immediate = opcode == 0xf6 ? 1 : immediateZ
-                case 2, 3: writeRM(full: opcode == 0xf7 && wide)
-                default: result.reads |= b(0) | b(2); result.writes |= b(0) | b(2)
+                case 0, 1: immediate = opcode == 0xf6 ? 1 : immediateZ; result.flags = .set
+                case 2: writeRM(full: opcode == 0xf7 && wide); result.flags = .none
+                case 3: writeRM(full: opcode == 0xf7 && wide); result.flags = .set
+                default: result.reads |= b(0) | b(2); result.writes |= b(0) | b(2); result.flags = .set
                 }
             case 0xfe, 0xff:
                 guard modrm() else { return nil }
@@ -282,40 +323,42 @@ package enum X86Decoder {
                 case 0, 1: readRM(); writeRM(full: opcode == 0xff && wide)
                 case 2 where opcode == 0xff: readRM(); result.flow = .indirectCall
                 case 4 where opcode == 0xff: readRM(); result.flow = .indirectJump
-                case 6 where opcode == 0xff: readRM(); result.reads |= b(4)
+                case 6 where opcode == 0xff: readRM(); result.reads |= b(4); result.stackDelta = -8; result.flags = .none
                 default: return nil
                 }
             case 0x0f:
                 guard let second = byte() else { return nil }
                 switch second {
                 case 0x0b: break // ud2: WARN() continues after it
-                case 0x05: result.reads = X86Instruction.all; result.writes |= b(1) | b(11) // syscall
+                case 0x05: result.reads = X86Instruction.all; result.writes |= b(1) | b(11); result.system = true // syscall
                 case 0x1e where repPrefix: // endbr64 (f3 0f 1e fa)
                     guard modrm() else { return nil }
                 case 0x1f, 0x18, 0x0d:
                     guard modrm() else { return nil }
-                    result.reads |= addressReads(); rm.memory = nil
+                    result.reads |= addressReads(); rm.memory = nil; result.flags = .none
                 case 0x01:
                     guard modrm() else { return nil }
                     // clac/stac touch no register; other system instructions are taken to use them all.
                     if let r = rm.register, reg & 7 == 1, r & 7 == 2 || r & 7 == 3 { break }
-                    result.reads = X86Instruction.all; rm.memory = nil
+                    result.reads = X86Instruction.all; rm.memory = nil; result.system = true
                 case 0xae:
                     guard modrm() else { return nil }
                     result.reads |= addressReads(); rm.memory = nil
                 case 0x31: result.writes |= b(0) | b(2)
                 case 0xa2: result.reads |= b(0) | b(1); result.writes |= b(0) | b(1) | b(2) | b(3)
-                case 0x30: result.reads |= b(0) | b(1) | b(2)
+                case 0x30: result.reads |= b(0) | b(1) | b(2); result.system = true // wrmsr
                 case 0x32: result.reads |= b(1); result.writes |= b(0) | b(2)
                 case 0x40...0x4f:
                     guard modrm() else { return nil }
-                    result.reads |= b(reg) | addressReads(); readRM(); writeReg(reg, full: wide)
+                    // cmovcc: the destination keeps its value or takes the source's, as the flags say.
+                    result.reads |= b(reg) | addressReads(); readRM(); writeReg(reg, full: false)
+                    result.readsFlags = true; result.flags = .none
                 case 0x80...0x8f:
                     guard let d = signed(4) else { return nil }
                     result.flow = .branch(target: UInt64(bitPattern: Int64(bitPattern: address) &+ Int64(cursor - start) &+ d))
                 case 0x90...0x9f:
                     guard modrm() else { return nil }
-                    result.reads |= addressReads(); writeRM(full: false)
+                    result.reads |= addressReads(); writeRM(full: false); result.readsFlags = true; result.flags = .none
                 case 0xa3, 0xab, 0xb3, 0xbb:
                     guard modrm() else { return nil }
                     result.reads |= b(reg) | addressReads(); readRM()
@@ -326,27 +369,27 @@ package enum X86Decoder {
                     if reg & 7 != 4 { writeRM(full: wide) }
                 case 0xaf, 0xbc, 0xbd, 0xb8:
                     guard modrm() else { return nil }
-                    result.reads |= b(reg) | addressReads(); readRM(); writeReg(reg, full: wide)
+                    result.reads |= b(reg) | addressReads(); readRM(); writeReg(reg, full: wide); result.flags = .set
                 case 0xb6, 0xb7, 0xbe, 0xbf:
                     guard modrm() else { return nil }
-                    result.reads |= addressReads(); readRM(); writeReg(reg, full: true)
+                    result.reads |= addressReads(); readRM(); writeReg(reg, full: true); result.flags = .none
                 case 0xb0, 0xb1:
                     guard modrm() else { return nil }
                     result.reads |= b(reg) | b(0) | addressReads(); readRM()
-                    writeRM(full: second == 0xb1 && wide, value: reg); result.reads |= b(0)
+                    writeRM(full: second == 0xb1 && wide, value: reg); result.reads |= b(0); result.partialWrites |= b(0); result.flags = .set
                 case 0xc0, 0xc1:
                     guard modrm() else { return nil }
                     result.reads |= b(reg) | addressReads(); readRM()
-                    writeRM(full: second == 0xc1 && wide, value: reg); writeReg(reg, full: second == 0xc1 && wide)
+                    writeRM(full: second == 0xc1 && wide, value: reg); writeReg(reg, full: second == 0xc1 && wide); result.flags = .set
                 case 0xc7:
                     guard modrm(), rm.memory != nil else { return nil }
                     result.reads |= addressReads() | b(0) | b(1) | b(2) | b(3); readRM(); writeRM(full: true)
                     result.writes |= b(0) | b(2)
                 case 0xc8...0xcf:
-                    result.reads |= b(Int(second & 7) | rexB)
+                    writeReg(Int(second & 7) | rexB, full: false); result.flags = .none
                 case 0x20, 0x21, 0x22, 0x23:
                     guard modrm(), let r = rm.register else { return nil }
-                    if second & 2 == 0 { result.writes |= b(r) } else { result.reads |= b(r) }
+                    if second & 2 == 0 { result.writes |= b(r) } else { result.reads |= b(r); result.system = true }
                 default:
                     return nil
                 }

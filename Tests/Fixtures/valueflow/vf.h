@@ -15,4 +15,10 @@ void vf_note_result(int x);
 void vf_release(unsigned long addr);
 int vf_drop(struct vf_obj *o);
 void vf_fill(unsigned long addr);
+/* vf_flow.c: callers of vf_compute, for the flow inside a function */
+int vf_consume(int x);
+int vf_pass(int x);
+int vf_spill(int x);
+void vf_store(int x, int *out);
+int vf_mix(int x);
 #endif
