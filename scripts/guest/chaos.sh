@@ -222,5 +222,20 @@ for m in $moments; do echo "$m"; done | sort | uniq -c | while read -r n m; do e
 echo "CHAOS summary seed=$CHAOS_SEED iterations=$ok/$CHAOS_ITERATIONS killed=$kills finished-before-kill=$finished recoveries=$recoveries takeovers=$takeovers seconds=$(elapsed "$start" "$(now)")"
 expect_eq chaos-all-iterations "$ok" "$CHAOS_ITERATIONS"
 expect_eq chaos-nothing-loaded "$(ls $lp)$(grep -c '^livepatch_' /proc/modules)" "0"
-report=$(dmesg | grep -E 'BUG: soft lockup|hard LOCKUP|rcu: INFO: .*detected|rcu_(preempt|sched) kthread|blocked for more than|WARNING: CPU: |BUG: |kernel BUG at|Oops: |general protection fault|Call Trace' | head -n 5)
+# One kernel warning is the kill itself, not a fault: SIGKILL during the mkdir of the
+# switch-event instance (tracefs instances/) makes the ring buffer stop allocating
+# (ring_buffer.c: `user_thread && fatal_signal_pending(current)`), and the CPU-hotplug
+# prepare callback then WARNs "failed to allocate ring buffer on CPU N" at
+# trace_rb_cpu_prepare. That block (cut here .. end trace) is left out, and counted;
+# any other report in it, or any other block, still fails the check.
+without_killed_mkdir=$(dmesg | awk '
+    /-+\[ cut here \]-+/ { block = $0 "\n"; inblock = 1; next }
+    inblock { block = block $0 "\n"
+              if ($0 ~ /---\[ end trace/) { if (block ~ /failed to allocate ring buffer on CPU/ && block ~ /at kernel\/trace\/ring_buffer\.c:[0-9]+ trace_rb_cpu_prepare/) { skipped++ } else { printf "%s", block }
+                                           inblock = 0; block = "" }
+              next }
+    { print }
+    END { if (inblock) printf "%s", block; print "CHAOS-killed-mkdir-warnings " skipped + 0 }')
+echo "CHAOS ring-buffer warnings from a killed instance mkdir: $(echo "$without_killed_mkdir" | sed -n 's/^CHAOS-killed-mkdir-warnings //p')"
+report=$(echo "$without_killed_mkdir" | grep -E 'BUG: soft lockup|hard LOCKUP|rcu: INFO: .*detected|rcu_(preempt|sched) kthread|blocked for more than|WARNING: CPU: |BUG: |kernel BUG at|Oops: |general protection fault|Call Trace' | head -n 5)
 expect_eq chaos-dmesg-clean "$report" ""
