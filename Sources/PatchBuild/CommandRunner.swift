@@ -39,7 +39,17 @@ struct CommandRunner {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        // A clean signal state: the child would otherwise inherit the spawning thread's mask,
+        // and concurrency's worker threads block nearly everything, SIGCHLD included. A shell
+        // started with SIGCHLD blocked waits for its background jobs forever (dash's `wait`
+        // sleeps in sigsuspend with the mask it inherited): seen as a hung multi-release build.
+        var unblocked = sigset_t(), defaulted = sigset_t()
+        sigemptyset(&unblocked)
+        sigemptyset(&defaulted)
+        for signal in [SIGCHLD, SIGPIPE, SIGINT, SIGTERM] { sigaddset(&defaulted, signal) }
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setsigdefault(&attributes, &defaulted)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         posix_spawnattr_setpgroup(&attributes, 0)
 
         // env(1) finds the tool on PATH and, with -C, runs it in `dir` (as Process did through /usr/bin/env).
