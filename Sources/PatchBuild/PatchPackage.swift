@@ -196,7 +196,8 @@ public struct PatchPackage: Equatable, Sendable {
     /// remove and upgrade: take the module out of the install store (on upgrade the new
     /// generation's postinst puts its own in). On upgrade, uninstall's own hint ("still
     /// loaded: kpatchctl revert NAME") is wrong advice: the new version's postinst
-    /// replaces the patch a moment later, so the script says that instead.
+    /// replaces the patch a moment later, so the script says that instead (and, for a
+    /// reinstall of the same version, that the patch simply stays live).
     public var postrm: String {
         scriptHeader + """
             case "$1" in
@@ -209,7 +210,11 @@ public struct PatchPackage: Equatable, Sendable {
                 if [ -e "$store/$release/$name.json" ] && command -v kpatchctl >/dev/null; then
                     kpatchctl uninstall --state-dir "$store" --kernel "$release" "$name" >/dev/null
                     if running && [ -d "/sys/kernel/livepatch/$name" ]; then
-                        echo "$name stays live until version $2 replaces it (its postinst applies it)"
+                        if [ "$2" = "\(version)" ]; then
+                            echo "$name stays live: version $2 is reinstalled (its postinst puts it back in the store)"
+                        else
+                            echo "$name stays live until version $2 replaces it (its postinst applies it)"
+                        fi
                     fi
                 fi
                 ;;

@@ -16,7 +16,7 @@ import TestSupport
 ///    postinst applies it;
 ///  - boot 2: kpatchctl.service applied it again at boot and is active; check, list --cves
 ///    and status show it; `apt-get upgrade` moves to generation 2 in one patching transition (v1's
-///    module unloaded); apt-get remove reverts it and empties the store.
+///    module unloaded); `apt-get install --reinstall` keeps it live with no transition; apt-get remove reverts it and empties the store.
 /// vm-run's forensics (WARN, oops, lockups, stalls fail the run) read the guest's kernel log.
 final class DebianGuestVMTests: XCTestCase {
     func testAptInstallRebootUpgradeRemove() throws {
@@ -184,6 +184,18 @@ final class DebianGuestVMTests: XCTestCase {
             expect_eq upgrade-check "$rc" "0"
             expect_match upgrade-cves "$(kpatchctl list --cves)" "CVE-2099-0002  livepatch_fix_v2"
 
+            # apt-get install --reinstall of the same version: the patch stays live, no transition either way.
+            before=$(dmesg | grep -c 'transition')
+            out=$(apt-get install --reinstall -y "$pkg" 2>&1); rc=$?; echo "$out"
+            expect_eq reinstall "$rc" "0"
+            expect_match reinstall-by-apt "$out" "0 upgraded, 0 newly installed, 1 reinstalled"
+            expect_match reinstall-says-live "$out" "livepatch_fix_v2 stays live: version 2 is reinstalled"
+            expect_eq reinstall-no-transition "$(( $(dmesg | grep -c 'transition') - before ))" "0"
+            expect_eq reinstall-still-live "$(ls /sys/kernel/livepatch)" "livepatch_fix_v2"
+            expect_eq reinstall-fixed "$(grep sum /proc/kpvictim)" "sum(1..10) = 55"
+            out=$(kpatchctl check 2>&1); rc=$?; echo "$out"
+            expect_eq reinstall-check "$rc" "0"
+
             # apt-get remove: the prerm reverts, the postrm empties the store.
             out=$(apt-get remove -y "$pkg" 2>&1); rc=$?; echo "$out"
             expect_eq remove "$rc" "0"
@@ -213,6 +225,7 @@ final class DebianGuestVMTests: XCTestCase {
         print("boot 2 (console from the runner on):\n" + Self.transcript(second))
         XCTAssertChecksPassed(second, ["boot-unit-applied", "boot-unit-active", "boot-live", "boot-check", "boot-cves", "boot-status-cve",
                                        "upgrade-by-apt-upgrade", "upgrade-applied", "upgrade-says-replaced", "upgrade-one-transition", "upgrade-v1-unloaded",
+                                       "reinstall", "reinstall-says-live", "reinstall-no-transition", "reinstall-still-live", "reinstall-check",
                                        "remove-reverted", "remove-store-empty", "remove-check"])
     }
 
