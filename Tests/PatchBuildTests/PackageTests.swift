@@ -54,8 +54,9 @@ final class PackageTests: XCTestCase {
         for soname in needed where !soname.hasPrefix("ld-linux") {
             let path = try XCTUnwrap(loaded[soname], "ldd does not resolve \(soname)")
             // dpkg knows a library under the path its package shipped: /lib or /usr/lib.
-            let owner = try runCommand(["dpkg", "-S", path]).status == 0
-                ? try runChecked(["dpkg", "-S", path])
+            let asNamed = try runCommand(["dpkg", "-S", path])
+            let owner = asNamed.status == 0
+                ? asNamed.output
                 : try runChecked(["dpkg", "-S", URL(fileURLWithPath: path).resolvingSymlinksInPath().path])
             let package = String(owner.prefix { $0 != ":" })
             XCTAssertTrue(depends.contains(package), "\(soname) comes from \(package), which Depends does not name: \(control)")
