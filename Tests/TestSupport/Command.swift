@@ -19,10 +19,21 @@ public func runCommand(_ argv: [String], in dir: URL? = nil, environment: [Strin
     process.standardOutput = pipe
     process.standardError = pipe
     process.standardInput = FileHandle.nullDevice
+    let start = Date()
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    logDuration(argv, since: start)
     return CommandResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+}
+
+/// A command that took a while gets a line in the class's log (scripts/test-classes keeps
+/// one per class), so a slow class shows which builds and VM runs its time went to.
+private func logDuration(_ argv: [String], since start: Date) {
+    let seconds = Date().timeIntervalSince(start)
+    guard seconds >= 2 else { return }
+    let words = argv.prefix(4).map { $0.hasPrefix("/") ? URL(fileURLWithPath: $0).lastPathComponent : $0 }
+    print(String(format: "[took %.1f s] ", seconds) + words.joined(separator: " "))
 }
 
 /// Like `runCommand`, but a non-zero exit throws with the output.
