@@ -78,9 +78,12 @@ final class KernelBuildTarget: BuildTargetStrategy {
     /// refused only above `--max-objects`.
     private func predict(_ selection: KernelObjectSelection, tree: KernelSourceTree, _ build: BuildContext) throws {
         let total = selection.objects.count
-        let cached = store.map { store in selection.objects.filter { store.lookup($0) != nil }.count } ?? 0
+        let entries = selection.objects.map { store?.lookup($0) }
+        let cached = entries.filter { $0 != nil }.count
+        // Only objects that compile have a patched side: not those stored as unconfigured or failing.
+        let compiling = entries.filter { if case .object? = $0 { return true }; return $0 == nil }.count
         let estimate = CompileEstimate(tree: tree)
-        let predicted = CompileEstimate.describe(estimate.seconds(objects: total - cached + total))
+        let predicted = CompileEstimate.describe(estimate.seconds(objects: total - cached + compiling))
         guard total <= options.maxObjects else {
             throw KernelDiffScope.Refusal.tooManyObjects(
                 users: selection.users, total: total, limit: options.maxObjects,
@@ -95,10 +98,12 @@ final class KernelBuildTarget: BuildTargetStrategy {
     func buildOriginals(_ build: BuildContext) throws {
         guard let tree, let selection, let store else { throw BuildError.verification("original build before patch") }
         var found: [String: URL] = [:], unconfigured: [String] = [], missing: [String] = []
+        var failedBefore: [String: String] = [:]
         for object in selection.objects {
             switch store.lookup(object) {
             case .object(let file)?: found[object] = file
             case .unconfigured?: unconfigured.append(object)
+            case .failed(let error)?: failedBefore[object] = error
             case nil: missing.append(object)
             }
         }
@@ -107,15 +112,16 @@ final class KernelBuildTarget: BuildTargetStrategy {
             let (built, failed) = try tree.buildConfigured(missing, stage: .originalBuild, onLine: progress.line)
             CompileEstimate(tree: tree).record(objects: progress.done, seconds: progress.seconds)
             // A vmlinux compilation unit must compile; a file of a module's directory that does
-            // not compile with this configuration is not part of the target (not stored: it is
-            // tried again next time, so a passing failure cannot hide an object for good).
+            // not compile with this configuration is not part of the target. Its failure is
+            // stored only with the compiler's own error (a killed compiler may pass next time).
             let broken = failed.filter { builtSources?.vmlinuxUnits.contains(String($0.key.dropLast(2)) + ".c") ?? true }
             guard broken.isEmpty else {
                 throw BuildError.commandFailed(stage: .originalBuild, command: "make \(broken.keys.sorted().joined(separator: " "))",
-                                               status: 2, output: broken.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n"))
+                                               status: 2, output: broken.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.message)" }.joined(separator: "\n"))
             }
-            for (object, error) in failed.sorted(by: { $0.key < $1.key }) {
-                ignored.append("\(object) does not compile with \(build.kernel.release)'s configuration, so the target does not build it (\(error))")
+            for (object, failure) in failed.sorted(by: { $0.key < $1.key }) {
+                if failure.diagnosed { try store.storeFailed(object, error: failure.message) }
+                ignored.append("\(object) does not compile with \(build.kernel.release)'s configuration, so the target does not build it (\(failure.message))")
             }
             for object in built {
                 try store.store(object, from: tree.dir.appendingPathComponent(object))
@@ -128,6 +134,9 @@ final class KernelBuildTarget: BuildTargetStrategy {
         }
         if missing.count < selection.objects.count {
             build.clock.note(.originalBuild, "\(selection.objects.count - missing.count) of \(selection.objects.count) original objects from the cache")
+        }
+        for (object, error) in failedBefore.sorted(by: { $0.key < $1.key }) {
+            ignored.append("\(object) does not compile with \(build.kernel.release)'s configuration, so the target does not build it (\(error); from the cache)")
         }
         ignored += unconfigured.sorted().map { "\($0) is not built in \(build.kernel.release)'s configuration (Kbuild has no rule for it)" }
         // Kbuild compiles any file of a directory on request: one the target does not build

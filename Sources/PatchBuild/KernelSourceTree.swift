@@ -193,14 +193,23 @@ struct KernelSourceTree {
 
     private func shellQuoted(_ s: String) -> String { "'" + s.replacing("'", with: #"'\''"#) + "'" }
 
+    /// Why an object did not compile: the compiler's first error in the object's own
+    /// source (`diagnosed`: the same source, configuration and compiler fail the same
+    /// way again), else make's line for it (a killed compiler, a full disk: may pass
+    /// next time).
+    struct CompileFailure: Equatable {
+        let message: String
+        let diagnosed: Bool
+    }
+
     /// Builds what this configuration builds of `objects` (make -k). Returns those built
     /// (the object and its `.cmd`, which Kbuild writes last, exist), those Kbuild has no
-    /// rule for (not configured), and those that failed to compile, each with its first
-    /// error line: a file in a module's directory that this configuration does not build
-    /// still has Kbuild's single-object rule, and fails there (mm/kmemleak.c without
-    /// CONFIG_DEBUG_KMEMLEAK). The caller decides what a failure means.
+    /// rule for (not configured), and those that failed to compile: a file in a module's
+    /// directory that this configuration does not build still has Kbuild's single-object
+    /// rule, and fails there (mm/kmemleak.c without CONFIG_DEBUG_KMEMLEAK). The caller
+    /// decides what a failure means.
     func buildConfigured(_ objects: [String], stage: BuildStage,
-                         onLine: ((Substring) -> Void)? = nil) throws -> (built: [String], failed: [String: String]) {
+                         onLine: ((Substring) -> Void)? = nil) throws -> (built: [String], failed: [String: CompileFailure]) {
         let result = try CommandRunner.run(toolchain.command(makeCommand(objects, keepGoing: true)), onLine: onLine)
         let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
         let fm = FileManager.default
@@ -208,13 +217,17 @@ struct KernelSourceTree {
             !unconfigured.contains(object) && fm.fileExists(atPath: dir.appendingPathComponent(object).path)
                 && KbuildCommandFile(object: object, in: dir).exists
         }
-        var failed: [String: String] = [:]
+        var failed: [String: CompileFailure] = [:]
         let lines = result.output.split(separator: "\n")
         for object in objects where !unconfigured.contains(object) && !built.contains(object) {
             let source = String(object.dropLast(2))
             // Its own first error, else make's line for it ("*** [...: OBJECT] Error 1").
-            failed[object] = lines.first { $0.hasPrefix(source) && $0.contains("error:") }.map(String.init)
-                ?? lines.first { $0.contains("\(object)]") && $0.contains("Error ") }.map(String.init) ?? "make exited \(result.status)"
+            if let line = lines.first(where: { $0.hasPrefix(source + ".c:") && $0.contains("error:") }) {
+                failed[object] = CompileFailure(message: String(line), diagnosed: true)
+            } else {
+                let line = lines.first { $0.contains("\(object)]") && $0.contains("Error ") }.map(String.init)
+                failed[object] = CompileFailure(message: line ?? "make exited \(result.status)", diagnosed: false)
+            }
         }
         guard result.status == 0 || !failed.isEmpty || built.count + unconfigured.count == objects.count else {
             throw BuildError.commandFailed(stage: stage, command: "make \(objects.joined(separator: " "))",

@@ -10,7 +10,11 @@ import PatchModel
 /// - Key: the object's path and what decides its bytes: the prepared tree's stamp (the
 ///   source it was unpacked from and the SHA-256 of its .config; builds never write a
 ///   source file into the tree), the compiler and the differ's extra flags. An entry is
-///   either the object or "not configured" (Kbuild has no rule for it).
+///   the object, "not configured" (Kbuild has no rule for it), or "does not compile"
+///   with the compiler's error in the object's own source (a file of a module directory
+///   the configuration leaves out: the same inputs fail the same way, so a second fix
+///   to a wide header does not compile it again). A failure without such an error (a
+///   killed compiler) is never stored.
 /// - Where: `<cache>/kernels/<release>/originals/`, beside the tree, so preparing the tree
 ///   again (other inputs, an unfinished preparation) removes it with the tree.
 /// - Written only after make built the object without error, under the release's
@@ -23,6 +27,8 @@ struct OriginalObjectStore {
     enum Entry: Equatable {
         case object(URL)
         case unconfigured
+        /// The compiler's error line.
+        case failed(String)
     }
 
     /// The store of `tree` (prepared: its stamp exists).
@@ -46,6 +52,9 @@ struct OriginalObjectStore {
         let file = dir.appendingPathComponent(key(object) + ".o")
         if fm.fileExists(atPath: file.path) { return .object(file) }
         if fm.fileExists(atPath: dir.appendingPathComponent(key(object) + ".unconfigured").path) { return .unconfigured }
+        if let data = fm.contents(atPath: dir.appendingPathComponent(key(object) + ".failed").path) {
+            return .failed(String(decoding: data, as: UTF8.self))
+        }
         return nil
     }
 
@@ -57,6 +66,11 @@ struct OriginalObjectStore {
     /// Records that the configuration does not build `object`.
     func storeUnconfigured(_ object: String) throws {
         try put(key(object) + ".unconfigured") { try Data("\(object)\n".utf8).write(to: $0) }
+    }
+
+    /// Records that `object` does not compile here, with the compiler's error line.
+    func storeFailed(_ object: String, error: String) throws {
+        try put(key(object) + ".failed") { try Data(error.utf8).write(to: $0) }
     }
 
     /// Temporary files of builds that were killed while storing (the caller holds the lock).

@@ -81,6 +81,27 @@ final class KernelScopeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(stored.count, count, "every original is kept for the next build")
     }
 
+    /// A header user that does not compile with the configuration (mm/kmemleak.c without
+    /// CONFIG_DEBUG_KMEMLEAK) is ignored with the compiler's error, and that error is kept:
+    /// the next build touching the header takes it from the store instead of compiling it.
+    func testCompileFailureOfAnObjectTheConfigurationLeavesOutIsKept() throws {
+        let failure = "mm/kmemleak.o does not compile with \(TestBed.shared.kernelRelease)'s configuration, so the target does not build it (mm/kmemleak.c:"
+        for round in 1...2 {
+            var ko: URL?
+            let result = try build("kmemleak-stub-header.diff", &ko)
+            // The stub changes no code: the answer is "nothing to live-patch", after compiling memblock.o.
+            XCTAssertEqual(result.status, 1, "round \(round):\n\(result.output)")
+            XCTAssertTrue(result.output.contains("error: the diff changes no function's code: there is nothing to live-patch"), result.output)
+            XCTAssertTrue(result.output.contains("used by mm/kmemleak.o, mm/memblock.o"), result.output)
+            XCTAssertTrue(result.output.contains(failure), "round \(round):\n\(result.output)")
+            if round == 2 {
+                XCTAssertTrue(result.output.contains("[original-build] 2 of 2 original objects from the cache"), result.output)
+                XCTAssertTrue(result.output.contains("error: ‘CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE’ undeclared here (not in a function); from the cache)"),
+                              result.output)
+            }
+        }
+    }
+
     /// A repeated build takes its original objects from the store: only the patched side is compiled.
     func testRepeatedBuildTakesItsOriginalsFromTheCache() throws {
         try buildSaying("cmdline.diff", [])
