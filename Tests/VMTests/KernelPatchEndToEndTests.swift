@@ -29,8 +29,23 @@ final class KernelPatchEndToEndTests: XCTestCase {
         XCTAssertTrue(builds["fdinfo-header"]!.contains("rebuilt fs/proc/fd.o\n"), builds["fdinfo-header"]!)
         XCTAssertTrue(builds["fdinfo-header"]!.contains("replaces 1 function(s):\n  vmlinux: seq_show,1"), builds["fdinfo-header"]!)
 
-        XCTAssertTrue(builds["lib-mpi-sgl"]!.contains("vmlinux: mpi_read_raw_from_sgl"), builds["lib-mpi-sgl"]!)
+        // A header inline: task_ppid_nr_ns, and task_ppid_nr through it: three of sched.h's 27,520 includers.
+        let inline = builds["sched-inline"]!
+        XCTAssertTrue(inline.contains("include/linux/sched.h: changed task_ppid_nr_ns; used by fs/proc/array.o, kernel/audit.o, kernel/auditsc.o"), inline)
+        XCTAssertTrue(inline.contains("rebuilt fs/proc/array.o, kernel/audit.o, kernel/auditsc.o\n"), inline)
+        XCTAssertTrue(inline.contains("vmlinux: do_task_stat"), inline)
+        // kernel/sched/rt.c has no compilation unit of its own: build_policy.c #includes it.
+        let rr = builds["sched-rr-timeslice"]!
+        for text in ["kernel/sched/rt.c is compiled through kernel/sched/build_policy.o", "rebuilt kernel/sched/build_policy.o\n",
+                     "replaces 1 function(s):\n  vmlinux: sched_rr_handler ("] {
+            XCTAssertTrue(rr.contains(text), "no '\(text)' in\n\(rr)")
+        }
+        // lib/mpi/mpicoder.o is a traced compilation unit of the debug vmlinux: patched like any vmlinux object.
+        XCTAssertTrue(builds["lib-mpi-sgl"]!.contains("replaces 1 function(s):\n  vmlinux: mpi_read_raw_from_sgl"), builds["lib-mpi-sgl"]!)
+        // Another module's export: an ordinary undefined symbol, and the exporting module a dependency.
         XCTAssertTrue(builds["twofish-module-export"]!.contains("twofish_x86_64_3way: twofish_setkey_skcipher"), builds["twofish-module-export"]!)
+        let depends = try runCommand(["/usr/sbin/modinfo", "-F", "depends", files["twofish-module-export.ko"]!.path]).output
+        XCTAssertTrue(depends.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.contains("twofish_common"), depends)
         XCTAssertTrue(builds["module-export-from-vmlinux"]!.contains("vmlinux: cmdline_proc_show"), builds["module-export-from-vmlinux"]!)
 
         let vm = TestVM()
