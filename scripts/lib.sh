@@ -62,3 +62,28 @@ KPATCH_SOURCE_TARBALL=$KPATCH_KERNEL_DIR/source/usr/src/linux-source-$(echo "$KP
 # A Debian root of the kernel's toolchain release (scripts/buildroot), for kernels whose
 # compiler the host lacks.
 KPATCH_BUILDROOT=$KPATCH_TESTBED/buildroot/$KPATCH_KERNEL_DIST
+
+# vmlinuz's own vmlinux, for the test VM's PVH boot (scripts/vm-run): the first xz or zstd
+# stream in the bzImage that unpacks to a complete ELF with the PVH entry note (Xen note
+# 0x12). Written beside and renamed into place, so concurrent boots never see half a file.
+kpatch_unpack_vmlinuz() { # vmlinuz out
+    local tmp=$2.tmp.$$ offset tool magic
+    for tool in "xz -dc --single-stream" "zstd -dcq"; do
+        case $tool in
+            xz*) magic='\xfd7zXZ\x00' ;;
+            zstd*) magic='\x28\xb5\x2f\xfd' ;;
+        esac
+        for offset in $(LC_ALL=C grep -obUaP "$magic" "$1" | cut -d: -f1); do
+            # zstd exits 1 on the signature after the stream: the ELF check decides.
+            tail -c +$((offset + 1)) "$1" | $tool > "$tmp" 2>/dev/null || true
+            if [ "$(head -c 4 "$tmp" | od -An -c | tr -d ' ')" = '177ELF' ] &&
+               readelf -n "$tmp" 2>/dev/null | grep -q 'Xen .*(0x00000012)' &&
+               readelf -lSW "$tmp" 2>&1 >/dev/null | { ! grep -q .; }; then
+                mv -f "$tmp" "$2"
+                return 0
+            fi
+        done
+    done
+    rm -f "$tmp"
+    return 1
+}

@@ -90,6 +90,11 @@ struct KernelSourceTree {
             + (toolchain.buildRoot == nil ? "" : "toolchain \(toolchain.description)\n")
     }
 
+    /// The make targets that build `objects` with their real flags (`KbuildBuildPath`).
+    private func targets(_ objects: [String]) -> [String] {
+        objects.map { KbuildBuildPath.target(of: $0, in: dir) }
+    }
+
     func make(_ stage: BuildStage, _ targets: [String]) throws {
         try CommandRunner.check(stage, toolchain.command(makeCommand(targets)))
     }
@@ -152,9 +157,9 @@ struct KernelSourceTree {
             // which only Kbuild's rule writes: make compiles those again.
             let exporting = try objects.filter { try Self.exportsSymbols(upper.appendingPathComponent($0)) }
             for object in exporting { try fm.removeItem(at: upper.appendingPathComponent(object)) }
-            if !exporting.isEmpty { try inOverlay(makeCommand(exporting), describedAs: "make \(exporting.joined(separator: " "))") }
+            if !exporting.isEmpty { try inOverlay(makeCommand(targets(exporting)), describedAs: "make \(exporting.joined(separator: " "))") }
         } else {
-            try inOverlay(makeCommand(objects), describedAs: "make \(objects.joined(separator: " "))")
+            try inOverlay(makeCommand(targets(objects)), describedAs: "make \(objects.joined(separator: " "))")
         }
         return try objects.map { object in
             let built = upper.appendingPathComponent(object)
@@ -210,8 +215,9 @@ struct KernelSourceTree {
     /// decides what a failure means.
     func buildConfigured(_ objects: [String], stage: BuildStage,
                          onLine: ((Substring) -> Void)? = nil) throws -> (built: [String], failed: [String: CompileFailure]) {
-        let result = try CommandRunner.run(toolchain.command(makeCommand(objects, keepGoing: true)), onLine: onLine)
-        let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\($0)'") })
+        let spelled = Dictionary(uniqueKeysWithValues: objects.map { ($0, KbuildBuildPath.target(of: $0, in: dir)) })
+        let result = try CommandRunner.run(toolchain.command(makeCommand(objects.map { spelled[$0]! }, keepGoing: true)), onLine: onLine)
+        let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\(spelled[$0]!)'") })
         let fm = FileManager.default
         let built = objects.filter { object in
             !unconfigured.contains(object) && fm.fileExists(atPath: dir.appendingPathComponent(object).path)
@@ -220,12 +226,12 @@ struct KernelSourceTree {
         var failed: [String: CompileFailure] = [:]
         let lines = result.output.split(separator: "\n")
         for object in objects where !unconfigured.contains(object) && !built.contains(object) {
-            let source = String(object.dropLast(2))
+            let source = String(spelled[object]!.dropLast(2))
             // Its own first error, else make's line for it ("*** [...: OBJECT] Error 1").
             if let line = lines.first(where: { $0.hasPrefix(source + ".c:") && $0.contains("error:") }) {
                 failed[object] = CompileFailure(message: String(line), diagnosed: true)
             } else {
-                let line = lines.first { $0.contains("\(object)]") && $0.contains("Error ") }.map(String.init)
+                let line = lines.first { $0.contains("\(spelled[object]!)]") && $0.contains("Error ") }.map(String.init)
                 failed[object] = CompileFailure(message: line ?? "make exited \(result.status)", diagnosed: false)
             }
         }

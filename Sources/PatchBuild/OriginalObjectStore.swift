@@ -40,7 +40,7 @@ struct OriginalObjectStore {
         }
         let text = try String(contentsOf: stamp, encoding: .utf8)
         dir = base.appendingPathComponent("originals")
-        identity = "kpatchctl original objects v1\n\(text)toolchain \(tree.toolchain.description)\nkcflags \(KernelSourceTree.kcflags)\n"
+        identity = "kpatchctl original objects v2\n\(text)toolchain \(tree.toolchain.description)\nkcflags \(KernelSourceTree.kcflags)\n"
     }
 
     func key(_ object: String) -> String {

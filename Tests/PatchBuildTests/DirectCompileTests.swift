@@ -47,4 +47,29 @@ final class DirectCompileTests: XCTestCase {
         XCTAssertFalse(try KbuildCommandFile(object: built[1]).symbolVersionLines().isEmpty)
         XCTAssertFalse(KbuildCommandFile(object: built[0]).exists, "cmdline.o was compiled by make, not by its recorded command")
     }
+
+    /// Which make target builds an object with its real flags: its own path in a Kbuild
+    /// directory; through the directory whose Makefile compiles it otherwise (amdgpu's
+    /// Makefile builds amdkfd/, display/ and pm/ through `../`).
+    func testObjectsAnotherDirectoryBuildsAreAskedForThroughIt() throws {
+        let bed = TestBed.shared
+        let work = try bed.scratch("build-path")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let result = try KpatchctlBinary().buildKernelPatch(diff: bed.root.appendingPathComponent("examples/vmlinux/cmdline.diff"),
+                                                            output: work.appendingPathComponent("cmdline.ko"))
+        XCTAssertEqual(result.status, 0, result.output)
+        let tree = bed.buildCache.appendingPathComponent("kernels/\(bed.kernelRelease)/tree")
+        let amd = "drivers/gpu/drm/amd"
+        for (object, target) in [
+            ("\(amd)/amdkfd/kfd_process.o", "\(amd)/amdgpu/../amdkfd/kfd_process.o"),
+            ("\(amd)/display/dc/core/dc.o", "\(amd)/amdgpu/../display/dc/core/dc.o"),
+            ("\(amd)/pm/amdgpu_pm.o", "\(amd)/amdgpu/../pm/amdgpu_pm.o"),
+            ("\(amd)/amdgpu/amdgpu_drv.o", "\(amd)/amdgpu/amdgpu_drv.o"),
+            ("fs/proc/cmdline.o", "fs/proc/cmdline.o"),
+            ("mm/kmemleak.o", "mm/kmemleak.o"),
+        ] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: tree.appendingPathComponent(String(object.dropLast(2)) + ".c").path), object)
+            XCTAssertEqual(KbuildBuildPath.target(of: object, in: tree), target, object)
+        }
+    }
 }

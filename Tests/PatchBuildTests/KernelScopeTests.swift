@@ -66,6 +66,19 @@ final class KernelScopeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(stored.count, count, "every original is kept for the next build")
     }
 
+    /// A file that another directory's Makefile compiles into its module is built through
+    /// that Makefile, with its flags: amdkfd/*.c is part of amdgpu.ko (`AMDKFD_PATH :=
+    /// ../amdkfd` in amdgpu's Makefile) and does not compile in its own directory.
+    func testFileAnotherDirectorysMakefileCompilesIsBuiltThroughIt() throws {
+        var ko: URL?
+        let result = try build("amdkfd-gpuidx.diff", &ko)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("amdgpu: kfd_process_gpuidx_from_gpuid (code changed)"), result.output)
+        XCTAssertTrue(result.output.contains("for amdgpu build id"), result.output)
+        XCTAssertFalse(result.output.contains("does not compile"), result.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ko!.path))
+    }
+
     /// A header user that does not compile with the configuration (mm/kmemleak.c without
     /// CONFIG_DEBUG_KMEMLEAK) is ignored with the compiler's error, and that error is kept:
     /// the next build touching the header takes it from the store instead of compiling it.
