@@ -15,7 +15,8 @@ KPATCH_MODULES_DIR=$KPATCH_KERNEL_DIR/image/lib/modules/$KPATCH_KERNEL_RELEASE
 KPATCH_DEBUG_VMLINUX=$KPATCH_KERNEL_DIR/dbg/vmlinux-$KPATCH_KERNEL_RELEASE
 # In-tree modules whose debug builds (DWARF, for the kthread analysis) the tests use.
 KPATCH_DEBUG_MODULES_DIR=$KPATCH_KERNEL_DIR/dbg/lib/modules/$KPATCH_KERNEL_RELEASE
-KPATCH_DEBUG_MODULES="kernel/fs/binfmt_misc.ko"
+# A pin may set its own list (bookworm-backports' sets none: its tests build no in-tree module).
+KPATCH_DEBUG_MODULES=${KPATCH_DEBUG_MODULES-kernel/fs/binfmt_misc.ko}
 KPATCH_BIN=${KPATCH_BIN:-$KPATCH_ROOT/.build/release/kpatchctl}
 
 # Every step line carries the seconds since the outermost script started, so a run's

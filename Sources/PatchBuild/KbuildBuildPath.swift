@@ -1,4 +1,5 @@
 import FoundationEssentials
+import PatchModel
 
 /// How to ask Kbuild for an object. Most directories are Kbuild directories of their own
 /// (their Makefile assigns `obj-*`), and `make dir/x.o` builds x.o with their flags. Some
@@ -17,22 +18,21 @@ enum KbuildBuildPath {
     /// A directory that is no Kbuild directory of its own is looked up from its parent
     /// upwards (at most `levels` up): the first sibling branch whose Makefile is a Kbuild
     /// directory and names the object's branch (`amdkfd`, `display`) as a word builds it.
-    static func target(of object: String, in tree: URL, levels: Int = 4) -> String {
+    static func target(of object: String, in tree: URL, levels: Int = 4) throws -> String {
         let parts = object.split(separator: "/").map(String.init)
         guard parts.count >= 2 else { return object }
         let directory = parts.dropLast()
-        guard !isKbuildDirectory(directory.joined(separator: "/"), in: tree) else { return object }
+        guard try !isKbuildDirectory(directory.joined(separator: "/"), in: tree) else { return object }
         // parts = ancestor + [branch, ...rest]: a sibling of `branch` may build it.
         for depth in stride(from: directory.count - 1, through: max(directory.count - levels, 1), by: -1) {
             let ancestor = parts.prefix(depth).joined(separator: "/")
             let branch = parts[depth]
             let rest = parts.dropFirst(depth).joined(separator: "/")
-            let base = tree.appendingPathComponent(ancestor)
-            guard let siblings = try? FileManager.default.contentsOfDirectory(atPath: base.path) else { continue }
+            let siblings = try FileManager.default.contentsOfDirectory(atPath: tree.appendingPathComponent(ancestor).path)
             for sibling in siblings.sorted() where sibling != branch {
                 let candidate = "\(ancestor)/\(sibling)"
-                guard isKbuildDirectory(candidate, in: tree),
-                      let text = makefileText(candidate, in: tree), mentionsWord(branch, in: text) else { continue }
+                guard try isKbuildDirectory(candidate, in: tree),
+                      let text = try makefileText(candidate, in: tree), mentionsWord(branch, in: text) else { continue }
                 return "\(candidate)/../\(rest)"
             }
         }
@@ -40,17 +40,18 @@ enum KbuildBuildPath {
     }
 
     /// A directory whose Makefile (or Kbuild file) assigns an `obj-*` variable.
-    static func isKbuildDirectory(_ directory: String, in tree: URL) -> Bool {
-        guard let text = makefileText(directory, in: tree) else { return false }
+    static func isKbuildDirectory(_ directory: String, in tree: URL) throws -> Bool {
+        guard let text = try makefileText(directory, in: tree) else { return false }
         return text.split(separator: "\n").contains { line in
             line.drop { $0 == " " || $0 == "\t" }.hasPrefix("obj-")
         }
     }
 
-    private static func makefileText(_ directory: String, in tree: URL) -> String? {
+    /// The directory's Kbuild file, else its Makefile; nil when it has neither.
+    private static func makefileText(_ directory: String, in tree: URL) throws -> String? {
         for name in ["Kbuild", "Makefile"] {
             let file = tree.appendingPathComponent(directory).appendingPathComponent(name)
-            if let text = try? String(contentsOf: file, encoding: .utf8) { return text }
+            if KernelFile.exists(file.path) { return try String(contentsOf: file, encoding: .utf8) }
         }
         return nil
     }

@@ -91,8 +91,8 @@ struct KernelSourceTree {
     }
 
     /// The make targets that build `objects` with their real flags (`KbuildBuildPath`).
-    private func targets(_ objects: [String]) -> [String] {
-        objects.map { KbuildBuildPath.target(of: $0, in: dir) }
+    private func targets(_ objects: [String]) throws -> [String] {
+        try objects.map { try KbuildBuildPath.target(of: $0, in: dir) }
     }
 
     func make(_ stage: BuildStage, _ targets: [String]) throws {
@@ -157,9 +157,9 @@ struct KernelSourceTree {
             // which only Kbuild's rule writes: make compiles those again.
             let exporting = try objects.filter { try Self.exportsSymbols(upper.appendingPathComponent($0)) }
             for object in exporting { try fm.removeItem(at: upper.appendingPathComponent(object)) }
-            if !exporting.isEmpty { try inOverlay(makeCommand(targets(exporting)), describedAs: "make \(exporting.joined(separator: " "))") }
+            if !exporting.isEmpty { try inOverlay(makeCommand(try targets(exporting)), describedAs: "make \(exporting.joined(separator: " "))") }
         } else {
-            try inOverlay(makeCommand(targets(objects)), describedAs: "make \(objects.joined(separator: " "))")
+            try inOverlay(makeCommand(try targets(objects)), describedAs: "make \(objects.joined(separator: " "))")
         }
         return try objects.map { object in
             let built = upper.appendingPathComponent(object)
@@ -215,7 +215,7 @@ struct KernelSourceTree {
     /// decides what a failure means.
     func buildConfigured(_ objects: [String], stage: BuildStage,
                          onLine: ((Substring) -> Void)? = nil) throws -> (built: [String], failed: [String: CompileFailure]) {
-        let spelled = Dictionary(uniqueKeysWithValues: objects.map { ($0, KbuildBuildPath.target(of: $0, in: dir)) })
+        let spelled = Dictionary(uniqueKeysWithValues: try objects.map { ($0, try KbuildBuildPath.target(of: $0, in: dir)) })
         let result = try CommandRunner.run(toolchain.command(makeCommand(objects.map { spelled[$0]! }, keepGoing: true)), onLine: onLine)
         let unconfigured = Set(objects.filter { result.output.contains("No rule to make target '\(spelled[$0]!)'") })
         let fm = FileManager.default

@@ -69,7 +69,7 @@ final class DirectCompileTests: XCTestCase {
             ("mm/kmemleak.o", "mm/kmemleak.o"),
         ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: tree.appendingPathComponent(String(object.dropLast(2)) + ".c").path), object)
-            XCTAssertEqual(KbuildBuildPath.target(of: object, in: tree), target, object)
+            XCTAssertEqual(try KbuildBuildPath.target(of: object, in: tree), target, object)
         }
     }
 }

@@ -111,7 +111,7 @@ public struct CorpusCase {
     /// Builds orig/ and patched/ with the pinned headers' Kbuild, once per case
     /// content for all test processes (CorpusBuilds).
     public func compile(bed: TestBed) throws -> CompiledCase {
-        try CorpusBuilds.shared.compiled(self, bed: bed)
+        try CorpusBuilds.compiled(self, bed: bed)
     }
 }
 
@@ -144,64 +144,17 @@ public enum CorpusError: Error, CustomStringConvertible {
     }
 }
 
-/// Builds of corpus cases, kept in the test bed under `corpus-builds/<case>-<key>`,
-/// the key a SHA-256 of the case's sources, the kernel release and the headers' path:
-/// every test process (scripts/test-classes runs each class in its own) reuses them,
-/// and an edited case gets a new key. A build is made in a directory of its own and
-/// renamed into place when complete, so an interrupted or concurrent build never
-/// leaves a half-built case where another process would take it.
-final class CorpusBuilds: @unchecked Sendable {
-    static let shared = CorpusBuilds()
-
-    private let lock = NSLock()
-    private var results: [String: Result<CompiledCase, Error>] = [:]
-
-    func compiled(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
-        lock.lock()
-        defer { lock.unlock() }
-        let key = "\(bed.kernelRelease)/\(corpusCase.name)"
-        if let result = results[key] { return try result.get() }
-        let result = Result { try built(corpusCase, bed: bed) }
-        results[key] = result
-        return try result.get()
-    }
-
-    private func built(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
-        let fm = FileManager.default
-        let store = bed.cache.appendingPathComponent("corpus-builds")
-        let key = try Self.key(corpusCase, bed: bed)
-        let done = store.appendingPathComponent("\(corpusCase.name)-\(key)")
-        if !fm.fileExists(atPath: done.appendingPathComponent("complete").path) {
-            let work = store.appendingPathComponent("\(corpusCase.name)-\(key).building-\(ProcessInfo.processInfo.processIdentifier)")
-            try? fm.removeItem(at: work)
-            try fm.createDirectory(at: work, withIntermediateDirectories: true)
-            defer { try? fm.removeItem(at: work) }
-            try build(corpusCase, in: work, bed: bed)
-            try Data().write(to: work.appendingPathComponent("complete"))
-            // Another process may have finished the same key first: its build is as good.
-            if rename(work.path, done.path) != 0 && !fm.fileExists(atPath: done.appendingPathComponent("complete").path) {
-                throw CorpusError.buildFailed(corpusCase.name, tree: "store", "cannot move \(work.path) to \(done.path): errno \(errno)")
-            }
+/// Builds of corpus cases, shared by every test process (`ContentStore` area
+/// `corpus-builds`), keyed by the case's sources, the kernel release and the headers' path.
+enum CorpusBuilds {
+    static func compiled(_ corpusCase: CorpusCase, bed: TestBed) throws -> CompiledCase {
+        let key = ContentKey("kernel \(bed.kernelRelease) \(bed.headers.path)")
+        try key.add(tree: corpusCase.originalSources)
+        try key.add(tree: corpusCase.patchedSources)
+        let done = try ContentStore.shared.entry("corpus-builds", name: corpusCase.name, key: key, bed: bed) {
+            try build(corpusCase, in: $0, bed: bed)
         }
         return try products(corpusCase, in: done)
-    }
-
-    /// SHA-256 of the release, the headers' path and every file of orig/ and patched/.
-    private static func key(_ corpusCase: CorpusCase, bed: TestBed) throws -> String {
-        let hasher = SHA256()
-        hasher.update(data: Data("\(bed.kernelRelease)\n\(bed.headers.path)\n".utf8))
-        for tree in [corpusCase.originalSources, corpusCase.patchedSources] {
-            let names = try FileManager.default.subpathsOfDirectory(atPath: tree.path).sorted()
-            hasher.update(data: Data("\(tree.lastPathComponent)\n".utf8))
-            for name in names {
-                let file = tree.appendingPathComponent(name)
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDir), !isDir.boolValue else { continue }
-                hasher.update(data: Data("\u{0}\(name)\u{0}".utf8))
-                hasher.update(data: try Data(contentsOf: file))
-            }
-        }
-        return hexString(hasher.finalize().prefix(8))
     }
 
     /// Both trees are built at the same path, one after the other, as a user builds
@@ -209,7 +162,7 @@ final class CorpusBuilds: @unchecked Sendable {
     /// DWARF paths are then the same in both objects. The patched tree only has to
     /// yield objects, and may call vmlinux functions no module can link against
     /// (that is what klp relocations are for), so its modpost errors are warnings.
-    private func build(_ corpusCase: CorpusCase, in caseDir: URL, bed: TestBed) throws {
+    private static func build(_ corpusCase: CorpusCase, in caseDir: URL, bed: TestBed) throws {
         let fm = FileManager.default
         let work = caseDir.appendingPathComponent("src")
         for (tree, sources) in [("orig", corpusCase.originalSources), ("patched", corpusCase.patchedSources)] {
@@ -226,7 +179,7 @@ final class CorpusBuilds: @unchecked Sendable {
         }
     }
 
-    private func products(_ corpusCase: CorpusCase, in caseDir: URL) throws -> CompiledCase {
+    private static func products(_ corpusCase: CorpusCase, in caseDir: URL) throws -> CompiledCase {
         let original = caseDir.appendingPathComponent("orig"), patched = caseDir.appendingPathComponent("patched")
         let compiled = CompiledCase(
             originalObject: original.appendingPathComponent(corpusCase.expectation.object),

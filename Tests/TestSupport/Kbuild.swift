@@ -5,10 +5,12 @@ public struct KbuildModule {
     public let bed: TestBed
     public init(bed: TestBed = .shared) { self.bed = bed }
 
-    /// Copies `sources` into a fresh directory, runs Kbuild there and returns it.
-    /// `extraSymbols`: Module.symvers files of other modules it calls (`KBUILD_EXTRA_SYMBOLS`).
-    public func build(_ label: String, sources: URL, extraCflags: String = "", extraSymbols: [URL] = []) throws -> URL {
-        let dir = try bed.scratch("kbuild-\(label)")
+    /// Copies `sources` into a fresh directory (`into`, else a scratch one), runs Kbuild there
+    /// and returns it. `extraSymbols`: Module.symvers files of other modules it calls
+    /// (`KBUILD_EXTRA_SYMBOLS`).
+    public func build(_ label: String, sources: URL, into: URL? = nil, extraCflags: String = "", extraSymbols: [URL] = []) throws -> URL {
+        let dir = try into ?? bed.scratch("kbuild-\(label)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: sources.path) {
             try FileManager.default.copyItem(at: sources.appendingPathComponent(name),
                                              to: dir.appendingPathComponent(name))

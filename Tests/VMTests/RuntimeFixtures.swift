@@ -4,10 +4,10 @@ import TestSupport
 import PatchModel
 
 /// The modules the runtime VM tests load: kpvictim and the hand-written
-/// livepatch fixtures of Tests/Fixtures, built once per test run.
+/// livepatch fixtures of Tests/Fixtures, built once per test run for every test process
+/// (`ContentStore` area `runtime-fixtures`, keyed by their sources, the diffs and kpatchctl).
 enum RuntimeFixtures {
     struct Modules {
-        let directories: [URL]
         let kpvictim: URL
         /// `kpatchctl build examples/kpvictim/fix.diff --name livepatch_sum`.
         let livepatchSum: URL
@@ -24,49 +24,57 @@ enum RuntimeFixtures {
         /// kpatchctl metadata, so apply needs --foreign.
         let foreign: URL
 
+        init(_ dir: URL) {
+            let patches = dir.appendingPathComponent("patches")
+            kpvictim = dir.appendingPathComponent("victim/kpvictim.ko")
+            livepatchSum = patches.appendingPathComponent("livepatch_sum.ko")
+            livepatchWait = patches.appendingPathComponent("livepatch_wait.ko")
+            livepatchWaitMessage = patches.appendingPathComponent("livepatch_waitmsg.ko")
+            unknownSymbol = patches.appendingPathComponent("unknown_symbol.ko")
+            foreign = dir.appendingPathComponent("foreign/livepatch_sum.ko")
+        }
+
         var payloadFiles: [String: URL] {
             ["kpvictim.ko": kpvictim, "livepatch_sum.ko": livepatchSum, "livepatch_wait.ko": livepatchWait,
              "livepatch_waitmsg.ko": livepatchWaitMessage,
              "unknown_symbol.ko": unknownSymbol, "foreign_sum.ko": foreign]
         }
-
-        func remove() {
-            for dir in directories { try? FileManager.default.removeItem(at: dir) }
-        }
     }
 
-    /// Builds kpvictim as the user deploys it and the patches for it with
-    /// `kpatchctl build`, into scratch directories the caller removes.
+    /// Builds kpvictim as the user deploys it and the patches for it with `kpatchctl build`,
+    /// or finds them built by an earlier test process.
     static func build() throws -> Modules {
         let bed = TestBed.shared
-        let kbuild = KbuildModule()
-        let victim = try kbuild.build("kpvictim", sources: bed.root.appendingPathComponent("examples/kpvictim"))
-        let patches = try bed.scratch("runtime-patches")
-        func patch(_ diff: String, _ name: String) throws -> URL {
-            let out = patches.appendingPathComponent("\(name).ko")
-            let result = try KpatchctlBinary().buildModulePatch(
-                diff: bed.root.appendingPathComponent("examples/kpvictim/\(diff)"), moduleSource: victim, output: out,
-                cache: bed.buildCache, extra: ["--name", name])  // originals shared by every test process
-            guard result.status == 0 else { throw TestBedError.commandFailed("kpatchctl build \(diff)", result.status, result.output) }
-            return out
+        let examples = bed.root.appendingPathComponent("examples/kpvictim")
+        let handWritten = bed.root.appendingPathComponent("Tests/Fixtures/livepatch-sum")
+        let key = ContentKey("runtime fixtures")
+        try key.addKpatchctl(bed: bed)
+        try key.add(tree: examples)
+        try key.add(tree: handWritten)
+        let dir = try ContentStore.shared.entry("runtime-fixtures", name: "kpvictim", key: key, bed: bed) { dir in
+            let kbuild = KbuildModule(bed: bed)
+            let victim = try kbuild.build("kpvictim", sources: examples, into: dir.appendingPathComponent("victim"))
+            let modules = Modules(dir)
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("patches"), withIntermediateDirectories: true)
+            for (diff, out) in [("fix.diff", modules.livepatchSum), ("wait.diff", modules.livepatchWait),
+                                ("wait-message.diff", modules.livepatchWaitMessage)] {
+                let result = try KpatchctlBinary(bed: bed).buildModulePatch(
+                    diff: examples.appendingPathComponent(diff), moduleSource: victim, output: out,
+                    cache: bed.buildCache, extra: ["--name", out.deletingPathExtension().lastPathComponent])  // originals shared
+                guard result.status == 0 else { throw TestBedError.commandFailed("kpatchctl build \(diff)", result.status, result.output) }
+            }
+            var bytes = try Data(contentsOf: modules.livepatchWait)
+            let from = Data("seq_puts\0".utf8), to = Data("seq_putz\0".utf8)
+            var renamed = 0
+            while let range = bytes.range(of: from) {
+                bytes.replaceSubrange(range, with: to)
+                renamed += 1
+            }
+            guard renamed > 0 else { throw TestBedError.commandFailed("no seq_puts in \(modules.livepatchWait.path)", 1, "") }
+            try bytes.write(to: modules.unknownSymbol)
+            _ = try kbuild.build("livepatch-sum", sources: handWritten, into: dir.appendingPathComponent("foreign"))
         }
-        let sum = try patch("fix.diff", "livepatch_sum")
-        let wait = try patch("wait.diff", "livepatch_wait")
-        let waitMessage = try patch("wait-message.diff", "livepatch_waitmsg")
-        var bytes = try Data(contentsOf: wait)
-        let from = Data("seq_puts\0".utf8), to = Data("seq_putz\0".utf8)
-        var renamed = 0
-        while let range = bytes.range(of: from) {
-            bytes.replaceSubrange(range, with: to)
-            renamed += 1
-        }
-        guard renamed > 0 else { throw TestBedError.commandFailed("no seq_puts in \(wait.path)", 1, "") }
-        let unknown = patches.appendingPathComponent("unknown_symbol.ko")
-        try bytes.write(to: unknown)
-        let foreign = try kbuild.build("livepatch-sum", sources: bed.root.appendingPathComponent("Tests/Fixtures/livepatch-sum"))
-        return Modules(directories: [victim, patches, foreign], kpvictim: victim.appendingPathComponent("kpvictim.ko"),
-                       livepatchSum: sum, livepatchWait: wait, livepatchWaitMessage: waitMessage, unknownSymbol: unknown,
-                       foreign: foreign.appendingPathComponent("livepatch_sum.ko"))
+        return Modules(dir)
     }
 
     /// Guest lines `KPJSON <label> <json>` carry JSON out through the console.
@@ -87,17 +95,12 @@ enum RuntimeFixtures {
     }
 }
 
-/// A VM test class whose guests get kpvictim and the runtime's patches
-/// (RuntimeFixtures), built once per class.
+/// A VM test class whose guests get kpvictim and the runtime's patches (RuntimeFixtures).
 class RuntimeVMTestCase: XCTestCase {
     private static var modules: Result<RuntimeFixtures.Modules, Error>!
 
     override class func setUp() {
         modules = Result { try RuntimeFixtures.build() }
-    }
-
-    override class func tearDown() {
-        (try? modules.get())?.remove()
     }
 
     func boot(_ label: String, _ script: String, timeout: Int = 180, files: [String: URL] = [:]) throws -> TestVM.Outcome {
