@@ -153,9 +153,8 @@ struct KernelSourceTree {
         }
         if let script = try directCompileScript(objects) {
             try inOverlay(["sh", "-c", script], describedAs: "Kbuild's recorded commands for \(objects.joined(separator: " "))")
-            // An object that exports symbols also needs genksyms' CRCs (#SYMVER in its .cmd),
-            // which only Kbuild's rule writes: make compiles those again.
-            let exporting = try objects.filter { try Self.exportsSymbols(upper.appendingPathComponent($0)) }
+            // An exporter's CRCs come from Kbuild's rule only: make compiles it again.
+            let exporting = try objects.filter { try KbuildRecordedCommands.exportsSymbols(upper.appendingPathComponent($0)) }
             for object in exporting { try fm.removeItem(at: upper.appendingPathComponent(object)) }
             if !exporting.isEmpty { try inOverlay(makeCommand(try targets(exporting)), describedAs: "make \(exporting.joined(separator: " "))") }
         } else {
@@ -171,32 +170,12 @@ struct KernelSourceTree {
     }
 
     /// A script that runs, from the tree's top, the commands Kbuild recorded for `objects`
-    /// in the prepared tree (`.x.o.cmd`: the compiler, and objtool where the kernel runs it
-    /// per object), all at once; nil when there are more objects than cores or one has no
-    /// recorded command, for which make decides. For a few objects this skips Kbuild's
-    /// start-up, seconds against the compile's fraction of one, and gives the same bytes
-    /// (`DirectCompileTests`).
+    /// in the prepared tree (`KbuildRecordedCommands`); nil when there are more objects than
+    /// cores or one has no recorded command, for which make decides.
     func directCompileScript(_ objects: [String]) throws -> String? {
-        guard objects.count <= ProcessInfo.processInfo.activeProcessorCount else { return nil }
-        var commands: [String] = []
-        for object in objects {
-            guard let command = try KbuildCommandFile(object: object, in: dir).commandLine() else { return nil }
-            commands.append(command)
-        }
-        let jobs = commands.map { "( \($0) ) & pids=\"$pids $!\"" }
-        return (["cd \(shellQuoted(dir.path)) || exit 1", "pids="] + jobs
-                + ["status=0", "for pid in $pids; do wait $pid || status=1; done", "exit $status"]).joined(separator: "\n")
+        guard let commands = try KbuildRecordedCommands.commands(for: objects, in: dir) else { return nil }
+        return KbuildRecordedCommands.script(commands, from: dir)
     }
-
-    /// Whether an object exports symbols, as Kbuild's genksyms step tests it: `__ksymtab_*`
-    /// symbols (6.1), `__export_symbol_*` (6.5 on).
-    static func exportsSymbols(_ object: URL) throws -> Bool {
-        try ELFObject(url: object, allowedTypes: [.relocatable]).symbols().contains {
-            $0.name.hasPrefix("__ksymtab_") || $0.name.hasPrefix("__export_symbol_")
-        }
-    }
-
-    private func shellQuoted(_ s: String) -> String { "'" + s.replacing("'", with: #"'\''"#) + "'" }
 
     /// Why an object did not compile: the compiler's first error in the object's own
     /// source (`diagnosed`: the same source, configuration and compiler fail the same

@@ -64,8 +64,8 @@ final class ModuleBuildTarget: BuildTargetStrategy {
         let modules = try originalTree.modules()
         let objects = try originalTree.objects(affectedBy: build.diff.touchedPaths, builtObjects: Set(modules.values.joined()))
         guard !objects.isEmpty else { throw BuildError.diffTouchesNothingBuilt(paths: build.diff.touchedPaths) }
-        try patchedTree.buildObjects(objects)
-        build.clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", "))")
+        let direct = try patchedTree.buildObjects(objects, recordedIn: originalTree)
+        build.clock.note(.rebuild, "rebuilt \(objects.joined(separator: ", "))\(direct ? " (Kbuild's recorded commands)" : "")")
         let owners = Set(objects.compactMap { object in modules.first { $0.value.contains(object) }?.key })
         guard owners.count == 1, let name = owners.first else {
             throw BuildError.verification("the diff touches objects of \(owners.count) modules (\(owners.sorted().joined(separator: ", "))): build one patch per module")

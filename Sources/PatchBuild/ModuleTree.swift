@@ -5,16 +5,19 @@ import FoundationEssentials
 struct ModuleTree {
     let dir: URL
     let kernel: TargetKernel
-    /// The author header directory (kmod/include), given to the patched build only:
-    /// the original source never includes it.
+    /// The author header directory (kmod/include), given to the patched build only (the
+    /// original source never includes it), through gcc's CPATH: Kbuild does not record it,
+    /// so the two builds' recorded commands differ only in the tree's path.
     var authorInclude: URL? = nil
 
     /// Flags both builds get: one section per function and object, and __FILE__
     /// relative to the tree so the original and patched builds (in different
     /// directories) produce the same strings.
     func kcflags() -> String {
-        "-ffunction-sections -fdata-sections -fmacro-prefix-map=\(dir.path)/=" + (authorInclude.map { " -I\($0.path)" } ?? "")
+        "-ffunction-sections -fdata-sections -fmacro-prefix-map=\(dir.path)/="
     }
+
+    private var environment: [String: String] { authorInclude.map { ["CPATH": $0.path] } ?? [:] }
 
     /// Copies the source files of `source` into `dir`, leaving build products behind.
     static func copySources(from source: URL, to dir: URL) throws {
@@ -42,14 +45,32 @@ struct ModuleTree {
 
     private func make(_ stage: BuildStage, _ targets: [String]) throws {
         try CommandRunner.check(stage, kernel.toolchain.command(["make", "-s", "-C", kernel.headers.path, "M=\(dir.path)",
-                                                                 "KCFLAGS=\(kcflags())"] + targets))
+                                                                 "KCFLAGS=\(kcflags())"] + targets), environment: environment)
     }
 
     /// A full Kbuild of the tree's modules.
     func buildModules() throws { try make(.originalBuild, ["modules"]) }
 
-    /// Rebuilds only `objects` (paths relative to the tree).
-    func buildObjects(_ objects: [String]) throws { try make(.rebuild, objects) }
+    /// Rebuilds only `objects` (paths relative to the tree). `original`, a Kbuild of the same
+    /// module at another path, recorded how each object compiles: those commands run with
+    /// this tree's path instead of make (`KbuildRecordedCommands`; same bytes:
+    /// `DirectCompileTests`). make builds the objects it has no command for (a new file),
+    /// more objects than cores, and those that export symbols (their CRCs).
+    /// Returns whether the recorded commands were used.
+    @discardableResult
+    func buildObjects(_ objects: [String], recordedIn original: ModuleTree? = nil) throws -> Bool {
+        let from = (original?.dir.path ?? "") + "/", to = dir.path + "/"
+        guard let original, let recorded = try KbuildRecordedCommands.commands(for: objects, in: original.dir),
+              let script = KbuildRecordedCommands.script(recorded.map { $0.replacing(from, with: to) }, from: kernel.headers) else {
+            try make(.rebuild, objects)
+            return false
+        }
+        try CommandRunner.check(.rebuild, kernel.toolchain.command(["sh", "-c", script]), environment: environment)
+        let exporting = try objects.filter { try KbuildRecordedCommands.exportsSymbols(dir.appendingPathComponent($0)) }
+        for object in exporting { try FileManager.default.removeItem(at: dir.appendingPathComponent(object)) }
+        if !exporting.isEmpty { try make(.rebuild, exporting) }
+        return true
+    }
 
     /// module name -> its objects (relative paths), from the `<module>.mod` files
     /// Kbuild writes.

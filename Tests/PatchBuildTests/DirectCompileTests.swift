@@ -25,8 +25,8 @@ final class DirectCompileTests: XCTestCase {
         let tree = KernelSourceTree(dir: treeDir, toolchain: .host(try KernelCompiler.read(config: treeDir.appendingPathComponent(".config"))))
         let objects = ["fs/proc/cmdline.o", "lib/mpi/mpicoder.o"]
         XCTAssertNotNil(try tree.directCompileScript(objects), "both objects have recorded commands")
-        XCTAssertTrue(try KernelSourceTree.exportsSymbols(treeDir.appendingPathComponent("lib/mpi/mpicoder.o")))
-        XCTAssertFalse(try KernelSourceTree.exportsSymbols(treeDir.appendingPathComponent("fs/proc/cmdline.o")))
+        XCTAssertTrue(try KbuildRecordedCommands.exportsSymbols(treeDir.appendingPathComponent("lib/mpi/mpicoder.o")))
+        XCTAssertFalse(try KbuildRecordedCommands.exportsSymbols(treeDir.appendingPathComponent("fs/proc/cmdline.o")))
 
         // The unchanged sources laid over the tree, as a patched build lays its files.
         let upper = work.appendingPathComponent("patched")
@@ -70,6 +70,35 @@ final class DirectCompileTests: XCTestCase {
         ] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: tree.appendingPathComponent(String(object.dropLast(2)) + ".c").path), object)
             XCTAssertEqual(try KbuildBuildPath.target(of: object, in: tree), target, object)
+        }
+    }
+
+    /// An out-of-tree module's patched objects: the original build's recorded commands, with
+    /// the patched tree's path, give make's bytes at that path; an exporter goes through make
+    /// (its .cmd then carries the CRC lines), a file the original build did not compile too.
+    func testModuleObjectsFromTheOriginalsRecordedCommandsAreMakesBytes() throws {
+        let bed = TestBed.shared
+        let work = try bed.scratch("direct-module")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let kernel = try TargetKernel.locate(release: bed.kernelRelease, headers: bed.headers,
+                                             store: KernelPackageStore(root: bed.cache), binds: [work], note: { _ in })
+        for (name, object, exports) in [("body_change", "kpc_body_change.o", false), ("module_exported_call", "kpc_module_exported_call.o", true)] {
+            let sources = bed.root.appendingPathComponent("Tests/Corpus/\(name)/orig")
+            let original = ModuleTree(dir: work.appendingPathComponent("\(name)-original"), kernel: kernel)
+            try ModuleTree.copySources(from: sources, to: original.dir)
+            try original.buildModules()
+            let patched = ModuleTree(dir: work.appendingPathComponent("\(name)-patched"), kernel: kernel)
+            try ModuleTree.copySources(from: sources, to: patched.dir)
+            XCTAssertTrue(try patched.buildObjects([object], recordedIn: original), name)
+            let direct = try Data(contentsOf: patched.dir.appendingPathComponent(object))
+            XCTAssertEqual(try KbuildRecordedCommands.exportsSymbols(patched.dir.appendingPathComponent(object)), exports, name)
+            XCTAssertEqual(try !KbuildCommandFile(object: object, in: patched.dir).symbolVersionLines().isEmpty, exports,
+                           "\(name): an exporter is compiled by make, with its CRCs; the others by their recorded command")
+            // make, at the same path, from scratch.
+            try FileManager.default.removeItem(at: patched.dir)
+            try ModuleTree.copySources(from: sources, to: patched.dir)
+            XCTAssertFalse(try patched.buildObjects([object]), name)
+            XCTAssertEqual(direct, try Data(contentsOf: patched.dir.appendingPathComponent(object)), "\(name): not the bytes make gave")
         }
     }
 }

@@ -19,11 +19,25 @@ final class CodeFragments {
     /// The fragment of `section` at `offset`: its bytes and its references (offsets relative to it).
     func fragment(in section: Int, at offset: Int64) throws -> (bytes: [UInt8], references: [Reference])? {
         let data = try model.elf.data(of: model.sections[section])
-        guard offset >= 0, offset < Int64(data.count) else { return nil }
-        let end = startsOf(section).first { $0 > offset } ?? Int64(data.count)
-        let refs = (model.references[section] ?? []).filter { Int64($0.offset) >= offset && Int64($0.offset) < end }
+        guard let end = span(in: section, containing: offset)?.upperBound else { return nil }
+        let refs = references(in: section, span: offset..<end)
             .map { Reference(offset: $0.offset - UInt64(offset), type: $0.type, addend: $0.addend, target: $0.target) }
         return (Array(data[Int(offset)..<Int(end)]), refs)
+    }
+
+    /// The fragment holding `place`: from the last start at or before it to the next start
+    /// (or the section's end); nil outside the section.
+    func span(in section: Int, containing place: Int64) -> Range<Int64>? {
+        let size = Int64(model.sections[section].size)
+        guard place >= 0, place < size else { return nil }
+        let starts = startsOf(section)
+        let start = starts.last { $0 <= place } ?? 0
+        return start..<(starts.first { $0 > place } ?? size)
+    }
+
+    /// The references applied inside `span` of `section`, at their offsets in the section.
+    func references(in section: Int, span: Range<Int64>) -> [Reference] {
+        (model.references[section] ?? []).filter { span.contains(Int64($0.offset)) }
     }
 
     private func startsOf(_ section: Int) -> [Int64] {
@@ -32,7 +46,7 @@ final class CodeFragments {
         for (from, refs) in model.references where from != section {
             for ref in refs {
                 guard case .section(let s) = ref.target, s == section else { continue }
-                places.insert(ref.type.isPCRelative ? ref.addend &+ 4 : ref.addend)
+                places.insert(ref.place(fromCode: model.sections[from].isExecutable))
             }
         }
         let sorted = places.sorted()

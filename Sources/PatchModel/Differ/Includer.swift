@@ -8,6 +8,16 @@ struct Inclusion {
     var symbols: Set<Int> = []
     /// Sections copied whole: string literals and other data without symbols.
     var sections: Set<Int> = []
+    /// Sections of code fragments (`Includer.copiedByFragment`) and the fragments the patch
+    /// reaches (spans in the patched object): the rest of such a section is dead in the patch.
+    var fragments: [Int: Set<Range<Int64>>] = [:]
+
+    /// Whether `place` in `section` is copied: in a section copied whole, or in a copied fragment.
+    func copies(_ place: Int64, in section: Int) -> Bool {
+        sections.contains(section) || (fragments[section]?.contains { $0.contains(place) } ?? false)
+    }
+
+    var count: Int { symbols.count + sections.count + fragments.values.map(\.count).reduce(0, +) }
 }
 
 /// Stage 4: include changed and new functions with their cold parts and
@@ -21,9 +31,11 @@ struct Includer {
     /// functions: included when their replaced callers reach them, never replaced.
     let carried: Set<Int>
     private let coldChildren: [String: [Int]]
+    private let fragments: CodeFragments
 
     init(patched: ObjectModel, status: [Int: SymbolChange], carried: Set<Int> = []) {
         self.patched = patched
+        fragments = CodeFragments(model: patched)
         self.status = status
         self.carried = carried
         var map: [String: [Int]] = [:]
@@ -57,19 +69,59 @@ struct Includer {
         return inclusion
     }
 
+    /// Executable sections without symbols that code jumps into (`.altinstr_aux`: the
+    /// run-time tests of static_cpu_has(); `.altinstr_replacement`: alternatives' code) hold
+    /// one fragment per use. Only the fragments the patch reaches are live in it: the others
+    /// belong to other functions, and jump back into them (into an `__init` one, which the
+    /// patch cannot reach). They keep their offsets, their bytes become int3 and their
+    /// references are dropped (`PatchObjectWriter`).
+    func copiedByFragment(_ section: Int) -> Bool { fragments.holdsFragments(section) }
+
     /// Adds everything reachable from `start` that must travel with the patch.
     func close(_ inclusion: inout Inclusion, from start: [Reference.Target]) {
+        close(&inclusion, start.map { .target($0) })
+    }
+
+    /// Adds what `references` (of data, such as special-section entries) reach.
+    func close(_ inclusion: inout Inclusion, reaching references: [Reference]) {
+        var work: [Item] = []
+        reach(references, fromCode: false, into: &work)
+        close(&inclusion, work)
+    }
+
+    /// Adds fragments whose extent is known (an alternative's replacement: offset and length).
+    func close(_ inclusion: inout Inclusion, fragments spans: [(section: Int, span: Range<Int64>)]) {
+        close(&inclusion, spans.filter { !$0.span.isEmpty }.map { .fragment($0.section, $0.span) })
+    }
+
+    private enum Item { case target(Reference.Target), fragment(Int, Range<Int64>) }
+
+    private func reach(_ refs: [Reference], fromCode: Bool, into work: inout [Item]) {
+        for ref in refs {
+            if case .section(let k) = ref.target, copiedByFragment(k) {
+                // Outside the section: the resolver refuses the reference by name.
+                if let span = fragments.span(in: k, containing: ref.place(fromCode: fromCode)) { work.append(.fragment(k, span)) }
+            } else if let t = mustInclude(ref.target) {
+                work.append(.target(t))
+            }
+        }
+    }
+
+    private func close(_ inclusion: inout Inclusion, _ start: [Item]) {
         var work = start
         while let next = work.popLast() {
             switch next {
-            case .symbol(let i):
+            case .target(.symbol(let i)):
                 guard inclusion.symbols.insert(i).inserted else { continue }
                 let s = patched.symbols[i]
-                if s.isFunction, let children = coldChildren[s.name] { work += children.map { .symbol($0) } }
-                for ref in patched.references(of: i) { if let t = mustInclude(ref.target) { work.append(t) } }
-            case .section(let i):
+                if s.isFunction, let children = coldChildren[s.name] { work += children.map { .target(.symbol($0)) } }
+                reach(patched.references(of: i), fromCode: patched.sections[Int(s.sectionIndex)].isExecutable, into: &work)
+            case .target(.section(let i)):
                 guard inclusion.sections.insert(i).inserted else { continue }
-                for ref in patched.references[i] ?? [] { if let t = mustInclude(ref.target) { work.append(t) } }
+                reach(patched.references[i] ?? [], fromCode: patched.sections[i].isExecutable, into: &work)
+            case .fragment(let i, let span):
+                guard inclusion.fragments[i, default: []].insert(span).inserted else { continue }
+                reach(fragments.references(in: i, span: span), fromCode: true, into: &work)
             }
         }
     }

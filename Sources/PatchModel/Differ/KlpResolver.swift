@@ -2,7 +2,7 @@
 enum Resolution: Hashable {
     /// A function or variable copied into the patch (patched symbol index).
     case included(Int)
-    /// A section copied whole (patched section index).
+    /// A section copied whole, or by fragment (patched section index).
     case section(Int)
     /// An ordinary undefined symbol, resolved by the module loader (vmlinux exports).
     case exported(String)
@@ -65,7 +65,7 @@ struct KlpResolver {
     func resolve(_ reference: Reference.Target) throws -> Resolution {
         switch reference {
         case .section(let i):
-            guard inclusion.sections.contains(i) else {
+            guard inclusion.sections.contains(i) || inclusion.fragments[i] != nil else {
                 throw DifferError.unsupported(file: patched.path, symbol: patched.sections[i].name,
                     what: "referenced by address inside a section that is not copied; build with -fdata-sections")
             }

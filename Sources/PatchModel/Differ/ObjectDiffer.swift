@@ -93,16 +93,34 @@ public struct ObjectDiffer {
         var specials: [SpecialSectionOutput] = []
         while true {
             specials = try specialSections.regenerate(for: inclusion)
-            let before = (inclusion.symbols.count, inclusion.sections.count)
+            let before = inclusion.count
             // What kept entries point at travels too: their data sections, replacement
             // code, and private data such as a dynamic-debug descriptor a jump label keys on.
-            includer.close(&inclusion, from: specials.flatMap { $0.references.map(\.target) }.filter { target in
+            let references = specials.flatMap(\.references)
+            includer.close(&inclusion, from: references.map(\.target).filter { target in
                 switch target {
-                case .section(let i): return !patched.sections[i].isExecutable || patched.sections[i].name == ".altinstr_replacement"
+                case .section(let i): return !patched.sections[i].isExecutable
                 case .symbol(let i): return patched.isPrivate(i) && !patched.symbols[i].isFunction
                 }
             })
-            if (inclusion.symbols.count, inclusion.sections.count) == before { break }
+            // Code fragments: an alternative's replacement by its recorded length (an empty one
+            // needs none); any other entry's fragment up to the next place pointed at.
+            var replacements: [(section: Int, span: Range<Int64>)] = [], others: [Reference] = []
+            for special in specials {
+                for ref in special.references {
+                    guard case .section(let i) = ref.target, includer.copiedByFragment(i) else { continue }
+                    if special.source.name == ".altinstructions", let fields = layout.alternativeFields,
+                       ref.offset % UInt64(special.entrySize) == UInt64(fields.replacement) {
+                        let entry = Int(ref.offset) - fields.replacement
+                        replacements.append((i, ref.addend..<ref.addend + Int64(special.bytes[entry + fields.replacementLength])))
+                    } else {
+                        others.append(ref)
+                    }
+                }
+            }
+            includer.close(&inclusion, fragments: replacements)
+            includer.close(&inclusion, reaching: others)
+            if inclusion.count == before { break }
         }
 
         let resolver = KlpResolver(original: original, patched: patched, correlation: correlation, inclusion: inclusion,

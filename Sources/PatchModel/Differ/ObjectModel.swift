@@ -10,6 +10,11 @@ struct Reference: Hashable {
     let type: X86Relocation
     let addend: Int64
     let target: Target
+
+    /// The offset in the target it points at. In code, a PC-relative field is an
+    /// instruction's last 4 bytes, so its addend is biased by -4 (`jmp 6f`); in data
+    /// (`.long 663f - .` in `.altinstructions`) it is not.
+    func place(fromCode: Bool) -> Int64 { fromCode && type.isPCRelative ? addend &+ 4 : addend }
 }
 
 /// One input object loaded for diffing: its sections, symbols and references,

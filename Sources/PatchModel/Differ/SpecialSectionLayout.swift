@@ -7,6 +7,16 @@ public struct SpecialSectionLayout: Sendable {
     /// Sections whose struct this kernel's BTF lacks (`.parainstructions` from 6.8 on:
     /// paravirt patching moved into the alternatives): refused if an object has one.
     public private(set) var missingStructs: [String: LayoutError] = [:]
+    /// Where `struct alt_instr` keeps its replacement's offset and length (6.1: 4 and 11 of
+    /// 12 bytes; 6.12: 4 and 13 of 14), from BTF: a replacement's extent in
+    /// `.altinstr_replacement` (empty ones are common: static_cpu_has()'s ternary). Nil
+    /// when not known (a layout of sizes only).
+    public private(set) var alternativeFields: AlternativeFields?
+
+    public struct AlternativeFields: Sendable, Equatable {
+        public let replacement: Int
+        public let replacementLength: Int
+    }
 
     /// Sections whose entries are instances of a kernel struct.
     static let structs: [String: String] = [
@@ -60,6 +70,11 @@ public struct SpecialSectionLayout: Sendable {
         }
         var layout = SpecialSectionLayout(entrySizes: sizes)
         layout.missingStructs = missing
+        // Kept while the entry still holds them: older kernels' 13-byte alt_instr (u16 cpuid,
+        // the two lengths, then padlen) has them where 6.1's 12-byte one does.
+        if let fields = alternativeFields, let size = sizes[".altinstructions"], fields.replacementLength < size {
+            layout.alternativeFields = fields
+        }
         return layout
     }
 
@@ -79,6 +94,10 @@ public struct SpecialSectionLayout: Sendable {
         for s in SpecialSectionLayout.pointerArrays { sizes[s] = SpecialSectionLayout.pointerSize }
         entrySizes = sizes
         missingStructs = missing
+        if let replacement = btf.memberOffset(structure: "alt_instr", member: "repl_offset"),
+           let length = btf.memberOffset(structure: "alt_instr", member: "replacementlen") {
+            alternativeFields = AlternativeFields(replacement: replacement, replacementLength: length)
+        }
     }
 
     /// The largest sh_entsize taken from a file (found by the fuzzer: a huge one trapped).

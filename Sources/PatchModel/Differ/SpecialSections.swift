@@ -74,7 +74,7 @@ struct SpecialSections {
         switch ref.target {
         case .symbol(let i): return inclusion.symbols.contains(i) && patched.symbols[i].isFunction
         case .section(let i):
-            return inclusion.sections.contains(i) && patched.sections[i].isExecutable
+            return inclusion.copies(ref.place(fromCode: false), in: i) && patched.sections[i].isExecutable
         }
     }
 }

@@ -19,8 +19,13 @@ static int kpc_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+/* Written at load only: the __init use of static_cpu_has() below puts a fragment into
+ * .altinstr_aux that jumps back into init code, which no patch can carry. */
+static bool kpc_avx2_at_load;
+
 static int __init kpc_init(void)
 {
+	kpc_avx2_at_load = static_cpu_has(X86_FEATURE_AVX2);
 	return proc_create_single("kpc_alternative_cpu_has", 0444, NULL, kpc_show) ? 0 : -ENOMEM;
 }
 
