@@ -142,7 +142,8 @@ struct KernelSourceTree {
         func inOverlay(_ command: [String], describedAs what: String) throws {
             let argv = unshare + ["sh", "-c", script, "kpatchctl-overlay", dir.path, upper.path, scratch.path,
                                   privileged ? "" : ",userxattr"] + toolchain.command(command)
-            let result = try CommandRunner.run(argv, environment: authorInclude.map { ["CPATH": $0.path] } ?? [:], onLine: onLine)
+            let environment = (authorInclude.map { ["CPATH": $0.path] } ?? [:]).merging(KbuildRecordedCommands.environment) { $1 }
+            let result = try CommandRunner.run(argv, environment: environment, onLine: onLine)
             guard result.status != 0 else { return }
             let lines = result.output.split(separator: "\n")
             if let line = lines.first(where: { $0.hasPrefix("unshare:") }) ?? (result.status == 90 ? lines.first : nil) {

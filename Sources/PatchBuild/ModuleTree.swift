@@ -65,7 +65,8 @@ struct ModuleTree {
             try make(.rebuild, objects)
             return false
         }
-        try CommandRunner.check(.rebuild, kernel.toolchain.command(["sh", "-c", script]), environment: environment)
+        try CommandRunner.check(.rebuild, kernel.toolchain.command(["sh", "-c", script]),
+                                environment: environment.merging(KbuildRecordedCommands.environment) { $1 })
         let exporting = try objects.filter { try KbuildRecordedCommands.exportsSymbols(dir.appendingPathComponent($0)) }
         for object in exporting { try FileManager.default.removeItem(at: dir.appendingPathComponent(object)) }
         if !exporting.isEmpty { try make(.rebuild, exporting) }

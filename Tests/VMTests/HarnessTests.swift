@@ -37,6 +37,24 @@ final class HarnessTests: XCTestCase {
                       outcome.report)
     }
 
+    /// A guest that fails before its payload starts is booted once more (a rare TCG timer
+    /// stall during boot on a loaded host), and fails when the second boot fails too; the
+    /// first attempt's logs are kept. Here both panic: there is no init to run.
+    func testBootFailingBeforeThePayloadIsRetriedOnce() throws {
+        let vm = TestVM()
+        let payload = try vm.payload("no-init", script: "pass never-runs\n")
+        defer { try? FileManager.default.removeItem(at: payload) }
+        let outcome = try vm.run(payload: payload, timeout: 60, append: "rdinit=/nonexistent")
+        XCTAssertFalse(outcome.passed)
+        XCTAssertFalse(outcome.passed("never-runs"))
+        XCTAssertTrue(outcome.report.contains("failed before its payload started"), outcome.report)
+        XCTAssertTrue(outcome.report.contains("this is the second boot"), outcome.report)
+        XCTAssertTrue(outcome.report.contains("Kernel panic - not syncing"), outcome.report)
+        let kept = try XCTUnwrap(outcome.report.firstMatch(of: #/logs kept in ([^)]*-before-payload)\)/#).map { String($0.1) })
+        XCTAssertTrue(FileManager.default.fileExists(atPath: kept + "/console.log"), kept)
+        try? FileManager.default.removeItem(atPath: kept)
+    }
+
     /// Forensics: a kernel WARN fails a run whose checks all passed, and the failure
     /// shows the report with its stack; the full kernel log is kept.
     func testKernelWarningFailsTheRunWithItsStack() throws {
