@@ -60,7 +60,9 @@ final class KernelFaultsVMTests: RuntimeVMTestCase {
             cat /proc/kpblocker > /tmp/blocker.out & breader=$!
             wait_for 5 grep -q kpblocker_wait /proc/$breader/stack
             kpatchctl apply --foreign --timeout 120 /payload/livepatch_late.ko > /tmp/late.out 2>&1 & applier=$!
-            wait_for 20 grep -q 1 $lp/livepatch_late/transition
+            # The kernel shows the transition just before it marks the patch enabled
+            # (__klp_enable_patch: klp_start_transition, then patch->enabled = true).
+            wait_for 20 sh -c "[ \\"\\$(cat $lp/livepatch_late/enabled)\\$(cat $lp/livepatch_late/transition)\\" = 11 ]"
             expect_eq late-in-transition "$(cat $lp/livepatch_late/enabled)$(cat $lp/livepatch_late/transition)" 11
             expect_eq late-victim-absent "$(cat $lp/livepatch_late/kpvictim/patched)" 0
             check late-insmod-mid-transition insmod /payload/kpvictim.ko
