@@ -32,6 +32,14 @@ enum KbuildRecordedCommands {
         return commands
     }
 
+    /// The objects (paths relative to `dir`) a recorded command compiled that export symbols,
+    /// removed from `dir`: make compiles them again, for their CRCs.
+    static func removeExporters(_ objects: [String], in dir: URL) throws -> [String] {
+        let exporting = try objects.filter { try exportsSymbols(dir.appendingPathComponent($0)) }
+        for object in exporting { try FileManager.default.removeItem(at: dir.appendingPathComponent(object)) }
+        return exporting
+    }
+
     /// Whether an object exports symbols, as Kbuild's genksyms step tests it: `__ksymtab_*`
     /// symbols (6.1), `__export_symbol_*` (6.5 on).
     static func exportsSymbols(_ object: URL) throws -> Bool {

@@ -154,9 +154,7 @@ struct KernelSourceTree {
         }
         if let script = try directCompileScript(objects) {
             try inOverlay(["sh", "-c", script], describedAs: "Kbuild's recorded commands for \(objects.joined(separator: " "))")
-            // An exporter's CRCs come from Kbuild's rule only: make compiles it again.
-            let exporting = try objects.filter { try KbuildRecordedCommands.exportsSymbols(upper.appendingPathComponent($0)) }
-            for object in exporting { try fm.removeItem(at: upper.appendingPathComponent(object)) }
+            let exporting = try KbuildRecordedCommands.removeExporters(objects, in: upper)
             if !exporting.isEmpty { try inOverlay(makeCommand(try targets(exporting)), describedAs: "make \(exporting.joined(separator: " "))") }
         } else {
             try inOverlay(makeCommand(try targets(objects)), describedAs: "make \(objects.joined(separator: " "))")

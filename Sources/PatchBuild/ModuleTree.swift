@@ -59,16 +59,15 @@ struct ModuleTree {
     /// Returns whether the recorded commands were used.
     @discardableResult
     func buildObjects(_ objects: [String], recordedIn original: ModuleTree? = nil) throws -> Bool {
-        let from = (original?.dir.path ?? "") + "/", to = dir.path + "/"
         guard let original, let recorded = try KbuildRecordedCommands.commands(for: objects, in: original.dir),
-              let script = KbuildRecordedCommands.script(recorded.map { $0.replacing(from, with: to) }, from: kernel.headers) else {
+              let script = KbuildRecordedCommands.script(recorded.map { $0.replacing(original.dir.path + "/", with: dir.path + "/") },
+                                                         from: kernel.headers) else {
             try make(.rebuild, objects)
             return false
         }
         try CommandRunner.check(.rebuild, kernel.toolchain.command(["sh", "-c", script]),
                                 environment: environment.merging(KbuildRecordedCommands.environment) { $1 })
-        let exporting = try objects.filter { try KbuildRecordedCommands.exportsSymbols(dir.appendingPathComponent($0)) }
-        for object in exporting { try FileManager.default.removeItem(at: dir.appendingPathComponent(object)) }
+        let exporting = try KbuildRecordedCommands.removeExporters(objects, in: dir)
         if !exporting.isEmpty { try make(.rebuild, exporting) }
         return true
     }

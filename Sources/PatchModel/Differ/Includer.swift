@@ -17,6 +17,12 @@ struct Inclusion {
         sections.contains(section) || (fragments[section]?.contains { $0.contains(place) } ?? false)
     }
 
+    /// The references of `section`'s copied fragments (at their offsets in the section).
+    func fragmentReferences(_ section: Int, in model: ObjectModel) -> [Reference] {
+        let spans = fragments[section] ?? []
+        return (model.references[section] ?? []).filter { ref in spans.contains { $0.contains(Int64(ref.offset)) } }
+    }
+
     var count: Int { symbols.count + sections.count + fragments.values.map(\.count).reduce(0, +) }
 }
 

@@ -20,10 +20,7 @@ struct LateRefusals {
         var refs: [(user: String, ref: Reference)] = []
         for i in inclusion.symbols { refs += patched.references(of: i).map { (patched.symbols[i].name, $0) } }
         for i in inclusion.sections { refs += (patched.references[i] ?? []).map { (patched.sections[i].name, $0) } }
-        for (i, spans) in inclusion.fragments {
-            refs += (patched.references[i] ?? []).filter { ref in spans.contains { $0.contains(Int64(ref.offset)) } }
-                .map { (patched.sections[i].name, $0) }
-        }
+        for i in inclusion.fragments.keys { refs += inclusion.fragmentReferences(i, in: patched).map { (patched.sections[i].name, $0) } }
         for (user, ref) in refs {
             switch ref.target {
             case .symbol(let t) where patched.isLinkTimeData(t) && correlation.patchedToOriginal[t] == nil:

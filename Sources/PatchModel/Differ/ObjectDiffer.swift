@@ -105,21 +105,11 @@ public struct ObjectDiffer {
             })
             // Code fragments: an alternative's replacement by its recorded length (an empty one
             // needs none); any other entry's fragment up to the next place pointed at.
-            var replacements: [(section: Int, span: Range<Int64>)] = [], others: [Reference] = []
             for special in specials {
-                for ref in special.references {
-                    guard case .section(let i) = ref.target, includer.copiedByFragment(i) else { continue }
-                    if special.source.name == ".altinstructions", let fields = layout.alternativeFields,
-                       ref.offset % UInt64(special.entrySize) == UInt64(fields.replacement) {
-                        let entry = Int(ref.offset) - fields.replacement
-                        replacements.append((i, ref.addend..<ref.addend + Int64(special.bytes[entry + fields.replacementLength])))
-                    } else {
-                        others.append(ref)
-                    }
-                }
+                let (replacements, others) = special.fragmentReferences(layout: layout, isFragmentSection: includer.copiedByFragment)
+                includer.close(&inclusion, fragments: replacements)
+                includer.close(&inclusion, reaching: others)
             }
-            includer.close(&inclusion, fragments: replacements)
-            includer.close(&inclusion, reaching: others)
             if inclusion.count == before { break }
         }
 

@@ -6,6 +6,25 @@ struct SpecialSectionOutput {
     var bytes: [UInt8] = []
     /// References with offsets in the regenerated section.
     var references: [Reference] = []
+
+    /// The references into sections of code fragments: an `.altinstructions` entry's
+    /// replacement as the span its recorded length gives (`layout.alternativeFields`), any
+    /// other as a plain reference.
+    func fragmentReferences(layout: SpecialSectionLayout, isFragmentSection: (Int) -> Bool)
+        -> (spans: [(section: Int, span: Range<Int64>)], others: [Reference]) {
+        var spans: [(section: Int, span: Range<Int64>)] = [], others: [Reference] = []
+        for ref in references {
+            guard case .section(let i) = ref.target, isFragmentSection(i) else { continue }
+            if source.name == ".altinstructions", let fields = layout.alternativeFields,
+               ref.offset % UInt64(entrySize) == UInt64(fields.replacement) {
+                let length = bytes[Int(ref.offset) - fields.replacement + fields.replacementLength]
+                spans.append((i, ref.addend..<ref.addend + Int64(length)))
+            } else {
+                others.append(ref)
+            }
+        }
+        return (spans, others)
+    }
 }
 
 /// Stage 5: regenerate `__jump_table`, `.altinstructions`, `__ex_table`,

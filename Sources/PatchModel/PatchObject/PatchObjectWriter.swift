@@ -69,16 +69,15 @@ struct PatchObjectWriter {
         }
         // Sections of code fragments: whole, at the same offsets, but only the reached fragments
         // live (`Includer.copiedByFragment`); the rest int3 without references.
-        for (index, spans) in inclusion.fragments.sorted(by: { $0.key < $1.key }) {
+        for index in inclusion.fragments.keys.sorted() {
             let source = patched.sections[index]
-            var bytes = Array(try patched.elf.data(of: source))
-            var live = [Bool](repeating: false, count: bytes.count)
-            for span in spans { for i in Int(span.lowerBound)..<Int(span.upperBound) { live[i] = true } }
-            for i in bytes.indices where !live[i] { bytes[i] = 0xcc }
+            let data = Array(try patched.elf.data(of: source))
+            var bytes = [UInt8](repeating: 0xcc, count: data.count)
+            for span in inclusion.fragments[index]! { bytes[Int(span.lowerBound)..<Int(span.upperBound)] = data[Int(span.lowerBound)..<Int(span.upperBound)] }
             sectionPlace[index] = pending.count
             pending.append(Pending(section: .init(name: source.name, type: source.type, flags: source.flags.subtracting(.group),
                                                   alignment: source.alignment, entrySize: source.entrySize, content: .bytes(bytes)),
-                                   references: (patched.references[index] ?? []).filter { live[Int($0.offset)] }))
+                                   references: inclusion.fragmentReferences(index, in: patched)))
         }
         for special in specials {
             let s = special.source
