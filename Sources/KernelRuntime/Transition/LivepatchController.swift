@@ -466,7 +466,9 @@ public struct LivepatchController {
         return report
     }
 
-    /// Unloads once the kernel has released the module (retrying for up to 10 s).
+    /// Unloads once the kernel has released the module (retrying for up to 10 s: the
+    /// livepatch core drops its reference from a work item after the transition). A module
+    /// that another module uses (a holder) fails at once: only removing that module helps.
     private func unload(_ name: String) throws -> Bool {
         let deadline = KernelFile.monotonicNow() + 10
         while true {
@@ -474,11 +476,17 @@ public struct LivepatchController {
                 try KernelModuleLoader.unload(name: name)
                 return true
             } catch let e as ModuleLoaderError where e.errno == EWOULDBLOCK || e.errno == EBUSY || e.errno == EAGAIN {
-                if KernelFile.monotonicNow() > deadline { throw ControllerError.loader(e) }
+                if KernelFile.monotonicNow() > deadline || hasHolders(name) { throw ControllerError.loader(e) }
                 KernelFile.sleep(seconds: 0.1)
             } catch let e as ModuleLoaderError {
                 throw ControllerError.loader(e)
             }
         }
+    }
+
+    /// Whether another loaded module uses `name`. Unknown (holders unreadable) counts as
+    /// no: the caller then keeps retrying to its deadline, as without this check.
+    private func hasHolders(_ name: String) -> Bool {
+        do { return try !KernelModuleLoader.holders(of: name).isEmpty } catch { return false }
     }
 }
