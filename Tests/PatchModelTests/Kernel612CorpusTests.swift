@@ -17,15 +17,17 @@ final class Kernel612CorpusTests: XCTestCase {
 
     /// Cases whose 6.1 expectation holds on 6.12 as written: a constprop clone (local, only
     /// called directly: no `endbr64` from GCC), a new static function (its `__pfx_` is not
-    /// new code of its own), retpolines and return thunks. Each costs two Kbuild runs in the
-    /// build root (~15-50 s): the rest of the corpus runs on 6.1 (CorpusTests).
+    /// new code of its own), retpolines and return thunks. Built together, one Kbuild run
+    /// per tree in the build root: the rest of the corpus runs on 6.1 (CorpusTests).
     static let cases = ["clone_constprop", "new_static_function", "retpoline"]
+    /// Every case this class builds on a 6.12 kernel, built together (not the whole corpus).
+    static let batch = cases + ["clone_cold", "module_function_call"]
 
     func testCorpusCasesBuiltWithGcc14GiveTheir61Outcomes() throws {
         let inputs = try Self.inputs.get()
         for name in Self.cases {
             let corpusCase = try CorpusCase.load(name, bed: inputs.bed)
-            let compiled = try corpusCase.compile(bed: inputs.bed)
+            let compiled = try corpusCase.compile(bed: inputs.bed, batch: Self.batch)
             // The objects are 6.12's: IBT in their property note, padding before each function.
             let original = try ObjectModel(path: compiled.originalObject.path)
             XCTAssertTrue(try FunctionEntry.isIBT(original), "\(name): \(compiled.originalObject.path) is not an IBT object")
@@ -46,7 +48,7 @@ final class Kernel612CorpusTests: XCTestCase {
     /// for the single-object module) never count as functions.
     func testObjectsWithPaddingSymbolsDiffedWithThemselvesAreNoChange() throws {
         let inputs = try Self.inputs.get()
-        let compiled = try CorpusCase.load("new_static_function", bed: inputs.bed).compile(bed: inputs.bed)
+        let compiled = try CorpusCase.load("new_static_function", bed: inputs.bed).compile(bed: inputs.bed, batch: Self.batch)
         let model = try ObjectModel(path: compiled.originalModule.path.replacingOccurrences(of: ".ko", with: ".o"))
         XCTAssertFalse(model.padding.isEmpty, "objtool gave the module object no __pfx_ symbols")
         XCTAssertTrue(model.padding.allSatisfy { model.symbols[$0].name.hasPrefix("__pfx_") && model.symbols[$0].size == 16 })
@@ -77,7 +79,7 @@ final class Kernel612CorpusTests: XCTestCase {
     }
 
     private func checkKlpCalls(bed: TestBed) throws {
-        let (_, module) = try LivepatchFixture.build(caseName: "module_function_call", bed: bed)
+        let (_, module) = try LivepatchFixture.build(caseName: "module_function_call", bed: bed, batch: Self.batch)
         let ko = try ELFObject(url: module)
         for name in [".orc_unwind", ".orc_unwind_ip", ".return_sites"] {
             XCTAssertNotNil(ko.section(named: name), "objtool wrote no \(name): it did not follow the module")
@@ -108,7 +110,7 @@ final class Kernel612CorpusTests: XCTestCase {
     /// both (binfmt_misc's `bm_status_read.cold` on 6.12 was "can't find parent function").
     func testColdPartIsNamedAfterItsReplacement() throws {
         let inputs = try Self.inputs.get()
-        let (_, module) = try LivepatchFixture.build(caseName: "clone_cold", bed: inputs.bed)
+        let (_, module) = try LivepatchFixture.build(caseName: "clone_cold", bed: inputs.bed, batch: Self.batch)
         let ko = try ELFObject(url: module)
         let names = Set(try ko.symbols().map(\.name))
         XCTAssertTrue(names.contains("klp_new_kpc_div"), "\(names.sorted())")

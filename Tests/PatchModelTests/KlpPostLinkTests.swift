@@ -33,7 +33,7 @@ final class KlpPostLinkTests: XCTestCase {
         XCTAssertTrue(export.gplOnly)
         XCTAssertEqual(ModuleSymvers.livepatchName(export.module), "lp_export_new_function")
         let compiled = try CorpusCase.load("export_new_function", bed: bed).compile(bed: bed)
-        let rebuilt = try XCTUnwrap(ModuleSymvers(contentsOf: compiled.patchedDir.appendingPathComponent("Module.symvers")).export(of: "kpc_thrice"))
+        let rebuilt = try XCTUnwrap(ModuleSymvers(contentsOf: compiled.patchedSymvers).export(of: "kpc_thrice"))
         XCTAssertNotEqual(rebuilt.crc, 0, "the patched build has no CRC for kpc_thrice: is CONFIG_MODVERSIONS off?")
         XCTAssertEqual(export.crc, rebuilt.crc, "the patch exports kpc_thrice with another CRC than the patched build")
 

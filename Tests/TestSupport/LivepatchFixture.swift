@@ -6,10 +6,11 @@ import Foundation
 public enum LivepatchFixture {
     /// Returns (original module, livepatch module `lp_<case>`). Built once per test run
     /// for every process (`ContentStore` area `livepatch-fixtures`), keyed by the case's
-    /// sources, the original module's bytes and the kpatchctl that builds it.
-    public static func build(caseName: String, bed: TestBed) throws -> (URL, URL) {
+    /// sources, the original module's bytes and the kpatchctl that builds it. `batch`: the
+    /// cases whose builds the case's original module comes with (CorpusCase.compile).
+    public static func build(caseName: String, bed: TestBed, batch: [String]? = nil) throws -> (URL, URL) {
         let corpusCase = try CorpusCase.load(caseName, bed: bed)
-        let compiled = try corpusCase.compile(bed: bed)
+        let compiled = try corpusCase.compile(bed: bed, batch: batch)
         let key = ContentKey("livepatch fixture")
         try key.addKpatchctl(bed: bed)
         try key.add(tree: corpusCase.originalSources)
