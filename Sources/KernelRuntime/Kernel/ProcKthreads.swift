@@ -19,7 +19,7 @@ public enum ProcKthreads {
                 throw ProcKthreadsError.unreadableStat(pid: pid, error: error)
             }
             do {
-                let stack = try KernelFile.read(dir.appendingPathComponent("stack").path)
+                let stack = try runningAware(dir.appendingPathComponent("stack").path)
                 return try LiveKthread(statText: stat, stackText: stack)
             } catch let error as ProcParseError {
                 throw error
@@ -28,6 +28,24 @@ public enum ProcKthreads {
                 return try LiveKthread(statText: stat, stackText: "", stackError: "\(error) (reading it needs root)")
             }
         }
+    }
+
+    /// Times /proc/PID/stack is read while it comes back empty: the kernel does not walk
+    /// the stack of a task running on another CPU, and most kthreads run for a moment only
+    /// (kpvictim's tick thread was caught so under TCG, leaving its entry unknown).
+    static let emptyStackReads = 20
+    static let emptyStackPause = 0.005
+
+    /// The stack text, read again (up to `emptyStackReads` times, `emptyStackPause` apart)
+    /// while it is empty. Still empty after that: the entry stays unknown, and says why.
+    private static func runningAware(_ path: String) throws -> String {
+        var text = try KernelFile.read(path), reads = 1
+        while reads < emptyStackReads && text.allSatisfy(\.isWhitespace) {
+            KernelFile.sleep(seconds: emptyStackPause)
+            text = try KernelFile.read(path)
+            reads += 1
+        }
+        return text
     }
 }
 
