@@ -45,22 +45,26 @@ public struct BTFTypes: Sendable {
     public func structSizes(named names: Set<String>) -> [String: Int] {
         let wanted = names.map { ($0, Array($0.utf8)) }
         var sizes: [String: Int] = [:]
-        for entry in types where entry.kind == Kind.structure.rawValue && entry.nameOffset > 0 {
-            let start = strings.lowerBound + Int(entry.nameOffset)
-            guard start < strings.upperBound else { continue }
-            for (name, utf8) in wanted where sizes[name] == nil && start + utf8.count < strings.upperBound
-                && bytes[start + utf8.count] == 0 && bytes[start..<start + utf8.count].elementsEqual(utf8) {
+        for entry in types where entry.kind == Kind.structure.rawValue {
+            for (name, utf8) in wanted where sizes[name] == nil && isNamed(entry, utf8) {
                 sizes[name] = Int(entry.sizeOrType)
             }
         }
         return sizes
     }
 
+    /// Whether the type's name is `utf8`, compared in place: no `String` per type.
+    private func isNamed(_ entry: TypeEntry, _ utf8: [UInt8]) -> Bool {
+        let start = strings.lowerBound + Int(entry.nameOffset)
+        guard entry.nameOffset > 0, start + utf8.count < strings.upperBound, bytes[start + utf8.count] == 0 else { return false }
+        return bytes[start..<start + utf8.count].elementsEqual(utf8)
+    }
+
     /// Byte offset of `member` in `struct name`, looking through anonymous
     /// struct/union members; nil when absent or a bitfield.
     public func memberOffset(structure name: String, member: String) -> Int? {
-        for (id, entry) in types.enumerated() where id > 0 && entry.kind == Kind.structure.rawValue
-            && Self.name(entry.nameOffset, in: bytes, strings: strings) == name {
+        let utf8 = Array(name.utf8)
+        for (id, entry) in types.enumerated() where id > 0 && entry.kind == Kind.structure.rawValue && isNamed(entry, utf8) {
             if let bits = find(member, in: id, depth: 0) { return bits % 8 == 0 ? bits / 8 : nil }
         }
         return nil

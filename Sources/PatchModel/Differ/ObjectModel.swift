@@ -186,7 +186,12 @@ final class ObjectModel {
     /// Data each compilation owns: compiler-private statics (`__func__.N`,
     /// `__already_done.N`, ...) and numbered read-only statics (`__msg.N` of
     /// NL_SET_ERR_MSG). Never correlated; compared by content; copied when used.
-    func isPrivate(_ symbolIndex: Int) -> Bool {
+    func isPrivate(_ symbolIndex: Int) -> Bool { privateSymbols[symbolIndex] }
+
+    /// `isPrivate` of every symbol, worked out once: every stage asks it of every reference.
+    private lazy var privateSymbols: [Bool] = symbols.indices.map(isPrivateByName)
+
+    private func isPrivateByName(_ symbolIndex: Int) -> Bool {
         let s = symbols[symbolIndex]
         if isLinkTimeData(symbolIndex) { return false }
         if SymbolNames.isCompilerPrivate(s.name) { return true }
