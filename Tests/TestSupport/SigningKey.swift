@@ -34,13 +34,12 @@ public enum SigningKey {
         return (key, cert)
     }
 
-    /// The certificate's serial number as the module's PKCS#7 carries it (lower-case hex of the DER integer's bytes).
+    /// The certificate's serial number as modinfo's `sig_key` and kpatchctl show it: the
+    /// value's bytes in lower-case hex. About once in 256, openssl's random 159-bit serial is a
+    /// 19-byte value with its top bit set, which DER carries with a 00 before it; modinfo
+    /// prints the value without it (`96:70:09:…` for serial 0x9670…, session 11).
     public static func serial(_ certificate: URL) throws -> String {
         let line = try runChecked(["openssl", "x509", "-in", certificate.path, "-noout", "-serial"])
-        let hex = line.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "").lowercased()
-        // openssl prints the number's bytes; DER (what the module carries, and modinfo's
-        // sig_key) puts a 00 before them when the top bit is set, so it stays positive.
-        guard let top = hex.first?.hexDigitValue else { return hex }
-        return top >= 8 ? "00" + hex : hex
+        return line.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "serial=", with: "").lowercased()
     }
 }
