@@ -8,10 +8,12 @@ import PatchModel
 /// also needs genksyms' CRCs (`#SYMVER` in its `.cmd`), which only Kbuild's rule writes:
 /// callers give those to make again.
 enum KbuildRecordedCommands {
-    /// What the commands read from the environment Kbuild exports: Debian 13's
+    /// `base` with what the commands read from the environment Kbuild exports: Debian 13's
     /// `tools/objtool/objtool` is a wrapper that runs `objtool.real-$SRCARCH` (x86: the
     /// amd64 kernels kpatchctl targets).
-    static let environment = ["SRCARCH": "x86"]
+    static func environment(_ base: [String: String]) -> [String: String] {
+        base.merging(["SRCARCH": "x86"]) { $1 }
+    }
 
     /// A script that runs `commands` from `directory` (the directory make ran them from),
     /// all at once, and fails when one fails; nil when there are more than cores, or none.

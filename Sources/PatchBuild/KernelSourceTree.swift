@@ -142,7 +142,7 @@ struct KernelSourceTree {
         func inOverlay(_ command: [String], describedAs what: String) throws {
             let argv = unshare + ["sh", "-c", script, "kpatchctl-overlay", dir.path, upper.path, scratch.path,
                                   privileged ? "" : ",userxattr"] + toolchain.command(command)
-            let environment = (authorInclude.map { ["CPATH": $0.path] } ?? [:]).merging(KbuildRecordedCommands.environment) { $1 }
+            let environment = KbuildRecordedCommands.environment(authorInclude.map { ["CPATH": $0.path] } ?? [:])
             let result = try CommandRunner.run(argv, environment: environment, onLine: onLine)
             guard result.status != 0 else { return }
             let lines = result.output.split(separator: "\n")

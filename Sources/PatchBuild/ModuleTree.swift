@@ -66,7 +66,7 @@ struct ModuleTree {
             return false
         }
         try CommandRunner.check(.rebuild, kernel.toolchain.command(["sh", "-c", script]),
-                                environment: environment.merging(KbuildRecordedCommands.environment) { $1 })
+                                environment: KbuildRecordedCommands.environment(environment))
         let exporting = try KbuildRecordedCommands.removeExporters(objects, in: dir)
         if !exporting.isEmpty { try make(.rebuild, exporting) }
         return true

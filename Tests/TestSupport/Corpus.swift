@@ -112,8 +112,7 @@ public struct CorpusCase {
     /// test processes (CorpusBuilds), together with the other cases of `batch` (names; by
     /// default the whole corpus, which most test classes use).
     public func compile(bed: TestBed, batch: [String]? = nil) throws -> CompiledCase {
-        let cases = try batch.map { try $0.map { try CorpusCase.load($0, bed: bed) } } ?? CorpusCase.all(bed: bed)
-        return try CorpusBuilds.compiled(self, among: cases, bed: bed)
+        try CorpusBuilds.compiled(self, among: batch, bed: bed)
     }
 }
 
@@ -156,8 +155,24 @@ public enum CorpusError: Error, CustomStringConvertible {
 /// Cases that export the same symbol go in separate lanes (modpost refuses a symbol
 /// exported twice in one run).
 enum CorpusBuilds {
-    static func compiled(_ corpusCase: CorpusCase, among batch: [CorpusCase], bed: TestBed) throws -> CompiledCase {
-        let cases = (batch.contains { $0.name == corpusCase.name } ? batch : batch + [corpusCase]).sorted { $0.name < $1.name }
+    /// The batch entries this process found or made, by kernel and case names: a class
+    /// compiles its cases one by one, and the key hashes every source of the batch.
+    nonisolated(unsafe) private static var entries: [String: URL] = [:]
+    private static let lock = NSLock()
+
+    /// `batch`: case names, nil for the whole corpus.
+    static func compiled(_ corpusCase: CorpusCase, among batch: [String]?, bed: TestBed) throws -> CompiledCase {
+        try products(corpusCase, in: try entry(batch: batch, with: corpusCase, bed: bed))
+    }
+
+    private static func entry(batch names: [String]?, with corpusCase: CorpusCase, bed: TestBed) throws -> URL {
+        lock.lock()
+        defer { lock.unlock() }
+        let memo = "\(bed.kernelRelease) \(bed.headers.path) \(names.map { Set($0 + [corpusCase.name]).sorted().joined(separator: " ") } ?? "all")"
+        if let known = entries[memo] { return known }
+        var cases = try names.map { try $0.map { try CorpusCase.load($0, bed: bed) } } ?? CorpusCase.all(bed: bed)
+        if !cases.contains(where: { $0.name == corpusCase.name }) { cases.append(corpusCase) }
+        cases.sort { $0.name < $1.name }
         let key = ContentKey("kernel \(bed.kernelRelease) \(bed.headers.path)")
         for member in cases {
             key.add("case \(member.name)")
@@ -167,7 +182,8 @@ enum CorpusBuilds {
         let done = try ContentStore.shared.entry("corpus-builds", name: "batch-\(cases.count)", key: key, bed: bed) {
             try build(cases, in: $0, bed: bed)
         }
-        return try products(corpusCase, in: done)
+        entries[memo] = done
+        return done
     }
 
     /// Both trees of a case are built at the same path, one after the other, as a user

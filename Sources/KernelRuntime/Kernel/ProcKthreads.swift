@@ -19,7 +19,7 @@ public enum ProcKthreads {
                 throw ProcKthreadsError.unreadableStat(pid: pid, error: error)
             }
             do {
-                let stack = try runningAware(dir.appendingPathComponent("stack").path)
+                let stack = try readStack(dir.appendingPathComponent("stack").path)
                 return try LiveKthread(statText: stat, stackText: stack)
             } catch let error as ProcParseError {
                 throw error
@@ -38,7 +38,7 @@ public enum ProcKthreads {
 
     /// The stack text, read again (up to `emptyStackReads` times, `emptyStackPause` apart)
     /// while it is empty. Still empty after that: the entry stays unknown, and says why.
-    private static func runningAware(_ path: String) throws -> String {
+    private static func readStack(_ path: String) throws -> String {
         var text = try KernelFile.read(path), reads = 1
         while reads < emptyStackReads && text.allSatisfy(\.isWhitespace) {
             KernelFile.sleep(seconds: emptyStackPause)

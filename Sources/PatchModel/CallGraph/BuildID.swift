@@ -5,13 +5,6 @@ public enum ELFBuildID {
     public static func read(path: String) throws -> String? {
         try ELFObject(path: path).gnuBuildID()
     }
-
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
 
 extension ELFObject {

@@ -56,7 +56,7 @@ package final class DwarfFile {
         var vaddr: GElf_Addr = 0
         let length = dwfl_module_build_id(module, &bits, &vaddr)
         guard length > 0, let bits else { return nil }
-        return ELFBuildID.hex(UnsafeBufferPointer(start: bits, count: Int(length)))
+        return hexString(UnsafeBufferPointer(start: bits, count: Int(length)))
     }
 
     /// Offsets of every compilation unit's DIE, in file order.

@@ -142,8 +142,8 @@ struct Comparator {
             if s.isUndefined || !s.isInSection { return "u:\(s.name)+\(ref.addend)" }
             if model.isPrivate(i) {
                 let section = model.sections[Int(s.sectionIndex)]
-                if !section.flags.contains(.write) { return "c:\(Self.hex(try model.bytes(of: i)))+\(ref.addend)" }
-                return "p:\(name(s.name))+\(ref.addend)" + (strict ? "=\(Self.hex(try model.bytes(of: i)))" : "")
+                if !section.flags.contains(.write) { return "c:\(hexString(try model.bytes(of: i)))+\(ref.addend)" }
+                return "p:\(name(s.name))+\(ref.addend)" + (strict ? "=\(hexString(try model.bytes(of: i)))" : "")
             }
             if patchedSide {
                 guard let o = correlation.patchedToOriginal[i] else { return "n:\(s.name)+\(ref.addend)" }
@@ -155,7 +155,7 @@ struct Comparator {
             if section.flags.contains(.strings) {
                 let (offset, bias) = stringOffset(ref)
                 if let text = model.string(in: i, at: offset) {
-                    return "str:\(Self.hex(strict ? text : SourceLineTags(sourceFile: model.sourceFile).masked(text)))\(bias)"
+                    return "str:\(hexString(strict ? text : SourceLineTags(sourceFile: model.sourceFile).masked(text)))\(bias)"
                 }
             }
             let index = patchedSide ? fragments.patched : fragments.original
@@ -166,26 +166,10 @@ struct Comparator {
                         if case .section(let t) = r.target, t == i { return "self+\(r.offset)+\(r.addend)" }
                         return "\(r.offset):" + (try key(r, in: model, patchedSide: patchedSide, strict: strict))
                     }
-                    return "frag:\(name(section.name)):\(Self.hex(fragment.bytes)):\(inner.map { "\($0.utf8.count):\($0)" }.joined())\(bias)"
+                    return "frag:\(name(section.name)):\(hexString(fragment.bytes)):\(inner.map { "\($0.utf8.count):\($0)" }.joined())\(bias)"
                 }
             }
             return "sec:\(name(section.name))+\(ref.addend)"
-        }
-    }
-
-    /// Bytes in a key, as hex: injective, unlike a UTF-8 decoding, and far cheaper than an
-    /// array's `description` (which went through `debugPrint` and dynamic casts per byte:
-    /// a fifth of a diff's time in the differ A/B).
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
-            digits.withUTF8Buffer { d in
-                for (i, b) in bytes.enumerated() {
-                    out[2 * i] = d[Int(b >> 4)]
-                    out[2 * i + 1] = d[Int(b & 0xf)]
-                }
-            }
-            return bytes.count * 2
         }
     }
 

@@ -37,24 +37,13 @@ package enum SymbolNames {
 
     private static let coldMark = Array(".cold".utf8)
 
-    /// Whether `needle` occurs in `name`'s UTF-8.
-    private static func contains(_ name: String, _ needle: [UInt8]) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in
-            guard bytes.count >= needle.count else { return false }
-            return (0...(bytes.count - needle.count)).contains { start in
-                needle.indices.allSatisfy { bytes[start + $0] == needle[$0] }
-            }
-        }
-    }
-
     /// `.` as a byte: names are searched in their UTF-8 (per Character, the differ spent a
     /// tenth of its time here).
     private static let dot = UInt8(ascii: ".")
 
     /// `foo.cold` / `foo.cold.N`: the out-of-line cold part of `foo`, not a function of its own.
     static func coldParent(of name: String) -> String? {
-        guard contains(name, coldMark) else { return nil }
+        guard name.utf8.contains(coldMark) else { return nil }
         let n = normalized(name)
         for suffix in [".cold", ".cold.#"] where n.hasSuffix(suffix) {
             return String(name[..<name.ranges(of: ".cold").last!.lowerBound])

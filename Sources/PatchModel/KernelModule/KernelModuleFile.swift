@@ -98,6 +98,6 @@ public enum GNUBuildIDNote {
     /// The first GNU build-id note's descriptor as lower-case hex.
     public static func parse(_ bytes: [UInt8]) -> String? {
         ELFNotes.parse(bytes).first { $0.owner == "GNU" && $0.type == typeBuildID }
-            .map { ELFBuildID.hex($0.descriptor) }
+            .map { hexString($0.descriptor) }
     }
 }

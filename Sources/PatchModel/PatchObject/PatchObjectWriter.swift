@@ -69,11 +69,11 @@ struct PatchObjectWriter {
         }
         // Sections of code fragments: whole, at the same offsets, but only the reached fragments
         // live (`Includer.copiedByFragment`); the rest int3 without references.
-        for index in inclusion.fragments.keys.sorted() {
+        for (index, spans) in inclusion.fragments.sorted(by: { $0.key < $1.key }) {
             let source = patched.sections[index]
             let data = Array(try patched.elf.data(of: source))
             var bytes = [UInt8](repeating: 0xcc, count: data.count)
-            for span in inclusion.fragments[index]! { bytes[Int(span.lowerBound)..<Int(span.upperBound)] = data[Int(span.lowerBound)..<Int(span.upperBound)] }
+            for span in spans.map({ Int($0.lowerBound)..<Int($0.upperBound) }) { bytes[span] = data[span] }
             sectionPlace[index] = pending.count
             pending.append(Pending(section: .init(name: source.name, type: source.type, flags: source.flags.subtracting(.group),
                                                   alignment: source.alignment, entrySize: source.entrySize, content: .bytes(bytes)),
