@@ -29,6 +29,8 @@ struct CallGraphQuery: ParsableCommand {
     var sources: [String] = []
     @Option(help: ArgumentHelp("Cache the graph here, keyed by the file's build id.", valueName: "dir"))
     var cacheDir: String?
+    @Flag(help: "For each --from path, every hop: how the call is made and what the caller keeps of what the callee hands back.")
+    var explain = false
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -44,7 +46,7 @@ struct CallGraphQuery: ParsableCommand {
         } catch {
             throw fail(error, code: .failure, json: json)
         }
-        let result = CallGraphQueryResult(file: file, graph: graph, reachability: reach, sources: sources)
+        let result = CallGraphQueryResult(file: file, graph: graph, reachability: reach, sources: sources, explain: explain)
         if json { return try KthreadJSON.print(result) }
         print("\(file): \(result.functions) functions, \(result.edges) direct-call edges"
               + (result.buildID.map { ", build id \($0)" } ?? ""))
@@ -58,6 +60,7 @@ struct CallGraphQuery: ParsableCommand {
         for source in result.from {
             if let path = source.path {
                 print("from \(source.function): " + path.map(\.name).joined(separator: " -> "))
+                for hop in source.hops ?? [] { print("  \(hop.caller) -> \(hop.callee): \(hop.kind), \(hop.caller) \(hop.keeps)") }
             } else {
                 print("from \(source.function): does not reach it")
             }
@@ -80,6 +83,17 @@ struct CallGraphQueryResult: Encodable {
     struct SourcePath: Encodable {
         var function: String
         var path: [FunctionRef]?
+        /// With `--explain`: one per call on the path.
+        var hops: [Hop]?
+    }
+    /// One call on a path, as the value-flow search saw it (`CallSiteFlow`).
+    struct Hop: Encodable {
+        var caller: String
+        var callee: String
+        /// `call`, `tail call` or `inlined`.
+        var kind: String
+        /// What the caller keeps of what the callee hands back.
+        var keeps: String
     }
 
     var file: String
@@ -92,7 +106,7 @@ struct CallGraphQueryResult: Encodable {
     var from: [SourcePath]
     var limitation = KthreadSafetyReport.limitationText
 
-    init(file: String, graph: CallGraph, reachability reach: KthreadReachability, sources: [String]) {
+    init(file: String, graph: CallGraph, reachability reach: KthreadReachability, sources: [String], explain: Bool = false) {
         self.file = file
         buildID = graph.buildID
         functions = graph.nodeCount
@@ -106,8 +120,33 @@ struct CallGraphQueryResult: Encodable {
             let entry = reach.functions[index].ref
             let spawners = graph.kthreadSpawns.filter { graph.function(Int($0.entry)) == entry }
                 .map { "\(graph.name(of: Int($0.spawner))) via \(graph.name(of: Int($0.creator)))" }
-            return EntryPath(entry: entry, startedBy: Array(Set(spawners)).sorted(), path: reach.path(from: index).map(\.ref))
+            return EntryPath(entry: entry, startedBy: Array(Set(spawners)).sorted(), path: reach.path(from: index).callPath)
         }.sorted { ($0.path.count, $0.entry.name) < ($1.path.count, $1.entry.name) }
-        from = sources.map { SourcePath(function: $0, path: reach.shortestPath(fromFunctionNamed: $0)?.map(\.ref)) }
+        from = sources.map { source in
+            let path = reach.shortestPath(fromFunctionNamed: source)?.callPath
+            return SourcePath(function: source, path: path, hops: explain ? path.map { Self.hops(graph: graph, path: $0) } : nil)
+        }
+    }
+
+    private static func hops(graph: CallGraph, path: [FunctionRef]) -> [Hop] {
+        func nodes(_ ref: FunctionRef) -> [Int] { graph.nodes(named: ref.name).filter { graph.unit(of: $0) == ref.unit } }
+        return zip(path, path.dropFirst()).map { caller, callee in
+            let frames = Set(nodes(caller))
+            // The caller's own edge, or a call its frame makes from code inlined into it (the value flow's hop).
+            for target in nodes(callee) {
+                for edge in 0..<graph.edgeCount where graph.edgeCallee[edge] == UInt32(target) {
+                    let kind = CallKind(rawValue: graph.edgeKind[edge]) ?? .call
+                    let owner = Int(graph.edgeCaller[edge])
+                    if frames.contains(owner), kind == .inlined {
+                        return Hop(caller: caller.name, callee: callee.name, kind: kind.description, keeps: "runs its body in its own frame")
+                    }
+                    for site in graph.frameFlows(ofEdge: edge) where frames.contains(site.frame) {
+                        let how = frames.contains(owner) ? kind.description : "\(kind) from the inlined body of \(graph.name(of: owner))"
+                        return Hop(caller: caller.name, callee: callee.name, kind: how, keeps: site.flow.description)
+                    }
+                }
+            }
+            return Hop(caller: caller.name, callee: callee.name, kind: "?", keeps: "(no call in the graph)")
+        }
     }
 }

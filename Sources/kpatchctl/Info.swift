@@ -99,7 +99,7 @@ enum KthreadAnalysisText {
             if paths.isEmpty { lines.append("  no kthread entry function of that object reaches them") }
             for path in paths {
                 let converted = path.first.map { KthreadConversion.loop(entry: $0.name) != nil } ?? false
-                lines.append("  kthread entry\(converted ? " (converted)" : ""): " + path.map(\.name).joined(separator: " -> "))
+                lines.append("  kthread entry\(converted ? " (converted)" : ""): " + path.callPath.map(\.name).joined(separator: " -> "))
             }
         }
         return lines.joined(separator: "\n")

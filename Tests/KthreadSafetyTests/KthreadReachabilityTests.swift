@@ -95,6 +95,9 @@ final class KthreadReachabilityTests: XCTestCase {
         XCTAssertEqual(bytes[6], KthreadReachability.Scope.unit.rawValue)
         // Version 1: no scope byte after the version, no pass-nothing-back bits before the
         // entry list, no resume tables (here an empty list, one byte) at the end.
+        // Version 5's trailer: no inlined bodies on any function's path (a unit record), one zero each.
+        XCTAssertEqual(Array(bytes.suffix(reach.functions.count)), Array(repeating: 0, count: reach.functions.count))
+        bytes.removeLast(reach.functions.count)
         // Version 4's trailer: the data-checked byte and an empty shared-data list.
         XCTAssertEqual(Array(bytes.suffix(2)), [0, 0])
         bytes.removeLast(2)

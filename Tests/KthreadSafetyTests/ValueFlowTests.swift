@@ -129,6 +129,69 @@ final class ValueFlowTests: XCTestCase {
         XCTAssertEqual(search.channels[try graph.node("vf_store")], .argument(1))
     }
 
+    /// Frames (vf_frame.c): vf_put is inlined, so its call of vf_release belongs to the function it is inlined
+    /// into. vf_frame_drops never reads the object again: the value does not come into it; vf_frame_keeps reads
+    /// the object afterwards: it comes in and goes on as its result. The inlined vf_put itself holds nothing
+    /// (before, every function it is inlined into counted as keeping everything through it).
+    func testCallsFromInlinedCodeBelongToTheFrameThatRunsThem() throws {
+        let graph = try CallGraphBuilder.build(path: module())
+        let release = try graph.node("vf_release"), put = try graph.node("vf_put")
+        let edge = try XCTUnwrap(graph.edge(from: put, to: release), "vf_put -> vf_release")
+        var frames: [String: CallSiteFlow] = [:]
+        for site in graph.frameFlows(ofEdge: edge) { frames[graph.name(of: site.frame), default: .keepsNothing].formUnion(site.flow) }
+        XCTAssertEqual(Set(frames.keys), ["vf_frame_drops", "vf_frame_keeps"])
+        XCTAssertFalse(try XCTUnwrap(frames["vf_frame_drops"]).keepsArgument(0), "\(frames)")
+        XCTAssertTrue(try XCTUnwrap(frames["vf_frame_keeps"]).keepsArgument(0), "\(frames)")
+
+        let search = ValueFlowSearch(graph: graph, targets: [release])
+        XCTAssertNil(search.channels[try graph.node("vf_frame_drops")])
+        XCTAssertEqual(search.channels[try graph.node("vf_frame_keeps")], .result)
+        XCTAssertNil(search.channels[put], "the inlined body is not a frame")
+    }
+
+    /// A tail call (vf_tail_release ends with `jmp vf_release`): the caller's frame is gone, its own parameter is
+    /// handed on, nothing is kept. Before, a tail call kept everything.
+    func testTailCallHandsItsParameterOn() throws {
+        let graph = try CallGraphBuilder.build(path: module())
+        let release = try graph.node("vf_release"), tail = try graph.node("vf_tail_release")
+        let edge = try XCTUnwrap(graph.edge(from: tail, to: release))
+        XCTAssertEqual(CallKind(rawValue: graph.edgeKind[edge]), .tailCall)
+        let flow = graph.flow(ofEdge: edge)
+        XCTAssertFalse(flow.keepsArgument(0), flow.description)
+        XCTAssertEqual(flow.handedOn(0), 1, flow.description)
+        XCTAssertEqual(ValueFlowSearch(graph: graph, targets: [release]).channels[tail], .argument(0))
+    }
+
+    /// The resume-hop gap: vf_watch_fn asleep in its loop can run vf_check again, inlined into it, which only
+    /// branches on vf_compute's result. The value stops in code that runs in the loop's own frame: refused,
+    /// through the call its frame makes (the path shows the inlined body). Asleep where only
+    /// msleep_interruptible can run again: nothing.
+    func testValueStoppingInCodeInlinedIntoTheLoopIsRefused() throws {
+        let graph = try CallGraphBuilder.build(path: module())
+        let replaced = [ReplacedFunction(object: "vffix", name: "vf_compute", sympos: 0, newSymbol: "klp_new_vf_compute")]
+        var reach = try KthreadReachability(graph: graph, targets: ["vf_compute"], object: "vffix")
+        // The hops the resume analysis finds for such a loop: the inlined body, and the calls made inside it.
+        reach.attach([KthreadResumePoints(function: "vf_watch_fn", points: [0x20: ["vf_check", "vf_compute", "msleep_interruptible"],
+                                                                            0x40: ["msleep_interruptible"]])],
+                     keepHop: reach.valueHops(graph: graph))
+        func watch(at offset: Int) -> LiveKthread {
+            LiveKthread(pid: 401, comm: "vf_watch", stack: ProcStack.parse("""
+                [<0>] msleep_interruptible+0x39/0x60
+                [<0>] vf_watch_fn+0x\(String(offset, radix: 16))/0x80 [vffix]
+                [<0>] kthread+0xe8/0x110
+                [<0>] ret_from_fork+0x22/0x30
+
+                """))
+        }
+        let check = KthreadSafetyCheck(replaced: replaced, reachabilities: [reach])
+        let refused = check.evaluate([watch(at: 0x20)])
+        XCTAssertEqual(refused.refusals.first?.path.map(\.name), ["vf_watch_fn", "vf_check", "vf_compute"], "\(refused.notes)")
+        // The record keeps the frame-to-frame path and the inlined body between, through its encoding.
+        let decoded = try KthreadReachability(decoding: reach.encode())
+        XCTAssertEqual(decoded.functions.first { $0.name == "vf_watch_fn" }?.via, ["vf_check"])
+        XCTAssertTrue(check.evaluate([watch(at: 0x40)]).refusals.isEmpty)
+    }
+
     /// Stack slots and flags: a value stored in the caller's frame goes on only if it is loaded back into what
     /// leaves; `setcc` from a comparison with it is data (it goes on), a branch on it is not.
     func testDecoderFlagsAndStackEffects() throws {

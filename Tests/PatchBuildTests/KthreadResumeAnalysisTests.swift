@@ -49,6 +49,14 @@ final class KthreadResumeAnalysisTests: XCTestCase {
         XCTAssertTrue(asleep.contains("khugepaged_do_scan"), "\(asleep)")
     }
 
+    /// kswapd sleeps at kswapd+0x380 (in kswapd_try_to_sleep, inlined): the calls made inside the inlined body
+    /// are hops too (its frame makes them): prepare_kswapd_sleep, besides the body itself.
+    func testCallsInsideInlinedBodiesAreHops() throws {
+        let asleep = try XCTUnwrap(try points("kswapd").points[0x380])
+        XCTAssertTrue(asleep.contains("kswapd_try_to_sleep"), "\(asleep)")
+        XCTAssertTrue(asleep.contains("prepare_kswapd_sleep"), "\(asleep)")
+    }
+
     /// What cannot be worked out is recorded and gives no points (the whole function then counts).
     func testFailuresAreNamedAndGiveNoPoints() throws {
         let bed = TestBed.shared

@@ -50,21 +50,7 @@ package struct KthreadAnalysis {
                 guard let analysis = resume[object] else { return }
                 let entries = Set(reach.kthreadEntries.filter { $0 >= reach.targetCount }.map { reach.functions[$0].name })
                     .filter { KthreadConversion.loop(entry: $0) == nil }
-                // A hop counts for a value record only when a value comes from it into the thread function.
-                let scope = reach.scope
-                let flow = scope == .passesValues ? KthreadReachability.valueFlow(graph: graph, targetNodes: reach.targets.flatMap { target in
-                    graph.nodes(named: target.name).filter { graph.unit(of: $0) == target.unit } }, scope: scope) : nil
-                let nodesOf = flow == nil ? [:] : reach.graphNodes(graph)
-                let keepHop: (Int, Int) -> Bool = { function, hop in
-                    guard let flow else { return true }
-                    let callers = nodesOf[function] ?? [], callees = nodesOf[hop] ?? []
-                    return callers.contains { caller in
-                        callees.contains { callee in
-                            guard let channels = flow.channels[callee], let edge = graph.edge(from: caller, to: callee) else { return false }
-                            return graph.channels(throughEdge: edge, from: channels) != nil
-                        }
-                    }
-                }
+                let keepHop = reach.scope == .passesValues ? reach.valueHops(graph: graph) : { _, _ in true }
                 reach.attach(entries.sorted().compactMap { entry in
                     entryAddresses[entry].flatMap { analysis.points(function: entry, address: $0) }
                 }, keepHop: keepHop)
@@ -111,7 +97,7 @@ package struct KthreadAnalysis {
             }
             // A converted entry (generic dispatch loop) may reach patched code: it switches between units of work.
             guard KthreadConversion.loop(entry: entry) == nil else { return nil }
-            let line = "\(object): kthread entry \(entry) reaches patched \(patched): " + path.map(\.name).joined(separator: " -> ")
+            let line = "\(object): kthread entry \(entry) reaches patched \(patched): " + path.callPath.map(\.name).joined(separator: " -> ")
             guard let table = reach.resumeTables.first(where: { reach.functions[$0.function].name == entry }) else {
                 return line + " (apply refuses while such a kthread runs, unless --allow-kthread)"
             }

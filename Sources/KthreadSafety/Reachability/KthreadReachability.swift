@@ -6,7 +6,7 @@ import PatchModel
 /// storing it. Versioned and compact (`encode()`), embedded in the patch
 /// module's metadata by the builder and read back by `apply` and `info`.
 public struct KthreadReachability: Equatable, Codable, Sendable {
-    public static let formatVersion: UInt16 = 4
+    public static let formatVersion: UInt16 = 5
     static let magic: [UInt8] = Array("KPKR".utf8)
 
     public struct Function: Equatable, Codable, Sendable {
@@ -21,6 +21,9 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         /// it has no channel for it, by the value-flow search; formats 2 and 3: it returns nothing and takes
         /// no writable pointer).
         public var passesNothingBack = false
+        /// Format 5: the bodies inlined into this function, outermost first, whose code makes the call to `next`
+        /// (empty: its own code makes it). The path goes from frame to frame; these are shown between.
+        public var via: [String] = []
 
         public var ref: FunctionRef { FunctionRef(name: name, unit: unit) }
     }
@@ -116,12 +119,12 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         let holding = Self.valueFlow(graph: graph, targetNodes: targetNodes, scope: scope)
         // A function hands a value on when one comes into it and it has a channel to its callers for it.
         let handsOn = Set(holding.channels.filter { !$0.value.isEmpty }.keys)
-        let search: (order: [Int], next: [Int?], kind: [CallKind?])
+        let search: (order: [Int], next: [Int?], kind: [CallKind?], via: [Int: [Int]])
         if scope == .passesValues {
-            search = (holding.order, holding.next, holding.kind)
+            search = (holding.order, holding.next, holding.kind, holding.via)
         } else {
             let all = ReverseReachability(graph: graph, targets: targetNodes)
-            search = (all.order, all.next, all.kind)
+            search = (all.order, all.next, all.kind, [:])
         }
         self.object = object
         var index: [Int: Int] = [:]
@@ -130,7 +133,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             let node = search.order[i]
             return Function(name: graph.name(of: node), unit: graph.unit(of: node),
                             next: search.next[i].flatMap { index[$0] }, kind: search.kind[i],
-                            passesNothingBack: !handsOn.contains(node))
+                            passesNothingBack: !handsOn.contains(node), via: (search.via[node] ?? []).map(graph.name(of:)))
         }
         targetCount = search.next.firstIndex(where: { $0 != nil }) ?? search.order.count
         kthreadEntries = Array(Set(graph.kthreadSpawns.compactMap { index[Int($0.entry)] })).sorted()
@@ -159,6 +162,18 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
                 }
                 resumeTables.append(ResumeTable(function: function, points: points))
             }
+        }
+    }
+
+    /// For a value record: whether a value comes from the hop (an index in `functions`) into the thread function's
+    /// frame (an index too), through the calls its code makes to the hop, or because the hop's body is inlined into
+    /// it and holds one (a value that stops in code inlined into the thread function stops in the loop's own frame).
+    /// What `attach(_:keepHop:)` keeps.
+    public func valueHops(graph: CallGraph) -> (Int, Int) -> Bool {
+        let nodesOf = graphNodes(graph)
+        let flow = Self.valueFlow(graph: graph, targetNodes: targets.indices.flatMap { nodesOf[$0] ?? [] }, scope: scope)
+        return { function, hop in
+            (nodesOf[function] ?? []).contains { frame in (nodesOf[hop] ?? []).contains { flow.comesIn(to: frame, from: $0, graph: graph) } }
         }
     }
 
@@ -276,5 +291,13 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     public func isTarget(named name: String) -> Bool {
         let base = FunctionRef.baseName(name)
         return targets.contains { $0.name == base }
+    }
+}
+
+extension Array where Element == KthreadReachability.Function {
+    /// The path as a reader follows the source: each function, then the inlined bodies its frame makes the next
+    /// call from (`via`, unit not recorded).
+    public var callPath: [FunctionRef] {
+        flatMap { function in [function.ref] + function.via.map { FunctionRef(name: $0, unit: "") } }
     }
 }

@@ -1,12 +1,13 @@
 import PatchModel
 
 /// Binary form of `KthreadReachability`: magic "KPKR", u16 version, (from
-/// version 2) a scope byte, the source, (from version 3) the object, then LEB128 varints. Names and units are stored once each, sorted and front-coded
+/// version 2) a scope byte, the source, (from version 3) the object, then LEB128 varints (version 5 ends with
+/// each function's inlined bodies on its path). Names and units are stored once each, sorted and front-coded
 /// (kernel names share long prefixes); a function is three small numbers plus
 /// its edge kind.
 extension KthreadReachability {
     public func encode() -> [UInt8] {
-        let nameList = Array(Set(functions.map(\.name))).sorted(), unitList = Array(Set(functions.map(\.unit))).sorted()
+        let nameList = Array(Set(functions.map(\.name) + functions.flatMap(\.via))).sorted(), unitList = Array(Set(functions.map(\.unit))).sorted()
         let names = Dictionary(uniqueKeysWithValues: nameList.enumerated().map { ($1, $0) })
         let units = Dictionary(uniqueKeysWithValues: unitList.enumerated().map { ($1, $0) })
         let encoded = functions.map { (names[$0.name]!, units[$0.unit]!) }
@@ -43,6 +44,9 @@ extension KthreadReachability {
         out.varint(sharedData.count)
         for shared in sharedData {
             out.varint(shared.entry); out.varint(shared.writer); out.string(shared.data)
+        }
+        for function in functions {
+            out.varint(function.via.count); function.via.forEach { out.varint(names[$0]!) }
         }
         return out.bytes
     }
@@ -118,6 +122,15 @@ extension KthreadReachability {
                 }
                 guard sharedData.allSatisfy({ $0.entry < count && $0.writer < count }) else {
                     throw KthreadReachabilityError.malformed("shared data index out of range")
+                }
+            }
+            if version >= 5 {
+                for i in functions.indices {
+                    functions[i].via = try (0..<input.count("inlined body count")).map { _ in
+                        let name = try input.varint("inlined body")
+                        guard name < names.count else { throw KthreadReachabilityError.malformed("inlined body name out of range") }
+                        return names[name]
+                    }
                 }
             }
             guard input.atEnd else { throw KthreadReachabilityError.malformed("trailing bytes") }

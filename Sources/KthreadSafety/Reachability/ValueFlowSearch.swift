@@ -1,28 +1,55 @@
 import PatchModel
 
 /// Where the values of the replaced functions go: from each target up through
-/// its callers, only through the calls that bring a value back into the caller
-/// (`CallSiteFlow`), and channel by channel: a caller that only hands the
-/// object on as its own parameter passes the value on through that parameter,
-/// not through its result. One shortest path toward a target per function.
+/// the frames that run its calls, only through the calls that bring a value back
+/// into that frame (`CallSiteFlow`), and channel by channel: a frame that only
+/// hands the object on as its own parameter passes the value on through that
+/// parameter, not through its result. A call made from code inlined into a
+/// function is the function's own (its frame runs it, and its code was decoded):
+/// the value goes there directly, not through the inlined function's other
+/// instances. One shortest path toward a target per function.
 struct ValueFlowSearch {
     /// Nodes in BFS order (targets first).
     private(set) var order: [Int] = []
     private(set) var next: [Int?] = []
     private(set) var kind: [CallKind?] = []
+    /// For nodes reached through a call made from code inlined into them: the inlined bodies, outermost first,
+    /// down to the one whose code makes the call to `next` (what a path shows between the frame and the callee).
+    private(set) var via: [Int: [Int]] = [:]
     /// For each reached node: the channels through which it hands a target's value on to its callers.
     private(set) var channels: [Int: ValueChannels] = [:]
+    /// `frame << 32 | callee`: the callee's body, inlined into `frame`, holds a value.
+    private var inlinedArrivals: Set<UInt64> = []
+    private let callers: CallerIndex
 
     /// `forced`: targets taken to hand values back through every channel whatever their prototype.
     init(graph: CallGraph, targets: [Int], forced: Set<Int> = []) {
         let callers = CallerIndex(graph: graph)
+        self.callers = callers
         var position: [Int: Int] = [:]
         var queue: [Int] = []
         var queued: Set<Int> = []
+        // Nodes whose own code holds the value (the targets, and the functions their bodies are inlined into):
+        // wherever that code is inlined, the value is in the frame that runs it.
+        var inlinedHolders: Set<Int> = []
+        func reach(_ node: Int, with out: ValueChannels, from callee: Int, kind callKind: CallKind?, owner: Int? = nil) {
+            if position[node] == nil {
+                position[node] = order.count
+                order.append(node); next.append(callee); kind.append(callKind)
+                channels[node] = out
+                if let owner, owner != node { via[node] = Self.inlinedChain(graph: graph, from: node, to: owner) }
+            } else if let known = channels[node], !known.isSuperset(of: out) {
+                channels[node] = known.union(out)
+            } else {
+                return
+            }
+            if queued.insert(node).inserted { queue.append(node) }
+        }
         for target in targets where position[target] == nil {
             position[target] = order.count
             order.append(target); next.append(nil); kind.append(nil)
             channels[target] = forced.contains(target) ? .unknown : graph.signature(of: target).channels
+            inlinedHolders.insert(target)
             queue.append(target); queued.insert(target)
         }
         var head = 0
@@ -31,34 +58,62 @@ struct ValueFlowSearch {
             head += 1
             queued.remove(callee)
             guard let from = channels[callee] else { continue }
-            if from.isEmpty {
-                // The value stops in the callee's code. Where that code is inlined it runs in the caller's frame:
-                // the value comes into the caller too (a thread function reading it there keeps it), and stops there.
-                for edge in callers.edges(into: callee) where graph.edgeKind[edge] == CallKind.inlined.rawValue {
+            let edges = callers.edges(into: callee)
+            if inlinedHolders.contains(callee) {
+                // Its code, inlined into a caller, runs in the caller's frame: the caller holds the value (and hands it
+                // on through any channel: where the inlined code leaves it is not decoded), or only holds it when the
+                // value stops in that code.
+                for edge in edges where graph.edgeKind[edge] == CallKind.inlined.rawValue {
                     let caller = Int(graph.edgeCaller[edge])
-                    guard position[caller] == nil else { continue }
-                    position[caller] = order.count
-                    order.append(caller); next.append(callee); kind.append(.inlined)
-                    channels[caller] = []
-                    if queued.insert(caller).inserted { queue.append(caller) }
+                    inlinedHolders.insert(caller)
+                    inlinedArrivals.insert(UInt64(caller) << 32 | UInt64(callee))
+                    reach(caller, with: from.isEmpty ? [] : graph.signature(of: caller).channels, from: callee, kind: .inlined)
                 }
-                continue
             }
-            for edge in callers.edges(into: callee) {
-                let caller = Int(graph.edgeCaller[edge])
-                // A caller already handing on every channel its prototype has gains nothing: its call sites are not decoded.
-                if let known = channels[caller], known.isSuperset(of: graph.signature(of: caller).channels) { continue }
-                guard let out = graph.channels(throughEdge: edge, from: from) else { continue }
-                if position[caller] == nil {
-                    position[caller] = order.count
-                    order.append(caller); next.append(callee); kind.append(CallKind(rawValue: graph.edgeKind[edge]))
-                    channels[caller] = out
-                } else if let known = channels[caller], !known.isSuperset(of: out) {
-                    channels[caller] = known.union(out)
-                } else {
-                    continue
+            guard !from.isEmpty else { continue }
+            for edge in edges where graph.edgeKind[edge] != CallKind.inlined.rawValue {
+                for (frame, flow) in graph.frameFlows(ofEdge: edge) {
+                    // A frame already handing on every channel its prototype has gains nothing: its sites are not decoded.
+                    if let known = channels[frame], known.isSuperset(of: graph.signature(of: frame).channels) { continue }
+                    guard let out = flow.channels(into: graph.signature(of: frame), from: from) else { continue }
+                    reach(frame, with: out, from: callee, kind: CallKind(rawValue: graph.edgeKind[edge]), owner: Int(graph.edgeCaller[edge]))
                 }
-                if queued.insert(caller).inserted { queue.append(caller) }
+            }
+        }
+    }
+
+    /// The shortest chain of inlined bodies from `frame` down to `owner` (outermost first, `owner` last); just
+    /// `owner` when the graph shows none (it names the body either way).
+    static func inlinedChain(graph: CallGraph, from frame: Int, to owner: Int) -> [Int] {
+        var parent: [Int: Int] = [frame: frame]
+        var level = [frame]
+        for _ in 0..<16 where !level.isEmpty {
+            var nextLevel: [Int] = []
+            for node in level {
+                for (callee, kind) in graph.callees(of: node) where kind == .inlined && parent[callee] == nil {
+                    parent[callee] = node
+                    if callee == owner {
+                        var chain = [owner], current = node
+                        while current != frame { chain.append(current); current = parent[current]! }
+                        return chain.reversed()
+                    }
+                    nextLevel.append(callee)
+                }
+            }
+            level = nextLevel
+        }
+        return [owner]
+    }
+
+    /// Whether a value of `callee` comes into `frame` through the calls its code makes to it (or the callee's body,
+    /// inlined into it, holds one).
+    func comesIn(to frame: Int, from callee: Int, graph: CallGraph) -> Bool {
+        guard let from = channels[callee] else { return false }
+        if inlinedArrivals.contains(UInt64(frame) << 32 | UInt64(callee)) { return true }
+        guard !from.isEmpty else { return false }
+        return callers.edges(into: callee).contains { edge in
+            graph.edgeKind[edge] != CallKind.inlined.rawValue && graph.frameFlows(ofEdge: edge).contains { site in
+                site.frame == frame && site.flow.channels(into: graph.signature(of: frame), from: from) != nil
             }
         }
     }

@@ -18,9 +18,9 @@ public struct FunctionLayout: Equatable, Sendable {
     public var entry: UInt64
     /// Hot and cold parts (DW_AT_ranges), in the file's addresses.
     public var ranges: [Range<UInt64>]
-    /// Calls made by the function's own code, and bodies inlined into it. Calls
-    /// made inside an inlined body belong to that body's function (the call
-    /// graph's edges say where they go).
+    /// Calls made by the function's code, and bodies inlined into it. A call
+    /// made inside an inlined body (at any depth) is a hop too: the function's
+    /// frame makes it, and the value flow attributes it to that frame.
     public var hops: [Hop]
 }
 
@@ -51,17 +51,19 @@ public final class FunctionLayoutReader {
         return nil
     }
 
-    private func collectHops(in parent: inout Dwarf_Die, into hops: inout [FunctionLayout.Hop]) {
+    /// `inlined`: inside an inlined body, where only calls are hops (a body inlined into it is reached through it).
+    private func collectHops(in parent: inout Dwarf_Die, into hops: inout [FunctionLayout.Hop], inlined: Bool = false) {
         var die = Dwarf_Die()
         guard dwarf_child(&parent, &die) == 0 else { return }
         repeat {
             switch dwarf_tag(&die) {
             case DwarfTag.lexicalBlock:
-                collectHops(in: &die, into: &hops)
+                collectHops(in: &die, into: &hops, inlined: inlined)
             case DwarfTag.inlinedSubroutine:
-                if let name = Self.originName(of: &die, DwarfAttribute.abstractOrigin) {
+                if !inlined, let name = Self.originName(of: &die, DwarfAttribute.abstractOrigin) {
                     hops.append(.init(name: name, returnAddress: nil, ranges: Self.ranges(of: &die)))
                 }
+                collectHops(in: &die, into: &hops, inlined: true)
             case DwarfTag.callSite, DwarfTag.gnuCallSite:
                 guard let name = Self.originName(of: &die, DwarfAttribute.callOrigin)
                         ?? Self.originName(of: &die, DwarfAttribute.abstractOrigin) else { break }

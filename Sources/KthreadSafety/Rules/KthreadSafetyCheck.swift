@@ -199,25 +199,32 @@ public struct KthreadSafetyCheck: Sendable {
         func below(_ frames: [FunctionRef], _ path: ArraySlice<KthreadReachability.Function>) -> LivePath {
             let stop = reach.valueStop(on: Array(path))
             // Stopping at the target itself: it hands nothing back at all.
-            return LivePath(refs: frames + path.map(\.ref), passesNothingBack: stop?.name,
+            return LivePath(refs: frames + Array(path).callPath, passesNothingBack: stop?.name,
                             stopHoldsNothing: stop != nil && stop == path.last)
+        }
+        /// The thread function and the inlined bodies it calls `hop` from, when its recorded path goes there.
+        func entryRefs(_ index: Int?, name: String, toward hop: Int?) -> [FunctionRef] {
+            guard let index else { return [FunctionRef(name: name, unit: "")] }
+            let entry = reach.functions[index]
+            return entry.next == hop && hop != nil ? [entry].callPath : [entry.ref]
         }
         let entryFrame = stack[entryIndex]
         var candidates: [LivePath] = []
         if let hops = reach.resumeHops(function: entryFrame.function, offset: entryFrame.offset) {
-            let entryRef = reach.indices(named: entryFrame.baseFunction).first.map { reach.functions[$0].ref }
-                ?? FunctionRef(name: entryFrame.baseFunction, unit: "")
-            let usable = hops.filter { !(skippingHopsThatPassNothingBack && reach.functions[$0].passesNothingBack) }
-            if let best = usable.map({ reach.path(from: $0) }).min(by: { $0.count < $1.count }) {
-                candidates.append(below([entryRef], best[...]))
+            let entryRecord = reach.indices(named: entryFrame.baseFunction).first
+            // A value record (format 4 on) keeps only the hops a value comes from into the thread function's frame
+            // (where it stops in code inlined into the thread function too); older records are filtered here.
+            let usable = hops.filter { !(skippingHopsThatPassNothingBack && !reach.valueFlow && reach.functions[$0].passesNothingBack) }
+            if let best = usable.min(by: { reach.path(from: $0).count < reach.path(from: $1).count }) {
+                candidates.append(below(entryRefs(entryRecord, name: entryFrame.baseFunction, toward: best), reach.path(from: best)[...]))
             }
         } else if let path = reach.shortestPath(fromFunctionNamed: entryFrame.baseFunction) {
-            candidates.append(below([path[0].ref], path.dropFirst()))
+            candidates.append(below([path[0]].callPath, path.dropFirst()))
         }
         for inner in stride(from: entryIndex - 1, through: 0, by: -1) {
             guard let path = reach.shortestPath(fromFunctionNamed: stack[inner].baseFunction) else { continue }
             let outer = stack[(inner + 1)...entryIndex].reversed().map { FunctionRef(name: $0.baseFunction, unit: "") }
-            candidates.append(below(outer + [path[0].ref], path.dropFirst()))
+            candidates.append(below(outer + [path[0]].callPath, path.dropFirst()))
         }
         return candidates.min { $0.refs.count < $1.refs.count }
     }
@@ -228,7 +235,7 @@ public struct KthreadSafetyCheck: Sendable {
     private func inlinedIntoResidentFrame(_ thread: LiveKthread, inlinedTargets: [[String: [Int]]]) -> (StackFrame, [FunctionRef])? {
         for frame in thread.residentFrames {
             for (reach, inlining) in zip(reachabilities, inlinedTargets) {
-                if let index = inlining[frame.baseFunction]?.first { return (frame, reach.path(from: index).map(\.ref)) }
+                if let index = inlining[frame.baseFunction]?.first { return (frame, reach.path(from: index).callPath) }
             }
         }
         return nil

@@ -33,6 +33,7 @@ public struct CallGraph: Equatable, Sendable {
             && lhs.rangeNode == rhs.rangeNode && lhs.rangeLow == rhs.rangeLow && lhs.rangeHigh == rhs.rangeHigh
             && lhs.edgeCaller == rhs.edgeCaller && lhs.edgeCallee == rhs.edgeCallee && lhs.edgeKind == rhs.edgeKind
             && lhs.edgeSiteStart == rhs.edgeSiteStart && lhs.siteDie == rhs.siteDie && lhs.siteSubprogram == rhs.siteSubprogram
+            && lhs.siteFrame == rhs.siteFrame
             && lhs.kthreadSpawns == rhs.kthreadSpawns
     }
 
@@ -55,12 +56,15 @@ public struct CallGraph: Equatable, Sendable {
     public var edgeCaller: [UInt32] = []
     public var edgeCallee: [UInt32] = []
     public var edgeKind: [UInt8] = []
-    /// The call sites of each edge: those of edge e are `siteDie[edgeSiteStart[e]..<edgeSiteStart[e + 1]]`, with the
-    /// DIE offset of the outermost subprogram whose code makes the call (`CallSiteFlows.keepsEverythingSite`: a
-    /// tail call or inlined body of the same callee). What the caller keeps is decoded from them on demand.
+    /// The call sites of each edge (calls and tail calls): those of edge e are
+    /// `siteDie[edgeSiteStart[e]..<edgeSiteStart[e + 1]]` (`CallSiteFlows.keepsEverythingSite`: the same callee
+    /// is also inlined by the caller), with the DIE offset and the node of the outermost subprogram whose code
+    /// makes the call: the frame that runs it, the caller's own or the one its body is inlined into. What that
+    /// frame keeps is decoded from them on demand.
     public var edgeSiteStart: [UInt32] = [0]
     public var siteDie: [UInt64] = []
     public var siteSubprogram: [UInt64] = []
+    public var siteFrame: [UInt32] = []
     /// Where the call-site flows are decoded from (the file the graph was read from); nil: every call keeps everything.
     public var flows: CallSiteFlows?
     /// Functions passed as the thread function to a kthread creator, found statically.
@@ -80,16 +84,31 @@ public struct CallGraph: Equatable, Sendable {
 
     public func signature(of node: Int) -> FunctionSignature { FunctionSignature(rawValue: nodeSignature[node]) }
 
-    /// What the caller keeps of what the callee hands back, through edge `edge`: an inlined body or a tail
-    /// call keep everything; calls are decoded (once) from the file the graph came from.
+    /// What the frames running edge `edge`'s calls keep of what the callee hands back, merged over its sites:
+    /// an inlined body keeps everything; calls and tail calls are decoded (once) from the file the graph came from.
     public func flow(ofEdge edge: Int) -> CallSiteFlow {
-        guard CallKind(rawValue: edgeKind[edge]) == .call, let flows else { return .keepsEverything }
-        let sites = (Int(edgeSiteStart[edge])..<Int(edgeSiteStart[edge + 1])).map { (site: siteDie[$0], subprogram: siteSubprogram[$0]) }
-        return flows.flow(ofEdge: edge, sites: sites)
+        frameFlows(ofEdge: edge).reduce(into: CallSiteFlow.keepsNothing) { $0.formUnion($1.flow) }
+    }
+
+    /// Per frame (the node of the outermost function whose code makes the call: the edge's caller, or the
+    /// function a body making it is inlined into), what it keeps of what the callee hands back, over its sites
+    /// of edge `edge`. An inlined body, or no decoder: the edge's caller keeps everything.
+    public func frameFlows(ofEdge edge: Int) -> [(frame: Int, flow: CallSiteFlow)] {
+        let sites = Int(edgeSiteStart[edge])..<Int(edgeSiteStart[edge + 1])
+        guard CallKind(rawValue: edgeKind[edge]) != .inlined, let flows, !sites.isEmpty else {
+            return [(Int(edgeCaller[edge]), .keepsEverything)]
+        }
+        var byFrame: [(frame: Int, flow: CallSiteFlow)] = []
+        for site in sites {
+            let frame = Int(siteFrame[site])
+            let flow = flows.flow(ofSite: site, die: siteDie[site], subprogram: siteSubprogram[site])
+            if let i = byFrame.firstIndex(where: { $0.frame == frame }) { byFrame[i].flow.formUnion(flow) } else { byFrame.append((frame, flow)) }
+        }
+        return byFrame
     }
 
     /// Through which channels a value that `callee` hands on through `channels` leaves the caller of edge `edge`
-    /// (nil: it does not come into the caller).
+    /// (nil: it does not come into the caller), merged over the frames that run its calls.
     public func channels(throughEdge edge: Int, from channels: ValueChannels) -> ValueChannels? {
         flow(ofEdge: edge).channels(into: signature(of: Int(edgeCaller[edge])), from: channels)
     }

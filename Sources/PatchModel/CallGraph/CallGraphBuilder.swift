@@ -58,7 +58,7 @@ public enum CallGraphBuilder {
         var edges: [UInt64] = []
         var addresses: [UInt64: UInt32] = [:]
         var spawns: [(UInt32, UInt64, UInt32)] = []
-        var sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)] = []
+        var sites: [(pair: UInt64, site: UInt64, subprogram: UInt64, frame: UInt32)] = []
         var signed: Set<UInt32> = []
 
         for partial in partials {
@@ -100,7 +100,7 @@ public enum CallGraphBuilder {
                 graph.rangeNode.append(nodeMap[Int(node)]); graph.rangeLow.append(low); graph.rangeHigh.append(high)
             }
             func global(_ pair: UInt64) -> UInt64 { UInt64(nodeMap[Int(pair >> 32)]) << 32 | UInt64(nodeMap[Int(pair & 0xffff_ffff)]) }
-            sites += partial.sites.map { (global($0.0), $0.1, $0.2) }
+            sites += partial.sites.map { (global($0.0), $0.1, $0.2, nodeMap[Int($0.3)]) }
             for edge in partial.edges {
                 let caller = nodeMap[Int(edge >> 34)]
                 let callee = nodeMap[Int((edge >> 2) & 0xffff_ffff)]
@@ -116,11 +116,12 @@ public enum CallGraphBuilder {
         edges.sort()
         graph.edgeCaller.reserveCapacity(edges.count)
         var previousPair = UInt64.max
-        // A call edge whose callee is also inlined into, or tail-called by, the same caller keeps everything.
+        // A call edge whose callee is also inlined into the same caller keeps everything (the inlined body's
+        // value is used wherever its code is); tail calls have sites of their own.
         var keepsEverything: [Bool] = []
         for edge in edges {
             guard edge >> 2 != previousPair else {
-                if edge & 3 != UInt64(CallKind.call.rawValue) { keepsEverything[keepsEverything.count - 1] = true }
+                if edge & 3 == UInt64(CallKind.inlined.rawValue) { keepsEverything[keepsEverything.count - 1] = true }
                 continue
             }
             previousPair = edge >> 2
@@ -141,8 +142,9 @@ public enum CallGraphBuilder {
 
 extension CallGraph {
     /// Groups the call sites by edge (a counting sort on the edge index). A call edge that keeps everything
-    /// (the same callee also inlined or tail-called) gets one `keepsEverythingSite`.
-    fileprivate mutating func placeSites(_ sites: [(pair: UInt64, site: UInt64, subprogram: UInt64)], keepsEverything: [Bool]) {
+    /// (the same callee also inlined) gets one `keepsEverythingSite`, run by the edge's caller.
+    fileprivate mutating func placeSites(_ sites: [(pair: UInt64, site: UInt64, subprogram: UInt64, frame: UInt32)],
+                                         keepsEverything: [Bool]) {
         var edgeOfSite = [Int32](repeating: -1, count: sites.count)
         var count = [UInt32](repeating: 0, count: edgeCount + 1)
         for (i, site) in sites.enumerated() {
@@ -150,21 +152,24 @@ extension CallGraph {
             edgeOfSite[i] = Int32(edge)
             count[edge + 1] += 1
         }
-        let opaque = keepsEverything.indices.map { keepsEverything[$0] && CallKind(rawValue: edgeKind[$0]) == .call }
+        let opaque = keepsEverything.indices.map { keepsEverything[$0] && CallKind(rawValue: edgeKind[$0]) != .inlined }
         for e in 0..<edgeCount where opaque[e] { count[e + 1] += 1 }
         for e in 0..<edgeCount { count[e + 1] += count[e] }
         edgeSiteStart = count
         siteDie = [UInt64](repeating: 0, count: Int(count[edgeCount]))
         siteSubprogram = siteDie
+        siteFrame = [UInt32](repeating: 0, count: siteDie.count)
         var fill = count
         for e in 0..<edgeCount where opaque[e] {
             siteDie[Int(fill[e])] = CallSiteFlows.keepsEverythingSite
+            siteFrame[Int(fill[e])] = edgeCaller[e]
             fill[e] += 1
         }
         for (i, site) in sites.enumerated() where edgeOfSite[i] >= 0 {
             let e = Int(edgeOfSite[i])
             siteDie[Int(fill[e])] = site.site
             siteSubprogram[Int(fill[e])] = site.subprogram
+            siteFrame[Int(fill[e])] = site.frame
             fill[e] += 1
         }
     }

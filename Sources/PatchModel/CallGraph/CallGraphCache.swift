@@ -6,7 +6,7 @@ import FoundationEssentials
 public enum CallGraphCache {
     static let magic: [UInt8] = Array("KPCG".utf8)
     /// Bump when the layout changes; an old file is then rebuilt, never misread.
-    static let version: UInt16 = 7
+    static let version: UInt16 = 8
 
     public static func file(in directory: URL, buildID: String) -> URL {
         directory.appendingPathComponent("callgraph-\(buildID).kpcg")
@@ -73,7 +73,7 @@ extension CallGraph {
         out.array(units.bytes); out.array(units.starts)
         out.array(nodeName); out.array(nodeUnit); out.array(nodeInterface); out.array(nodeSignature)
         out.array(edgeCaller); out.array(edgeCallee); out.array(edgeKind)
-        out.array(edgeSiteStart); out.array(siteDie); out.array(siteSubprogram)
+        out.array(edgeSiteStart); out.array(siteDie); out.array(siteSubprogram); out.array(siteFrame)
         out.array(rangeNode); out.array(rangeLow); out.array(rangeHigh)
         out.array(kthreadSpawns.flatMap { [$0.spawner, $0.entry, $0.creator] })
         out.array(kthreadSpawns.map(\.address))
@@ -100,12 +100,13 @@ extension CallGraph {
         edgeKind = try input.array("edge kinds")
         edgeSiteStart = try input.array("edge call sites"); siteDie = try input.array("call-site DIEs")
         siteSubprogram = try input.array("call-site subprograms")
+        siteFrame = try input.array("call-site frames")
         rangeNode = try input.array("range nodes"); rangeLow = try input.array("range starts"); rangeHigh = try input.array("range ends")
         let spawnWords: [UInt32] = try input.array("kthread spawns")
         let spawnAddresses: [UInt64] = try input.array("kthread spawn addresses")
         guard input.atEnd else { throw MalformedGraph(description: "trailing bytes") }
         guard nodeUnit.count == nodeName.count, nodeInterface.count == nodeName.count, nodeSignature.count == nodeName.count,
-              edgeSiteStart.count == edgeCaller.count + 1, siteSubprogram.count == siteDie.count,
+              edgeSiteStart.count == edgeCaller.count + 1, siteSubprogram.count == siteDie.count, siteFrame.count == siteDie.count,
               edgeSiteStart.first == 0, Int(edgeSiteStart.last!) == siteDie.count,
               zip(edgeSiteStart, edgeSiteStart.dropFirst()).allSatisfy({ $0 <= $1 }), rangeLow.count == rangeNode.count, rangeHigh.count == rangeNode.count,
               edgeCallee.count == edgeCaller.count, edgeKind.count == edgeCaller.count,
@@ -113,7 +114,7 @@ extension CallGraph {
         let nodes = UInt32(nodeName.count)
         guard nodeName.allSatisfy({ Int($0) < names.count }), nodeUnit.allSatisfy({ Int($0) < units.count }),
               nodeInterface.allSatisfy({ FunctionInterface(rawValue: $0) != nil }),
-              edgeCaller.allSatisfy({ $0 < nodes }), edgeCallee.allSatisfy({ $0 < nodes }), rangeNode.allSatisfy({ $0 < nodes }),
+              edgeCaller.allSatisfy({ $0 < nodes }), edgeCallee.allSatisfy({ $0 < nodes }), rangeNode.allSatisfy({ $0 < nodes }), siteFrame.allSatisfy({ $0 < nodes }),
               edgeKind.allSatisfy({ CallKind(rawValue: $0) != nil }), spawnWords.allSatisfy({ $0 < nodes })
         else { throw MalformedGraph(description: "an index is out of range") }
         kthreadSpawns = stride(from: 0, to: spawnWords.count, by: 3).map {

@@ -125,7 +125,7 @@ final class CallSiteFlowReader {
         self.file = file
     }
 
-    /// The flow at the call site `callSite` (a DW_TAG_call_site of a call, not a tail call), made by the
+    /// The flow at the call site `callSite` (a DW_TAG_call_site of a call; `tailCallFlow` for a tail call), made by the
     /// function with code ranges `ranges` (DWARF addresses), which returns a value or not.
     /// `parameters`: the caller's formal parameter DIEs, in order (for where it keeps them after the call).
     func flow(at callSite: inout Dwarf_Die, ranges: [(UInt64, UInt64)], callerReturnsValue: Bool,
@@ -169,6 +169,29 @@ final class CallSiteFlowReader {
             if carried & (1 << (index + 1)) != 0 { result.formUnion(.argumentCarriedOn(index)) }
         }
         return result
+    }
+
+    /// The flow at a tail call (`jmp callee`): the caller's frame is gone when the callee runs, so it keeps
+    /// nothing; the callee's result is the caller's own (when the caller returns a value), and an argument is
+    /// handed on as the caller's parameter when it is that parameter's entry value. Any other argument the
+    /// callee can write through (computed, loaded from memory, or without a DWARF value: its origin is not
+    /// known) counts as kept and carried on.
+    func tailCallFlow(at callSite: inout Dwarf_Die, callerReturnsValue: Bool, channels: FunctionSignature) -> CallSiteFlow {
+        var flow = CallSiteFlow.keepsNothing
+        if callerReturnsValue && (channels.returnsValue || channels.unknownChannels) {
+            flow.formUnion(.resultUsed); flow.formUnion(.resultCarriedOn)
+        }
+        let writable = channels.unknownChannels ? 0x3f : channels.writableArguments
+        var described = [ParameterValue?](repeating: nil, count: 6)
+        for (index, value) in parameterValues(of: &callSite) { described[index] = value }
+        for index in 0..<6 where writable & (1 << UInt8(index)) != 0 {
+            switch described[index] {
+            case .constant: break
+            case .entryValue(let parameter): flow.formUnion(.argumentHandedOn(index, asParameter: parameter))
+            case .register, .other, nil: flow.formUnion(.argumentKept(index)); flow.formUnion(.argumentCarriedOn(index))
+            }
+        }
+        return flow
     }
 
     /// Where a parameter of the caller is at `address`: a callee-saved register, gone (entry value or no

@@ -2,7 +2,7 @@ import CElf
 import Synchronization
 
 /// The call-site flows of a graph's edges, decoded on demand from the file the graph was read from and
-/// memoised per edge. Building the graph records only where each call site's DIE is; the caller's code after
+/// memoised per call site. Building the graph records only where each call site's DIE is; the caller's code after
 /// a call and the call-site parameters are read for the edges a value-flow search actually crosses (the
 /// callers of the functions a replaced function's value comes into), a small part of a whole vmlinux.
 /// libdw is not thread-safe within one session: every decode runs under the lock.
@@ -15,7 +15,7 @@ public final class CallSiteFlows: Sendable {
         let file: DwarfFile
         let reader: CallSiteFlowReader
         let interfaces = FunctionInterfaceReader()
-        var byEdge: [Int: CallSiteFlow] = [:]
+        var bySite: [Int: CallSiteFlow] = [:]
         var subprograms: [Dwarf_Off: Subprogram] = [:]
         var signatureByDie: [Dwarf_Off: FunctionSignature] = [:]
     }
@@ -27,7 +27,7 @@ public final class CallSiteFlows: Sendable {
         var parameters: [Dwarf_Die]
     }
 
-    /// A call site recorded as "keeps everything": an inlined body or a tail call of the same callee.
+    /// A call site recorded as "keeps everything": the same callee is also inlined by the caller.
     public static let keepsEverythingSite: UInt64 = .max
 
     /// Opens the file now (a few section headers; nothing is decoded until an edge is asked for).
@@ -37,16 +37,13 @@ public final class CallSiteFlows: Sendable {
         state = Mutex(State(file: file, reader: CallSiteFlowReader(file: file)))
     }
 
-    /// The flow of one edge over its call sites (`sites`: call-site DIE offset, outermost subprogram DIE offset).
-    /// No site recorded keeps everything: the value counts as coming back.
-    func flow(ofEdge edge: Int, sites: [(site: UInt64, subprogram: UInt64)]) -> CallSiteFlow {
+    /// The flow of one call site (`site`: its index in the graph, `die`: its DIE offset, `subprogram`: the DIE offset
+    /// of the outermost subprogram whose code makes it), memoised.
+    func flow(ofSite site: Int, die: UInt64, subprogram: UInt64) -> CallSiteFlow {
         state.withLock { state in
-            if let known = state.byEdge[edge] { return known }
-            var flow = sites.isEmpty ? CallSiteFlow.keepsEverything : .keepsNothing
-            for (site, subprogram) in sites where flow.rawValue & CallSiteFlow.keepsEverything.rawValue != CallSiteFlow.keepsEverything.rawValue {
-                flow.formUnion(Self.flow(site: site, subprogram: subprogram, file: state.file, reader: state.reader, state: &state))
-            }
-            state.byEdge[edge] = flow
+            if let known = state.bySite[site] { return known }
+            let flow = Self.flow(site: die, subprogram: subprogram, file: state.file, reader: state.reader, state: &state)
+            state.bySite[site] = flow
             return flow
         }
     }
@@ -59,6 +56,9 @@ public final class CallSiteFlows: Sendable {
         let channels = declaredSignature(ofCallSite: &die, state: &state)
         if channels.passesNothingBack { return .keepsNothing }
         guard var caller = self.subprogram(at: Dwarf_Off(subprogram), file: file, state: &state) else { return .keepsEverything }
+        if dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0 || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0 {
+            return reader.tailCallFlow(at: &die, callerReturnsValue: caller.returnsValue, channels: channels)
+        }
         return reader.flow(at: &die, ranges: caller.ranges, callerReturnsValue: caller.returnsValue,
                            parameters: &caller.parameters, channels: channels)
     }

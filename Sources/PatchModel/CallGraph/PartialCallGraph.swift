@@ -22,9 +22,9 @@ final class PartialCallGraph {
     /// For functions defined here: what their prototype lets them hand back, per channel.
     private(set) var signatures: [UInt32: FunctionSignature] = [:]
     private let interfaceReader = FunctionInterfaceReader()
-    /// Call sites: caller << 32 | callee, the call-site DIE offset, the outermost subprogram's DIE offset
-    /// (`CallSiteFlows` decodes what the caller keeps from them on demand).
-    private(set) var sites: [(UInt64, UInt64, UInt64)] = []
+    /// Call sites: caller << 32 | callee, the call-site DIE offset, the outermost subprogram's DIE offset and node
+    /// (the frame that runs the call; `CallSiteFlows` decodes what it keeps from them on demand).
+    private(set) var sites: [(UInt64, UInt64, UInt64, UInt32)] = []
     /// Code ranges of the functions defined here (node, low, high), DWARF addresses.
     private(set) var ranges: [(UInt32, UInt64, UInt64)] = []
     /// The DIE offset of the subprogram being walked (outermost), whose code holds the calls.
@@ -50,7 +50,7 @@ final class PartialCallGraph {
         let definedIn: [UInt32: UInt32]
         let interfaces: [UInt32: FunctionInterface]
         let signatures: [UInt32: FunctionSignature]
-        let sites: [(UInt64, UInt64, UInt64)]
+        let sites: [(UInt64, UInt64, UInt64, UInt32)]
         let ranges: [(UInt32, UInt64, UInt64)]
         let edges: [UInt64]
         let entryAddresses: [UInt64: UInt32]
@@ -113,8 +113,7 @@ final class PartialCallGraph {
                 let tail = dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0
                     || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0
                 addEdge(owner, callee, tail ? .tailCall : .call)
-                // A tail call hands the callee's result and arguments on as the caller's own: its edge kind says so.
-                if !tail { sites.append((UInt64(owner) << 32 | UInt64(callee), dwarf_dieoffset(&die), currentSubprogramDie)) }
+                sites.append((UInt64(owner) << 32 | UInt64(callee), dwarf_dieoffset(&die), currentSubprogramDie, currentSubprogram ?? owner))
                 if creatorNodes.contains(callee), let address = threadFunctionAddress(at: &die) {
                     spawns.append((owner, address, callee))
                 }

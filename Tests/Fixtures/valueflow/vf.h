@@ -21,4 +21,10 @@ int vf_pass(int x);
 int vf_spill(int x);
 void vf_store(int x, int *out);
 int vf_mix(int x);
+/* vf_frame.c: calls made from inlined code, a tail call, a loop that inlines its check */
+extern struct vf_obj *vf_frame_slot;
+int vf_frame_drops(void);
+int vf_frame_keeps(void);
+void vf_tail_release(struct vf_obj *o);
+struct task_struct *vf_watch_start(void);
 #endif

@@ -13,7 +13,7 @@
 #include <linux/slab.h>
 #include "vf.h"
 
-static struct task_struct *vf_thread;
+static struct task_struct *vf_thread, *vf_watch;
 static struct vf_obj *vf_pending;
 static unsigned long vf_seen;
 static int vf_dropped;
@@ -47,11 +47,19 @@ static int __init vf_init(void)
 {
 	vf_pending = kzalloc(sizeof(*vf_pending), GFP_KERNEL);
 	vf_thread = kthread_run(vf_thread_fn, NULL, "vf_thread");
-	return PTR_ERR_OR_ZERO(vf_thread);
+	if (IS_ERR(vf_thread))
+		return PTR_ERR(vf_thread);
+	vf_watch = vf_watch_start();
+	if (IS_ERR(vf_watch)) {
+		kthread_stop(vf_thread);
+		return PTR_ERR(vf_watch);
+	}
+	return 0;
 }
 
 static void __exit vf_exit(void)
 {
+	kthread_stop(vf_watch);
 	kthread_stop(vf_thread);
 	kfree(READ_ONCE(vf_pending));
 }
