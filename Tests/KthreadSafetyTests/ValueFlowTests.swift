@@ -95,6 +95,27 @@ final class ValueFlowTests: XCTestCase {
         XCTAssertEqual(refusal.sharedData, "vf_tick_once writes vf_ticks, which vf_thread_fn reads")
     }
 
+    /// The loop's data is what its code reads, the functions it calls included (one level): vf_watch_fn reads
+    /// vf_watch_deadline only through vf_watch_due, and vf_set_deadline (void, takes an int) writes it: refused,
+    /// naming the function that reads it.
+    func testDataReadByAFunctionTheLoopCallsIsRefused() throws {
+        let watch = LiveKthread(pid: 401, comm: "vf_watch", stack: ProcStack.parse("""
+            [<0>] msleep_interruptible+0x39/0x60
+            [<0>] vf_watch_fn+0x40/0x80 [vffix]
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+        let replaced = [ReplacedFunction(object: "vffix", name: "vf_set_deadline", sympos: 0, newSymbol: "klp_new_vf_set_deadline")]
+        let report = KthreadSafetyCheck(replaced: replaced, reachabilities: try records(["vf_set_deadline"])).evaluate([watch])
+        let refusal = try XCTUnwrap(report.refusals.first, "\(report.notes)")
+        XCTAssertEqual(refusal.path.map(\.name), ["vf_watch_fn", "vf_set_deadline"])
+        XCTAssertEqual(refusal.sharedData,
+                       "vf_set_deadline writes vf_watch_deadline, which vf_watch_fn reads (in vf_watch_due, which it calls)")
+        let record = try XCTUnwrap(try records(["vf_set_deadline"]).first { $0.scope == .unit })
+        XCTAssertEqual(try KthreadReachability(decoding: record.encode()), record)
+    }
+
     /// Flow inside a function (vf_flow.c): each caller of vf_compute reads its result, and its own code decides
     /// whether the value goes on. vf_consume only branches on it: it comes in and stops there. vf_pass (a
     /// register across a call), vf_spill (a stack slot across a call) and vf_mix (arithmetic) return it; vf_store

@@ -93,6 +93,8 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         public var writer: Int
         /// The data (symbol name, or why the code could not tell).
         public var data: String
+        /// Format 5: the function the thread function calls that reads it (nil: its own code does).
+        public var readIn: String?
     }
 
     public struct ResumeTable: Equatable, Codable, Sendable {
@@ -197,8 +199,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         var rangesByNode: [UInt32: [(UInt64, UInt64)]] = [:]
         for i in graph.rangeNode.indices { rangesByNode[graph.rangeNode[i], default: []].append((graph.rangeLow[i], graph.rangeHigh[i])) }
         let nodesOf = graphNodes(graph)
-        func accesses(_ index: Int) -> DataAccesses {
-            let nodes = nodesOf[index] ?? []
+        func accesses(nodes: [Int]) -> DataAccesses {
             var all = DataAccesses()
             if nodes.isEmpty { all.complete = false }
             for node in nodes {
@@ -206,6 +207,25 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
                 all.reads.formUnion(one.reads); all.writes.formUnion(one.writes); all.complete = all.complete && one.complete
             }
             return all
+        }
+        func accesses(_ index: Int) -> DataAccesses { accesses(nodes: nodesOf[index] ?? []) }
+        /// The loop's code: the thread function's own (with what is inlined into it), and the functions its frame
+        /// calls (one level: what they read, they read for the loop). Functions defined elsewhere have no code here.
+        /// `readBy`: for data only a callee reads, that callee; `undecoded`: the first function whose code was not
+        /// fully decoded.
+        func loopReads(_ entry: Int) -> (accesses: DataAccesses, readBy: [DataAddress: Int], undecoded: String?) {
+            let own = nodesOf[entry] ?? []
+            var all = accesses(nodes: own), readBy: [DataAddress: Int] = [:]
+            var undecoded = all.complete ? nil : functions[entry].name
+            let callees = Set(own.flatMap { graph.frameCallees(of: $0) }).subtracting(own).filter { !(rangesByNode[UInt32($0)] ?? []).isEmpty }
+            for callee in callees.sorted() {
+                let one = accesses(nodes: [callee])
+                for data in one.reads where !all.reads.contains(data) && readBy[data] == nil { readBy[data] = callee }
+                if !one.complete && undecoded == nil { undecoded = graph.name(of: callee) }
+            }
+            all.reads.formUnion(readBy.keys)
+            all.complete = undecoded == nil
+            return (all, readBy, undecoded)
         }
         // The writers: the targets, and every function a target's value comes into (whether or not it hands it on).
         let flow = Self.valueFlow(graph: graph, targetNodes: targets.indices.flatMap { nodesOf[$0] ?? [] }, scope: scope)
@@ -219,17 +239,18 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
                 for (callee, _) in graph.callees(of: node) where reachable.insert(callee).inserted { stack.append(callee) }
             }
             let mine = writers.filter { $0 != entry && (nodesOf[$0] ?? []).contains(where: reachable.contains) }
-            let reads = accesses(entry)
+            let (reads, readBy, undecoded) = loopReads(entry)
             for writer in mine {
                 if writes[writer] == nil { writes[writer] = accesses(writer) }
                 let written = writes[writer]!
                 if !reads.complete || !written.complete {
-                    let unclear = !reads.complete ? functions[entry].name : functions[writer].name
+                    let unclear = undecoded ?? functions[writer].name
                     sharedData.append(SharedData(entry: entry, writer: writer, data: "data not known: the code of \(unclear) was not fully decoded"))
                     break
                 }
-                if let data = written.writes.intersection(reads.reads).map(reader.name(of:)).sorted().first {
-                    sharedData.append(SharedData(entry: entry, writer: writer, data: data))
+                let shared = written.writes.intersection(reads.reads).map { (reader.name(of: $0), readBy[$0].map(graph.name(of:))) }
+                if let (data, readIn) = shared.min(by: { ($0.1 == nil ? 0 : 1, $0.0) < ($1.1 == nil ? 0 : 1, $1.0) }) {
+                    sharedData.append(SharedData(entry: entry, writer: writer, data: data, readIn: readIn))
                     break
                 }
             }

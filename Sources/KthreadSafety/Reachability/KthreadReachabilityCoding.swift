@@ -2,7 +2,7 @@ import PatchModel
 
 /// Binary form of `KthreadReachability`: magic "KPKR", u16 version, (from
 /// version 2) a scope byte, the source, (from version 3) the object, then LEB128 varints (version 5 ends with
-/// each function's inlined bodies on its path). Names and units are stored once each, sorted and front-coded
+/// each function's inlined bodies on its path, then where each shared datum is read). Names and units are stored once each, sorted and front-coded
 /// (kernel names share long prefixes); a function is three small numbers plus
 /// its edge kind.
 extension KthreadReachability {
@@ -48,6 +48,7 @@ extension KthreadReachability {
         for function in functions {
             out.varint(function.via.count); function.via.forEach { out.varint(names[$0]!) }
         }
+        for shared in sharedData { out.string(shared.readIn ?? "") }
         return out.bytes
     }
 
@@ -131,6 +132,10 @@ extension KthreadReachability {
                         guard name < names.count else { throw KthreadReachabilityError.malformed("inlined body name out of range") }
                         return names[name]
                     }
+                }
+                for i in sharedData.indices {
+                    let readIn = try input.string("shared data reader")
+                    sharedData[i].readIn = readIn.isEmpty ? nil : readIn
                 }
             }
             guard input.atEnd else { throw KthreadReachabilityError.malformed("trailing bytes") }

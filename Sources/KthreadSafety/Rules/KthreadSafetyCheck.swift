@@ -151,6 +151,7 @@ public struct KthreadSafetyCheck: Sendable {
                     if let shared = reach.sharedData(forThreadFunction: entryName) {
                         var hazard = path
                         hazard.sharedData = "\(reach.functions[shared.writer].name) writes \(shared.data), which \(entryName) reads"
+                            + (shared.readIn.map { " (in \($0), which it calls)" } ?? "")
                         hazards.append(hazard)
                     } else {
                         harmless.append(path)

@@ -107,6 +107,19 @@ public struct CallGraph: Equatable, Sendable {
         return byFrame
     }
 
+    /// The functions the frame of `node` calls: its own calls and tail calls, and those made from the bodies
+    /// inlined into it (their sites name it as the frame).
+    public func frameCallees(of node: Int) -> Set<Int> {
+        var found = Set(callees(of: node).filter { $0.kind != .inlined }.map(\.callee))
+        for edge in 0..<edgeCount where edgeKind[edge] != CallKind.inlined.rawValue {
+            for site in Int(edgeSiteStart[edge])..<Int(edgeSiteStart[edge + 1]) where siteFrame[site] == UInt32(node) {
+                found.insert(Int(edgeCallee[edge]))
+                break
+            }
+        }
+        return found
+    }
+
     /// Through which channels a value that `callee` hands on through `channels` leaves the caller of edge `edge`
     /// (nil: it does not come into the caller), merged over the frames that run its calls.
     public func channels(throughEdge edge: Int, from channels: ValueChannels) -> ValueChannels? {

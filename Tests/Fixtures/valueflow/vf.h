@@ -26,5 +26,6 @@ extern struct vf_obj *vf_frame_slot;
 int vf_frame_drops(void);
 int vf_frame_keeps(void);
 void vf_tail_release(struct vf_obj *o);
+void vf_set_deadline(int delta);
 struct task_struct *vf_watch_start(void);
 #endif

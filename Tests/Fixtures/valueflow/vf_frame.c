@@ -8,10 +8,13 @@
  *   vf_frame_keeps()    inlines vf_put, then reads the object: the value comes in and goes on as its result;
  *   vf_tail_release(o)  ends with a tail call of vf_release on its own parameter: handed on as that parameter;
  *   vf_watch_fn         a second kthread whose loop inlines vf_check, which only branches on vf_compute's
- *                       result: the value stops in code that runs in the loop's own frame (refused).
+ *                       result: the value stops in code that runs in the loop's own frame (refused);
+ *                       it reads vf_watch_deadline only through vf_watch_due, a function it calls, and
+ *                       vf_set_deadline (void, an int) writes it: the loop's data all the same (refused).
  */
 #include <linux/kthread.h>
 #include <linux/delay.h>
+#include <linux/jiffies.h>
 #include "vf.h"
 
 struct vf_obj *vf_frame_slot;
@@ -46,6 +49,18 @@ noinline void vf_tail_release(struct vf_obj *o)
 	vf_release((unsigned long)o);
 }
 
+static unsigned long vf_watch_deadline;
+
+noinline void vf_set_deadline(int delta)
+{
+	WRITE_ONCE(vf_watch_deadline, jiffies + delta);
+}
+
+static noinline bool vf_watch_due(void)
+{
+	return time_after(jiffies, READ_ONCE(vf_watch_deadline));
+}
+
 static __always_inline void vf_check(void)
 {
 	if (vf_compute(READ_ONCE(vf_frame_seen)) > 3)
@@ -56,6 +71,8 @@ static int vf_watch_fn(void *unused)
 {
 	while (!kthread_should_stop()) {
 		vf_check();
+		if (vf_watch_due())
+			vf_set_deadline(5);
 		msleep_interruptible(100);
 	}
 	return 0;
