@@ -129,7 +129,8 @@ struct CallGraphQueryResult: Encodable {
     }
 
     private static func hops(graph: CallGraph, path: [FunctionRef]) -> [Hop] {
-        func nodes(_ ref: FunctionRef) -> [Int] { graph.nodes(named: ref.name).filter { graph.unit(of: $0) == ref.unit } }
+        // An inlined body on a path has no unit recorded: every function of that name.
+        func nodes(_ ref: FunctionRef) -> [Int] { graph.nodes(named: ref.name).filter { ref.unit.isEmpty || graph.unit(of: $0) == ref.unit } }
         return zip(path, path.dropFirst()).map { caller, callee in
             let frames = Set(nodes(caller))
             // The caller's own edge, or a call its frame makes from code inlined into it (the value flow's hop).

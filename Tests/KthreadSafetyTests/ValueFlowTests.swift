@@ -116,6 +116,29 @@ final class ValueFlowTests: XCTestCase {
         XCTAssertEqual(try KthreadReachability(decoding: record.encode()), record)
     }
 
+    /// A function a value comes into counts as writing only what it stores of that value, where its code says so:
+    /// vf_tally branches on vf_sample's value and writes the loop's deadline with a value of its own (a note);
+    /// vf_tally_store stores vf_delay's value there (refused, naming the data).
+    func testOnlyWhatAFunctionStoresOfTheValueIsItsWrite() throws {
+        let watch = LiveKthread(pid: 401, comm: "vf_watch", stack: ProcStack.parse("""
+            [<0>] msleep_interruptible+0x39/0x60
+            [<0>] vf_watch_fn+0x40/0x80 [vffix]
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+        func check(_ name: String) throws -> KthreadSafetyReport {
+            let replaced = [ReplacedFunction(object: "vffix", name: name, sympos: 0, newSymbol: "klp_new_" + name)]
+            return KthreadSafetyCheck(replaced: replaced, reachabilities: try records([name])).evaluate([watch])
+        }
+        let sample = try check("vf_sample")
+        XCTAssertTrue(sample.refusals.isEmpty, "\(sample.refusals)")
+        XCTAssertEqual(sample.notes.first?.nothingComesBackThrough, "vf_tally")
+        let delay = try check("vf_delay")
+        let refusal = try XCTUnwrap(delay.refusals.first, "\(delay.notes)")
+        XCTAssertEqual(refusal.sharedData, "vf_tally_store writes vf_watch_deadline, which vf_watch_fn reads (in vf_watch_due, which it calls)")
+    }
+
     /// Flow inside a function (vf_flow.c): each caller of vf_compute reads its result, and its own code decides
     /// whether the value goes on. vf_consume only branches on it: it comes in and stops there. vf_pass (a
     /// register across a call), vf_spill (a stack slot across a call) and vf_mix (arithmetic) return it; vf_store
@@ -126,7 +149,8 @@ final class ValueFlowTests: XCTestCase {
         func through(_ caller: String) throws -> (flow: CallSiteFlow, channels: ValueChannels?) {
             let edge = try XCTUnwrap(graph.edge(from: try graph.node(caller), to: compute), "\(caller) -> vf_compute")
             XCTAssertEqual(CallKind(rawValue: graph.edgeKind[edge]), .call, caller)
-            return (graph.flow(ofEdge: edge), graph.channels(throughEdge: edge, from: .result))
+            let flow = graph.flow(ofEdge: edge)
+            return (flow, flow.channels(into: graph.signature(of: try graph.node(caller)), from: .result))
         }
         for caller in ["vf_consume"] {
             let found = try through(caller)

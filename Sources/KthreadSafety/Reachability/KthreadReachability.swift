@@ -227,10 +227,24 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             all.complete = undecoded == nil
             return (all, readBy, undecoded)
         }
-        // The writers: the targets, and every function a target's value comes into (whether or not it hands it on).
+        // The writers: the targets (everything they write), and every function a target's value comes into (whether
+        // or not it hands it on): what it stores of that value, where its code says so, else everything it writes.
         let flow = Self.valueFlow(graph: graph, targetNodes: targets.indices.flatMap { nodesOf[$0] ?? [] }, scope: scope)
         let holders = Set(flow.order)
         let writers = functions.indices.filter { index in index < targetCount || (nodesOf[index] ?? []).contains(where: holders.contains) }
+        func writtenBy(_ index: Int) -> DataAccesses {
+            guard index >= targetCount else { return accesses(index) }
+            var all = DataAccesses()
+            for node in nodesOf[index] ?? [] where holders.contains(node) {
+                guard let stores = flow.keptValueStores(of: node, graph: graph) else {
+                    let every = accesses(nodes: [node])
+                    all.writes.formUnion(every.writes); all.complete = all.complete && every.complete
+                    continue
+                }
+                all.writes.formUnion(stores.compactMap(reader.dataWritten(at:)))
+            }
+            return all
+        }
         var writes: [Int: DataAccesses] = [:]
         for entry in entries {
             // Only the writers the thread function can call count (not itself: a value coming into it is the value rule's).
@@ -241,7 +255,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
             let mine = writers.filter { $0 != entry && (nodesOf[$0] ?? []).contains(where: reachable.contains) }
             let (reads, readBy, undecoded) = loopReads(entry)
             for writer in mine {
-                if writes[writer] == nil { writes[writer] = accesses(writer) }
+                if writes[writer] == nil { writes[writer] = writtenBy(writer) }
                 let written = writes[writer]!
                 if !reads.complete || !written.complete {
                     let unclear = undecoded ?? functions[writer].name

@@ -20,6 +20,11 @@ struct ValueFlowSearch {
     private(set) var channels: [Int: ValueChannels] = [:]
     /// `frame << 32 | callee`: the callee's body, inlined into `frame`, holds a value.
     private var inlinedArrivals: Set<UInt64> = []
+    /// For each frame a value comes into through its calls: the sites where it does (nil: an edge without
+    /// decoded sites).
+    private var arrivalSites: [Int: [Int?]] = [:]
+    /// Frames whose code holds a value where it is not decoded: a target, or a body holding one inlined into them.
+    private var inlinedHolders: Set<Int> = []
     private let callers: CallerIndex
 
     /// `forced`: targets taken to hand values back through every channel whatever their prototype.
@@ -30,8 +35,7 @@ struct ValueFlowSearch {
         var queue: [Int] = []
         var queued: Set<Int> = []
         // Nodes whose own code holds the value (the targets, and the functions their bodies are inlined into):
-        // wherever that code is inlined, the value is in the frame that runs it.
-        var inlinedHolders: Set<Int> = []
+        // wherever that code is inlined, the value is in the frame that runs it (`inlinedHolders`).
         func reach(_ node: Int, with out: ValueChannels, from callee: Int, kind callKind: CallKind?, owner: Int? = nil) {
             if position[node] == nil {
                 position[node] = order.count
@@ -72,10 +76,9 @@ struct ValueFlowSearch {
             }
             guard !from.isEmpty else { continue }
             for edge in edges where graph.edgeKind[edge] != CallKind.inlined.rawValue {
-                for (frame, flow) in graph.frameFlows(ofEdge: edge) {
-                    // A frame already handing on every channel its prototype has gains nothing: its sites are not decoded.
-                    if let known = channels[frame], known.isSuperset(of: graph.signature(of: frame).channels) { continue }
+                for (site, frame, flow) in graph.siteFlows(ofEdge: edge) {
                     guard let out = flow.channels(into: graph.signature(of: frame), from: from) else { continue }
+                    arrivalSites[frame, default: []].append(site)
                     reach(frame, with: out, from: callee, kind: CallKind(rawValue: graph.edgeKind[edge]), owner: Int(graph.edgeCaller[edge]))
                 }
             }
@@ -103,6 +106,19 @@ struct ValueFlowSearch {
             level = nextLevel
         }
         return [owner]
+    }
+
+    /// Where `frame`'s code stores, outside its stack frame, what it keeps of the values that come into it
+    /// (instruction addresses; nil when not all are known: a target, code inlined into it holds a value, a
+    /// value kept in memory, or code not followed to its end). Empty when no value comes in.
+    func keptValueStores(of frame: Int, graph: CallGraph) -> [UInt64]? {
+        if inlinedHolders.contains(frame) { return nil }
+        var all: [UInt64] = []
+        for site in arrivalSites[frame] ?? [] {
+            guard let site, let stores = graph.keptValueStores(ofSite: site) else { return nil }
+            all += stores
+        }
+        return all
     }
 
     /// Whether a value of `callee` comes into `frame` through the calls its code makes to it (or the callee's body,

@@ -396,8 +396,8 @@ public struct KthreadSafetyReport: Equatable, Codable, Sendable {
         + "is not the inlining one; kthreads started after the check; a function that casts const away from a parameter "
         + "(its prototype says it passes nothing back); a caller loading again from memory a pointer it passed to a function "
         + "that wrote through it; a caller that turns what a callee hands back into its own result only by branching on it "
-        + "(control flow: `if (err) return -EIO;`), which counts as consumed; data reached through pointers, or read by functions the thread function calls (the data "
-        + "rule compares static/global data the thread function's own code reads); control flow added at run time beyond "
+        + "(control flow: `if (err) return -EIO;`), which counts as consumed; data reached through pointers, or read deeper than the functions the thread function calls "
+        + "(the data rule compares static/global data read by its code and by the functions it calls); control flow added at run time beyond "
         + "the jump, exception and alternative tables, for where a kthread sleeps."
 }
 

@@ -94,17 +94,29 @@ public struct CallGraph: Equatable, Sendable {
     /// function a body making it is inlined into), what it keeps of what the callee hands back, over its sites
     /// of edge `edge`. An inlined body, or no decoder: the edge's caller keeps everything.
     public func frameFlows(ofEdge edge: Int) -> [(frame: Int, flow: CallSiteFlow)] {
-        let sites = Int(edgeSiteStart[edge])..<Int(edgeSiteStart[edge + 1])
-        guard CallKind(rawValue: edgeKind[edge]) != .inlined, let flows, !sites.isEmpty else {
-            return [(Int(edgeCaller[edge]), .keepsEverything)]
-        }
         var byFrame: [(frame: Int, flow: CallSiteFlow)] = []
-        for site in sites {
-            let frame = Int(siteFrame[site])
-            let flow = flows.flow(ofSite: site, die: siteDie[site], subprogram: siteSubprogram[site])
-            if let i = byFrame.firstIndex(where: { $0.frame == frame }) { byFrame[i].flow.formUnion(flow) } else { byFrame.append((frame, flow)) }
+        for site in siteFlows(ofEdge: edge) {
+            if let i = byFrame.firstIndex(where: { $0.frame == site.frame }) { byFrame[i].flow.formUnion(site.flow) } else { byFrame.append((site.frame, site.flow)) }
         }
         return byFrame
+    }
+
+    /// Each site of edge `edge` (nil for an inlined body, or no decoder: the edge's caller keeps everything), its
+    /// frame, and what the frame keeps.
+    public func siteFlows(ofEdge edge: Int) -> [(site: Int?, frame: Int, flow: CallSiteFlow)] {
+        let sites = Int(edgeSiteStart[edge])..<Int(edgeSiteStart[edge + 1])
+        guard CallKind(rawValue: edgeKind[edge]) != .inlined, let flows, !sites.isEmpty else {
+            return [(nil, Int(edgeCaller[edge]), .keepsEverything)]
+        }
+        return sites.map { site in
+            (site, Int(siteFrame[site]), flows.flow(ofSite: site, die: siteDie[site], subprogram: siteSubprogram[site]).flow)
+        }
+    }
+
+    /// Where the frame of call site `site` stores, outside its stack frame, what it keeps of the callee's
+    /// values (instruction addresses); nil when that is not all known.
+    public func keptValueStores(ofSite site: Int) -> [UInt64]? {
+        flows?.flow(ofSite: site, die: siteDie[site], subprogram: siteSubprogram[site]).stores
     }
 
     /// The functions the frame of `node` calls: its own calls and tail calls, and those made from the bodies
@@ -118,12 +130,6 @@ public struct CallGraph: Equatable, Sendable {
             }
         }
         return found
-    }
-
-    /// Through which channels a value that `callee` hands on through `channels` leaves the caller of edge `edge`
-    /// (nil: it does not come into the caller), merged over the frames that run its calls.
-    public func channels(throughEdge edge: Int, from channels: ValueChannels) -> ValueChannels? {
-        flow(ofEdge: edge).channels(into: signature(of: Int(edgeCaller[edge])), from: channels)
     }
 
     /// The code ranges of a function (every definition of a global name).

@@ -128,17 +128,21 @@ final class CallSiteFlowReader {
     /// The flow at the call site `callSite` (a DW_TAG_call_site of a call; `tailCallFlow` for a tail call), made by the
     /// function with code ranges `ranges` (DWARF addresses), which returns a value or not.
     /// `parameters`: the caller's formal parameter DIEs, in order (for where it keeps them after the call).
+    /// Also returns the addresses of the caller's stores of what it keeps (data computed from it) outside its
+    /// own frame, nil when not all are known (a value kept in memory whose later loads are not followed, or
+    /// code the scan could not follow to its end).
     func flow(at callSite: inout Dwarf_Die, ranges: [(UInt64, UInt64)], callerReturnsValue: Bool,
-              parameters: inout [Dwarf_Die], channels: FunctionSignature = .unknown) -> CallSiteFlow {
+              parameters: inout [Dwarf_Die], channels: FunctionSignature = .unknown) -> (flow: CallSiteFlow, stores: [UInt64]?) {
         var attr = Dwarf_Attribute()
         var returnPC: Dwarf_Addr = 0
         guard dwarf_attr(&callSite, DwarfAttribute.callReturnPC, &attr) != nil, dwarf_formaddr(&attr, &returnPC) == 0
-        else { return .keepsEverything }
+        else { return (.keepsEverything, nil) }
         // Origins of the values followed: 0 the result (%rax), 1...6 the arguments held in callee-saved registers.
         // An argument the DWARF gives no value for is not held by the caller in any register or slot GCC could name
         // after the call: it counts as not kept (docs/KTHREAD-SAFETY.md, "Following the value").
         var kept = CallSiteFlow.keepsNothing
         var handedOn = CallSiteFlow.keepsNothing
+        var unfollowed = false
         var origins: [X86Instruction.Registers] = Array(repeating: 0, count: 7)
         if channels.returnsValue || channels.unknownChannels { origins[0] = X86Instruction.bit(X86Instruction.rax) }
         let writable = channels.unknownChannels ? 0x3f : channels.writableArguments
@@ -151,14 +155,14 @@ final class CallSiteFlowReader {
                 // Where the caller itself still has that parameter after the call: there it may use the object too.
                 switch parameter < parameters.count ? location(of: &parameters[parameter], at: returnPC) : .other {
                 case .register(let register): origins[index + 1] = X86Instruction.bit(register)
-                case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index))
+                case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index)); unfollowed = true
                 case .constant, .entryValue: break
                 }
             // In its frame or in memory: where the caller reads it from afterwards is not followed.
-            case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index))
+            case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index)); unfollowed = true
             }
         }
-        let (read, carried) = origins.allSatisfy({ $0 == 0 }) ? (0, 0)
+        let (read, carried, stores) = origins.allSatisfy({ $0 == 0 }) ? (0, 0, [])
             : scan(from: returnPC, origins: origins, ranges: ranges, callerReturnsValue: callerReturnsValue)
         var result = kept
         result.formUnion(handedOn)
@@ -168,7 +172,7 @@ final class CallSiteFlowReader {
             if read & (1 << (index + 1)) != 0 { result.formUnion(.argumentKept(index)) }
             if carried & (1 << (index + 1)) != 0 { result.formUnion(.argumentCarriedOn(index)) }
         }
-        return result
+        return (result, unfollowed ? nil : stores)
     }
 
     /// The flow at a tail call (`jmp callee`): the caller's frame is gone when the callee runs, so it keeps
@@ -177,6 +181,7 @@ final class CallSiteFlowReader {
     /// callee can write through (computed, loaded from memory, or without a DWARF value: its origin is not
     /// known) counts as kept and carried on.
     func tailCallFlow(at callSite: inout Dwarf_Die, callerReturnsValue: Bool, channels: FunctionSignature) -> CallSiteFlow {
+        // (Nothing of the caller's code runs after it: it stores nothing of the value.)
         var flow = CallSiteFlow.keepsNothing
         if callerReturnsValue && (channels.returnsValue || channels.unknownChannels) {
             flow.formUnion(.resultUsed); flow.formUnion(.resultCarriedOn)
@@ -295,15 +300,17 @@ final class CallSiteFlowReader {
     /// its own stack slots. `read`: bit o when the code reads origin o's value at all; `carried`: bit o when
     /// a data path takes it (or data loaded through it) to the caller's result, a store outside its own stack
     /// frame, another call's arguments, or a system instruction. Branching on it is not a data path.
+    /// `stores`: the instructions storing a value outside the frame (nil when the scan gave up).
     private func scan(from returnPC: UInt64, origins: [X86Instruction.Registers], ranges: [(UInt64, UInt64)],
-                      callerReturnsValue: Bool) -> (read: UInt8, carried: UInt8) {
+                      callerReturnsValue: Bool) -> (read: UInt8, carried: UInt8, stores: [UInt64]?) {
         let everything: UInt8 = (1 << UInt8(origins.count)) - 1
-        guard let (section, code, sectionStart) = file.code(at: returnPC) else { return (everything, everything) }
+        guard let (section, code, sectionStart) = file.code(at: returnPC) else { return (everything, everything, nil) }
         let relocated = relocatedOffsets(of: section)
         func inCaller(_ address: UInt64) -> Bool { ranges.contains { address >= $0.0 && address < $0.1 } }
 
         var read: UInt8 = 0
         var carried: UInt8 = 0
+        var stores: Set<UInt64> = []
         var work: [(UInt64, Taint)] = [(returnPC, Taint(held: Held(origins)))]
         var seen: [UInt64: Taint] = [:]
         var budget = Self.maxInstructions
@@ -329,18 +336,19 @@ final class CallSiteFlowReader {
         while let (start, initial) = work.popLast() {
             var address = start
             var state = initial
-            while carried != everything {
+            // Followed to the end even once everything is carried on: the stores are wanted too.
+            while true {
                 // A point seen with at least this taint adds nothing new.
                 if let before = seen[address] {
                     if before.contains(state) { break }
-                    guard before.depth == state.depth else { return (everything, everything) }
+                    guard before.depth == state.depth else { return (everything, everything, nil) }
                     state.formUnion(before)
                 }
                 seen[address] = state
                 budget -= 1
                 let local = address &- sectionStart
                 guard budget > 0, inCaller(address), local < UInt64(code.count),
-                      let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else { return (everything, everything) }
+                      let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else { return (everything, everything, nil) }
                 let next = address + UInt64(instruction.length)
                 // A relocated displacement (an unlinked object's call or jump to another section) hides the target.
                 // Branch and call displacements are the instruction's last 4 bytes.
@@ -368,7 +376,7 @@ final class CallSiteFlowReader {
                 case .stop:
                     break
                 case .indirectJump:
-                    return (everything, everything)
+                    return (everything, everything, nil)
                 case .jump(let target):
                     // Out of the function: a tail call, which receives the argument registers (and the register a
                     // retpoline thunk jumps through), or `jmp __x86_return_thunk`, a return: the result registers too.
@@ -376,7 +384,7 @@ final class CallSiteFlowReader {
                     if let symbol = relocatedTarget {
                         // To another function's start: a tail call; to a section (a cold part): not followed.
                         let callee = symbolThunkRegister(symbol.symbol)
-                        guard callee.isFunction else { return (everything, everything) }
+                        guard callee.isFunction else { return (everything, everything, nil) }
                         leave(reading: outOfCaller | (callee.register.map(X86Instruction.bit) ?? 0), state)
                         break
                     }
@@ -384,7 +392,7 @@ final class CallSiteFlowReader {
                         leave(reading: outOfCaller | (thunkRegister(at: target).map(X86Instruction.bit) ?? 0), state)
                     }
                 case .branch(let target):
-                    if hasRelocatedTarget { return (everything, everything) }
+                    if hasRelocatedTarget { return (everything, everything, nil) }
                     read |= state.held.holders(of: instruction.reads) | state.flags
                     work.append((target, state))
                     address = next; continue
@@ -392,18 +400,22 @@ final class CallSiteFlowReader {
                     let effect = step(instruction, &state, frameAddressTaken: frameAddressTaken)
                     read |= effect.read
                     carry(effect.carried)
+                    if effect.storedOut { stores.insert(address) }
                     address = next; continue
                 }
                 break
             }
-            if budget <= 0 { return (everything, everything) }
+            if budget <= 0 { return (everything, everything, nil) }
         }
-        return (read, carried)
+        return (read, carried, stores.sorted())
     }
 
     /// One instruction that falls through: where the origins it reads go.
-    private func step(_ instruction: X86Instruction, _ state: inout Taint, frameAddressTaken: () -> Bool) -> (read: UInt8, carried: UInt8) {
+    /// `storedOut`: it stores a value outside the caller's stack slots.
+    private func step(_ instruction: X86Instruction, _ state: inout Taint,
+                      frameAddressTaken: () -> Bool) -> (read: UInt8, carried: UInt8, storedOut: Bool) {
         var carried: UInt8 = 0
+        var storedOut = false
         func carry(_ origins: UInt8) { carried |= origins }
         let rsp = X86Instruction.rsp
         let memory = instruction.memory
@@ -425,7 +437,7 @@ final class CallSiteFlowReader {
             let data = state.held.holders(of: (instruction.reads & ~addressRegisters) | (memory.storedRegister.map(X86Instruction.bit) ?? 0))
                 | (memory.isLoad ? loaded : 0) | flagsRead
             if data != 0 {
-                if let slot, !frameAddressTaken() { state.slots[slot, default: 0] |= data } else { carry(data) }
+                if let slot, !frameAddressTaken() { state.slots[slot, default: 0] |= data } else { carry(data); storedOut = slot == nil }
             }
         }
         // push: the pushed value goes into the new top slot.
@@ -454,7 +466,7 @@ final class CallSiteFlowReader {
                 state.depth = nil
             }
         }
-        return (sources | carried, carried)
+        return (sources | carried, carried, storedOut)
     }
 
     private var frameAddressCache: [UInt64: Bool] = [:]

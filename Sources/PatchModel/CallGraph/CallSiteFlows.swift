@@ -15,9 +15,15 @@ public final class CallSiteFlows: Sendable {
         let file: DwarfFile
         let reader: CallSiteFlowReader
         let interfaces = FunctionInterfaceReader()
-        var bySite: [Int: CallSiteFlow] = [:]
+        var bySite: [Int: Decoded] = [:]
         var subprograms: [Dwarf_Off: Subprogram] = [:]
         var signatureByDie: [Dwarf_Off: FunctionSignature] = [:]
+    }
+
+    /// A site's flow, and where its frame stores what it keeps (nil: not all known).
+    struct Decoded {
+        var flow: CallSiteFlow
+        var stores: [UInt64]?
     }
 
     /// What a site's flow needs of the (outermost) subprogram its code is in.
@@ -39,28 +45,29 @@ public final class CallSiteFlows: Sendable {
 
     /// The flow of one call site (`site`: its index in the graph, `die`: its DIE offset, `subprogram`: the DIE offset
     /// of the outermost subprogram whose code makes it), memoised.
-    func flow(ofSite site: Int, die: UInt64, subprogram: UInt64) -> CallSiteFlow {
+    func flow(ofSite site: Int, die: UInt64, subprogram: UInt64) -> Decoded {
         state.withLock { state in
             if let known = state.bySite[site] { return known }
-            let flow = Self.flow(site: die, subprogram: subprogram, file: state.file, reader: state.reader, state: &state)
-            state.bySite[site] = flow
-            return flow
+            let decoded = Self.decode(site: die, subprogram: subprogram, file: state.file, reader: state.reader, state: &state)
+            state.bySite[site] = decoded
+            return decoded
         }
     }
 
-    private static func flow(site: UInt64, subprogram: UInt64, file: DwarfFile, reader: CallSiteFlowReader,
-                             state: inout State) -> CallSiteFlow {
+    private static func decode(site: UInt64, subprogram: UInt64, file: DwarfFile, reader: CallSiteFlowReader,
+                               state: inout State) -> Decoded {
         var die = Dwarf_Die()
-        guard site != keepsEverythingSite, dwarf_offdie(file.dwarf, Dwarf_Off(site), &die) != nil else { return .keepsEverything }
+        guard site != keepsEverythingSite, dwarf_offdie(file.dwarf, Dwarf_Off(site), &die) != nil else { return Decoded(flow: .keepsEverything) }
         // Only the channels the callee's prototype opens are followed (a void function taking values: none).
         let channels = declaredSignature(ofCallSite: &die, state: &state)
-        if channels.passesNothingBack { return .keepsNothing }
-        guard var caller = self.subprogram(at: Dwarf_Off(subprogram), file: file, state: &state) else { return .keepsEverything }
+        if channels.passesNothingBack { return Decoded(flow: .keepsNothing, stores: []) }
+        guard var caller = self.subprogram(at: Dwarf_Off(subprogram), file: file, state: &state) else { return Decoded(flow: .keepsEverything) }
         if dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0 || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0 {
-            return reader.tailCallFlow(at: &die, callerReturnsValue: caller.returnsValue, channels: channels)
+            return Decoded(flow: reader.tailCallFlow(at: &die, callerReturnsValue: caller.returnsValue, channels: channels), stores: [])
         }
-        return reader.flow(at: &die, ranges: caller.ranges, callerReturnsValue: caller.returnsValue,
-                           parameters: &caller.parameters, channels: channels)
+        let (flow, stores) = reader.flow(at: &die, ranges: caller.ranges, callerReturnsValue: caller.returnsValue,
+                                         parameters: &caller.parameters, channels: channels)
+        return Decoded(flow: flow, stores: stores)
     }
 
     private static func subprogram(at offset: Dwarf_Off, file: DwarfFile, state: inout State) -> Subprogram? {

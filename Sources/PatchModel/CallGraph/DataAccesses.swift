@@ -54,9 +54,7 @@ public final class DataAccessReader {
             guard let (section, code, start) = file.code(at: low) else { result.complete = false; continue }
             // Init code (.init.text) is freed once boot or the module's init is over: it writes nothing a patch meets.
             if file.sectionName(section)?.hasPrefix(".init.") == true { continue }
-            let sectionKey = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(section)))
-            if relocations[sectionKey] == nil { relocations[sectionKey] = file.unlinkedRelocations(of: section) }
-            let relocated = relocations[sectionKey]!
+            let relocated = relocations(of: section)
             var address = low
             while address < high {
                 let local = address &- start
@@ -75,6 +73,24 @@ public final class DataAccessReader {
         }
         cache[key] = result
         return result
+    }
+
+    /// The static or global data the store instruction at `address` writes, if it addresses any directly.
+    public func dataWritten(at address: UInt64) -> DataAddress? {
+        guard let (section, code, start) = file.code(at: address) else { return nil }
+        let local = address &- start
+        guard local < UInt64(code.count), let instruction = X86Decoder.decode(code, offset: Int(local), address: address),
+              let memory = instruction.memory, memory.isStore else { return nil }
+        return dataAddress(memory, instructionOffset: local, length: instruction.length, relocated: relocations(of: section),
+                           next: address + UInt64(instruction.length))
+    }
+
+    private func relocations(of section: OpaquePointer) -> [UInt64: DwarfFile.UnlinkedRelocation] {
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(section)))
+        if let known = relocations[key] { return known }
+        let found = file.unlinkedRelocations(of: section)
+        relocations[key] = found
+        return found
     }
 
     private func dataAddress(_ memory: X86Instruction.Memory, instructionOffset: UInt64, length: Int,

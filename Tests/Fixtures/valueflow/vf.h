@@ -27,5 +27,7 @@ int vf_frame_drops(void);
 int vf_frame_keeps(void);
 void vf_tail_release(struct vf_obj *o);
 void vf_set_deadline(int delta);
+int vf_sample(void);
+int vf_delay(void);
 struct task_struct *vf_watch_start(void);
 #endif

@@ -10,7 +10,10 @@
  *   vf_watch_fn         a second kthread whose loop inlines vf_check, which only branches on vf_compute's
  *                       result: the value stops in code that runs in the loop's own frame (refused);
  *                       it reads vf_watch_deadline only through vf_watch_due, a function it calls, and
- *                       vf_set_deadline (void, an int) writes it: the loop's data all the same (refused).
+ *                       vf_set_deadline (void, an int) writes it: the loop's data all the same (refused);
+ *                       vf_tally only branches on vf_sample's value, then writes the deadline with a value of
+ *                       its own (nothing of vf_sample's is stored: a note), while vf_tally_store stores
+ *                       vf_delay's value there (refused).
  */
 #include <linux/kthread.h>
 #include <linux/delay.h>
@@ -61,6 +64,27 @@ static noinline bool vf_watch_due(void)
 	return time_after(jiffies, READ_ONCE(vf_watch_deadline));
 }
 
+noinline int vf_sample(void)
+{
+	return READ_ONCE(vf_frame_seen) + 1;
+}
+
+noinline int vf_delay(void)
+{
+	return READ_ONCE(vf_frame_seen) * 2;
+}
+
+static noinline void vf_tally(void)
+{
+	if (vf_sample() > 2)
+		WRITE_ONCE(vf_watch_deadline, jiffies + 7);
+}
+
+static noinline void vf_tally_store(void)
+{
+	WRITE_ONCE(vf_watch_deadline, jiffies + vf_delay());
+}
+
 static __always_inline void vf_check(void)
 {
 	if (vf_compute(READ_ONCE(vf_frame_seen)) > 3)
@@ -73,6 +97,8 @@ static int vf_watch_fn(void *unused)
 		vf_check();
 		if (vf_watch_due())
 			vf_set_deadline(5);
+		vf_tally();
+		vf_tally_store();
 		msleep_interruptible(100);
 	}
 	return 0;
