@@ -60,7 +60,7 @@ struct CallGraphQuery: ParsableCommand {
         for source in result.from {
             if let path = source.path {
                 print("from \(source.function): " + path.map(\.name).joined(separator: " -> "))
-                for hop in source.hops ?? [] { print("  \(hop.caller) -> \(hop.callee): \(hop.kind), \(hop.caller) \(hop.keeps)") }
+                for hop in source.hops ?? [] { print("  \(hop.caller) -> \(hop.callee): \(hop.kind), \(hop.keeps)") }
             } else {
                 print("from \(source.function): does not reach it")
             }
@@ -123,31 +123,41 @@ struct CallGraphQueryResult: Encodable {
             return EntryPath(entry: entry, startedBy: Array(Set(spawners)).sorted(), path: reach.path(from: index).callPath)
         }.sorted { ($0.path.count, $0.entry.name) < ($1.path.count, $1.entry.name) }
         from = sources.map { source in
-            let path = reach.shortestPath(fromFunctionNamed: source)?.callPath
-            return SourcePath(function: source, path: path, hops: explain ? path.map { Self.hops(graph: graph, path: $0) } : nil)
+            let path = reach.shortestPath(fromFunctionNamed: source)
+            return SourcePath(function: source, path: path?.callPath, hops: explain ? path.map { Self.hops(graph: graph, path: $0) } : nil)
         }
     }
 
-    private static func hops(graph: CallGraph, path: [FunctionRef]) -> [Hop] {
-        // An inlined body on a path has no unit recorded: every function of that name.
-        func nodes(_ ref: FunctionRef) -> [Int] { graph.nodes(named: ref.name).filter { ref.unit.isEmpty || graph.unit(of: $0) == ref.unit } }
-        return zip(path, path.dropFirst()).map { caller, callee in
-            let frames = Set(nodes(caller))
-            // The caller's own edge, or a call its frame makes from code inlined into it (the value flow's hop).
-            for target in nodes(callee) {
-                for edge in 0..<graph.edgeCount where graph.edgeCallee[edge] == UInt32(target) {
+    /// Each frame on the path, the bodies inlined into it down to the one making the call, then the call.
+    private static func hops(graph: CallGraph, path: [KthreadReachability.Function]) -> [Hop] {
+        func nodes(_ name: String, unit: String?) -> [Int] {
+            graph.nodes(named: name).filter { unit == nil || graph.unit(of: $0) == unit }
+        }
+        var hops: [Hop] = []
+        for (frame, callee) in zip(path, path.dropFirst()) {
+            let bodies = frame.via
+            for (outer, inner) in zip([frame.name] + bodies, bodies) {
+                hops.append(Hop(caller: outer, callee: inner, kind: CallKind.inlined.description, keeps: "runs in \(frame.name)'s frame"))
+            }
+            let frames = Set(nodes(frame.name, unit: frame.unit))
+            let owners = Set(bodies.last.map { nodes($0, unit: nil) } ?? Array(frames))
+            let caller = bodies.last ?? frame.name
+            var hop = Hop(caller: caller, callee: callee.name, kind: "?", keeps: "(no call in the graph)")
+            search: for target in nodes(callee.name, unit: callee.unit) {
+                for edge in 0..<graph.edgeCount where graph.edgeCallee[edge] == UInt32(target) && owners.contains(Int(graph.edgeCaller[edge])) {
                     let kind = CallKind(rawValue: graph.edgeKind[edge]) ?? .call
-                    let owner = Int(graph.edgeCaller[edge])
-                    if frames.contains(owner), kind == .inlined {
-                        return Hop(caller: caller.name, callee: callee.name, kind: kind.description, keeps: "runs its body in its own frame")
+                    if kind == .inlined {
+                        hop = Hop(caller: caller, callee: callee.name, kind: kind.description, keeps: "runs in \(frame.name)'s frame")
+                        break search
                     }
                     for site in graph.frameFlows(ofEdge: edge) where frames.contains(site.frame) {
-                        let how = frames.contains(owner) ? kind.description : "\(kind) from the inlined body of \(graph.name(of: owner))"
-                        return Hop(caller: caller.name, callee: callee.name, kind: how, keeps: site.flow.description)
+                        hop = Hop(caller: caller, callee: callee.name, kind: kind.description, keeps: "\(frame.name) " + site.flow.description)
+                        break search
                     }
                 }
             }
-            return Hop(caller: caller.name, callee: callee.name, kind: "?", keeps: "(no call in the graph)")
+            hops.append(hop)
         }
+        return hops
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import XCTest
 @testable import KthreadSafety
@@ -192,6 +193,22 @@ final class ValueFlowTests: XCTestCase {
         XCTAssertNil(search.channels[try graph.node("vf_frame_drops")])
         XCTAssertEqual(search.channels[try graph.node("vf_frame_keeps")], .result)
         XCTAssertNil(search.channels[put], "the inlined body is not a frame")
+    }
+
+    /// `kpatchctl callgraph --explain` shows the same: the path names the inlined vf_put between the frame and
+    /// vf_release, and each hop says how the call is made and what the frame keeps.
+    func testCallgraphExplainNamesTheFrameAndTheInlinedBody() throws {
+        let result = try runCommand([TestBed.shared.releaseBinary.path, "callgraph", "--json", "--explain", "--from-dwarf", try module(),
+                                     "--reaches", "vf_release", "--from", "vf_frame_keeps", "--from", "vf_frame_drops"])
+        XCTAssertEqual(result.status, 0, result.output)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], result.output)
+        let from = try XCTUnwrap(object["from"] as? [[String: Any]], result.output)
+        let keeps = try XCTUnwrap(from.first { $0["function"] as? String == "vf_frame_keeps" })
+        XCTAssertEqual((keeps["path"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, ["vf_frame_keeps", "vf_put", "vf_release"])
+        let hops = try XCTUnwrap(keeps["hops"] as? [[String: String]], "\(keeps)")
+        XCTAssertEqual(hops.map { $0["kind"] }, ["inlined", "call"])
+        XCTAssertTrue(hops[1]["keeps"]?.hasPrefix("vf_frame_keeps keeps argument 1") == true, "\(hops)")
+        XCTAssertNil(from.first { $0["function"] as? String == "vf_frame_drops" }?["path"], "the value does not come into it")
     }
 
     /// A tail call (vf_tail_release ends with `jmp vf_release`): the caller's frame is gone, its own parameter is
