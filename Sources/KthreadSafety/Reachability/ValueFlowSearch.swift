@@ -21,8 +21,8 @@ struct ValueFlowSearch {
     /// `frame << 32 | callee`: the callee's body, inlined into `frame`, holds a value.
     private var inlinedArrivals: Set<UInt64> = []
     /// For each frame a value comes into through its calls: the sites where it does (nil: an edge without
-    /// decoded sites).
-    private var arrivalSites: [Int: [Int?]] = [:]
+    /// decoded sites), with the channels the callee hands it back through.
+    private var arrivalSites: [Int: [(site: Int?, from: ValueChannels)]] = [:]
     /// Frames whose code holds a value where it is not decoded: a target, or a body holding one inlined into them.
     private var inlinedHolders: Set<Int> = []
     private let callers: CallerIndex
@@ -78,7 +78,7 @@ struct ValueFlowSearch {
             for edge in edges where graph.edgeKind[edge] != CallKind.inlined.rawValue {
                 for (site, frame, flow) in graph.siteFlows(ofEdge: edge) {
                     guard let out = flow.channels(into: graph.signature(of: frame), from: from) else { continue }
-                    arrivalSites[frame, default: []].append(site)
+                    arrivalSites[frame, default: []].append((site, from))
                     reach(frame, with: out, from: callee, kind: CallKind(rawValue: graph.edgeKind[edge]), owner: Int(graph.edgeCaller[edge]))
                 }
             }
@@ -114,8 +114,8 @@ struct ValueFlowSearch {
     func keptValueStores(of frame: Int, graph: CallGraph) -> [UInt64]? {
         if inlinedHolders.contains(frame) { return nil }
         var all: [UInt64] = []
-        for site in arrivalSites[frame] ?? [] {
-            guard let site, let stores = graph.keptValueStores(ofSite: site) else { return nil }
+        for (site, from) in arrivalSites[frame] ?? [] {
+            guard let site, let stores = graph.keptValueStores(ofSite: site, through: from) else { return nil }
             all += stores
         }
         return all

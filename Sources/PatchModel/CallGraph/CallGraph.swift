@@ -113,10 +113,13 @@ public struct CallGraph: Equatable, Sendable {
         }
     }
 
-    /// Where the frame of call site `site` stores, outside its stack frame, what it keeps of the callee's
-    /// values (instruction addresses); nil when that is not all known.
-    public func keptValueStores(ofSite site: Int) -> [UInt64]? {
-        flows?.flow(ofSite: site, die: siteDie[site], subprogram: siteSubprogram[site]).stores
+    /// Where the frame of call site `site` stores, outside its stack frame, what it keeps of a value the callee
+    /// hands back through `channels` (instruction addresses); nil when that is not all known (its code not
+    /// followed to the end, or such an argument kept in memory, whose later loads are not followed).
+    public func keptValueStores(ofSite site: Int, through channels: ValueChannels) -> [UInt64]? {
+        guard let decoded = flows?.flow(ofSite: site, die: siteDie[site], subprogram: siteSubprogram[site]) else { return nil }
+        let arguments = channels.contains(.unknown) ? UInt8(0x3f) : (channels.rawValue >> 1) & 0x3f
+        return decoded.unfollowed & arguments == 0 ? decoded.stores : nil
     }
 
     /// The functions the frame of `node` calls: its own calls and tail calls, and those made from the bodies

@@ -129,37 +129,38 @@ final class CallSiteFlowReader {
     /// function with code ranges `ranges` (DWARF addresses), which returns a value or not.
     /// `parameters`: the caller's formal parameter DIEs, in order (for where it keeps them after the call).
     /// Also returns the addresses of the caller's stores of what it keeps (data computed from it) outside its
-    /// own frame, nil when not all are known (a value kept in memory whose later loads are not followed, or
-    /// code the scan could not follow to its end).
+    /// own frame (nil when the scan could not follow its code to the end), and the arguments (bits 0-5) it keeps
+    /// in memory, whose later loads are not followed.
     func flow(at callSite: inout Dwarf_Die, ranges: [(UInt64, UInt64)], callerReturnsValue: Bool,
-              parameters: inout [Dwarf_Die], channels: FunctionSignature = .unknown) -> (flow: CallSiteFlow, stores: [UInt64]?) {
+              parameters: inout [Dwarf_Die], channels: FunctionSignature = .unknown)
+        -> (flow: CallSiteFlow, stores: [UInt64]?, unfollowed: UInt8) {
         var attr = Dwarf_Attribute()
         var returnPC: Dwarf_Addr = 0
         guard dwarf_attr(&callSite, DwarfAttribute.callReturnPC, &attr) != nil, dwarf_formaddr(&attr, &returnPC) == 0
-        else { return (.keepsEverything, nil) }
+        else { return (.keepsEverything, nil, 0x3f) }
         // Origins of the values followed: 0 the result (%rax), 1...6 the arguments held in callee-saved registers.
         // An argument the DWARF gives no value for is not held by the caller in any register or slot GCC could name
         // after the call: it counts as not kept (docs/KTHREAD-SAFETY.md, "Following the value").
         var kept = CallSiteFlow.keepsNothing
         var handedOn = CallSiteFlow.keepsNothing
-        var unfollowed = false
+        var unfollowed: UInt8 = 0
         var origins: [X86Instruction.Registers] = Array(repeating: 0, count: 7)
         if channels.returnsValue || channels.unknownChannels { origins[0] = X86Instruction.bit(X86Instruction.rax) }
         let writable = channels.unknownChannels ? 0x3f : channels.writableArguments
         for (index, value) in parameterValues(of: &callSite) where writable & (1 << UInt8(index)) != 0 {
             switch value {
             case .constant: break
-            case .register(let register): origins[index + 1] = X86Instruction.bit(register)
+            case .registers(let registers): origins[index + 1] = registers
             case .entryValue(let parameter):
                 handedOn.formUnion(.argumentHandedOn(index, asParameter: parameter))
                 // Where the caller itself still has that parameter after the call: there it may use the object too.
                 switch parameter < parameters.count ? location(of: &parameters[parameter], at: returnPC) : .other {
-                case .register(let register): origins[index + 1] = X86Instruction.bit(register)
-                case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index)); unfollowed = true
+                case .registers(let registers): origins[index + 1] = registers
+                case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index)); unfollowed |= 1 << UInt8(index)
                 case .constant, .entryValue: break
                 }
             // In its frame or in memory: where the caller reads it from afterwards is not followed.
-            case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index)); unfollowed = true
+            case .other: kept.formUnion(.argumentKept(index)); kept.formUnion(.argumentCarriedOn(index)); unfollowed |= 1 << UInt8(index)
             }
         }
         let (read, carried, stores) = origins.allSatisfy({ $0 == 0 }) ? (0, 0, [])
@@ -172,7 +173,7 @@ final class CallSiteFlowReader {
             if read & (1 << (index + 1)) != 0 { result.formUnion(.argumentKept(index)) }
             if carried & (1 << (index + 1)) != 0 { result.formUnion(.argumentCarriedOn(index)) }
         }
-        return (result, unfollowed ? nil : stores)
+        return (result, stores, unfollowed)
     }
 
     /// The flow at a tail call (`jmp callee`): the caller's frame is gone when the callee runs, so it keeps
@@ -193,7 +194,7 @@ final class CallSiteFlowReader {
             switch described[index] {
             case .constant: break
             case .entryValue(let parameter): flow.formUnion(.argumentHandedOn(index, asParameter: parameter))
-            case .register, .other, nil: flow.formUnion(.argumentKept(index)); flow.formUnion(.argumentCarriedOn(index))
+            case .registers, .other, nil: flow.formUnion(.argumentKept(index)); flow.formUnion(.argumentCarriedOn(index))
             }
         }
         return flow
@@ -218,13 +219,13 @@ final class CallSiteFlowReader {
             return .other
         }
         guard let register = X86Instruction.register(dwarf: dwarfRegister), Self.calleeSaved.contains(register) else { return .other }
-        return .register(register)
+        return .registers(X86Instruction.bit(register))
     }
 
     private enum ParameterValue {
         case constant
-        /// Held in this callee-saved register (encoding number) across the call.
-        case register(Int)
+        /// Computed from these callee-saved registers (one, or arithmetic on several), held across the call.
+        case registers(X86Instruction.Registers)
         /// The caller's own parameter `index` as it was on entry.
         case entryValue(Int)
         case other
@@ -262,27 +263,32 @@ final class CallSiteFlowReader {
                   let index = argumentDwarfRegisters[block[1] - UInt8(DW_OP_reg0)] else { return .other }
             return .entryValue(index)
         }
-        // Arithmetic on a constant or a register keeps its kind; a load from memory (deref) does not.
-        let plain = rest.allSatisfy { [UInt8(DW_OP_plus_uconst), UInt8(DW_OP_stack_value), UInt8(DW_OP_plus), UInt8(DW_OP_minus),
-                                       UInt8(DW_OP_constu), UInt8(DW_OP_consts)].contains($0.atom) || ($0.atom >= UInt8(DW_OP_lit0) && $0.atom <= UInt8(DW_OP_lit31)) }
-        guard plain else { return .other }
-        if (atom >= UInt8(DW_OP_lit0) && atom <= UInt8(DW_OP_lit31))
-            || [UInt8(DW_OP_const1u), UInt8(DW_OP_const1s), UInt8(DW_OP_const2u), UInt8(DW_OP_const2s), UInt8(DW_OP_const4u),
-                UInt8(DW_OP_const4s), UInt8(DW_OP_const8u), UInt8(DW_OP_const8s), UInt8(DW_OP_constu), UInt8(DW_OP_consts)].contains(atom) {
-            return .constant
+        // Arithmetic on constants and callee-saved registers (a size, an element's address) is held in those
+        // registers; a load from memory (deref), the frame (fbreg, %rsp, %rbp plus an offset) or global data is not.
+        var registers: X86Instruction.Registers = 0
+        for (position, op) in ([first] + rest).enumerated() {
+            let atom = op.atom
+            if Self.arithmetic.contains(atom) || (atom >= UInt8(DW_OP_lit0) && atom <= UInt8(DW_OP_lit31)) { continue }
+            let dwarfRegister: Int
+            if atom >= UInt8(DW_OP_breg0) && atom <= UInt8(DW_OP_breg31) {
+                dwarfRegister = Int(atom - UInt8(DW_OP_breg0))
+            } else if position == 0 && rest.isEmpty && atom >= UInt8(DW_OP_reg0) && atom <= UInt8(DW_OP_reg31) {
+                dwarfRegister = Int(atom - UInt8(DW_OP_reg0))
+            } else {
+                return .other // DW_OP_addr (global data), DW_OP_fbreg (its frame), DW_OP_deref, entry values in arithmetic, ...
+            }
+            guard let register = X86Instruction.register(dwarf: dwarfRegister), calleeSaved.contains(register),
+                  !(register == X86Instruction.rbp && op.number != 0) else { return .other } // %rbp plus an offset: the frame
+            registers |= X86Instruction.bit(register)
         }
-        let dwarfRegister: Int
-        if atom >= UInt8(DW_OP_breg0) && atom <= UInt8(DW_OP_breg31) {
-            dwarfRegister = Int(atom - UInt8(DW_OP_breg0))
-        } else if atom >= UInt8(DW_OP_reg0) && atom <= UInt8(DW_OP_reg31) {
-            dwarfRegister = Int(atom - UInt8(DW_OP_reg0))
-        } else {
-            return .other // DW_OP_addr (global data), DW_OP_fbreg (its frame), entry values (its caller's), ...
-        }
-        guard let register = X86Instruction.register(dwarf: dwarfRegister), calleeSaved.contains(register) else { return .other }
-        // %rbp as a frame pointer addresses the caller's own frame.
-        return register == X86Instruction.rbp && first.number != 0 ? .other : .register(register)
+        return registers == 0 ? .constant : .registers(registers)
     }
+
+    /// DWARF operations that compute on the values already on the expression stack (or push a constant).
+    private static let arithmetic: Set<UInt8> = Set([DW_OP_plus_uconst, DW_OP_stack_value, DW_OP_plus, DW_OP_minus, DW_OP_mul,
+        DW_OP_div, DW_OP_mod, DW_OP_and, DW_OP_or, DW_OP_xor, DW_OP_shl, DW_OP_shr, DW_OP_shra, DW_OP_neg, DW_OP_not, DW_OP_abs,
+        DW_OP_constu, DW_OP_consts, DW_OP_const1u, DW_OP_const1s, DW_OP_const2u, DW_OP_const2s, DW_OP_const4u, DW_OP_const4s,
+        DW_OP_const8u, DW_OP_const8s].map { UInt8($0) })
 
     private func operations(of die: inout Dwarf_Die, _ attribute: UInt32) -> [Dwarf_Op]? {
         var attr = Dwarf_Attribute()

@@ -20,10 +20,12 @@ public final class CallSiteFlows: Sendable {
         var signatureByDie: [Dwarf_Off: FunctionSignature] = [:]
     }
 
-    /// A site's flow, and where its frame stores what it keeps (nil: not all known).
+    /// A site's flow, where its frame stores what it keeps (nil: not all known), and the arguments it keeps in
+    /// memory without following their loads (bits 0-5).
     struct Decoded {
         var flow: CallSiteFlow
         var stores: [UInt64]?
+        var unfollowed: UInt8 = 0x3f
     }
 
     /// What a site's flow needs of the (outermost) subprogram its code is in.
@@ -60,14 +62,15 @@ public final class CallSiteFlows: Sendable {
         guard site != keepsEverythingSite, dwarf_offdie(file.dwarf, Dwarf_Off(site), &die) != nil else { return Decoded(flow: .keepsEverything) }
         // Only the channels the callee's prototype opens are followed (a void function taking values: none).
         let channels = declaredSignature(ofCallSite: &die, state: &state)
-        if channels.passesNothingBack { return Decoded(flow: .keepsNothing, stores: []) }
+        if channels.passesNothingBack { return Decoded(flow: .keepsNothing, stores: [], unfollowed: 0) }
         guard var caller = self.subprogram(at: Dwarf_Off(subprogram), file: file, state: &state) else { return Decoded(flow: .keepsEverything) }
         if dwarf_hasattr(&die, DwarfAttribute.callTailCall) != 0 || dwarf_hasattr(&die, DwarfAttribute.gnuTailCall) != 0 {
-            return Decoded(flow: reader.tailCallFlow(at: &die, callerReturnsValue: caller.returnsValue, channels: channels), stores: [])
+            return Decoded(flow: reader.tailCallFlow(at: &die, callerReturnsValue: caller.returnsValue, channels: channels),
+                           stores: [], unfollowed: 0)
         }
-        let (flow, stores) = reader.flow(at: &die, ranges: caller.ranges, callerReturnsValue: caller.returnsValue,
-                                         parameters: &caller.parameters, channels: channels)
-        return Decoded(flow: flow, stores: stores)
+        let (flow, stores, unfollowed) = reader.flow(at: &die, ranges: caller.ranges, callerReturnsValue: caller.returnsValue,
+                                                     parameters: &caller.parameters, channels: channels)
+        return Decoded(flow: flow, stores: stores, unfollowed: unfollowed)
     }
 
     private static func subprogram(at offset: Dwarf_Off, file: DwarfFile, state: inout State) -> Subprogram? {
