@@ -55,6 +55,7 @@ final class KthreadResumeAnalysisTests: XCTestCase {
         let asleep = try XCTUnwrap(try points("kswapd").points[0x380])
         XCTAssertTrue(asleep.contains("kswapd_try_to_sleep"), "\(asleep)")
         XCTAssertTrue(asleep.contains("prepare_kswapd_sleep"), "\(asleep)")
+        XCTAssertTrue(try points("kswapd").inlinedBodyCalls.contains("prepare_kswapd_sleep"))
     }
 
     /// What cannot be worked out is recorded and gives no points (the whole function then counts).

@@ -154,13 +154,16 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// where it sleeps; only the functions of this record (those reaching a target) are kept.
     /// `keepHop(function, hop)`: whether a value can come from the hop into the thread function
     /// (a `passesValues` record keeps only those).
+    /// A record searched through every edge (not a value record) reaches the calls made inside inlined bodies
+    /// through the bodies: those hops are left out (its paths then show the bodies).
     public mutating func attach(_ resume: [KthreadResumePoints], keepHop: (Int, Int) -> Bool = { _, _ in true }) {
         var byName: [String: [Int]] = [:]
         for (index, function) in functions.enumerated() { byName[function.name, default: []].append(index) }
         for table in resume {
+            let dropped = scope == .passesValues ? [] : table.inlinedBodyCalls
             for function in byName[table.function] ?? [] {
                 let points = table.points.mapValues { hops in
-                    hops.sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function && keepHop(function, $0) }
+                    hops.subtracting(dropped).sorted().flatMap { byName[$0] ?? [] }.filter { $0 != function && keepHop(function, $0) }
                 }
                 resumeTables.append(ResumeTable(function: function, points: points))
             }

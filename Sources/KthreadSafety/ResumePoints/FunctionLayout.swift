@@ -12,6 +12,8 @@ public struct FunctionLayout: Equatable, Sendable {
         public var returnAddress: UInt64?
         /// An inlined body's address ranges.
         public var ranges: [Range<UInt64>]
+        /// A call made inside an inlined body (not by the function's own code).
+        public var inInlinedBody = false
     }
 
     public var name: String
@@ -70,7 +72,7 @@ public final class FunctionLayoutReader {
                 var attr = Dwarf_Attribute()
                 var pc: Dwarf_Addr = 0
                 let returnAddress = dwarf_attr(&die, DwarfAttribute.callReturnPC, &attr) != nil && dwarf_formaddr(&attr, &pc) == 0 ? pc : nil
-                hops.append(.init(name: name, returnAddress: returnAddress, ranges: []))
+                hops.append(.init(name: name, returnAddress: returnAddress, ranges: [], inInlinedBody: inlined))
             default:
                 break
             }

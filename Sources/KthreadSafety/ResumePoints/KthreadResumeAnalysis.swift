@@ -29,7 +29,7 @@ package final class KthreadResumeAnalysis {
         if let cache { return cache }
         var loaded: (file: URL?, points: [String: KthreadResumePoints]) = (nil, [:])
         if let cacheDirectory, let buildID = try ELFBuildID.read(path: vmlinux) {
-            loaded.file = cacheDirectory.appendingPathComponent("kthread-resume-v3-\(buildID).json")
+            loaded.file = cacheDirectory.appendingPathComponent("kthread-resume-v4-\(buildID).json")
             // A cache that does not decode is rebuilt: it only holds what this class computes.
             if let data = try? Data(contentsOf: loaded.file!),
                let decoded = try? JSONDecoder().decode([String: KthreadResumePoints].self, from: data) {

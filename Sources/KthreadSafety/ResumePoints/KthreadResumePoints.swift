@@ -10,6 +10,9 @@ public struct KthreadResumePoints: Equatable, Codable, Sendable {
     /// in its cold part, the offset from the cold part's start with `coldPart` set
     /// (`fn.cold+off`): `key(symbol:offset:)` makes the key from a stack frame.
     public var points: [UInt32: Set<String>]
+    /// Hops that are only calls made inside inlined bodies: a record searched through the inlined edges reaches
+    /// them through the body; the value flow, which goes from frame to frame, needs them.
+    public var inlinedBodyCalls: Set<String> = []
 
     /// Marks a key as an offset in the function's cold part.
     public static let coldPart: UInt32 = 1 << 30
@@ -20,9 +23,10 @@ public struct KthreadResumePoints: Equatable, Codable, Sendable {
         return symbol.hasSuffix(".cold") ? UInt32(offset) | coldPart : UInt32(offset)
     }
 
-    public init(function: String, points: [UInt32: Set<String>]) {
+    public init(function: String, points: [UInt32: Set<String>], inlinedBodyCalls: Set<String> = []) {
         self.function = function
         self.points = points
+        self.inlinedBodyCalls = inlinedBodyCalls
     }
 
     /// The points of `layout`'s function under `flow`. A call whose flow cannot be
@@ -67,5 +71,6 @@ public struct KthreadResumePoints: Equatable, Codable, Sendable {
             points[key] = hops
         }
         self.points = points
+        inlinedBodyCalls = Set(layout.hops.filter(\.inInlinedBody).map(\.name)).subtracting(layout.hops.filter { !$0.inInlinedBody }.map(\.name))
     }
 }
