@@ -54,6 +54,21 @@ final class KthreadSafetyCheckTests: XCTestCase {
         XCTAssertEqual(report.checked, 2)
     }
 
+    /// With the module's code compared, as `build` does: kpvictim_tick_fn reads nothing kpvictim_tick_once writes
+    /// (the counter is read by /proc only; kpvictim_tick_once, which hands nothing back, keeps what it reads to
+    /// itself): a note, naming the path.
+    func testTickWithTheDataComparedIsANote() throws {
+        let path = try CompiledFixtures.kpvictim.get().appendingPathComponent("kpvictim.ko").path
+        let graph = try CallGraphBuilder.build(path: path)
+        let functions = [ReplacedFunction(object: "kpvictim", name: "kpvictim_tick_once", sympos: 0, newSymbol: "klp_new_kpvictim_tick_once")]
+        let records = try KthreadAnalysis.analyse(functions: functions, graphs: ["kpvictim": { graph }],
+                                                  code: ["kpvictim": { try DataAccessReader(path: path) }]).blobs
+        let report = KthreadSafetyCheck(replaced: functions, reachabilities: try records.map { try KthreadReachability(decoding: $0) })
+            .evaluate([tick])
+        XCTAssertTrue(report.safe, "\(report.refusals)")
+        XCTAssertEqual(report.notes.first?.path.map(\.name), ["kpvictim_tick_fn", "kpvictim_tick_once"])
+    }
+
     /// kpvictim_tick_once returns nothing and takes nothing, but it is in the tick
     /// kthread's own file (its static data is the loop's): still refused.
     func testFunctionPassingNothingBackInTheKthreadsOwnFileIsRefused() throws {

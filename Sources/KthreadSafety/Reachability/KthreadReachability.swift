@@ -213,14 +213,18 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         }
         func accesses(_ index: Int) -> DataAccesses { accesses(nodes: nodesOf[index] ?? []) }
         /// The loop's code: the thread function's own (with what is inlined into it), and the functions its frame
-        /// calls (one level: what they read, they read for the loop). Functions defined elsewhere have no code here.
+        /// calls that can hand something back to it (one level: what they read reaches the loop through their result
+        /// or the objects they write; a function that hands nothing back keeps what it reads to itself). Functions
+        /// defined elsewhere have no code here.
         /// `readBy`: for data only a callee reads, that callee; `undecoded`: the first function whose code was not
         /// fully decoded.
         func loopReads(_ entry: Int) -> (accesses: DataAccesses, readBy: [DataAddress: Int], undecoded: String?) {
             let own = nodesOf[entry] ?? []
             var all = accesses(nodes: own), readBy: [DataAddress: Int] = [:]
             var undecoded = all.complete ? nil : functions[entry].name
-            let callees = Set(own.flatMap { graph.frameCallees(of: $0) }).subtracting(own).filter { !(rangesByNode[UInt32($0)] ?? []).isEmpty }
+            let callees = Set(own.flatMap { graph.frameCallees(of: $0) }).subtracting(own).filter {
+                !(rangesByNode[UInt32($0)] ?? []).isEmpty && !graph.signature(of: $0).passesNothingBack
+            }
             for callee in callees.sorted() {
                 let one = accesses(nodes: [callee])
                 for data in one.reads where !all.reads.contains(data) && readBy[data] == nil { readBy[data] = callee }
