@@ -36,6 +36,17 @@ final class ValueFlowTests: XCTestCase {
             """))
     }
 
+    /// vf_watch (vf_frame.c's kthread) asleep at `vf_watch_fn+offset`.
+    private func watch(at offset: Int) -> LiveKthread {
+        LiveKthread(pid: 401, comm: "vf_watch", stack: ProcStack.parse("""
+            [<0>] msleep_interruptible+0x39/0x60
+            [<0>] vf_watch_fn+0x\(String(offset, radix: 16))/0x80 [vffix]
+            [<0>] kthread+0xe8/0x110
+            [<0>] ret_from_fork+0x22/0x30
+
+            """))
+    }
+
     /// The facts the decision rests on, read from the module: vf_drop hands its parameter on to vf_release and
     /// keeps nothing; vf_step does not keep the object it gave vf_drop; vf_note_result reads vf_compute's result;
     /// the loop keeps the object it gave vf_fill (its own stack).
@@ -100,13 +111,7 @@ final class ValueFlowTests: XCTestCase {
     /// vf_watch_deadline only through vf_watch_due, and vf_set_deadline (void, takes an int) writes it: refused,
     /// naming the function that reads it.
     func testDataReadByAFunctionTheLoopCallsIsRefused() throws {
-        let watch = LiveKthread(pid: 401, comm: "vf_watch", stack: ProcStack.parse("""
-            [<0>] msleep_interruptible+0x39/0x60
-            [<0>] vf_watch_fn+0x40/0x80 [vffix]
-            [<0>] kthread+0xe8/0x110
-            [<0>] ret_from_fork+0x22/0x30
-
-            """))
+        let watch = watch(at: 0x40)
         let replaced = [ReplacedFunction(object: "vffix", name: "vf_set_deadline", sympos: 0, newSymbol: "klp_new_vf_set_deadline")]
         let report = KthreadSafetyCheck(replaced: replaced, reachabilities: try records(["vf_set_deadline"])).evaluate([watch])
         let refusal = try XCTUnwrap(report.refusals.first, "\(report.notes)")
@@ -121,13 +126,7 @@ final class ValueFlowTests: XCTestCase {
     /// vf_tally branches on vf_sample's value and writes the loop's deadline with a value of its own (a note);
     /// vf_tally_store stores vf_delay's value there (refused, naming the data).
     func testOnlyWhatAFunctionStoresOfTheValueIsItsWrite() throws {
-        let watch = LiveKthread(pid: 401, comm: "vf_watch", stack: ProcStack.parse("""
-            [<0>] msleep_interruptible+0x39/0x60
-            [<0>] vf_watch_fn+0x40/0x80 [vffix]
-            [<0>] kthread+0xe8/0x110
-            [<0>] ret_from_fork+0x22/0x30
-
-            """))
+        let watch = watch(at: 0x40)
         func check(_ name: String) throws -> KthreadSafetyReport {
             let replaced = [ReplacedFunction(object: "vffix", name: name, sympos: 0, newSymbol: "klp_new_" + name)]
             return KthreadSafetyCheck(replaced: replaced, reachabilities: try records([name])).evaluate([watch])
@@ -236,15 +235,6 @@ final class ValueFlowTests: XCTestCase {
         reach.attach([KthreadResumePoints(function: "vf_watch_fn", points: [0x20: ["vf_check", "vf_compute", "msleep_interruptible"],
                                                                             0x40: ["msleep_interruptible"]])],
                      keepHop: reach.valueHops(graph: graph))
-        func watch(at offset: Int) -> LiveKthread {
-            LiveKthread(pid: 401, comm: "vf_watch", stack: ProcStack.parse("""
-                [<0>] msleep_interruptible+0x39/0x60
-                [<0>] vf_watch_fn+0x\(String(offset, radix: 16))/0x80 [vffix]
-                [<0>] kthread+0xe8/0x110
-                [<0>] ret_from_fork+0x22/0x30
-
-                """))
-        }
         let check = KthreadSafetyCheck(replaced: replaced, reachabilities: [reach])
         let refused = check.evaluate([watch(at: 0x20)])
         XCTAssertEqual(refused.refusals.first?.path.map(\.name), ["vf_watch_fn", "vf_check", "vf_compute"], "\(refused.notes)")

@@ -311,7 +311,7 @@ final class CallSiteFlowReader {
                       callerReturnsValue: Bool) -> (read: UInt8, carried: UInt8, stores: [UInt64]?) {
         let everything: UInt8 = (1 << UInt8(origins.count)) - 1
         guard let (section, code, sectionStart) = file.code(at: returnPC) else { return (everything, everything, nil) }
-        let relocated = relocatedOffsets(of: section)
+        let relocated = file.unlinkedRelocations(of: section)
         func inCaller(_ address: UInt64) -> Bool { ranges.contains { address >= $0.0 && address < $0.1 } }
 
         var read: UInt8 = 0
@@ -504,16 +504,6 @@ final class CallSiteFlowReader {
         }
         frameAddressCache[first] = taken
         return taken
-    }
-
-    private var relocatedCache: [UInt: [UInt64: DwarfFile.UnlinkedRelocation]] = [:]
-
-    private func relocatedOffsets(of section: OpaquePointer) -> [UInt64: DwarfFile.UnlinkedRelocation] {
-        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(section)))
-        if let known = relocatedCache[key] { return known }
-        let found = file.unlinkedRelocations(of: section)
-        relocatedCache[key] = found
-        return found
     }
 
     private var symbolCache: [UInt32: (register: Int?, isFunction: Bool)] = [:]

@@ -37,7 +37,6 @@ public struct DataAccesses: Sendable {
 /// Reads functions' direct data accesses from one file's machine code.
 public final class DataAccessReader {
     private let file: DwarfFile
-    private var relocations: [UInt: [UInt64: DwarfFile.UnlinkedRelocation]] = [:]
     private var cache: [[UInt64]: DataAccesses] = [:]
 
     public init(path: String) throws {
@@ -54,7 +53,7 @@ public final class DataAccessReader {
             guard let (section, code, start) = file.code(at: low) else { result.complete = false; continue }
             // Init code (.init.text) is freed once boot or the module's init is over: it writes nothing a patch meets.
             if file.sectionName(section)?.hasPrefix(".init.") == true { continue }
-            let relocated = relocations(of: section)
+            let relocated = file.unlinkedRelocations(of: section)
             var address = low
             while address < high {
                 let local = address &- start
@@ -81,16 +80,8 @@ public final class DataAccessReader {
         let local = address &- start
         guard local < UInt64(code.count), let instruction = X86Decoder.decode(code, offset: Int(local), address: address),
               let memory = instruction.memory, memory.isStore else { return nil }
-        return dataAddress(memory, instructionOffset: local, length: instruction.length, relocated: relocations(of: section),
+        return dataAddress(memory, instructionOffset: local, length: instruction.length, relocated: file.unlinkedRelocations(of: section),
                            next: address + UInt64(instruction.length))
-    }
-
-    private func relocations(of section: OpaquePointer) -> [UInt64: DwarfFile.UnlinkedRelocation] {
-        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(section)))
-        if let known = relocations[key] { return known }
-        let found = file.unlinkedRelocations(of: section)
-        relocations[key] = found
-        return found
     }
 
     private func dataAddress(_ memory: X86Instruction.Memory, instructionOffset: UInt64, length: Int,

@@ -99,9 +99,20 @@ package final class DwarfFile {
         package var addend: Int64
     }
 
+    /// Read once per section (`unlinkedRelocations(of:)`).
+    private var relocationsBySection: [UInt: [UInt64: UnlinkedRelocation]] = [:]
+
     /// Section offset -> relocation, for the relocations patching `section` of an unlinked object
-    /// (empty for a linked file, whose code has its relocations applied).
+    /// (empty for a linked file, whose code has its relocations applied). Read once per section.
     package func unlinkedRelocations(of section: OpaquePointer) -> [UInt64: UnlinkedRelocation] {
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(section)))
+        if let known = relocationsBySection[key] { return known }
+        let found = readUnlinkedRelocations(of: section)
+        relocationsBySection[key] = found
+        return found
+    }
+
+    private func readUnlinkedRelocations(of section: OpaquePointer) -> [UInt64: UnlinkedRelocation] {
         var found: [UInt64: UnlinkedRelocation] = [:]
         var elfBias: GElf_Addr = 0
         guard let elf = dwfl_module_getelf(module, &elfBias) else { return found }
