@@ -263,6 +263,8 @@ final class ValueFlowTests: XCTestCase {
         // mov leaves the flags; wrmsr is a system instruction.
         XCTAssertEqual(try XCTUnwrap(decode([0x48, 0x89, 0xc3])).flags, X86Instruction.FlagEffect.none)
         XCTAssertTrue(try XCTUnwrap(decode([0x0f, 0x30])).system)
+        // ud2 traps (BUG, or WARN which continues after it).
+        XCTAssertTrue(try XCTUnwrap(decode([0x0f, 0x0b])).trap)
     }
 
     /// The decoder on instructions whose register effects the analysis relies on.

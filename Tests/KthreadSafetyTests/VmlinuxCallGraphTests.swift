@@ -119,6 +119,20 @@ final class VmlinuxCallGraphTests: XCTestCase {
         }
     }
 
+    /// The OOM killer's functions (what the wide put-task-struct fix replaces among others): the rcu_tasks kthreads
+    /// reach them through `wake_up_q -> put_task_struct -> ... -> kvfree_call_rcu`'s allocation, and
+    /// `cblist_init_generic`, into which an allocation's value comes, writes `rcu_task_cb_adjust`, read in
+    /// `rcu_tasks_one_gp`; its code is followed to its end (the `ud2` of a BUG() ends it), and it stores nothing of
+    /// that value there: not refused through data. (kauditd and the others still are: "Frame objects".)
+    func testRcuTasksKthreadsAreNotRefusedThroughAnUnrelatedWrite() throws {
+        let report = try report(["oom_evaluate_task", "__oom_kill_process"])
+        let refused = Set(report.refusals.map(\.comm))
+        XCTAssertTrue(refused.isDisjoint(with: ["rcu_tasks_kthread", "rcu_tasks_rude_kthread", "rcu_tasks_trace_kthread"]),
+                      report.refusals.filter { $0.comm.hasPrefix("rcu_tasks") }.map { $0.sharedData ?? $0.path.map(\.name).joined(separator: " -> ") }
+                        .joined(separator: "\n"))
+        XCTAssertTrue(refused.contains("kauditd"), "\(refused)")
+    }
+
     /// kauditd acts on netlink_unicast's result on every iteration (kauditd_send_queue retries with it): refused.
     func testKauditdNetlinkUnicastRetryIsStillRefused() throws {
         let report = try report(["netlink_unicast"])

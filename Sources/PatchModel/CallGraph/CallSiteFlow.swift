@@ -407,6 +407,8 @@ final class CallSiteFlowReader {
                     read |= effect.read
                     carry(effect.carried)
                     if effect.storedOut { stores.insert(address) }
+                    // A ud2 ending the function's code is a BUG(): nothing runs after it.
+                    if instruction.trap && !inCaller(next) { break }
                     address = next; continue
                 }
                 break

@@ -59,6 +59,8 @@ package struct X86Instruction: Equatable, Sendable {
     package var stackDelta: Int64?
     /// A system instruction (`wrmsr`, `mov %cr`, `syscall`, ...): what it reads leaves the function's data.
     package var system = false
+    /// `ud2`: BUG() traps for good, WARN() continues after it.
+    package var trap = false
 
     package enum FlagEffect: Equatable, Sendable {
         /// Flags untouched (`mov`, `lea`, `push`, `cmovcc`, ...).
@@ -329,7 +331,7 @@ package enum X86Decoder {
             case 0x0f:
                 guard let second = byte() else { return nil }
                 switch second {
-                case 0x0b: break // ud2: WARN() continues after it
+                case 0x0b: result.trap = true // ud2: WARN() continues after it
                 case 0x05: result.reads = X86Instruction.all; result.writes |= b(1) | b(11); result.system = true // syscall
                 case 0x1e where repPrefix: // endbr64 (f3 0f 1e fa)
                     guard modrm() else { return nil }
