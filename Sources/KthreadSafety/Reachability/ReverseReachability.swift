@@ -23,7 +23,6 @@ struct ReverseReachability {
             position[target] = Int32(order.count)
             order.append(target); next.append(nil); kind.append(nil)
         }
-        let targetCount = order.count
         var head = 0
         while head < order.count {
             let callee = order[head]
