@@ -178,7 +178,7 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
         let nodesOf = graphNodes(graph)
         let flow = Self.valueFlow(graph: graph, targetNodes: targets.indices.flatMap { nodesOf[$0] ?? [] }, scope: scope)
         return { function, hop in
-            (nodesOf[function] ?? []).contains { frame in (nodesOf[hop] ?? []).contains { flow.comesIn(to: frame, from: $0, graph: graph) } }
+            (nodesOf[function] ?? []).contains { frame in (nodesOf[hop] ?? []).contains { flow.comesIn(to: frame, from: $0) } }
         }
     }
 

@@ -18,19 +18,18 @@ struct ValueFlowSearch {
     private(set) var via: [Int: [Int]] = [:]
     /// For each reached node: the channels through which it hands a target's value on to its callers.
     private(set) var channels: [Int: ValueChannels] = [:]
-    /// `frame << 32 | callee`: the callee's body, inlined into `frame`, holds a value.
-    private var inlinedArrivals: Set<UInt64> = []
+    /// `frame << 32 | callee`: a value of `callee` comes into `frame` through the calls its code makes to it, or the
+    /// callee's body, inlined into `frame`, holds one.
+    private var arrivals: Set<UInt64> = []
     /// For each frame a value comes into through its calls: the sites where it does (nil: an edge without
     /// decoded sites), with the channels the callee hands it back through.
     private var arrivalSites: [Int: [(site: Int?, from: ValueChannels)]] = [:]
     /// Frames whose code holds a value where it is not decoded: a target, or a body holding one inlined into them.
     private var inlinedHolders: Set<Int> = []
-    private let callers: CallerIndex
 
     /// `forced`: targets taken to hand values back through every channel whatever their prototype.
     init(graph: CallGraph, targets: [Int], forced: Set<Int> = []) {
         let callers = CallerIndex(graph: graph)
-        self.callers = callers
         var position: [Int: Int] = [:]
         var queue: [Int] = []
         var queued: Set<Int> = []
@@ -70,7 +69,7 @@ struct ValueFlowSearch {
                 for edge in edges where graph.edgeKind[edge] == CallKind.inlined.rawValue {
                     let caller = Int(graph.edgeCaller[edge])
                     inlinedHolders.insert(caller)
-                    inlinedArrivals.insert(UInt64(caller) << 32 | UInt64(callee))
+                    arrivals.insert(UInt64(caller) << 32 | UInt64(callee))
                     reach(caller, with: from.isEmpty ? [] : graph.signature(of: caller).channels, from: callee, kind: .inlined)
                 }
             }
@@ -79,6 +78,7 @@ struct ValueFlowSearch {
                 for (site, frame, flow) in graph.siteFlows(ofEdge: edge) {
                     guard let out = flow.channels(into: graph.signature(of: frame), from: from) else { continue }
                     arrivalSites[frame, default: []].append((site, from))
+                    arrivals.insert(UInt64(frame) << 32 | UInt64(callee))
                     reach(frame, with: out, from: callee, kind: CallKind(rawValue: graph.edgeKind[edge]), owner: Int(graph.edgeCaller[edge]))
                 }
             }
@@ -123,15 +123,8 @@ struct ValueFlowSearch {
 
     /// Whether a value of `callee` comes into `frame` through the calls its code makes to it (or the callee's body,
     /// inlined into it, holds one).
-    func comesIn(to frame: Int, from callee: Int, graph: CallGraph) -> Bool {
-        guard let from = channels[callee] else { return false }
-        if inlinedArrivals.contains(UInt64(frame) << 32 | UInt64(callee)) { return true }
-        guard !from.isEmpty else { return false }
-        return callers.edges(into: callee).contains { edge in
-            graph.edgeKind[edge] != CallKind.inlined.rawValue && graph.frameFlows(ofEdge: edge).contains { site in
-                site.frame == frame && site.flow.channels(into: graph.signature(of: frame), from: from) != nil
-            }
-        }
+    func comesIn(to frame: Int, from callee: Int) -> Bool {
+        arrivals.contains(UInt64(frame) << 32 | UInt64(callee))
     }
 }
 

@@ -204,10 +204,10 @@ public struct KthreadSafetyCheck: Sendable {
                             stopHoldsNothing: stop != nil && stop == path.last)
         }
         /// The thread function and the inlined bodies it calls `hop` from, when its recorded path goes there.
-        func entryRefs(_ index: Int?, name: String, toward hop: Int?) -> [FunctionRef] {
+        func entryRefs(_ index: Int?, name: String, toward hop: Int) -> [FunctionRef] {
             guard let index else { return [FunctionRef(name: name, unit: "")] }
             let entry = reach.functions[index]
-            return entry.next == hop && hop != nil ? [entry].callPath : [entry.ref]
+            return entry.next == hop ? [entry].callPath : [entry.ref]
         }
         let entryFrame = stack[entryIndex]
         var candidates: [LivePath] = []
