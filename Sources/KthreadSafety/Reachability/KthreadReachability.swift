@@ -61,7 +61,9 @@ public struct KthreadReachability: Equatable, Codable, Sendable {
     /// nothing back); nil when every function on the path hands it on.
     public func valueStop(on path: [Function]) -> Function? {
         guard valueFlow else { return path.first { $0.passesNothingBack } }
-        return path.last { $0.passesNothingBack }
+        // A body inlined into the function before it runs in that frame: the value stops in a frame.
+        let frames = path.indices.filter { $0 == path.startIndex || path[$0 - 1].kind != .inlined }
+        return frames.last { path[$0].passesNothingBack }.map { path[$0] }
     }
 
     /// Where the graph came from: the analysed file's build id, or its name.

@@ -16,7 +16,8 @@ public final class CallSiteFlows: Sendable {
         let reader: CallSiteFlowReader
         let interfaces = FunctionInterfaceReader()
         var bySite: [Int: Decoded] = [:]
-        var subprograms: [Dwarf_Off: Subprogram] = [:]
+        var subprograms: [Dwarf_Off: CallerFunction] = [:]
+        var argumentsByDie: [Dwarf_Off: CallArguments] = [:]
         var signatureByDie: [Dwarf_Off: FunctionSignature] = [:]
     }
 
@@ -26,13 +27,6 @@ public final class CallSiteFlows: Sendable {
         var flow: CallSiteFlow
         var stores: [UInt64]?
         var unfollowed: UInt8 = 0x3f
-    }
-
-    /// What a site's flow needs of the (outermost) subprogram its code is in.
-    private struct Subprogram {
-        var ranges: [(UInt64, UInt64)]
-        var returnsValue: Bool
-        var parameters: [Dwarf_Die]
     }
 
     /// A call site recorded as "keeps everything": the same callee is also inlined by the caller.
@@ -68,15 +62,15 @@ public final class CallSiteFlows: Sendable {
             return Decoded(flow: reader.tailCallFlow(at: &die, callerReturnsValue: caller.returnsValue, channels: channels),
                            stores: [], unfollowed: 0)
         }
-        let (flow, stores, unfollowed) = reader.flow(at: &die, ranges: caller.ranges, callerReturnsValue: caller.returnsValue,
-                                                     parameters: &caller.parameters, channels: channels)
+        let (flow, stores, unfollowed) = reader.flow(at: &die, caller: &caller, channels: channels,
+                                                     resultIsBool: returnsBool(callSite: &die, state: &state))
         return Decoded(flow: flow, stores: stores, unfollowed: unfollowed)
     }
 
-    private static func subprogram(at offset: Dwarf_Off, file: DwarfFile, state: inout State) -> Subprogram? {
+    private static func subprogram(at offset: Dwarf_Off, file: DwarfFile, state: inout State) -> CallerFunction? {
         if let known = state.subprograms[offset] { return known }
         var die = Dwarf_Die()
-        guard dwarf_offdie(file.dwarf, offset, &die) != nil else { return nil }
+        guard dwarf_offdie(file.dwarf, offset, &die) != nil, let entry = DwarfFile.entryAddress(of: &die) else { return nil }
         var parameters: [Dwarf_Die] = []
         var child = Dwarf_Die()
         if dwarf_child(&die, &child) == 0 {
@@ -84,18 +78,73 @@ public final class CallSiteFlows: Sendable {
                 if dwarf_tag(&child) == DwarfTag.formalParameter { parameters.append(child) }
             } while DwarfFile.nextSibling(&child)
         }
-        let found = Subprogram(ranges: DwarfFile.ranges(of: &die), returnsValue: state.interfaces.signature(of: &die).returnsValue,
-                               parameters: parameters)
+        var calls: [UInt64: CallArguments] = [:]
+        collectCalls(in: &die, into: &calls, state: &state)
+        let found = CallerFunction(entry: entry, ranges: DwarfFile.ranges(of: &die),
+                                   returnsValue: state.interfaces.signature(of: &die).returnsValue, parameters: parameters,
+                                   calls: calls, frameBaseIsCFA: frameBaseIsCFA(&die))
         state.subprograms[offset] = found
         return found
     }
 
-    /// The prototype of the function a call site calls (its DW_AT_call_origin DIE), memoised.
-    private static func declaredSignature(ofCallSite die: inout Dwarf_Die, state: inout State) -> FunctionSignature {
+    /// What each call made in `die`'s code (its inlined bodies and blocks included) passes, by return address.
+    private static func collectCalls(in die: inout Dwarf_Die, into calls: inout [UInt64: CallArguments], state: inout State) {
+        var child = Dwarf_Die()
+        guard dwarf_child(&die, &child) == 0 else { return }
+        repeat {
+            switch dwarf_tag(&child) {
+            case DwarfTag.callSite, DwarfTag.gnuCallSite:
+                var attr = Dwarf_Attribute()
+                var returnPC: Dwarf_Addr = 0
+                guard dwarf_attr(&child, DwarfAttribute.callReturnPC, &attr) != nil && dwarf_formaddr(&attr, &returnPC) == 0
+                        || dwarf_lowpc(&child, &returnPC) == 0 else { continue }
+                calls[returnPC] = declaredArguments(ofCallSite: &child, state: &state)
+            case DwarfTag.inlinedSubroutine, DwarfTag.lexicalBlock:
+                collectCalls(in: &child, into: &calls, state: &state)
+            default:
+                break
+            }
+        } while DwarfFile.nextSibling(&child)
+    }
+
+    /// DW_AT_frame_base is `DW_OP_call_frame_cfa`.
+    private static func frameBaseIsCFA(_ die: inout Dwarf_Die) -> Bool {
+        var attr = Dwarf_Attribute()
+        var ops: UnsafeMutablePointer<Dwarf_Op>?
+        var count = 0
+        guard dwarf_attr(&die, DwarfAttribute.frameBase, &attr) != nil, dwarf_getlocation(&attr, &ops, &count) == 0,
+              let ops, count == 1 else { return false }
+        return ops.pointee.atom == UInt8(DW_OP_call_frame_cfa)
+    }
+
+    /// The function a call site calls (its DW_AT_call_origin DIE), or nil for a call through a pointer.
+    private static func callee(ofCallSite die: inout Dwarf_Die) -> Dwarf_Die? {
         var attr = Dwarf_Attribute()
         var target = Dwarf_Die()
         guard dwarf_attr(&die, DwarfAttribute.callOrigin, &attr) != nil || dwarf_attr(&die, DwarfAttribute.abstractOrigin, &attr) != nil,
-              dwarf_formref_die(&attr, &target) != nil else { return .unknown }
+              dwarf_formref_die(&attr, &target) != nil else { return nil }
+        return target
+    }
+
+    /// Whether the function a call site calls returns `bool`.
+    private static func returnsBool(callSite die: inout Dwarf_Die, state: inout State) -> Bool {
+        guard var target = callee(ofCallSite: &die) else { return false }
+        return state.interfaces.returnsBool(&target)
+    }
+
+    /// How a call site passes its arguments, from the callee's prototype, memoised.
+    private static func declaredArguments(ofCallSite die: inout Dwarf_Die, state: inout State) -> CallArguments {
+        guard var target = callee(ofCallSite: &die) else { return .unknown }
+        let offset = dwarf_dieoffset(&target)
+        if let known = state.argumentsByDie[offset] { return known }
+        let arguments = state.interfaces.arguments(of: &target)
+        state.argumentsByDie[offset] = arguments
+        return arguments
+    }
+
+    /// The prototype of the function a call site calls (its DW_AT_call_origin DIE), memoised.
+    private static func declaredSignature(ofCallSite die: inout Dwarf_Die, state: inout State) -> FunctionSignature {
+        guard var target = callee(ofCallSite: &die) else { return .unknown }
         let offset = dwarf_dieoffset(&target)
         if let known = state.signatureByDie[offset] { return known }
         let signature = state.interfaces.signature(of: &target)

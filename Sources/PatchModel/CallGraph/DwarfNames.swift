@@ -24,6 +24,7 @@ package enum DwarfTag {
     package static let structureType = Int32(DW_TAG_structure_type)
     package static let unionType = Int32(DW_TAG_union_type)
     package static let arrayType = Int32(DW_TAG_array_type)
+    package static let subroutineType = Int32(DW_TAG_subroutine_type)
 }
 
 package enum DwarfAttribute {
@@ -39,6 +40,8 @@ package enum DwarfAttribute {
     package static let gnuCallSiteValue = UInt32(DW_AT_GNU_call_site_value)
     package static let type = UInt32(DW_AT_type)
     package static let byteSize = UInt32(DW_AT_byte_size)
+    package static let frameBase = UInt32(DW_AT_frame_base)
+    package static let encoding = UInt32(DW_AT_encoding)
 }
 
 package enum DwarfOperation {

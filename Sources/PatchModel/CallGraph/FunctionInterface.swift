@@ -58,6 +58,8 @@ final class FunctionInterfaceReader {
     private var readOnlyByType: [Dwarf_Off: Bool] = [:]
     /// Types being decided now (a recursive structure reaching itself), with their depth on the stack.
     private var deciding: [Dwarf_Off: Int] = [:]
+    /// `pointerTargets` by type DIE.
+    private var pointerTargetsByType: [Dwarf_Off: Set<String>?] = [:]
 
     /// What the prototype lets the function hand back, per channel: its result, and each argument
     /// register's parameter that can be written through.
@@ -94,6 +96,141 @@ final class FunctionInterfaceReader {
             }
         } while DwarfFile.nextSibling(&child)
         return signature
+    }
+
+    /// How a call of this function passes its arguments, from its prototype: the argument registers it reads,
+    /// and the size of what each pointer parameter points to (what the callee may touch through it).
+    func arguments(of subprogram: inout Dwarf_Die) -> CallArguments {
+        var prototype = subprogram
+        var attr = Dwarf_Attribute()
+        var origin = Dwarf_Die()
+        if dwarf_attr(&subprogram, DwarfAttribute.abstractOrigin, &attr) != nil, dwarf_formref_die(&attr, &origin) != nil {
+            prototype = origin
+        }
+        var arguments = CallArguments(registers: 0, pointeeBytes: [], returnsAddress: returnsAddress(&subprogram))
+        var child = Dwarf_Die()
+        guard dwarf_child(&prototype, &child) == 0 else { return arguments }
+        repeat {
+            switch dwarf_tag(&child) {
+            case DwarfTag.formalParameter:
+                guard let type = typeDie(of: &child), let type else { return .unknown }
+                var stripped = strippedType(type)
+                let tag = dwarf_tag(&stripped)
+                // A struct by value takes one register per 8 bytes up to 16, and none (the stack) beyond.
+                if tag == DwarfTag.structureType || tag == DwarfTag.unionType {
+                    let size = byteSize(&stripped)
+                    guard size != .max else { return .unknown }
+                    let registers = size > 16 ? 0 : Int((size + 7) / 8)
+                    if size > 16 { arguments.stackArguments = true }
+                    arguments.registers += registers
+                    arguments.pointeeBytes += Array(repeating: nil, count: registers)
+                    arguments.pointees += Array(repeating: .anything, count: registers)
+                    continue
+                }
+                arguments.registers += 1
+                arguments.pointeeBytes.append(tag == DwarfTag.pointerType ? pointeeSize(&stripped) : nil)
+                arguments.pointees.append(tag == DwarfTag.pointerType ? pointee(&stripped) : .anything)
+            case DwarfTag.unspecifiedParameters:
+                return .unknown
+            default:
+                break
+            }
+        } while DwarfFile.nextSibling(&child)
+        if arguments.registers > 6 { return .unknown }
+        return arguments
+    }
+
+    /// Whether the function's result can be an address: a pointer, or an integer as wide as one (or not known).
+    private func returnsAddress(_ subprogram: inout Dwarf_Die) -> Bool {
+        var attr = Dwarf_Attribute()
+        var type = Dwarf_Die()
+        guard dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil else { return false } // void
+        guard dwarf_formref_die(&attr, &type) != nil else { return true }
+        var stripped = strippedType(type)
+        switch dwarf_tag(&stripped) {
+        case DwarfTag.baseType, DwarfTag.enumerationType: return byteSize(&stripped) >= 8
+        default: return true
+        }
+    }
+
+    /// Whether the function returns `bool` (`_Bool`: 0 or 1 in %al).
+    func returnsBool(_ subprogram: inout Dwarf_Die) -> Bool {
+        var attr = Dwarf_Attribute()
+        var type = Dwarf_Die()
+        guard dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil, dwarf_formref_die(&attr, &type) != nil else { return false }
+        var stripped = strippedType(type)
+        var encoding: Dwarf_Word = 0
+        guard dwarf_tag(&stripped) == DwarfTag.baseType, dwarf_attr(&stripped, DwarfAttribute.encoding, &attr) != nil,
+              dwarf_formudata(&attr, &encoding) == 0 else { return false }
+        return encoding == Dwarf_Word(DW_ATE_boolean)
+    }
+
+    /// What a pointer type points to, and what the pointers inside that can point to.
+    private func pointee(_ pointer: inout Dwarf_Die) -> PointeeTypes {
+        guard let pointee = typeDie(of: &pointer), let pointee else { return .anything }
+        var stripped = strippedType(pointee)
+        return PointeeTypes(type: typeKey(&stripped), holds: pointerTargets(&stripped, depth: 0))
+    }
+
+    /// A type's identity across compilation units: its tag and name (a struct has one DIE per unit that uses it);
+    /// nil for an unnamed type.
+    private func typeKey(_ type: inout Dwarf_Die) -> String? {
+        if dwarf_tag(&type) == DwarfTag.pointerType {
+            guard let target = typeDie(of: &type) else { return nil }
+            guard let target else { return "void *" }
+            var stripped = strippedType(target)
+            return typeKey(&stripped).map { $0 + " *" }
+        }
+        guard let name = dwarf_diename(&type) else { return nil }
+        return "\(dwarf_tag(&type)):" + String(cString: name)
+    }
+
+    /// What the pointers stored in a value of this type can point to, by type key, through embedded structures
+    /// and arrays (not through the pointers); nil: anything (`void *`, an opaque or unnamed target, a type not
+    /// understood).
+    private func pointerTargets(_ type: inout Dwarf_Die, depth: Int) -> Set<String>? {
+        let offset = dwarf_dieoffset(&type)
+        if let known = pointerTargetsByType[offset] { return known }
+        guard depth < 16 else { return nil }
+        var found: Set<String>? = []
+        switch dwarf_tag(&type) {
+        case DwarfTag.baseType, DwarfTag.enumerationType, DwarfTag.subroutineType:
+            break
+        case DwarfTag.pointerType:
+            if let target = typeDie(of: &type), let target {
+                var stripped = strippedType(target)
+                if dwarf_tag(&stripped) == DwarfTag.subroutineType { break } // a function pointer
+                found = typeKey(&stripped).map { [$0] }
+            } else {
+                found = nil
+            }
+        case DwarfTag.typedef, DwarfTag.constType, DwarfTag.volatileType, DwarfTag.restrictType, DwarfTag.atomicType,
+             DwarfTag.arrayType:
+            guard let inner = typeDie(of: &type), var inner else { found = nil; break }
+            found = pointerTargets(&inner, depth: depth + 1)
+        case DwarfTag.structureType, DwarfTag.unionType:
+            guard dwarf_hasattr(&type, DwarfAttribute.declaration) == 0 else { found = nil; break }
+            var member = Dwarf_Die()
+            guard dwarf_child(&type, &member) == 0 else { break }
+            repeat {
+                guard dwarf_tag(&member) == DwarfTag.member else { continue }
+                guard let memberType = typeDie(of: &member), var memberType else { found = nil; break }
+                guard let inner = pointerTargets(&memberType, depth: depth + 1) else { found = nil; break }
+                found?.formUnion(inner)
+            } while DwarfFile.nextSibling(&member)
+        default:
+            found = nil
+        }
+        pointerTargetsByType[offset] = found
+        return found
+    }
+
+    /// The byte size of what a pointer type points to; nil for `void *` or a type without a size.
+    private func pointeeSize(_ pointer: inout Dwarf_Die) -> UInt64? {
+        guard let pointee = typeDie(of: &pointer), let pointee else { return nil }
+        var stripped = strippedType(pointee)
+        let size = byteSize(&stripped)
+        return size == .max || size == 0 ? nil : size
     }
 
     /// The type behind typedefs and qualifiers.
@@ -212,5 +349,51 @@ final class FunctionInterfaceReader {
             }
         }
         return false
+    }
+}
+
+/// The argument registers a call passes, from the callee's prototype (`FunctionInterfaceReader.arguments(of:)`).
+struct CallArguments: Equatable {
+    /// How many of %rdi, %rsi, %rdx, %rcx, %r8, %r9 carry arguments.
+    var registers: Int
+    /// Per argument: the size of what it points to, when it is a pointer to a sized type.
+    var pointeeBytes: [UInt64?]
+    /// Its result can be an address (what it was given, as `memset` returns its first argument).
+    var returnsAddress: Bool
+    /// Some arguments are passed on the stack (more than six, a struct wider than 16 bytes, or not known).
+    var stackArguments = false
+    /// Per argument: the type it points to and what that can hold pointers to.
+    var pointees: [PointeeTypes] = []
+
+    /// Prototype not known (or variable arguments): all six registers and the stack, sizes unknown.
+    static let unknown = CallArguments(registers: 6, pointeeBytes: Array(repeating: nil, count: 6), returnsAddress: true,
+                                       stackArguments: true)
+    /// A call the DWARF does not describe: GCC describes every call it makes, so this one is inline assembly
+    /// (paravirt, static calls, alternatives), which takes its inputs in registers.
+    static let inlineAssembly = CallArguments(registers: 6, pointeeBytes: Array(repeating: nil, count: 6), returnsAddress: true)
+
+    func pointee(ofArgument index: Int) -> PointeeTypes { index < pointees.count ? pointees[index] : .anything }
+    /// The argument registers, as a mask.
+    var registerMask: X86Instruction.Registers {
+        X86Instruction.argumentRegisters.prefix(registers).reduce(0) { $0 | X86Instruction.bit($1) }
+    }
+
+    func pointeeSize(ofArgument index: Int) -> UInt64? { index < pointeeBytes.count ? pointeeBytes[index] : nil }
+}
+
+/// A pointer parameter's target type (by `FunctionInterfaceReader`'s type key; nil: not known, `void *`), and the
+/// types the pointers inside an object of it can point to (nil: anything). What a callee given several objects
+/// can link into each: `INIT_LIST_HEAD(struct list_head *)` can store a `struct list_head` address in its object,
+/// `page_counter_try_charge(..., struct page_counter **)` only a `struct page_counter` address.
+struct PointeeTypes: Equatable {
+    var type: String?
+    var holds: Set<String>?
+
+    static let anything = PointeeTypes(type: nil, holds: nil)
+
+    /// Whether an object of this type can hold the address of an object of `other`.
+    func canHold(addressOf other: PointeeTypes) -> Bool {
+        guard let holds, let target = other.type else { return true }
+        return holds.contains(target)
     }
 }

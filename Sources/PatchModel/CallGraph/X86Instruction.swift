@@ -36,6 +36,8 @@ package struct X86Instruction: Equatable, Sendable {
         package var isStore: Bool
         /// The register whose value a store writes (`mov %reg, mem`, `add %reg, mem`, ...).
         package var storedRegister: Int?
+        /// Bytes accessed, where the decoder knows them (`mov`, `movzx`, `setcc`); nil otherwise.
+        package var width: Int? = nil
     }
 
     package var length: Int
@@ -61,6 +63,22 @@ package struct X86Instruction: Equatable, Sendable {
     package var system = false
     /// `ud2`: BUG() traps for good, WARN() continues after it.
     package var trap = false
+    /// `lea`: the address it computes (a memory operand that is not accessed).
+    package var address: Memory?
+    /// `mov $imm, %reg`: the register and the constant it now holds.
+    package var constant: (register: Int, value: Int64)?
+    /// A string instruction with a rep prefix: its memory operand is repeated %rcx times.
+    package var repeats = false
+    /// `movs`: besides the load through %rsi (its memory operand), a store of it through %rdi.
+    package var copies = false
+    /// A string instruction: it moves %rsi/%rdi on past the bytes it accessed.
+    package var advancesPointers = false
+    /// `mov`, `movzx`, `movsx`: the destination takes the source's value (widened), nothing else.
+    package var moves = false
+    /// `test %r, %r` or `cmp $0, r/m`: the flags say whether the r/m operand (this many bytes of it) is zero.
+    package var testsZero: Int?
+    /// A conditional branch's condition (the low nibble of `jcc`: 4 `je`, 5 `jne`).
+    package var condition: UInt8?
 
     package enum FlagEffect: Equatable, Sendable {
         /// Flags untouched (`mov`, `lea`, `push`, `cmovcc`, ...).
@@ -76,6 +94,10 @@ package struct X86Instruction: Equatable, Sendable {
             && lhs.registerMove?.from == rhs.registerMove?.from && lhs.registerMove?.to == rhs.registerMove?.to
             && lhs.memory == rhs.memory && lhs.partialWrites == rhs.partialWrites && lhs.flags == rhs.flags
             && lhs.readsFlags == rhs.readsFlags && lhs.stackDelta == rhs.stackDelta && lhs.system == rhs.system
+            && lhs.trap == rhs.trap && lhs.address == rhs.address && lhs.constant?.register == rhs.constant?.register
+            && lhs.constant?.value == rhs.constant?.value && lhs.repeats == rhs.repeats && lhs.copies == rhs.copies
+            && lhs.advancesPointers == rhs.advancesPointers && lhs.moves == rhs.moves && lhs.testsZero == rhs.testsZero
+            && lhs.condition == rhs.condition
     }
 
     package static let rax = 0, rcx = 1, rdx = 2, rbx = 3, rsp = 4, rbp = 5, rsi = 6, rdi = 7
@@ -131,12 +153,22 @@ package enum X86Decoder {
             struct Operand { var register: Int?; var memory: X86Instruction.Memory? }
             var reg = 0
             var rm = Operand()
+            // Byte operands: without a REX prefix, registers 4-7 are %ah, %ch, %dh, %bh (bits 8-15 of rax-rbx).
+            var byteRM = false, byteReg = false
+            switch opcode {
+            case 0x00...0x3f where opcode & 7 < 4 && opcode & 1 == 0: byteRM = true; byteReg = true
+            case 0x84, 0x86, 0x88, 0x8a: byteRM = true; byteReg = true
+            case 0x80, 0xc0, 0xc6, 0xd0, 0xd2, 0xf6, 0xfe: byteRM = true
+            default: break
+            }
+            func highByte(_ register: Int) -> Int { rex == 0 && register >= 4 && register < 8 ? register - 4 : register }
             func modrm() -> Bool {
                 guard let m = byte() else { return false }
                 let mod = m >> 6
                 reg = Int((m >> 3) & 7) | rexR
+                if byteReg { reg = highByte(reg) }
                 let low = Int(m & 7)
-                if mod == 3 { rm.register = low | rexB; return true }
+                if mod == 3 { rm.register = byteRM ? highByte(low | rexB) : low | rexB; return true }
                 var memory = X86Instruction.Memory(base: nil, index: nil, displacement: 0, ripRelative: false, segment: segment,
                                                    displacementOffset: nil, isLoad: false, isStore: false, storedRegister: nil)
                 var displacementSize = mod == 1 ? 1 : (mod == 2 ? 4 : 0)
@@ -176,6 +208,9 @@ package enum X86Decoder {
             }
             func writeReg(_ r: Int, full: Bool) { if full { result.writes |= b(r) } else { result.reads |= b(r); result.partialWrites |= b(r) } }
             let wide = rexW || !operandSize16 // 32/64-bit operand: a register write is full
+            let operandBytes = rexW ? 8 : operandSize16 ? 2 : 4
+            /// The memory operand's width, once `modrm()` decoded one.
+            func accesses(_ bytes: Int) { rm.memory?.width = bytes }
             let immediateZ = operandSize16 ? 2 : 4
             var immediate = 0
 
@@ -212,7 +247,8 @@ package enum X86Decoder {
                 result.writes |= b(Int(opcode & 7) | rexB); result.reads |= b(4); result.flags = .none; result.stackDelta = operandSize16 ? 2 : 8
             case 0x63:
                 guard modrm() else { return nil }
-                result.reads |= addressReads(); readRM(); writeReg(reg, full: true); result.flags = .none
+                result.reads |= addressReads(); readRM(); writeReg(reg, full: true); result.flags = .none; accesses(4)
+                result.moves = true
             case 0x68: immediate = immediateZ; result.reads |= b(4); result.flags = .none; result.stackDelta = operandSize16 ? -2 : -8
             case 0x6a: immediate = 1; result.reads |= b(4); result.flags = .none; result.stackDelta = operandSize16 ? -2 : -8
             case 0x69, 0x6b:
@@ -220,6 +256,7 @@ package enum X86Decoder {
                 result.reads |= addressReads(); readRM(); writeReg(reg, full: wide); result.flags = .set
                 immediate = opcode == 0x69 ? immediateZ : 1
             case 0x70...0x7f:
+                result.condition = opcode & 0xf
                 guard let d = signed(1) else { return nil }
                 result.flow = .branch(target: UInt64(bitPattern: Int64(bitPattern: address) &+ Int64(cursor - start) &+ d))
             case 0x80, 0x81, 0x83:
@@ -229,6 +266,8 @@ package enum X86Decoder {
                 immediate = opcode == 0x81 ? immediateZ : 1
                 result.flags = .set
                 result.readsFlags = reg & 7 == 2 || reg & 7 == 3
+                if reg & 7 == 7 && peekSigned(immediate) == 0 { result.testsZero = opcode == 0x80 ? 1 : operandBytes }
+                if opcode == 0x80 { accesses(1) }
                 // add/sub of a constant to %rsp: the stack moves by it.
                 if rexW, rm.register == 4, reg & 7 == 0 || reg & 7 == 5, let value = peekSigned(immediate) {
                     result.stackDelta = reg & 7 == 0 ? value : -value
@@ -236,6 +275,7 @@ package enum X86Decoder {
             case 0x84, 0x85:
                 guard modrm() else { return nil }
                 result.reads |= b(reg) | addressReads(); readRM(); result.flags = .set
+                if rm.register == reg { result.testsZero = opcode == 0x84 ? 1 : operandBytes }
             case 0x86, 0x87:
                 guard modrm() else { return nil }
                 result.reads |= b(reg) | addressReads(); readRM(); result.flags = .none
@@ -246,6 +286,8 @@ package enum X86Decoder {
                 result.reads |= b(reg) | addressReads()
                 let full = opcode == 0x89 && wide
                 writeRM(full: full, value: reg)
+                accesses(opcode == 0x88 ? 1 : operandBytes)
+                result.moves = true
                 if full, let to = rm.register { result.registerMove = (reg, to) }
             case 0x8a, 0x8b:
                 guard modrm() else { return nil }
@@ -253,10 +295,12 @@ package enum X86Decoder {
                 result.reads |= addressReads(); readRM()
                 let full = opcode == 0x8b && wide
                 writeReg(reg, full: full)
+                accesses(opcode == 0x8a ? 1 : operandBytes)
+                result.moves = true
                 if full, let from = rm.register { result.registerMove = (from, reg) }
             case 0x8d:
                 guard modrm(), rm.memory != nil else { return nil }
-                result.reads |= addressReads(); rm.memory = nil; writeReg(reg, full: wide); result.flags = .none
+                result.reads |= addressReads(); result.address = rm.memory; rm.memory = nil; writeReg(reg, full: wide); result.flags = .none
             case 0x8f:
                 guard modrm() else { return nil }
                 result.reads |= addressReads() | b(4); writeRM(full: true); result.flags = .none; result.stackDelta = 8
@@ -271,21 +315,26 @@ package enum X86Decoder {
             case 0x9d: result.reads |= b(4); result.stackDelta = 8
             case 0xa8: result.reads |= b(0); immediate = 1; result.flags = .set
             case 0xa9: result.reads |= b(0); immediate = immediateZ; result.flags = .set
-            case 0xa4, 0xa5, 0xa6, 0xa7:
-                result.reads |= b(6) | b(7) | (repPrefix ? b(1) : 0); result.writes |= b(6) | b(7)
-                result.memory = .init(base: 6, index: nil, displacement: 0, ripRelative: false, segment: segment,
-                                      displacementOffset: nil, isLoad: true, isStore: opcode < 0xa6, storedRegister: nil)
-            case 0xaa, 0xab, 0xae, 0xaf:
-                // stos stores %rax through %rdi; scas compares it.
-                result.reads |= b(0) | b(7) | (repPrefix ? b(1) : 0); result.writes |= b(7)
-                result.memory = .init(base: 7, index: nil, displacement: 0, ripRelative: false, segment: segment,
-                                      displacementOffset: nil, isLoad: opcode >= 0xae, isStore: opcode < 0xae, storedRegister: 0)
-            case 0xac, 0xad:
-                result.reads |= b(6) | b(0); result.writes |= b(6)
+            case 0xa4...0xa7, 0xaa...0xaf:
+                // String instructions: movs copies (%rsi) to (%rdi), cmps compares them, stos stores %rax through
+                // %rdi, scas compares it with (%rdi), lods loads (%rsi) into %rax. A rep prefix repeats them %rcx times.
+                let source = opcode <= 0xa7 || opcode >= 0xac && opcode <= 0xad
+                let pointer = source ? 6 : 7
+                result.reads |= b(pointer) | (repPrefix ? b(1) : 0); result.writes |= b(pointer) | (repPrefix ? b(1) : 0)
+                if opcode <= 0xa7 { result.reads |= b(7); result.writes |= b(7); result.copies = opcode <= 0xa5 }
+                if opcode == 0xaa || opcode == 0xab || opcode >= 0xae { result.reads |= b(0) }
+                if opcode == 0xac || opcode == 0xad { writeReg(0, full: opcode == 0xad && wide) }
+                result.repeats = repPrefix
+                result.advancesPointers = true
+                result.flags = opcode == 0xa6 || opcode == 0xa7 || opcode >= 0xae ? .set : .none
+                let stores = opcode == 0xaa || opcode == 0xab
+                rm.memory = .init(base: pointer, index: nil, displacement: 0, ripRelative: false, segment: segment, displacementOffset: nil,
+                                  isLoad: !stores, isStore: stores, storedRegister: stores ? 0 : nil, width: opcode & 1 == 0 ? 1 : operandBytes)
             case 0xb0...0xb7:
-                writeReg(Int(opcode & 7) | rexB, full: false); immediate = 1; result.flags = .none
+                writeReg(highByte(Int(opcode & 7) | rexB), full: false); immediate = 1; result.flags = .none
             case 0xb8...0xbf:
                 writeReg(Int(opcode & 7) | rexB, full: wide); immediate = rexW ? 8 : immediateZ; result.flags = .none
+                if let value = peekSigned(immediate) { result.constant = (Int(opcode & 7) | rexB, rexW ? value : value & 0xffff_ffff) }
             case 0xc0, 0xc1, 0xd0, 0xd1, 0xd2, 0xd3:
                 guard modrm() else { return nil }
                 result.reads |= addressReads() | (opcode >= 0xd2 ? b(1) : 0); readRM()
@@ -297,8 +346,12 @@ package enum X86Decoder {
                 guard modrm() else { return nil }
                 result.reads |= addressReads()
                 writeRM(full: opcode == 0xc7 && wide)
+                accesses(opcode == 0xc6 ? 1 : operandBytes)
                 immediate = opcode == 0xc6 ? 1 : immediateZ
                 result.flags = .none
+                if opcode == 0xc7, wide, let r = rm.register, let value = peekSigned(immediate) {
+                    result.constant = (r, rexW ? value : value & 0xffff_ffff)
+                }
             case 0xc9: result.reads |= b(5); result.writes |= b(4) | b(5); result.flags = .none
             case 0xcc, 0xf4: result.flow = .stop
             case 0xe8:
@@ -330,6 +383,8 @@ package enum X86Decoder {
                 }
             case 0x0f:
                 guard let second = byte() else { return nil }
+                byteRM = (0x90...0x9f).contains(second) || [0xb0, 0xb6, 0xbe, 0xc0].contains(second)
+                byteReg = second == 0xb0 || second == 0xc0
                 switch second {
                 case 0x0b: result.trap = true // ud2: WARN() continues after it
                 case 0x05: result.reads = X86Instruction.all; result.writes |= b(1) | b(11); result.system = true // syscall
@@ -356,11 +411,12 @@ package enum X86Decoder {
                     result.reads |= b(reg) | addressReads(); readRM(); writeReg(reg, full: false)
                     result.readsFlags = true; result.flags = .none
                 case 0x80...0x8f:
+                    result.condition = second & 0xf
                     guard let d = signed(4) else { return nil }
                     result.flow = .branch(target: UInt64(bitPattern: Int64(bitPattern: address) &+ Int64(cursor - start) &+ d))
                 case 0x90...0x9f:
                     guard modrm() else { return nil }
-                    result.reads |= addressReads(); writeRM(full: false); result.readsFlags = true; result.flags = .none
+                    result.reads |= addressReads(); writeRM(full: false); accesses(1); result.readsFlags = true; result.flags = .none
                 case 0xa3, 0xab, 0xb3, 0xbb:
                     guard modrm() else { return nil }
                     result.reads |= b(reg) | addressReads(); readRM()
@@ -375,6 +431,8 @@ package enum X86Decoder {
                 case 0xb6, 0xb7, 0xbe, 0xbf:
                     guard modrm() else { return nil }
                     result.reads |= addressReads(); readRM(); writeReg(reg, full: true); result.flags = .none
+                    accesses(second & 1 == 0 ? 1 : 2)
+                    result.moves = true
                 case 0xb0, 0xb1:
                     guard modrm() else { return nil }
                     result.reads |= b(reg) | b(0) | addressReads(); readRM()
