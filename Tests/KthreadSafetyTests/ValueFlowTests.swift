@@ -194,6 +194,36 @@ final class ValueFlowTests: XCTestCase {
         XCTAssertNil(search.channels[put], "the inlined body is not a frame")
     }
 
+    /// Objects in the caller's own frame (vf_object.c): the call passes `&b` (`DW_OP_fbreg`), and the caller's code
+    /// is followed over the object's bytes from the frame's layout. vf_object_drops never reads `b` again and
+    /// vf_object_refills overwrites what vf_box_fill wrote before reading it: the value stops in both.
+    /// vf_object_keeps returns what `b` holds. vf_object_escapes stores `&b` in global data: its frame is not
+    /// followed, and the object counts as kept and carried on. vf_returns_only takes a writable pointer but
+    /// hands vf_compute's value on only as its result: only that channel.
+    func testFrameObjectsAreFollowedInTheCallersFrame() throws {
+        let graph = try CallGraphBuilder.build(path: module())
+        let fill = try graph.node("vf_box_fill")
+        func flow(_ caller: String) throws -> CallSiteFlow {
+            graph.flow(ofEdge: try XCTUnwrap(graph.edge(from: try graph.node(caller), to: fill), caller))
+        }
+        let drops = try flow("vf_object_drops"), refills = try flow("vf_object_refills")
+        XCTAssertFalse(drops.keepsArgument(0), drops.description)
+        XCTAssertFalse(refills.keepsArgument(0), refills.description)
+        let keeps = try flow("vf_object_keeps")
+        XCTAssertTrue(keeps.keepsArgument(0) && keeps.carriesArgumentOn(0) && !keeps.carriesArgumentElsewhere(0), keeps.description)
+        let escapes = try flow("vf_object_escapes")
+        XCTAssertTrue(escapes.keepsArgument(0) && escapes.carriesArgumentElsewhere(0), escapes.description)
+
+        let search = ValueFlowSearch(graph: graph, targets: [fill])
+        XCTAssertNil(search.channels[try graph.node("vf_object_drops")])
+        XCTAssertNil(search.channels[try graph.node("vf_object_refills")])
+        XCTAssertEqual(search.channels[try graph.node("vf_object_keeps")], .result)
+        XCTAssertEqual(search.channels[try graph.node("vf_object_escapes")], .result)
+
+        let compute = ValueFlowSearch(graph: graph, targets: [try graph.node("vf_compute")])
+        XCTAssertEqual(compute.channels[try graph.node("vf_returns_only")], .result, "not through its pointer argument")
+    }
+
     /// `kpatchctl callgraph --explain` shows the same: the path names the inlined vf_put between the frame and
     /// vf_release, and each hop says how the call is made and what the frame keeps.
     func testCallgraphExplainNamesTheFrameAndTheInlinedBody() throws {

@@ -119,18 +119,45 @@ final class VmlinuxCallGraphTests: XCTestCase {
         }
     }
 
-    /// The OOM killer's functions (what the wide put-task-struct fix replaces among others): the rcu_tasks kthreads
-    /// reach them through `wake_up_q -> put_task_struct -> ... -> kvfree_call_rcu`'s allocation, and
-    /// `cblist_init_generic`, into which an allocation's value comes, writes `rcu_task_cb_adjust`, read in
-    /// `rcu_tasks_one_gp`; its code is followed to its end (the `ud2` of a BUG() ends it), and it stores nothing of
-    /// that value there: not refused through data. (kauditd and the others still are: "Frame objects".)
-    func testRcuTasksKthreadsAreNotRefusedThroughAnUnrelatedWrite() throws {
+    /// The OOM killer's functions (what the wide put-task-struct fix replaces among others): an allocation on a
+    /// kthread's path can enter `out_of_memory(&oc)`, and `oom_evaluate_task` writes `oc`, an object in the
+    /// allocator's own frame. `__alloc_pages_slowpath` never reads `oc` again (its bytes are followed from the
+    /// frame's layout until the next OOM attempt fills them again, `rep stos` included) and only branches on
+    /// out_of_memory's bool (GCC's reuse of the 1 it then knows carries nothing); the memcg path's
+    /// `try_charge_memcg` does the same with mem_cgroup_out_of_memory's bool. So the value stops in the
+    /// allocator's frame: kauditd, kdevtmpfs, khungtaskd and oom_reaper are notes naming that frame, as are the
+    /// rcu_tasks kthreads (whose `cblist_init_generic` stores nothing of an allocation's value in data their loop
+    /// reads). kswapd0 stays refused: `balance_pgdat` stores a frame address in `current->reclaim_state`, so
+    /// its frame, where `lru_gen_age_node`'s `oc` lives, is not followed.
+    func testOomKillerValueStopsInTheAllocatorsFrame() throws {
         let report = try report(["oom_evaluate_task", "__oom_kill_process"])
         let refused = Set(report.refusals.map(\.comm))
-        XCTAssertTrue(refused.isDisjoint(with: ["rcu_tasks_kthread", "rcu_tasks_rude_kthread", "rcu_tasks_trace_kthread"]),
-                      report.refusals.filter { $0.comm.hasPrefix("rcu_tasks") }.map { $0.sharedData ?? $0.path.map(\.name).joined(separator: " -> ") }
-                        .joined(separator: "\n"))
-        XCTAssertTrue(refused.contains("kauditd"), "\(refused)")
+        XCTAssertEqual(refused, ["kswapd0"], report.refusals.map { $0.sharedData ?? $0.path.map(\.name).joined(separator: " -> ") }
+            .joined(separator: "\n"))
+        for comm in ["kauditd", "kdevtmpfs", "khungtaskd", "oom_reaper", "rcu_tasks_kthread"] {
+            let note = try XCTUnwrap(report.notes.first { $0.comm == comm }, comm)
+            let path = note.path.map(\.name)
+            XCTAssertTrue(path.contains("out_of_memory"), "\(comm): \(path)")
+            // Where it stops is a frame (a function with its own code), not a body inlined into one.
+            XCTAssertFalse(["select_bad_process", "__alloc_pages_may_oom", "mem_cgroup_oom"].contains(note.nothingComesBackThrough ?? ""),
+                           "\(comm) stops at \(note.nothingComesBackThrough ?? "nil"): \(path)")
+        }
+
+        // The two frames where the value stops, read from their code.
+        let graph = try vmlinuxGraph()
+        func flow(_ frame: String, _ callee: String, _ caller: String) throws -> CallSiteFlow {
+            let edge = try XCTUnwrap(graph.edge(from: try XCTUnwrap(graph.nodes(named: caller).first), to: try XCTUnwrap(graph.nodes(named: callee).first)),
+                                     "\(caller) -> \(callee)")
+            var merged = CallSiteFlow.keepsNothing
+            for site in graph.frameFlows(ofEdge: edge) where graph.name(of: site.frame) == frame { merged.formUnion(site.flow) }
+            return merged
+        }
+        let slowpath = try flow("__alloc_pages_slowpath", "out_of_memory", "__alloc_pages_may_oom")
+        XCTAssertFalse(slowpath.keepsArgument(0), "oc is not read again: \(slowpath)")
+        XCTAssertFalse(slowpath.carriesResultOn, "only branched on: \(slowpath)")
+        let charge = try flow("try_charge_memcg", "mem_cgroup_out_of_memory", "mem_cgroup_oom")
+        XCTAssertTrue(charge.usesResult, charge.description)
+        XCTAssertFalse(charge.carriesResultOn, "the bool is branched on; the 1 GCC reuses after is a constant: \(charge)")
     }
 
     /// kauditd acts on netlink_unicast's result on every iteration (kauditd_send_queue retries with it): refused.

@@ -190,7 +190,7 @@ extension CallSiteFlowReader {
             loaded |= state.held.holders(of: addressRegisters)
         }
         // pop: the slot at the top of the stack.
-        if let delta = instruction.stackDelta, delta > 0, let depth = state.depth { loaded |= state.bytes(depth ..< depth + 8) }
+        if instruction.pops, let depth = state.depth { loaded |= state.bytes(depth ..< depth + 8) }
         let flagsRead = instruction.readsFlags ? state.flags : 0
         let sources = state.held.holders(of: instruction.reads) | loaded | flagsRead
         if instruction.system { carry(sources) }

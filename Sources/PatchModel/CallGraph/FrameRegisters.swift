@@ -94,7 +94,7 @@ struct FrameRegisters: Equatable {
                 case .outside: break
                 }
             }
-            if (instruction.stackDelta ?? 0) > 0, let depth, let popped = spills(in: depth ..< depth + 8) {
+            if instruction.pops, let depth, let popped = spills(in: depth ..< depth + 8) {
                 loaded = .some(loaded.map { Self.hull($0, popped) } ?? popped)
             }
         }

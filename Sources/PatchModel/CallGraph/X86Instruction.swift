@@ -89,6 +89,9 @@ package struct X86Instruction: Equatable, Sendable {
         case merge
     }
 
+    /// `pop`: %rsp moves up past a slot the instruction loads (`add $n, %rsp` moves it without a load).
+    package var pops: Bool { (stackDelta ?? 0) > 0 && writes & ~X86Instruction.bit(X86Instruction.rsp) != 0 }
+
     package static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.length == rhs.length && lhs.flow == rhs.flow && lhs.reads == rhs.reads && lhs.writes == rhs.writes
             && lhs.registerMove?.from == rhs.registerMove?.from && lhs.registerMove?.to == rhs.registerMove?.to

@@ -30,4 +30,16 @@ void vf_set_deadline(int delta);
 int vf_sample(void);
 int vf_delay(void);
 struct task_struct *vf_watch_start(void);
+/* vf_object.c: objects in the caller's own frame */
+struct vf_box {
+	int seed;
+	int value;
+};
+extern struct vf_box *vf_box_seen;
+void vf_box_fill(struct vf_box *b);
+int vf_object_drops(int seed);
+int vf_object_keeps(int seed);
+int vf_object_refills(int seed);
+int vf_object_escapes(int seed);
+int vf_returns_only(struct vf_obj *o);
 #endif
