@@ -297,6 +297,38 @@ final class ValueFlowTests: XCTestCase {
         XCTAssertTrue(try XCTUnwrap(decode([0x0f, 0x0b])).trap)
     }
 
+    /// The decoder on what following the frame needs (all from __alloc_pages_slowpath and try_charge_memcg).
+    func testDecoderFrameOperands() throws {
+        func decode(_ bytes: [UInt8]) -> X86Instruction? {
+            bytes.withUnsafeBufferPointer { X86Decoder.decode($0, offset: 0, address: 0x1000) }
+        }
+        let b = X86Instruction.bit
+        // and $0xf7,%ah: without a REX prefix, byte register 4 is %ah (part of rax), not %spl.
+        let ah = try XCTUnwrap(decode([0x80, 0xe4, 0xf7]))
+        XCTAssertEqual(ah.partialWrites, b(0)); XCTAssertNil(ah.stackDelta); XCTAssertEqual(ah.reads & b(4), 0)
+        // lea 0x60(%rsp),%rdi: the address it computes.
+        let lea = try XCTUnwrap(decode([0x48, 0x8d, 0x7c, 0x24, 0x60]))
+        XCTAssertEqual(lea.address?.base, 4); XCTAssertEqual(lea.address?.displacement, 0x60); XCTAssertNil(lea.memory)
+        // mov $0x6,%ecx: a constant; rep stos %rax,(%rdi): a repeated 8-byte store of rax through rdi.
+        let count = try XCTUnwrap(decode([0xb9, 6, 0, 0, 0]))
+        XCTAssertEqual(count.constant?.register, 1); XCTAssertEqual(count.constant?.value, 6)
+        let stos = try XCTUnwrap(decode([0xf3, 0x48, 0xab]))
+        XCTAssertTrue(stos.repeats); XCTAssertEqual(stos.memory?.base, 7); XCTAssertEqual(stos.memory?.isStore, true)
+        XCTAssertEqual(stos.memory?.width, 8); XCTAssertEqual(stos.memory?.storedRegister, 0); XCTAssertEqual(stos.writes & b(1), b(1))
+        // mov %al,0x17(%rsp): a 1-byte store; cmpb $0x0,0x17(%rsp): a zero test of 1 byte; je: condition 4.
+        XCTAssertEqual(try XCTUnwrap(decode([0x88, 0x44, 0x24, 0x17])).memory?.width, 1)
+        XCTAssertEqual(try XCTUnwrap(decode([0x80, 0x7c, 0x24, 0x17, 0x00])).testsZero, 1)
+        XCTAssertNil(try XCTUnwrap(decode([0x80, 0x7c, 0x24, 0x17, 0x01])).testsZero)
+        XCTAssertEqual(try XCTUnwrap(decode([0x84, 0xc0])).testsZero, 1)
+        XCTAssertEqual(try XCTUnwrap(decode([0x74, 0x05])).condition, 4)
+        // movzbl 0x17(%rsp),%eax: a 1-byte load that moves the value.
+        let movzx = try XCTUnwrap(decode([0x0f, 0xb6, 0x44, 0x24, 0x17]))
+        XCTAssertTrue(movzx.moves); XCTAssertEqual(movzx.memory?.width, 1)
+        // pop %rbx loads the top slot; add $0x10,%rsp only moves the stack.
+        XCTAssertTrue(try XCTUnwrap(decode([0x5b])).pops)
+        XCTAssertFalse(try XCTUnwrap(decode([0x48, 0x83, 0xc4, 0x10])).pops)
+    }
+
     /// The decoder on instructions whose register effects the analysis relies on.
     func testDecoderRegisterEffects() throws {
         func decode(_ bytes: [UInt8]) -> X86Instruction? {
