@@ -63,7 +63,7 @@ public final class CallSiteFlows: Sendable {
                            stores: [], unfollowed: 0)
         }
         let (flow, stores, unfollowed) = reader.flow(at: &die, caller: &caller, channels: channels,
-                                                     resultIsBool: returnsBool(callSite: &die, state: &state))
+                                                     resultIsBool: declaredArguments(ofCallSite: &die, state: &state).returnsBool)
         return Decoded(flow: flow, stores: stores, unfollowed: unfollowed)
     }
 
@@ -126,29 +126,25 @@ public final class CallSiteFlows: Sendable {
         return target
     }
 
-    /// Whether the function a call site calls returns `bool`.
-    private static func returnsBool(callSite die: inout Dwarf_Die, state: inout State) -> Bool {
-        guard var target = callee(ofCallSite: &die) else { return false }
-        return state.interfaces.returnsBool(&target)
-    }
-
     /// How a call site passes its arguments, from the callee's prototype, memoised.
     private static func declaredArguments(ofCallSite die: inout Dwarf_Die, state: inout State) -> CallArguments {
-        guard var target = callee(ofCallSite: &die) else { return .unknown }
-        let offset = dwarf_dieoffset(&target)
-        if let known = state.argumentsByDie[offset] { return known }
-        let arguments = state.interfaces.arguments(of: &target)
-        state.argumentsByDie[offset] = arguments
-        return arguments
+        fromCallee(of: &die, \.argumentsByDie, state: &state, unknown: .unknown) { $0.arguments(of: &$1) }
     }
 
     /// The prototype of the function a call site calls (its DW_AT_call_origin DIE), memoised.
     private static func declaredSignature(ofCallSite die: inout Dwarf_Die, state: inout State) -> FunctionSignature {
-        guard var target = callee(ofCallSite: &die) else { return .unknown }
+        fromCallee(of: &die, \.signatureByDie, state: &state, unknown: .unknown) { $0.signature(of: &$1) }
+    }
+
+    /// What the function a call site calls declares, read once per callee DIE (`unknown` for a call through a pointer).
+    private static func fromCallee<Value>(of die: inout Dwarf_Die, _ memo: WritableKeyPath<State, [Dwarf_Off: Value]>,
+                                          state: inout State, unknown: Value,
+                                          read: (FunctionInterfaceReader, inout Dwarf_Die) -> Value) -> Value {
+        guard var target = callee(ofCallSite: &die) else { return unknown }
         let offset = dwarf_dieoffset(&target)
-        if let known = state.signatureByDie[offset] { return known }
-        let signature = state.interfaces.signature(of: &target)
-        state.signatureByDie[offset] = signature
-        return signature
+        if let known = state[keyPath: memo][offset] { return known }
+        let value = read(state.interfaces, &target)
+        state[keyPath: memo][offset] = value
+        return value
     }
 }

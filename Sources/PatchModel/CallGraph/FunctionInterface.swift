@@ -107,7 +107,8 @@ final class FunctionInterfaceReader {
         if dwarf_attr(&subprogram, DwarfAttribute.abstractOrigin, &attr) != nil, dwarf_formref_die(&attr, &origin) != nil {
             prototype = origin
         }
-        var arguments = CallArguments(registers: 0, pointeeBytes: [], returnsAddress: returnsAddress(&subprogram))
+        var arguments = CallArguments(registers: 0, pointeeBytes: [], returnsAddress: returnsAddress(&subprogram),
+                                      returnsBool: returnsBool(&subprogram))
         var child = Dwarf_Die()
         guard dwarf_child(&prototype, &child) == 0 else { return arguments }
         repeat {
@@ -154,7 +155,7 @@ final class FunctionInterfaceReader {
     }
 
     /// Whether the function returns `bool` (`_Bool`: 0 or 1 in %al).
-    func returnsBool(_ subprogram: inout Dwarf_Die) -> Bool {
+    private func returnsBool(_ subprogram: inout Dwarf_Die) -> Bool {
         var attr = Dwarf_Attribute()
         var type = Dwarf_Die()
         guard dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil, dwarf_formref_die(&attr, &type) != nil else { return false }
@@ -360,6 +361,8 @@ struct CallArguments: Equatable {
     var pointeeBytes: [UInt64?]
     /// Its result can be an address (what it was given, as `memset` returns its first argument).
     var returnsAddress: Bool
+    /// Its result is a `bool` (0 or 1 in %al).
+    var returnsBool = false
     /// Some arguments are passed on the stack (more than six, a struct wider than 16 bytes, or not known).
     var stackArguments = false
     /// Per argument: the type it points to and what that can hold pointers to.
