@@ -148,7 +148,7 @@ final class CallSiteFlowReader {
     /// Frame layouts by function entry (`frameLayout(entry:ranges:calls:)`).
     var frameLayouts: [UInt64: FrameLayout] = [:]
     static let maxInstructions = 400
-    static let calleeSaved: Set<Int> = [3, 5, 12, 13, 14, 15]
+    private static let calleeSaved: Set<Int> = [3, 5, 12, 13, 14, 15]
 
     init(file: DwarfFile) {
         self.file = file
@@ -181,6 +181,14 @@ final class CallSiteFlowReader {
         // The frame, followed from the function's entry: where its objects are at the return address.
         let layout = frameLayout(entry: caller.entry, ranges: caller.ranges, calls: caller.calls).atReturn(returnPC)
         start.frame = layout?.frame
+        /// An object of the caller's own frame at `first` (from %rsp at the return address): its bytes are followed.
+        /// Its size from the callee's prototype; not known (`void *`): up to the return address.
+        func follow(_ index: Int, at first: Int64?) {
+            guard let layout, let first else { return notFollowed(index) }
+            let size = (caller.calls[returnPC] ?? .unknown).pointeeSize(ofArgument: index).map(Int64.init) ?? (-layout.depth - first)
+            guard size > 0 else { return notFollowed(index) }
+            start.objects.append((index + 1, first ..< first + size))
+        }
         for (index, value) in parameterValues(of: &callSite) where writable & (1 << UInt8(index)) != 0 {
             switch value {
             case .constant: break
@@ -193,16 +201,11 @@ final class CallSiteFlowReader {
                 case .other, .frameObject, .stackObject: notFollowed(index)
                 case .constant, .entryValue: break
                 }
-            case .frameObject(let offset), .stackObject(let offset):
-                // An object in the caller's own frame: its bytes are followed, from the frame's layout.
-                let fromCFA: Bool
-                if case .frameObject = value { fromCFA = true } else { fromCFA = false }
-                guard let layout, !fromCFA || caller.frameBaseIsCFA else { notFollowed(index); continue }
-                let first = fromCFA ? 8 + offset - layout.depth : offset
-                // Its size from the callee's prototype; not known (`void *`): up to the return address.
-                let size = (caller.calls[returnPC] ?? .unknown).pointeeSize(ofArgument: index).map(Int64.init) ?? (-layout.depth - first)
-                guard size > 0 else { notFollowed(index); continue }
-                start.objects.append((index + 1, first ..< first + size))
+            case .frameObject(let offset):
+                // From the CFA: %rsp at entry plus 8, `-depth` bytes above %rsp at the return address.
+                follow(index, at: caller.frameBaseIsCFA ? layout.map { 8 + offset - $0.depth } : nil)
+            case .stackObject(let offset):
+                follow(index, at: offset)
             // In memory: where the caller reads it from afterwards is not followed.
             case .other: notFollowed(index)
             }
@@ -219,8 +222,7 @@ final class CallSiteFlowReader {
             if scanned.carried & (1 << (index + 1)) != 0 { result.formUnion(.argumentCarriedOn(index)) }
             if scanned.elsewhere & (1 << (index + 1)) != 0 { result.formUnion(.argumentCarriedElsewhere(index)) }
         }
-        let stores = scanned.stores
-        return (result, stores, unfollowed)
+        return (result, scanned.stores, unfollowed)
     }
 
     /// The flow at a tail call (`jmp callee`): the caller's frame is gone when the callee runs, so it keeps
@@ -353,6 +355,13 @@ final class CallSiteFlowReader {
         var count = 0
         guard dwarf_attr(&die, attribute, &attr) != nil, dwarf_getlocation(&attr, &ops, &count) == 0, let ops, count > 0 else { return nil }
         return Array(UnsafeBufferPointer(start: ops, count: count))
+    }
+
+    /// In an unlinked object, the relocation hiding a branch's or call's target: on its displacement, the
+    /// instruction's last 4 bytes (nil in a linked file, or for an instruction too short to have one).
+    static func relocatedTarget(of instruction: X86Instruction, at local: UInt64,
+                                in relocated: [UInt64: DwarfFile.UnlinkedRelocation]) -> DwarfFile.UnlinkedRelocation? {
+        instruction.length >= 5 && !relocated.isEmpty ? relocated[local + UInt64(instruction.length) - 4] : nil
     }
 
     /// The compiler's thunks: a retpoline (`__x86_indirect_thunk_r11` calls or jumps through %r11), or the return

@@ -54,10 +54,11 @@ extension CallSiteFlowReader {
         var carried: UInt8 = 0
         var elsewhere: UInt8 = 0
         var stores: Set<UInt64> = []
-        var initial = Taint(held: Held(start.origins), frame: start.frame ?? FrameRegisters())
-        if start.resultIsBool && start.origins[0] != 0 && followsFrame { initial.bool = .inResult }
-        for object in start.objects { initial.merge(UInt8(1) << UInt8(object.origin), into: object.bytes) }
-        var work: [(UInt64, Taint)] = [(returnPC, initial)]
+        let followsBool = start.resultIsBool && start.origins[0] != 0 && followsFrame
+        var atReturn = Taint(held: Held(start.origins), frame: start.frame ?? FrameRegisters())
+        if followsBool { atReturn.bool = .inResult }
+        for object in start.objects { atReturn.merge(UInt8(1) << UInt8(object.origin), into: object.bytes) }
+        var work: [(UInt64, Taint)] = [(returnPC, atReturn)]
         var seen: [UInt64: Taint] = [:]
         // About four visits per instruction of the caller (a byte per visit), however long its loops.
         var budget = min(max(Self.maxInstructions, Int(ranges.reduce(0) { $0 + ($1.1 - $1.0) })), Self.maxLayoutSteps / 2)
@@ -86,8 +87,8 @@ extension CallSiteFlowReader {
             if caller.returnsValue { returned(state.held.holders(of: returnBits)) }
             if let depth = state.depth { carry(state.slots(from: depth)) }
         }
-        while let (address0, initial) = work.popLast() {
-            var address = address0
+        while let (first, initial) = work.popLast() {
+            var address = first
             var state = initial
             // Followed to the end even once everything is carried on: the stores are wanted too.
             while true {
@@ -104,8 +105,7 @@ extension CallSiteFlowReader {
                       let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else { return everything }
                 let next = address + UInt64(instruction.length)
                 // A relocated displacement (an unlinked object's call or jump to another section) hides the target.
-                // Branch and call displacements are the instruction's last 4 bytes.
-                let relocatedTarget = instruction.length >= 5 && !relocated.isEmpty ? relocated[local + UInt64(instruction.length) - 4] : nil
+                let relocatedTarget = Self.relocatedTarget(of: instruction, at: local, in: relocated)
                 switch instruction.flow {
                 case .call(let target):
                     let through = (relocatedTarget.map { symbolThunk($0.symbol).thunk } ?? thunk(at: target))?.register
@@ -118,7 +118,7 @@ extension CallSiteFlowReader {
                     if next == returnPC {
                         for (origin, registers) in start.origins.enumerated() { state.held.add(1 << UInt8(origin), to: registers) }
                         for object in start.objects { state.merge(UInt8(1) << UInt8(object.origin), into: object.bytes) }
-                        if initial.bool != nil { state.bool = .inResult }
+                        if followsBool { state.bool = .inResult }
                     }
                     address = next; continue
                 case .indirectCall:
@@ -195,8 +195,7 @@ extension CallSiteFlowReader {
         let sources = state.held.holders(of: instruction.reads) | loaded | flagsRead
         if instruction.system { carry(sources) }
         if let memory, memory.isStore {
-            let data = state.held.holders(of: (instruction.reads & ~addressRegisters) | (memory.storedRegister.map(X86Instruction.bit) ?? 0))
-                | (memory.isLoad ? loaded : 0) | flagsRead
+            let data = state.held.holders(of: instruction.dataReads) | (memory.isLoad ? loaded : 0) | flagsRead
             switch access.touches {
             case .bytes(let bytes) where followsFrame:
                 // A store of known width replaces what the bytes held; one of unknown width may leave some.

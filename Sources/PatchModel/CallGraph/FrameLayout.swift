@@ -55,7 +55,7 @@ extension CallSiteFlowReader {
                 guard steps > 0, inCaller(address), local < UInt64(code.count),
                       let instruction = X86Decoder.decode(code, offset: Int(local), address: address) else { return .unknown }
                 let next = address + UInt64(instruction.length)
-                let relocatedTarget = instruction.length >= 5 && !relocated.isEmpty ? relocated[local + UInt64(instruction.length) - 4] : nil
+                let relocatedTarget = Self.relocatedTarget(of: instruction, at: local, in: relocated)
                 switch instruction.flow {
                 case .call, .indirectCall:
                     frame.afterCall(arguments: calls[next] ?? .inlineAssembly)

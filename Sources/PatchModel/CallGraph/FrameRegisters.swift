@@ -133,25 +133,14 @@ struct FrameRegisters: Equatable {
     /// The frame-holding registers (and %rsp) whose value the instruction computes with: what it reads, less the
     /// registers only used to address memory (a load's result is data, not their address).
     func valueSources(of instruction: X86Instruction) -> X86Instruction.Registers {
-        var reads = instruction.reads
         // A string instruction's pointers move on from where they were.
-        if let memory = instruction.memory, !instruction.advancesPointers {
-            reads &= ~((memory.base.map(X86Instruction.bit) ?? 0) | (memory.index.map(X86Instruction.bit) ?? 0))
-            if let stored = memory.storedRegister { reads |= X86Instruction.bit(stored) }
-        }
-        if instruction.stackDelta != nil { reads &= ~X86Instruction.bit(X86Instruction.rsp) }
-        return reads & (held | X86Instruction.bit(X86Instruction.rsp))
+        (instruction.advancesPointers ? instruction.reads : instruction.dataReads) & (held | X86Instruction.bit(X86Instruction.rsp))
     }
 
     /// Where the frame address a store (or push) writes may point: nil when it stores none; `.some(nil)`: anywhere.
     private func storedFrameAddress(_ instruction: X86Instruction, depth: Int64?) -> Range<Int64>?? {
-        var data = instruction.reads
-        if let memory = instruction.memory {
-            data &= ~((memory.base.map(X86Instruction.bit) ?? 0) | (memory.index.map(X86Instruction.bit) ?? 0))
-        }
-        if instruction.stackDelta != nil { data &= ~X86Instruction.bit(X86Instruction.rsp) }
-        if let stored = instruction.memory?.storedRegister { data |= X86Instruction.bit(stored) }
-        let registers = (0..<16).filter { data & (held | X86Instruction.bit(X86Instruction.rsp)) & X86Instruction.bit($0) != 0 }
+        let data = instruction.dataReads & (held | X86Instruction.bit(X86Instruction.rsp))
+        let registers = (0..<16).filter { data & X86Instruction.bit($0) != 0 }
         guard let first = registers.first else { return nil }
         return .some(registers.reduce(address(in: first, depth: depth) ?? nil) { Self.hull($0, address(in: $1, depth: depth) ?? nil) })
     }

@@ -69,11 +69,7 @@ final class FunctionInterfaceReader {
         // A return type (followed through DW_AT_abstract_origin/specification) means a value comes back.
         if dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil { signature.rawValue |= 1 }
         // An out-of-line copy of an inline function lists its parameters under its abstract origin.
-        var prototype = subprogram
-        var origin = Dwarf_Die()
-        if dwarf_attr(&subprogram, DwarfAttribute.abstractOrigin, &attr) != nil, dwarf_formref_die(&attr, &origin) != nil {
-            prototype = origin
-        }
+        var prototype = prototypeDie(of: &subprogram)
         var child = Dwarf_Die()
         guard dwarf_child(&prototype, &child) == 0 else { return signature }
         var index = 0
@@ -101,12 +97,7 @@ final class FunctionInterfaceReader {
     /// How a call of this function passes its arguments, from its prototype: the argument registers it reads,
     /// and the size of what each pointer parameter points to (what the callee may touch through it).
     func arguments(of subprogram: inout Dwarf_Die) -> CallArguments {
-        var prototype = subprogram
-        var attr = Dwarf_Attribute()
-        var origin = Dwarf_Die()
-        if dwarf_attr(&subprogram, DwarfAttribute.abstractOrigin, &attr) != nil, dwarf_formref_die(&attr, &origin) != nil {
-            prototype = origin
-        }
+        var prototype = prototypeDie(of: &subprogram)
         var arguments = CallArguments(registers: 0, pointeeBytes: [], returnsAddress: returnsAddress(&subprogram),
                                       returnsBool: returnsBool(&subprogram))
         var child = Dwarf_Die()
@@ -141,12 +132,20 @@ final class FunctionInterfaceReader {
         return arguments
     }
 
+    /// The DIE listing a function's parameters: an out-of-line copy of an inline function lists them under its
+    /// abstract origin.
+    private func prototypeDie(of subprogram: inout Dwarf_Die) -> Dwarf_Die {
+        var attr = Dwarf_Attribute()
+        var origin = Dwarf_Die()
+        guard dwarf_attr(&subprogram, DwarfAttribute.abstractOrigin, &attr) != nil, dwarf_formref_die(&attr, &origin) != nil
+        else { return subprogram }
+        return origin
+    }
+
     /// Whether the function's result can be an address: a pointer, or an integer as wide as one (or not known).
     private func returnsAddress(_ subprogram: inout Dwarf_Die) -> Bool {
-        var attr = Dwarf_Attribute()
-        var type = Dwarf_Die()
-        guard dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil else { return false } // void
-        guard dwarf_formref_die(&attr, &type) != nil else { return true }
+        guard let type = typeDie(of: &subprogram) else { return true }
+        guard let type else { return false } // void
         var stripped = strippedType(type)
         switch dwarf_tag(&stripped) {
         case DwarfTag.baseType, DwarfTag.enumerationType: return byteSize(&stripped) >= 8
@@ -156,10 +155,9 @@ final class FunctionInterfaceReader {
 
     /// Whether the function returns `bool` (`_Bool`: 0 or 1 in %al).
     private func returnsBool(_ subprogram: inout Dwarf_Die) -> Bool {
-        var attr = Dwarf_Attribute()
-        var type = Dwarf_Die()
-        guard dwarf_attr_integrate(&subprogram, DwarfAttribute.type, &attr) != nil, dwarf_formref_die(&attr, &type) != nil else { return false }
+        guard let type = typeDie(of: &subprogram), let type else { return false }
         var stripped = strippedType(type)
+        var attr = Dwarf_Attribute()
         var encoding: Dwarf_Word = 0
         guard dwarf_tag(&stripped) == DwarfTag.baseType, dwarf_attr(&stripped, DwarfAttribute.encoding, &attr) != nil,
               dwarf_formudata(&attr, &encoding) == 0 else { return false }

@@ -50,16 +50,16 @@ struct KnownBool: Equatable {
         wide &= ~written
         if copied.low { low |= written }
         if copied.wide { wide |= full }
-        // A store: a copy where a register holding it is stored, and nothing else over the bytes.
-        if let memory = instruction.memory, memory.isStore, case .bytes(let bytes) = access {
-            for offset in slots.keys where bytes.overlaps(offset ..< offset + Int64(slots[offset]!)) { slots[offset] = nil }
-            if instruction.moves, let stored = memory.storedRegister, let width = memory.width {
-                if holds(register: stored, width: width) { slots[bytes.lowerBound] = width } else if holds(register: stored, width: 1) { slots[bytes.lowerBound] = 1 }
-            }
-        } else if let memory = instruction.memory, memory.isStore, case .within(let bytes) = access {
-            for offset in slots.keys where bytes.overlaps(offset ..< offset + Int64(slots[offset]!)) { slots[offset] = nil }
-        } else if let memory = instruction.memory, memory.isStore, access == .anywhere {
-            slots = [:]
+        // A store: nothing over the bytes it may write is a copy any more; a copy where it stores one (known bytes).
+        guard let memory = instruction.memory, memory.isStore else { return }
+        switch access {
+        case .bytes(let bytes), .within(let bytes):
+            slots = slots.filter { !bytes.overlaps($0.key ..< $0.key + Int64($0.value)) }
+        case .anywhere: slots = [:]
+        case .outside: break
+        }
+        if case .bytes(let bytes) = access, instruction.moves, let stored = memory.storedRegister, let width = memory.width {
+            if holds(register: stored, width: width) { slots[bytes.lowerBound] = width } else if holds(register: stored, width: 1) { slots[bytes.lowerBound] = 1 }
         }
     }
 

@@ -89,6 +89,16 @@ package struct X86Instruction: Equatable, Sendable {
         case merge
     }
 
+    /// The registers the value it computes or stores comes from: what it reads, less the registers that only
+    /// address its memory operand (and %rsp for a push or pop), plus the register a store writes out.
+    package var dataReads: Registers {
+        var data = reads
+        if let memory { data &= ~((memory.base.map(Self.bit) ?? 0) | (memory.index.map(Self.bit) ?? 0)) }
+        if stackDelta != nil { data &= ~Self.bit(Self.rsp) }
+        if let stored = memory?.storedRegister { data |= Self.bit(stored) }
+        return data
+    }
+
     /// `pop`: %rsp moves up past a slot the instruction loads (`add $n, %rsp` moves it without a load).
     package var pops: Bool { (stackDelta ?? 0) > 0 && writes & ~X86Instruction.bit(X86Instruction.rsp) != 0 }
 
